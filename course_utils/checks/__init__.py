@@ -1,0 +1,17 @@
+"""Checks for the course's exercises.
+
+Each ``check_<exercise>(learner_function, *, strict=False, seed=0, extended=False)``
+returns a :class:`CheckResult` that renders itself and is truthy only when the
+check passed.  ``strict=True`` raises :class:`CheckFailed` (an
+``AssertionError``) instead, which is how the nbgrader cells use them;
+``extended=True`` adds the harder cases the hidden tests use.
+"""
+
+from ._engine import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
+                      CheckResult)
+from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
+                   check_conv_output_size, check_conv_param_count)
+
+__all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT_ATTEMPTED", "RAISED",
+           "UNCHECKABLE", "check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
+           "check_conv_param_count", "check_conv2d_im2col"]

@@ -1,0 +1,399 @@
+"""Checks for notebook 01: convolution.
+
+Every expected answer comes from an independent reference computed at check
+time: ``numpy.convolve``, ``torch.nn.functional.conv2d`` or an ``nn.Conv2d``
+built on the ``meta`` device (shapes and parameter counts at no cost).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ._engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int,
+                      compare_tensor, run_cases)
+
+__all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
+           "check_conv_param_count", "check_conv2d_im2col"]
+
+# An im2col convolution within this factor of F.conv2d's time passes; loops
+# over output pixels land far above it (see benchmarks/run.py for figures).
+IM2COL_SPEED_FACTOR = 20.0
+
+_FLIP_HINT = ("Your output equals the cross-correlation: true convolution flips the kernel "
+              "(index K[i - m, j - n]), e.g. `kernel.flip(0, 1)` before sliding it.")
+_NOFLIP_HINT = ("Your output equals a *true* convolution (kernel flipped). Deep-learning conv layers, "
+                "like F.conv2d, compute cross-correlation: slide the kernel as it is, without flipping.")
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _randn(g, *shape):
+    import torch
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def _generator(seed):
+    import torch
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _shape(t) -> str:
+    return str(tuple(t.shape))
+
+
+# --------------------------------------------------------------------------
+# conv1d_full — vs numpy.convolve
+# --------------------------------------------------------------------------
+
+def _conv1d_cases(seed, extended):
+    import numpy as np
+    import torch
+    g = _generator(seed)
+    sizes = [(7, 3), (8, 4), (5, 5), (3, 6), (10, 1)]
+    if extended:
+        sizes += [(50, 7), (1, 1), (4, 9)]
+    cases = []
+    for length, k in sizes:
+        signal, kernel = _randn(g, length), _randn(g, k)
+        expected = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
+        correlated = torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy(), mode="full"))
+        mistakes = [(_FLIP_HINT, correlated)] if k > 1 else []
+        valid = max(length, k) - min(length, k) + 1
+        mistakes += [
+            ("That is only the 'valid' part, where the kernel fits entirely inside the signal. 'Full' keeps every "
+             "shift with at least one sample of overlap: length L + K - 1.", (valid,)),
+            ("That is the 'same' length L. 'Full' keeps every shift with at least one sample of overlap: "
+             "length L + K - 1.", (length,)),
+            ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k - 2,)),
+            ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k,)),
+        ]
+        cases.append(Case(f"signal {_shape(signal)}, kernel {_shape(kernel)}", (signal, kernel),
+                          expected=expected, mistakes=mistakes))
+    return cases
+
+
+def _conv1d_forbidden():
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate"),
+            (F, "conv1d", "F.conv1d"), (torch, "conv1d", "torch.conv1d")]
+
+
+def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``conv1d_full(signal, kernel)``: full 1-D convolution of two 1-D tensors.
+
+    Compared with ``numpy.convolve(signal, kernel, mode="full")`` on lengths
+    where the kernel is shorter, equal and longer than the signal.
+    """
+    return run_cases("conv1d_full", conv1d_full, _conv1d_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv1d_forbidden(),
+                     general_hint="out[t] = sum over i of signal[i] * kernel[t - i], for every i where "
+                                  "both indices are inside their tensors.")
+
+
+# --------------------------------------------------------------------------
+# conv2d_true — true 2-D convolution (kernel flipped), 'valid' output
+# --------------------------------------------------------------------------
+
+def _conv2d_true_cases(seed, extended):
+    import torch.nn.functional as F
+    g = _generator(seed)
+    sizes = [((6, 5), (3, 3)), ((8, 6), (2, 3)), ((7, 9), (3, 2)), ((5, 5), (5, 5))]
+    if extended:
+        sizes += [((20, 17), (5, 4)), ((9, 4), (1, 3)), ((3, 8), (3, 1))]
+    cases = []
+    for (h, w), (kh, kw) in sizes:
+        image, kernel = _randn(g, h, w), _randn(g, kh, kw)
+
+        def corr(k):
+            return F.conv2d(image[None, None], k[None, None])[0, 0]
+
+        expected = corr(kernel.flip(0, 1))
+        mistakes = [(_FLIP_HINT, corr(kernel))]
+        if kh > 1:
+            mistakes.append(("Only the columns of the kernel were flipped: flip both axes, rows too.",
+                             corr(kernel.flip(1))))
+        if kw > 1:
+            mistakes.append(("Only the rows of the kernel were flipped: flip both axes, columns too.",
+                             corr(kernel.flip(0))))
+        if kh == kw:
+            mistakes.append(("The kernel was transposed, not flipped: flipping reverses both axes "
+                             "(`kernel.flip(0, 1)`), it does not swap them.", corr(kernel.T)))
+        mistakes += [
+            ("That is the 'full' size. This exercise keeps only positions where the kernel lies entirely "
+             "inside the image: (H - kh + 1, W - kw + 1).", (h + kh - 1, w + kw - 1)),
+            ("That is the 'same' size. This exercise keeps only positions where the kernel lies entirely "
+             "inside the image: (H - kh + 1, W - kw + 1).", (h, w)),
+            ("Off by one in the output size: it is (H - kh + 1, W - kw + 1).", (h - kh, w - kw)),
+            ("Off by one in the output size: it is (H - kh + 1, W - kw + 1).", (h - kh + 2, w - kw + 2)),
+            ("Height and width are swapped: the output is (H - kh + 1, W - kw + 1), rows first.",
+             (w - kw + 1, h - kh + 1)),
+        ]
+        cases.append(Case(f"image {_shape(image)}, kernel {_shape(kernel)}", (image, kernel),
+                          expected=expected, mistakes=mistakes))
+    return cases
+
+
+def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``conv2d_true(image, kernel)``: true 2-D convolution (kernel flipped), 'valid' size.
+
+    ``image`` is (H, W), ``kernel`` is (kh, kw); the output is
+    (H - kh + 1, W - kw + 1).  Compared with ``F.conv2d`` applied to the
+    flipped kernel.
+    """
+    return run_cases("conv2d_true", conv2d_true, _conv2d_true_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv2d_forbidden(),
+                     general_hint="out[i, j] = sum over m, n of image[i + m, j + n] * "
+                                  "kernel[kh - 1 - m, kw - 1 - n].")
+
+
+# --------------------------------------------------------------------------
+# conv2d — batched, multi-channel, stride, padding, dilation, bias
+# --------------------------------------------------------------------------
+
+# (N, C_in, C_out, H, W, kh, kw, stride, padding, dilation, bias)
+_CONV2D_SPECS = [
+    (2, 3, 4, 9, 7, 3, 2, 1, 0, 1, True),
+    (2, 3, 4, 9, 7, 3, 3, 1, 1, 1, True),
+    (2, 3, 4, 11, 8, 3, 3, 2, 0, 1, True),
+    (1, 2, 3, 10, 9, 3, 3, 1, 0, 2, True),
+    (2, 3, 5, 12, 9, 3, 2, (2, 1), (1, 2), (1, 2), False),
+]
+_CONV2D_EXTENDED = [
+    (3, 5, 2, 16, 13, 5, 3, (3, 2), (2, 1), (2, 1), True),
+    (1, 1, 1, 5, 5, 5, 5, 1, 0, 1, True),
+    (2, 4, 6, 7, 12, 1, 1, 2, 0, 1, True),
+    (1, 3, 2, 6, 6, 3, 3, 3, 2, 1, False),
+]
+
+
+def _conv2d_forbidden():
+    import torch
+    import torch.nn.functional as F
+    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
+            (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
+            (F, "conv_transpose2d", "F.conv_transpose2d")]
+
+
+def _conv2d_cases(seed, extended):
+    import torch.nn.functional as F
+    g = _generator(seed)
+    specs = _CONV2D_SPECS + (_CONV2D_EXTENDED if extended else [])
+    cases = []
+    for n, cin, cout, h, w, kh, kw, stride, padding, dilation, has_bias in specs:
+        x, weight = _randn(g, n, cin, h, w), _randn(g, cout, cin, kh, kw)
+        bias = _randn(g, cout) if has_bias else None
+        kw_args = dict(stride=stride, padding=padding, dilation=dilation)
+
+        def ref(x=x, weight=weight, bias=bias, **over):
+            return F.conv2d(x, weight, bias, **{**kw_args, **over})
+
+        expected = ref()
+        n_, c_, ho, wo = expected.shape
+        (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+        mistakes = [(_NOFLIP_HINT, ref(weight=weight.flip(-1, -2)))]
+        if bias is not None:
+            mistakes.append(("The bias is missing: add bias[c_out] to every output position of channel c_out.",
+                             ref(bias=None)))
+        if cin > 1:
+            mistakes.append(("Only the first input channel contributes: one kernel spans all C_in input "
+                             "channels, and the products are summed over channels too.",
+                             ref(x=x[:, :1], weight=weight[:, :1])))
+        mistakes += [
+            ("The output is channels-last (N, H_out, W_out, C_out); PyTorch uses (N, C_out, H_out, W_out).",
+             (n_, ho, wo, c_)),
+        ]
+        if (ph, pw) != (0, 0):
+            mistakes.append(("Padding is ignored: pad x with `padding` zeros on both sides of H and of W "
+                             "before sliding the kernel.", tuple(ref(padding=0).shape)))
+        if (sh, sw) != (1, 1):
+            mistakes.append(("Stride is ignored: move the window `stride` pixels at a time, so output "
+                             "position i reads input row i * stride.", tuple(ref(stride=1).shape)))
+        if (dh, dw) != (1, 1):
+            mistakes.append(("Dilation is ignored: kernel tap m reads input row i * stride + m * dilation; the "
+                             "kernel spans d·(k−1)+1 pixels.", tuple(ref(dilation=1).shape)))
+        swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
+        if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
+            try:
+                mistakes.append(("Height and width settings are swapped: a tuple like stride=(2, 1) means "
+                                 "(along H, along W).", tuple(ref(**swapped).shape)))
+            except RuntimeError:
+                pass
+        off = "Off by one in the output size: H_out = ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1."
+        mistakes += [(off, (n_, c_, ho - 1, wo - 1)), (off, (n_, c_, ho + 1, wo + 1)),
+                     (off, (n_, c_, ho - 1, wo)), (off, (n_, c_, ho, wo - 1)),
+                     (off, (n_, c_, ho + 1, wo)), (off, (n_, c_, ho, wo + 1))]
+        label = (f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias) if bias is not None else 'None'}, "
+                 f"stride={stride}, padding={padding}, dilation={dilation}")
+        cases.append(Case(label, (x, weight, bias), kw_args, expected=expected, mistakes=mistakes))
+    return cases
+
+
+_CONV2D_HINT = ("out[n, o, i, j] = bias[o] + sum over c, m, n' of "
+                "x_padded[n, c, i*s + m*d, j*s + n'*d] * weight[o, c, m, n'].")
+
+
+def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1)``.
+
+    x: (N, C_in, H, W); weight: (C_out, C_in, kh, kw); bias: (C_out,) or None;
+    stride, padding, dilation: int or (along H, along W).  Compared with
+    ``torch.nn.functional.conv2d``, which the learner's code may not call.
+    """
+    return run_cases("conv2d", conv2d, _conv2d_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv2d_forbidden(), general_hint=_CONV2D_HINT)
+
+
+# --------------------------------------------------------------------------
+# conv2d_im2col — same contract, vectorised, with a speed comparison
+# --------------------------------------------------------------------------
+
+def _median_time(fn, repeats=5):
+    fn()  # warm-up: the first call pays for allocation and kernel selection
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def im2col_speed_case(seed=0):
+    """The representative input of the speed comparison: a mid-network 3×3 layer."""
+    g = _generator(seed)
+    x, weight, bias = _randn(g, 8, 16, 32, 32), _randn(g, 32, 16, 3, 3), _randn(g, 32)
+    return Case(f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias)}, stride=1, padding=1, dilation=1",
+                (x, weight, bias), dict(stride=1, padding=1, dilation=1))
+
+
+def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
+                        speed_factor: float = IM2COL_SPEED_FACTOR) -> CheckResult:
+    """Check ``conv2d_im2col``: same contract as ``conv2d``, built from one matrix product.
+
+    Correctness as ``check_conv2d`` (vs ``F.conv2d``; ``F.conv2d`` and
+    ``F.unfold`` may not be called), then a speed comparison on a
+    (8, 16, 32, 32) input with 32 3×3 filters: it must be within
+    ``speed_factor`` times ``F.conv2d``'s time.
+    """
+    import torch
+    import torch.nn.functional as F
+    forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold")]
+    name = getattr(conv2d_im2col, "__name__", "conv2d_im2col")
+
+    def speed():
+        case = im2col_speed_case(seed)
+        with torch.no_grad():
+            ref_time = _median_time(lambda: F.conv2d(*case.args, **case.kwargs))
+            times = []
+            for _ in range(6):  # the first is a warm-up
+                _, elapsed = call_learner("conv2d_im2col", conv2d_im2col, case, forbidden=forbidden, name=name)
+                times.append(elapsed)
+        mine = statistics.median(times[1:])
+        ratio = mine / ref_time
+        figures = f"{mine * 1e3:.2f} ms vs F.conv2d {ref_time * 1e3:.2f} ms ({ratio:.1f}× F.conv2d's time)"
+        if ratio > speed_factor:
+            raise Verdict(CheckResult(
+                "conv2d_im2col", INCORRECT, "correct, but too slow for an im2col convolution.", case=case.label,
+                evidence=[f"speed: {figures}; the target is within {speed_factor:g}×"],
+                hint="Build the patch matrix with indexing or `Tensor.unfold`, then do a single matrix product "
+                     "(weight as (C_out, C_in·kh·kw)); no Python loop over output pixels.",
+                next_step="Remove the per-pixel loops and run the check again."))
+        return f"Speed on x {_shape(case.args[0])} with 3×3 filters: {figures}."
+
+    return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=forbidden, general_hint=_CONV2D_HINT, after=speed)
+
+
+# --------------------------------------------------------------------------
+# conv_output_size and conv_param_count — arithmetic vs nn.Conv2d on 'meta'
+# --------------------------------------------------------------------------
+
+_SIZE_SPECS = [(32, 3, 1, 1, 1), (28, 5, 1, 0, 1), (11, 3, 2, 0, 1), (224, 7, 2, 3, 1), (10, 3, 1, 0, 2),
+               (17, 4, 3, 2, 2), (7, 3, 2, 1, 1)]
+_SIZE_EXTENDED = [(1, 1, 1, 0, 1), (13, 5, 4, 1, 3), (100, 11, 4, 2, 1), (6, 2, 5, 0, 1)]
+
+
+def _conv_output_size_cases(extended):
+    import torch
+    import torch.nn.functional as F
+    cases = []
+    for size, k, s, p, d in _SIZE_SPECS + (_SIZE_EXTENDED if extended else []):
+        out = F.conv2d(torch.empty(1, 1, size, size, device="meta"), torch.empty(1, 1, k, k, device="meta"),
+                       stride=s, padding=p, dilation=d)
+        expected = int(out.shape[-1])
+        exact = (size + 2 * p - d * (k - 1) - 1) / s + 1
+        candidates = [
+            ("Round down: the window only counts when it fits entirely, so use floor division "
+             "`(size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1`.", exact),
+            ("Missing the +1: the first window position counts too.", expected - 1),
+            ("Dilation is ignored: a dilated kernel spans dilation·(k−1)+1 pixels.",
+             (size + 2 * p - (k - 1) - 1) // s + 1),
+            ("Padding is added on both sides: use 2·padding.", (size + p - d * (k - 1) - 1) // s + 1),
+            ("Rounded up: a window that sticks out past the (padded) edge does not count; use floor.",
+             -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1),
+            ("The stride divides only (size + 2p − d(k−1) − 1), then add 1: check the parentheses.",
+             (size + 2 * p - d * (k - 1) - 1 + 1) // s),
+        ]
+        mistakes = []
+        for hint, value in candidates:
+            if isinstance(value, float) and value == int(value):
+                continue
+            if value != expected:
+                mistakes.append((hint, value))
+        cases.append(Case(f"conv_output_size({size}, kernel_size={k}, stride={s}, padding={p}, dilation={d})",
+                          (size, k), dict(stride=s, padding=p, dilation=d), expected=expected, mistakes=mistakes))
+    return cases
+
+
+def check_conv_output_size(conv_output_size, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1) -> int``.
+
+    Compared with the size ``F.conv2d`` really produces (run on the ``meta``
+    device, so no memory is used), including cases where the floor matters.
+    """
+    return run_cases("conv_output_size", conv_output_size, _conv_output_size_cases(extended),
+                     compare=compare_int, strict=strict,
+                     general_hint="size_out = ⌊(size + 2·padding − dilation·(kernel_size − 1) − 1) / stride⌋ + 1.")
+
+
+_PARAM_SPECS = [(3, 64, 3, True), (64, 128, 3, False), (3, 96, 11, True), (16, 32, (3, 5), True),
+                (1, 1, 1, True), (5, 7, (1, 4), False)]
+_PARAM_EXTENDED = [(512, 512, 3, True), (256, 1000, 1, True), (7, 3, (7, 2), True)]
+
+
+def _conv_param_count_cases(extended):
+    import torch.nn as nn
+    cases = []
+    for cin, cout, k, bias in _PARAM_SPECS + (_PARAM_EXTENDED if extended else []):
+        layer = nn.Conv2d(cin, cout, k, bias=bias, device="meta")
+        expected = sum(p.numel() for p in layer.parameters())
+        kh, kw = _pair(k)
+        candidates = [
+            ("The bias is missing: with bias=True each output channel has one bias.", kh * kw * cin * cout),
+            ("With bias=False there is no bias term at all.", kh * kw * cin * cout + cout),
+            ("The input channels are missing: each filter is kh × kw × C_in.", (kh * kw + 1) * cout),
+            ("There is one bias per output channel, not one per (input, output) pair.",
+             (kh * kw + 1) * cin * cout),
+            ("A kernel of size k has k × k weights per channel (or kh × kw for a tuple).",
+             (kh * cin + bias) * cout),
+            ("For a tuple kernel_size=(kh, kw) use kh × kw, not kh × kh.", (kh * kh * cin + bias) * cout),
+        ]
+        mistakes = [(h, v) for h, v in candidates if v != expected]
+        cases.append(Case(f"conv_param_count({cin}, {cout}, kernel_size={k}, bias={bias})", (cin, cout, k),
+                          dict(bias=bias), expected=expected, mistakes=mistakes))
+    return cases
+
+
+def check_conv_param_count(conv_param_count, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``conv_param_count(in_channels, out_channels, kernel_size, bias=True) -> int``.
+
+    Compared with the number of parameters of the matching ``nn.Conv2d``
+    (built on the ``meta`` device); ``kernel_size`` may be an int or (kh, kw).
+    """
+    return run_cases("conv_param_count", conv_param_count, _conv_param_count_cases(extended),
+                     compare=compare_int, strict=strict,
+                     general_hint="params = (kh · kw · C_in + 1) · C_out with a bias, without the +1 otherwise.")
