@@ -1,0 +1,184 @@
+"""Plotting helpers.  Each takes ``ax=None`` (or draws its own figure) and returns the figure.
+
+Nothing here changes matplotlib's global style.
+"""
+
+from __future__ import annotations
+
+__all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings"]
+
+
+def _to_numpy_image(image):
+    """(H, W), (3, H, W) or (H, W, 3) tensor/array -> numpy (H, W) or (H, W, 3)."""
+    import numpy as np
+    try:
+        import torch
+        if isinstance(image, torch.Tensor):
+            image = image.detach().cpu().float().numpy()
+    except ImportError:  # pragma: no cover - torch is a course requirement
+        pass
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
+        image = np.moveaxis(image, 0, -1)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    return image
+
+
+def _new_axes(ax, figsize=(4, 4)):
+    import matplotlib.pyplot as plt
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def show_images(images, titles=None, *, ncols=None, cmap="gray", size=3.0, normalize=False):
+    """Show a list of images side by side; returns the figure.
+
+    ``normalize=True`` rescales each image to its own min/max (useful for
+    filter responses, which are not in [0, 1]); otherwise grey images are
+    drawn with 0 as black and 1 as white.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    images = list(images)
+    titles = list(titles) if titles is not None else [None] * len(images)
+    ncols = ncols or len(images)
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        array = _to_numpy_image(image)
+        if array.ndim == 2:
+            vmin, vmax = (array.min(), array.max()) if normalize else (0.0, 1.0)
+            ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax)
+        else:
+            ax.imshow(np.clip(array, 0, 1))
+        if title:
+            ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_kernel(kernel, *, ax=None, title=None, annotate=True):
+    """Draw a small 2-D kernel as a heat map with its values written in."""
+    import numpy as np
+
+    values = _to_numpy_image(kernel)
+    fig, ax = _new_axes(ax, figsize=(0.6 * values.shape[1] + 1, 0.6 * values.shape[0] + 1))
+    limit = max(abs(values.min()), abs(values.max()), 1e-12)
+    ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    if annotate:
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_signals(signals: dict, *, ax=None, title=None):
+    """Stem plots of a few 1-D signals (``{"name": tensor}``), offset so they do not overlap."""
+    import numpy as np
+
+    fig, ax = _new_axes(ax, figsize=(7, 3))
+    for i, (name, signal) in enumerate(signals.items()):
+        values = np.asarray(_to_numpy_image(signal), dtype=float).ravel()
+        positions = np.arange(len(values)) + 0.12 * i
+        ax.stem(positions, values, linefmt=f"C{i}-", markerfmt=f"C{i}o", basefmt=" ", label=name)
+    ax.axhline(0, color="0.6", linewidth=0.8)
+    ax.set_xlabel("index t")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def conv_geometry(height, width, kernel_size, stride=1, padding=0, dilation=1):
+    """Output size and the input pixels one output position reads.
+
+    Returns ``(out_h, out_w, taps)`` where ``taps(i, j)`` lists the
+    (row, col) coordinates in the *padded* input read for output (i, j).
+    """
+    k, s, p, d = kernel_size, stride, padding, dilation
+    out_h = (height + 2 * p - d * (k - 1) - 1) // s + 1
+    out_w = (width + 2 * p - d * (k - 1) - 1) // s + 1
+
+    def taps(i, j):
+        return [(i * s + m * d, j * s + n * d) for m in range(k) for n in range(k)]
+
+    return out_h, out_w, taps
+
+
+def plot_conv_window(image, kernel_size=3, stride=1, padding=0, dilation=1, position=0, *, axes=None):
+    """Where one output pixel of a convolution looks in its input.
+
+    Left: the zero-padded input with the kernel's taps for output number
+    ``position`` (row-major) marked; right: the output grid with that pixel
+    marked.  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    array = _to_numpy_image(image)
+    if array.ndim == 3:
+        array = array.mean(axis=-1)
+    h, w = array.shape
+    out_h, out_w, taps = conv_geometry(h, w, kernel_size, stride, padding, dilation)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), gridspec_kw={"width_ratios": [h + 2 * padding, max(out_h, 1)]})
+    fig = axes[0].figure
+    left, right = axes
+    left.clear()
+    right.clear()
+    padded = np.pad(array, padding, constant_values=np.nan)
+    left.imshow(np.nan_to_num(padded, nan=0.0), cmap="gray", vmin=0, vmax=1)
+    for r in range(padded.shape[0]):
+        for c in range(padded.shape[1]):
+            if np.isnan(padded[r, c]):
+                left.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#dfe7f2", edgecolor="#9aaecb", lw=0.5))
+    left.set_title(f"input {h}×{w}, padding {padding}")
+    if out_h < 1 or out_w < 1:
+        left.text(0.5, 0.5, "kernel larger than the padded input:\nno output", transform=left.transAxes,
+                  ha="center", va="center", color="crimson", fontsize=12)
+        right.axis("off")
+        return fig
+    position = int(position) % (out_h * out_w)
+    i, j = divmod(position, out_w)
+    for r, c in taps(i, j):
+        left.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=(1, 0.55, 0, 0.45), edgecolor="darkorange", lw=1.5))
+    span = dilation * (kernel_size - 1) + 1
+    left.add_patch(Rectangle((j * stride - 0.5, i * stride - 0.5), span, span, fill=False, edgecolor="crimson",
+                             lw=2, ls="--"))
+    grid = np.zeros((out_h, out_w))
+    grid[i, j] = 1
+    right.imshow(grid, cmap="Oranges", vmin=0, vmax=1.5)
+    right.set_title(f"output {out_h}×{out_w}: pixel ({i}, {j})")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"kernel {kernel_size}×{kernel_size}, stride {stride}, dilation {dilation}: "
+                 f"the window spans {span}×{span} input pixels")
+    return fig
+
+
+def plot_timings(timings: dict, *, ax=None, title="time per call", unit="ms"):
+    """Horizontal bar chart of ``{"name": seconds}`` with the figures written on the bars."""
+    fig, ax = _new_axes(ax, figsize=(7, 0.6 * len(timings) + 1))
+    scale = {"ms": 1e3, "s": 1.0, "us": 1e6}[unit]
+    names = list(timings)
+    values = [timings[n] * scale for n in names]
+    bars = ax.barh(names, values, color=[f"C{i}" for i in range(len(names))])
+    ax.set_xscale("log")
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {value:.3g} {unit}", va="center")
+    ax.set_xlabel(f"{unit} (log scale)")
+    ax.invert_yaxis()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
