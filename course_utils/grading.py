@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 HIDDEN_REGION = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)
 HIDDEN_NOTE = "# (hidden tests run here; they are not shown)\n"
@@ -27,6 +28,10 @@ class ScrubFeedback(Preprocessor):
     first line of its message ("conv2d: not yet correct — ..."): the student
     learns which check failed, not which hidden case or line.
     """
+
+    # nbconvert preprocessors are off unless enabled; nbgrader registers this
+    # one from its config, so it must be on by default.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or "### BEGIN HIDDEN TESTS" not in cell.source:

@@ -1,0 +1,23 @@
+"""Shared fixtures for the course's test suite.
+
+Kept cheap on purpose: nothing heavy is imported at collection time, so test
+modules that do not need torch do not pay for it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def short_time_limit(monkeypatch):
+    """Lower the checks' per-call time limit so that tests of runaway learner code stay fast.
+
+    The engine reads ``TIME_LIMIT`` at call time, so patching the module
+    attribute is enough; monkeypatch puts the original back afterwards.
+    Returns the limit in force.
+    """
+    from course_utils.checks import _engine
+
+    monkeypatch.setattr(_engine, "TIME_LIMIT", 0.5)
+    return _engine.TIME_LIMIT

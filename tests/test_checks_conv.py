@@ -1,0 +1,1228 @@
+"""Proof that the six convolution checks of notebook 01 work.
+
+A check that was never seen failing is not a check.  For every check this
+module shows that
+
+* several correct implementations, written in different styles, pass (public
+  cases and the hidden ``extended=True`` cases with another seed);
+* a catalogue of plausible wrong implementations fails, each with the hint
+  that names its mistake;
+* the generic outcomes (not attempted, raised, cannot be checked, stopped)
+  come out as documented, ``strict=True`` raises a short ``CheckFailed``,
+  results render, the guards put the forbidden functions back, and verdicts
+  are deterministic.
+
+The "learner" functions below are written the way a learner would write
+them; none of the correct ones calls the function its exercise re-implements.
+Every expected number is computed (by torch, numpy, a formula or the check
+itself), never typed in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
+
+import course_utils.checks as checks
+from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
+                                 CheckResult, check_conv1d_full, check_conv2d, check_conv2d_im2col,
+                                 check_conv2d_true, check_conv_output_size, check_conv_param_count)
+from course_utils.checks import _engine
+
+COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
+
+# The functions the guards replace while the learner's code runs, and the
+# originals they must put back.
+GUARDED = {
+    "F.conv2d": (F, "conv2d"), "torch.conv2d": (torch, "conv2d"),
+    "torch.convolution": (torch, "convolution"), "F.conv_transpose2d": (F, "conv_transpose2d"),
+    "numpy.convolve": (np, "convolve"), "numpy.correlate": (np, "correlate"),
+    "F.conv1d": (F, "conv1d"), "torch.conv1d": (torch, "conv1d"), "F.unfold": (F, "unfold"),
+}
+ORIGINALS = {name: getattr(owner, attr) for name, (owner, attr) in GUARDED.items()}
+
+
+def guarded_now():
+    return {name: getattr(owner, attr) for name, (owner, attr) in GUARDED.items()}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run this module's checks with one torch thread.
+
+    On the 2-core course machines, two-thread timings are bimodal: about one
+    process in six runs every multi-threaded op ~15x slower (F.conv2d at
+    ~30 ms instead of ~2 ms), which flips check_conv2d_im2col's speed verdict
+    on correct code.  One thread measured steady at ~2.5 ms.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def guards_put_everything_back():
+    """After every test, the guarded functions are the originals again."""
+    yield
+    changed = [name for name, fn in guarded_now().items() if fn is not ORIGINALS[name]]
+    assert not changed, f"a check left these functions replaced: {changed}"
+
+
+# ==========================================================================
+# Learner implementations: shared helpers
+# ==========================================================================
+
+def pair(v):
+    """An int or an (along H, along W) pair, as a pair."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def settings(x, weight, stride, padding, dilation):
+    """Unpack the usual conv2d arguments and compute the output size."""
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo
+
+
+# ==========================================================================
+# conv1d_full(signal, kernel)
+# ==========================================================================
+
+def conv1d_full_loops(signal, kernel):
+    """Explicit loops straight from the definition out[t] = sum_i s[i] * k[t - i]."""
+    length, k = signal.shape[0], kernel.shape[0]
+    out = torch.zeros(length + k - 1, dtype=signal.dtype)
+    for t in range(length + k - 1):
+        for i in range(max(0, t - k + 1), min(length, t + 1)):
+            out[t] += signal[i] * kernel[t - i]
+    return out
+
+
+def conv1d_full_unfold(signal, kernel):
+    """Pad with K-1 zeros, take every window with Tensor.unfold, dot with the flipped kernel."""
+    zeros = signal.new_zeros(kernel.shape[0] - 1)
+    padded = torch.cat([zeros, signal, zeros])
+    windows = padded.unfold(0, kernel.shape[0], 1)  # (L + K - 1, K)
+    return windows @ kernel.flip(0)
+
+
+def conv1d_full_numpy(signal, kernel):
+    """Scatter the outer product onto the anti-diagonals with numpy, then back to torch."""
+    s, k = signal.numpy(), kernel.numpy()
+    out = np.zeros(len(s) + len(k) - 1)
+    np.add.at(out, np.add.outer(np.arange(len(s)), np.arange(len(k))), np.outer(s, k))
+    return torch.from_numpy(out).to(signal.dtype)
+
+
+def conv1d_full_cross_correlation(signal, kernel):
+    # slides the kernel as it is, without flipping it
+    zeros = signal.new_zeros(kernel.shape[0] - 1)
+    windows = torch.cat([zeros, signal, zeros]).unfold(0, kernel.shape[0], 1)
+    return windows @ kernel
+
+
+def conv1d_full_valid_only(signal, kernel):
+    # only the shifts where the kernel lies entirely inside the signal
+    return signal.unfold(0, kernel.shape[0], 1) @ kernel.flip(0)
+
+
+def conv1d_full_same_length(signal, kernel):
+    # keeps the centred part, as long as the signal ('same')
+    full = conv1d_full_unfold(signal, kernel)
+    start = (kernel.shape[0] - 1) // 2
+    return full[start:start + signal.shape[0]]
+
+
+def _conv1d_with_length(signal, kernel, n_out):
+    out = torch.zeros(n_out, dtype=signal.dtype)
+    for t in range(n_out):
+        for i in range(signal.shape[0]):
+            if 0 <= t - i < kernel.shape[0]:
+                out[t] += signal[i] * kernel[t - i]
+    return out
+
+
+def conv1d_full_one_short(signal, kernel):
+    # the output length L + K - 2: forgot the last shift
+    return _conv1d_with_length(signal, kernel, signal.shape[0] + kernel.shape[0] - 2)
+
+
+def conv1d_full_one_long(signal, kernel):
+    # the output length L + K: one shift too many
+    return _conv1d_with_length(signal, kernel, signal.shape[0] + kernel.shape[0])
+
+
+def conv1d_full_float64(signal, kernel):
+    # numpy works in float64 and the result is never converted back
+    s, k = signal.numpy(), kernel.numpy()
+    out = np.zeros(len(s) + len(k) - 1)
+    for i in range(len(s)):
+        out[i:i + len(k)] += s[i] * k
+    return torch.from_numpy(out)
+
+
+def conv1d_full_calls_np_convolve(signal, kernel):
+    return torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
+
+
+def conv1d_full_calls_np_correlate(signal, kernel):
+    return torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy()[::-1].copy(), mode="full"))
+
+
+def conv1d_full_calls_F_conv1d(signal, kernel):
+    k = kernel.shape[0]
+    return F.conv1d(signal[None, None], kernel.flip(0)[None, None], padding=k - 1)[0, 0]
+
+
+# ==========================================================================
+# conv2d_true(image, kernel): kernel flipped, 'valid' output
+# ==========================================================================
+
+def conv2d_true_loops(image, kernel):
+    """Pure Python loops over plain lists, indexing the kernel backwards."""
+    img, ker = image.tolist(), kernel.tolist()
+    h, w = len(img), len(img[0])
+    kh, kw = len(ker), len(ker[0])
+    out = [[0.0] * (w - kw + 1) for _ in range(h - kh + 1)]
+    for i in range(h - kh + 1):
+        for j in range(w - kw + 1):
+            acc = 0.0
+            for m in range(kh):
+                for n in range(kw):
+                    acc += img[i + m][j + n] * ker[kh - 1 - m][kw - 1 - n]
+            out[i][j] = acc
+    return torch.tensor(out, dtype=image.dtype)
+
+
+def conv2d_true_unfold(image, kernel):
+    """Every window with Tensor.unfold, then one einsum with the flipped kernel."""
+    kh, kw = kernel.shape
+    windows = image.unfold(0, kh, 1).unfold(1, kw, 1)  # (H_out, W_out, kh, kw)
+    return torch.einsum("ijmn,mn->ij", windows, kernel.flip(0, 1))
+
+
+def conv2d_true_numpy(image, kernel):
+    """numpy's sliding_window_view and tensordot, converted back to torch."""
+    k = np.flip(kernel.numpy(), (0, 1))
+    windows = sliding_window_view(image.numpy(), k.shape)
+    return torch.from_numpy(np.tensordot(windows, k, axes=([2, 3], [0, 1]))).to(image.dtype)
+
+
+def correlate2d(image, kernel):
+    """Slide the kernel as it is (no flip): the deep-learning 'convolution'."""
+    kh, kw = kernel.shape
+    return torch.einsum("ijmn,mn->ij", image.unfold(0, kh, 1).unfold(1, kw, 1), kernel)
+
+
+def conv2d_true_cross_correlation(image, kernel):
+    # the deep-learning habit: the kernel is not flipped
+    return correlate2d(image, kernel)
+
+
+def conv2d_true_flips_columns_only(image, kernel):
+    # kernel[:, ::-1]: each row reversed (flip along W), the row order kept
+    return correlate2d(image, kernel.flip(1))
+
+
+def conv2d_true_flips_rows_only(image, kernel):
+    # kernel[::-1, :]: the row order reversed (flip along H), each row kept
+    return correlate2d(image, kernel.flip(0))
+
+
+def conv2d_true_transposes_kernel(image, kernel):
+    # "flips" the kernel with .T
+    return correlate2d(image, kernel.T)
+
+
+def conv2d_true_full_size(image, kernel):
+    # pads kh-1 / kw-1 zeros on every side: the 'full' convolution
+    kh, kw = kernel.shape
+    return conv2d_true_unfold(F.pad(image, (kw - 1, kw - 1, kh - 1, kh - 1)), kernel)
+
+
+def conv2d_true_same_size(image, kernel):
+    # pads to keep the image size: the 'same' convolution
+    kh, kw = kernel.shape
+    return conv2d_true_unfold(F.pad(image, ((kw - 1) // 2, kw // 2, (kh - 1) // 2, kh // 2)), kernel)
+
+
+def conv2d_true_one_short(image, kernel):
+    # range(H - kh) instead of range(H - kh + 1)
+    kh, kw = kernel.shape
+    h, w = image.shape
+    flipped = kernel.flip(0, 1)
+    out = torch.zeros(h - kh, w - kw, dtype=image.dtype)
+    for i in range(h - kh):
+        for j in range(w - kw):
+            out[i, j] = (image[i:i + kh, j:j + kw] * flipped).sum()
+    return out
+
+
+def conv2d_true_swapped_output(image, kernel):
+    # allocates out as (W_out, H_out) and writes out[j, i]
+    kh, kw = kernel.shape
+    h, w = image.shape
+    flipped = kernel.flip(0, 1)
+    out = torch.zeros(w - kw + 1, h - kh + 1, dtype=image.dtype)
+    for i in range(h - kh + 1):
+        for j in range(w - kw + 1):
+            out[j, i] = (image[i:i + kh, j:j + kw] * flipped).sum()
+    return out
+
+
+def conv2d_true_calls_F_conv2d(image, kernel):
+    return F.conv2d(image[None, None], kernel.flip(0, 1)[None, None])[0, 0]
+
+
+def conv2d_true_calls_torch_conv2d(image, kernel):
+    return torch.conv2d(image[None, None], kernel.flip(0, 1)[None, None])[0, 0]
+
+
+# ==========================================================================
+# conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1)
+# ==========================================================================
+
+def conv2d_loops(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """A loop over output pixels, each one a vectorised inner product over (C_in, kh, kw)."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = torch.zeros(n, c, h + 2 * ph, w + 2 * pw, dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    out = torch.zeros(n, o, ho, wo, dtype=x.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            out[:, :, i, j] = (patch[:, None] * weight[None]).sum(dim=(2, 3, 4))  # (N, C_out)
+    if bias is not None:
+        out += bias[:, None, None]
+    return out
+
+
+def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Tensor.unfold for the windows, a dilation step inside them, one einsum."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    windows = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+    out = torch.einsum("nchwij,ocij->nohw", windows, weight)  # windows: (N, C, H_out, W_out, kh, kw)
+    if bias is not None:
+        out = out + bias.view(1, -1, 1, 1)
+    return out
+
+
+def conv2d_numpy(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """numpy's sliding_window_view and einsum, converted back to torch with the input's dtype."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = np.pad(x.numpy(), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]
+    out = np.einsum("nchwij,ocij->nohw", windows, weight.numpy())
+    if bias is not None:
+        out = out + bias.numpy()[None, :, None, None]
+    return torch.from_numpy(np.ascontiguousarray(out)).to(x.dtype)
+
+
+def conv2d_flipped_kernel(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # a true convolution, as in the maths lecture
+    return conv2d_unfold(x, weight.flip(-1, -2), bias, stride, padding, dilation)
+
+
+def conv2d_no_bias(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # forgets to add the bias
+    return conv2d_unfold(x, weight, None, stride, padding, dilation)
+
+
+def conv2d_ignores_padding(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_unfold(x, weight, bias, stride, 0, dilation)
+
+
+def conv2d_ignores_stride(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_unfold(x, weight, bias, 1, padding, dilation)
+
+
+def conv2d_ignores_dilation(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_unfold(x, weight, bias, stride, padding, 1)
+
+
+def conv2d_one_short(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # H_out = (H + 2p - d(k-1) - 1) // s, forgetting the + 1
+    return conv2d_unfold(x, weight, bias, stride, padding, dilation)[..., :-1, :-1]
+
+
+def conv2d_channels_last(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # einsum "...->nhwo": the NHWC layout of TensorFlow
+    return conv2d_unfold(x, weight, bias, stride, padding, dilation).permute(0, 2, 3, 1)
+
+
+def conv2d_first_channel_only(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # slides over x[:, 0] only, as if images were grey
+    return conv2d_unfold(x[:, :1], weight[:, :1], bias, stride, padding, dilation)
+
+
+def conv2d_swapped_hw(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # reads stride=(a, b) as (along W, along H)
+    return conv2d_unfold(x, weight, bias, pair(stride)[::-1], pair(padding)[::-1], pair(dilation)[::-1])
+
+
+def conv2d_calls_F_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+def conv2d_uses_nn_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    layer = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]), stride=stride,
+                      padding=padding, dilation=dilation, bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer(x).detach()
+
+
+def conv2d_hides_reference_call(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    try:
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+    except Exception:  # "in case the grader forbids it"
+        return conv2d_unfold(x, weight, bias, stride, padding, dilation)
+
+
+# ==========================================================================
+# conv2d_im2col: the same contract, one matrix product
+# ==========================================================================
+
+def conv2d_im2col_strided(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """F.pad + as_strided patch view + reshape + a single matmul."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph)).contiguous()
+    s = xp.stride()
+    patches = xp.as_strided((n, c, kh, kw, ho, wo), (s[0], s[1], s[2] * dh, s[3] * dw, s[2] * sh, s[3] * sw))
+    cols = patches.reshape(n, c * kh * kw, ho * wo)  # (N, C·kh·kw, H_out·W_out)
+    out = weight.reshape(o, -1) @ cols  # (N, C_out, H_out·W_out)
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Tensor.unfold windows laid out as columns (N, C·kh·kw, H_out·W_out), then weight @ columns."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    windows = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+    out = weight.reshape(o, -1) @ cols  # (N, C_out, H_out·W_out)
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_flipped(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_im2col_strided(x, weight.flip(-1, -2), bias, stride, padding, dilation)
+
+
+def conv2d_im2col_no_bias(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_im2col_strided(x, weight, None, stride, padding, dilation)
+
+
+def conv2d_im2col_ignores_padding(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_im2col_strided(x, weight, bias, stride, 0, dilation)
+
+
+def conv2d_im2col_ignores_stride(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_im2col_strided(x, weight, bias, 1, padding, dilation)
+
+
+def conv2d_im2col_ignores_dilation(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return conv2d_im2col_strided(x, weight, bias, stride, padding, 1)
+
+
+def conv2d_im2col_one_short(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # H_out = (H + 2p - d(k-1) - 1) // s, forgetting the + 1
+    return conv2d_im2col_strided(x, weight, bias, stride, padding, dilation)[..., :-1, :-1]
+
+
+def conv2d_im2col_first_channel_only(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # builds the patch matrix from x[:, 0] only
+    return conv2d_im2col_strided(x[:, :1], weight[:, :1], bias, stride, padding, dilation)
+
+
+def conv2d_im2col_swapped_hw(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # reads stride=(a, b) as (along W, along H)
+    return conv2d_im2col_strided(x, weight, bias, pair(stride)[::-1], pair(padding)[::-1], pair(dilation)[::-1])
+
+
+def conv2d_im2col_forgets_permute(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # rows @ weight.T is (N, H_out·W_out, C_out); reshaped without moving C_out first
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    windows = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+    rows = windows.permute(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * kh * kw)
+    out = rows @ weight.reshape(o, -1).T
+    if bias is not None:
+        out = out + bias
+    return out.reshape(n, ho, wo, o)
+
+
+def conv2d_im2col_patch_order(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # patches flattened as (kh, kw, C) but the weight as (C, kh, kw)
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    windows = xp.unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)[..., ::dh, ::dw]
+    rows = windows.permute(0, 2, 3, 4, 5, 1).reshape(n, ho * wo, kh * kw * c)
+    out = rows @ weight.reshape(o, -1).T
+    if bias is not None:
+        out = out + bias
+    return out.permute(0, 2, 1).reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_patch_loop(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # correct, but fills the patch matrix with a Python loop over images and output pixels
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    cols = x.new_empty(n, c * kh * kw, ho * wo)
+    for b in range(n):
+        for i in range(ho):
+            for j in range(wo):
+                patch = xp[b, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                cols[b, :, i * wo + j] = patch.reshape(-1)
+    out = weight.reshape(o, -1) @ cols
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_calls_F_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
+    out = weight.reshape(o, -1) @ cols
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_uses_nn_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    cols = nn.Unfold((kh, kw), dilation=dilation, padding=padding, stride=stride)(x)
+    out = weight.reshape(o, -1) @ cols
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_calls_F_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+# ==========================================================================
+# conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1) -> int
+# ==========================================================================
+
+def conv_output_size_floor_div(size, kernel_size, stride=1, padding=0, dilation=1):
+    """The formula with floor division."""
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def conv_output_size_math_floor(size, kernel_size, stride=1, padding=0, dilation=1):
+    """True division, then math.floor (an int in Python 3)."""
+    return math.floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+
+def conv_output_size_count_windows(size, kernel_size, stride=1, padding=0, dilation=1):
+    """No formula: slide a window over the padded input and count where it fits."""
+    span = dilation * (kernel_size - 1) + 1
+    count, start = 0, 0
+    while start + span <= size + 2 * padding:
+        count += 1
+        start += stride
+    return count
+
+
+def conv_output_size_true_division(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1
+
+
+def conv_output_size_missing_plus_one(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride
+
+
+def conv_output_size_ignores_dilation(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def conv_output_size_pads_once(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def conv_output_size_ceil(size, kernel_size, stride=1, padding=0, dilation=1):
+    return math.ceil((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+
+def conv_output_size_round(size, kernel_size, stride=1, padding=0, dilation=1):
+    return round((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1
+
+
+def conv_output_size_plus_one_inside(size, kernel_size, stride=1, padding=0, dilation=1):
+    # the + 1 ended up inside the division
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1 + 1) // stride
+
+
+def conv_output_size_ignores_stride(size, kernel_size, stride=1, padding=0, dilation=1):
+    return size + 2 * padding - dilation * (kernel_size - 1)
+
+
+# ==========================================================================
+# conv_param_count(in_channels, out_channels, kernel_size, bias=True) -> int
+# ==========================================================================
+
+def conv_param_count_formula(in_channels, out_channels, kernel_size, bias=True):
+    """(kh·kw·C_in + 1)·C_out, without the + 1 when there is no bias."""
+    kh, kw = pair(kernel_size)
+    return (kh * kw * in_channels + (1 if bias else 0)) * out_channels
+
+
+def conv_param_count_shapes(in_channels, out_channels, kernel_size, bias=True):
+    """Multiply out the weight's shape, then add the bias vector's length."""
+    weight_shape = (out_channels, in_channels, *pair(kernel_size))
+    return math.prod(weight_shape) + (out_channels if bias else 0)
+
+
+def conv_param_count_meta_layer(in_channels, out_channels, kernel_size, bias=True):
+    """Build the layer on the meta device and count its parameters."""
+    layer = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias, device="meta")
+    return sum(p.numel() for p in layer.parameters())
+
+
+def conv_param_count_no_bias(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size)
+    return kh * kw * in_channels * out_channels
+
+
+def conv_param_count_always_bias(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size)
+    return (kh * kw * in_channels + 1) * out_channels
+
+
+def conv_param_count_no_in_channels(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size)
+    return (kh * kw + bias) * out_channels
+
+
+def conv_param_count_bias_per_pair(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size)
+    return (kh * kw + bias) * in_channels * out_channels
+
+
+def conv_param_count_k_not_k_squared(in_channels, out_channels, kernel_size, bias=True):
+    kh, kw = pair(kernel_size)
+    return (kh * in_channels + bias) * out_channels
+
+
+def conv_param_count_kh_squared(in_channels, out_channels, kernel_size, bias=True):
+    k = kernel_size[0] if isinstance(kernel_size, tuple) else kernel_size
+    return (k * k * in_channels + bias) * out_channels
+
+
+def conv_param_count_math_pow(in_channels, out_channels, kernel_size, bias=True):
+    # math.pow returns a float, and so does the whole count
+    area = math.pow(kernel_size, 2) if isinstance(kernel_size, int) else kernel_size[0] * kernel_size[1]
+    return (area * in_channels + bias) * out_channels
+
+
+# ==========================================================================
+# The six checks, side by side
+# ==========================================================================
+
+SPECS = {
+    "conv1d_full": dict(check=check_conv1d_full, kind="tensor",
+                        correct=[conv1d_full_loops, conv1d_full_unfold, conv1d_full_numpy],
+                        mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve),
+    "conv2d_true": dict(check=check_conv2d_true, kind="tensor",
+                        correct=[conv2d_true_loops, conv2d_true_unfold, conv2d_true_numpy],
+                        mistake=conv2d_true_cross_correlation, forbidden=conv2d_true_calls_F_conv2d),
+    "conv2d": dict(check=check_conv2d, kind="tensor",
+                   correct=[conv2d_loops, conv2d_unfold, conv2d_numpy],
+                   mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d),
+    "conv_output_size": dict(check=check_conv_output_size, kind="int",
+                             correct=[conv_output_size_floor_div, conv_output_size_math_floor,
+                                      conv_output_size_count_windows],
+                             mistake=conv_output_size_missing_plus_one, forbidden=None),
+    "conv_param_count": dict(check=check_conv_param_count, kind="int",
+                             correct=[conv_param_count_formula, conv_param_count_shapes,
+                                      conv_param_count_meta_layer],
+                             mistake=conv_param_count_no_bias, forbidden=None),
+    "conv2d_im2col": dict(check=check_conv2d_im2col, kind="tensor",
+                          correct=[conv2d_im2col_strided, conv2d_im2col_unfold],
+                          mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold),
+}
+ALL = list(SPECS)
+TENSOR = [name for name in ALL if SPECS[name]["kind"] == "tensor"]
+INTEGER = [name for name in ALL if SPECS[name]["kind"] == "int"]
+WITH_FORBIDDEN = [name for name in ALL if SPECS[name]["forbidden"] is not None]
+CORRECT = [pytest.param(SPECS[name]["check"], fn, id=f"{name}-{fn.__name__}")
+           for name in ALL for fn in SPECS[name]["correct"]]
+
+
+def correct_of(name):
+    return SPECS[name]["correct"][0]
+
+
+def field_text(result, field):
+    value = getattr(result, field)
+    return "\n".join(value) if isinstance(value, list) else (value or "")
+
+
+def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None):
+    """One catalogue entry; ``bug`` names a defect of the check (strict xfail)."""
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(learner, outcome, field, needle, id=question, marks=marks)
+
+
+def assert_names_mistake(check, learner, outcome, field, needle):
+    result = check(learner)
+    assert result.outcome == outcome, result.text()
+    assert needle in field_text(result, field), result.text()
+    assert not result
+
+
+def case_count(result):
+    return int(re.search(r"passed on (\d+) cases", result.summary).group(1))
+
+
+# ==========================================================================
+# 1. Correct implementations pass
+# ==========================================================================
+
+@pytest.mark.parametrize("check, learner", CORRECT)
+def test_correct_implementation_passes_public_cases(check, learner):
+    """Does a correct implementation, in any style, pass the public cases (seed 0)?"""
+    result = check(learner)
+    assert result.outcome == PASSED, result.text()
+    assert result and result.passed
+    assert result.summary.startswith("public checks passed")
+    assert "all tests passed" not in result.text()
+
+
+@pytest.mark.parametrize("check, learner", CORRECT)
+def test_correct_implementation_passes_hidden_cases(check, learner):
+    """Does a correct implementation also pass the hidden cases (extended=True, seed=7), strictly?"""
+    public = check(learner)
+    hidden = check(learner, extended=True, seed=7, strict=True)
+    assert hidden.outcome == PASSED, hidden.text()
+    assert case_count(hidden) > case_count(public)
+
+
+# ==========================================================================
+# 2. Catalogues of plausible wrong implementations
+# ==========================================================================
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("notices cross-correlation (no flip)", conv1d_full_cross_correlation, "cross-correlation"),
+    mistake("notices the 'valid' length", conv1d_full_valid_only, "'valid'"),
+    mistake("notices the 'same' length", conv1d_full_same_length, "'same' length"),
+    mistake("notices an output one sample short", conv1d_full_one_short, "Off by one"),
+    mistake("notices an output one sample long", conv1d_full_one_long, "Off by one"),
+    mistake("notices a float64 numpy result", conv1d_full_float64, "input's dtype"),
+    mistake("refuses np.convolve", conv1d_full_calls_np_convolve, "np.convolve", field="summary"),
+    mistake("refuses np.correlate", conv1d_full_calls_np_correlate, "np.correlate", field="summary"),
+    mistake("refuses F.conv1d", conv1d_full_calls_F_conv1d, "F.conv1d", field="summary"),
+])
+def test_check_conv1d_full_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv1d_full fail each plausible wrong conv1d_full with the hint naming its mistake?"""
+    assert_names_mistake(check_conv1d_full, learner, outcome, field, needle)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("notices cross-correlation (no flip)", conv2d_true_cross_correlation, "cross-correlation"),
+    mistake("notices a kernel flipped along W only", conv2d_true_flips_columns_only, "Only the columns"),
+    mistake("notices a kernel flipped along H only", conv2d_true_flips_rows_only, "Only the rows"),
+    mistake("notices a transposed kernel", conv2d_true_transposes_kernel, "transposed, not flipped"),
+    mistake("notices the 'full' size", conv2d_true_full_size, "'full' size"),
+    mistake("notices the 'same' size", conv2d_true_same_size, "'same' size"),
+    mistake("notices an off-by-one output size", conv2d_true_one_short, "Off by one"),
+    mistake("notices height and width swapped", conv2d_true_swapped_output, "Height and width are swapped"),
+    mistake("refuses F.conv2d", conv2d_true_calls_F_conv2d, "F.conv2d", field="summary"),
+    mistake("refuses torch.conv2d", conv2d_true_calls_torch_conv2d, "torch.conv2d", field="summary"),
+])
+def test_check_conv2d_true_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv2d_true fail each plausible wrong conv2d_true with the hint naming its mistake?"""
+    assert_names_mistake(check_conv2d_true, learner, outcome, field, needle)
+
+
+CONV2D_FAMILY = [
+    ("notices a flipped kernel", conv2d_flipped_kernel, conv2d_im2col_flipped, "*true* convolution"),
+    ("notices a missing bias", conv2d_no_bias, conv2d_im2col_no_bias, "bias is missing"),
+    ("notices ignored padding", conv2d_ignores_padding, conv2d_im2col_ignores_padding, "Padding is ignored"),
+    ("notices ignored stride", conv2d_ignores_stride, conv2d_im2col_ignores_stride, "Stride is ignored"),
+    ("notices ignored dilation", conv2d_ignores_dilation, conv2d_im2col_ignores_dilation,
+     "Dilation is ignored"),
+    ("notices an off-by-one output size", conv2d_one_short, conv2d_im2col_one_short, "Off by one"),
+    ("notices a channels-last output", conv2d_channels_last, conv2d_im2col_forgets_permute, "channels-last"),
+    ("notices only the first input channel", conv2d_first_channel_only, conv2d_im2col_first_channel_only,
+     "Only the first input channel"),
+    ("notices swapped H/W tuple settings", conv2d_swapped_hw, conv2d_im2col_swapped_hw,
+     "Height and width settings are swapped"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake(question, learner, needle) for question, learner, _, needle in CONV2D_FAMILY] + [
+    mistake("refuses F.conv2d", conv2d_calls_F_conv2d, "F.conv2d", field="summary"),
+    mistake("refuses nn.Conv2d", conv2d_uses_nn_conv2d, "F.conv2d", field="summary"),
+    mistake("refuses F.conv2d hidden behind except Exception", conv2d_hides_reference_call, "F.conv2d",
+            field="summary"),
+])
+def test_check_conv2d_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv2d fail each plausible wrong conv2d with the hint naming its mistake?"""
+    assert_names_mistake(check_conv2d, learner, outcome, field, needle)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake(question, learner, needle) for question, _, learner, needle in CONV2D_FAMILY] + [
+    mistake("notices mismatched patch and weight order", conv2d_im2col_patch_order, "x_padded"),
+    mistake("notices a correct but slow per-pixel loop", conv2d_im2col_patch_loop, "too slow",
+            field="summary"),
+    mistake("refuses F.unfold", conv2d_im2col_calls_F_unfold, "F.unfold", field="summary"),
+    mistake("refuses nn.Unfold", conv2d_im2col_uses_nn_unfold, "F.unfold", field="summary"),
+    mistake("refuses F.conv2d", conv2d_im2col_calls_F_conv2d, "F.conv2d", field="summary"),
+])
+def test_check_conv2d_im2col_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv2d_im2col fail each plausible wrong conv2d_im2col with the hint naming its mistake?"""
+    assert_names_mistake(check_conv2d_im2col, learner, outcome, field, needle)
+
+
+def test_check_conv2d_im2col_slow_loop_hint_points_to_one_matmul():
+    """Does the too-slow verdict show the timing and point to a single matrix product?"""
+    result = check_conv2d_im2col(conv2d_im2col_patch_loop)
+    assert result.outcome == INCORRECT, result.text()
+    assert "single matrix product" in result.hint
+    assert any("F.conv2d" in line and "ms" in line for line in result.evidence)
+
+
+def test_check_conv2d_im2col_speed_target_is_a_parameter():
+    """Does a correct im2col fail as 'too slow' when the speed target is impossible to meet?"""
+    result = check_conv2d_im2col(conv2d_im2col_strided, speed_factor=1e-9)
+    assert result.outcome == INCORRECT, result.text()
+    assert "too slow" in result.summary
+    assert f"within {1e-9:g}" in result.evidence[0]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("notices true division (a float)", conv_output_size_true_division, "floor division"),
+    mistake("notices the missing + 1", conv_output_size_missing_plus_one, "Missing the +1"),
+    mistake("notices ignored dilation", conv_output_size_ignores_dilation, "Dilation is ignored"),
+    mistake("notices padding added once", conv_output_size_pads_once, "both sides",
+            bug="stride=1, padding=1 makes 'padding once' equal to 'missing +1'; the first case "
+                "(32, k=3, s=1, p=1) fails with the '+1' hint, so the padding hint is never shown"),
+    mistake("notices rounding up (ceil)", conv_output_size_ceil, "Rounded up"),
+    mistake("notices rounding to nearest", conv_output_size_round, "Rounded up"),
+    mistake("notices the + 1 inside the division", conv_output_size_plus_one_inside, "parentheses",
+            bug="(x + 1) // s is either x // s + 1 (correct) or x // s (= the 'missing +1' value, listed "
+                "first), so the parentheses hint can never be shown"),
+    mistake("falls back to the formula for an ignored stride", conv_output_size_ignores_stride,
+            "size_out = "),
+])
+def test_check_conv_output_size_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv_output_size fail each plausible wrong formula with the hint naming its mistake?"""
+    assert_names_mistake(check_conv_output_size, learner, outcome, field, needle)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("notices a missing bias", conv_param_count_no_bias, "The bias is missing"),
+    mistake("notices a bias counted despite bias=False", conv_param_count_always_bias, "bias=False"),
+    mistake("notices missing input channels", conv_param_count_no_in_channels, "input channels are missing"),
+    mistake("notices one bias per (in, out) pair", conv_param_count_bias_per_pair,
+            "one bias per output channel"),
+    mistake("notices k instead of k*k", conv_param_count_k_not_k_squared, "k × k",
+            bug="the first case has C_in = k = 3, where (k·C_in + 1)·C_out equals (k·k + 1)·C_out, the "
+                "'input channels are missing' value listed earlier, so that hint is shown instead"),
+    mistake("notices kh*kh for a tuple kernel", conv_param_count_kh_squared, "not kh × kh"),
+    mistake("notices a float count", conv_param_count_math_pow, "whole numbers"),
+])
+def test_check_conv_param_count_names_each_mistake(learner, outcome, field, needle):
+    """Does check_conv_param_count fail each plausible wrong count with the hint naming its mistake?"""
+    assert_names_mistake(check_conv_param_count, learner, outcome, field, needle)
+
+
+@pytest.mark.xfail(strict=True, reason="the cross-correlation hint is shared with conv2d_true and advises "
+                                       "`kernel.flip(0, 1)`, which raises IndexError on a 1-D kernel")
+def test_check_conv1d_full_flip_advice_works_in_1d():
+    """Does check_conv1d_full's no-flip hint give advice that runs on a 1-D kernel?"""
+    result = check_conv1d_full(conv1d_full_cross_correlation)
+    assert "cross-correlation" in result.hint
+    advice = re.findall(r"`kernel\.(flip\([^`]*\))`", result.hint)
+    kernel = torch.randn(3, generator=torch.Generator().manual_seed(0))
+    for call in advice:
+        eval(f"kernel.{call}", {"kernel": kernel})  # the advice must at least run
+
+
+# ==========================================================================
+# 3. Generic outcomes, for every check
+# ==========================================================================
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def forgets_return_for(name):
+    correct = correct_of(name)
+
+    def forgets_return(*args, **kwargs):
+        out = correct(*args, **kwargs)  # noqa: F841 - and then no return
+    return forgets_return
+
+
+def raises_index_error(*args, **kwargs):
+    sizes = [1, 2, 3]
+    return sizes[len(sizes)]
+
+
+def spins_forever(*args, **kwargs):
+    i = 0
+    while i < 10:
+        total = i * 2  # forgot i += 1
+    return total
+
+
+def spins_and_catches(*args, **kwargs):
+    attempts = 0
+    while attempts < 10:
+        try:
+            value = [0][1]
+            attempts += value
+        except Exception:  # swallows the IndexError, over and over
+            pass
+
+
+def swallows_everything_for(seconds):
+    def swallows_everything(*args, **kwargs):
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            try:
+                time.sleep(0.001)
+            except:  # noqa: E722 - a bare except, as learners write it
+                pass
+    return swallows_everything
+
+
+def source_line_of(fn, snippet):
+    """The file line number of the line of ``fn`` that contains ``snippet``."""
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if snippet in line)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_is_not_attempted(name):
+    """Does every check call the untouched nbgrader stub 'not attempted'?"""
+    result = SPECS[name]["check"](stub)
+    assert result.outcome == NOT_ATTEMPTED, result.text()
+    assert "NotImplementedError" in result.summary
+    assert not result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forgotten_return_is_uncheckable(name):
+    """Does every check ask 'did you forget a return?' when the function returns None?"""
+    result = SPECS[name]["check"](forgets_return_for(name))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "return" in result.hint
+    assert "None" in result.summary
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exception_shows_type_and_learner_line(name):
+    """Does every check report the learner's exception with its type and the learner's own line?"""
+    result = SPECS[name]["check"](raises_index_error)
+    assert result.outcome == RAISED, result.text()
+    assert "IndexError" in result.summary
+    with pytest.raises(IndexError) as info:
+        raises_index_error()
+    assert result.evidence[0] == f"IndexError: {info.value}"
+    line = source_line_of(raises_index_error, "return sizes[len(sizes)]")
+    assert result.evidence[1] == f"in raises_index_error(), line {line}: return sizes[len(sizes)]"
+    assert COURSE_UTILS_DIR not in result.text()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_is_stopped(name, short_time_limit):
+    """Does every check stop an infinite loop after the time limit and say so?"""
+    start = time.perf_counter()
+    result = SPECS[name]["check"](spins_forever)
+    elapsed = time.perf_counter() - start
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+    assert f"{short_time_limit:g} s" in result.summary
+    assert elapsed < short_time_limit + 5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_catching_exception_is_still_stopped(name, short_time_limit):
+    """Does every check still stop an infinite loop that catches `except Exception:` inside?"""
+    result = SPECS[name]["check"](spins_and_catches)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+
+
+@pytest.mark.xfail(strict=True, reason="the time-up signal fires once: a bare `except:` inside the loop swallows "
+                                       "it and the check then waits for the learner's code forever")
+def test_loop_with_bare_except_is_still_stopped(short_time_limit):
+    """Does a check stop a loop that swallows everything with a bare `except:`?"""
+    # Bounded at 3 × the limit so that this test ends even though the check does not stop it.
+    result = check_conv_param_count(swallows_everything_for(3 * short_time_limit))
+    assert "stopped" in result.summary, result.text()
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("not_a_function", [None, 42], ids=["None", "a result instead of the function"])
+def test_non_function_is_uncheckable(name, not_a_function):
+    """Does every check refuse something that is not a function (e.g. None) as 'cannot be checked'?"""
+    result = SPECS[name]["check"](not_a_function)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert type(not_a_function).__name__ in result.summary
+    assert "Pass the function itself" in result.hint
+
+
+def capturing(transform, correct):
+    """A learner that returns ``transform(correct answer)`` and remembers what it returned."""
+    seen = []
+
+    def learner(*args, **kwargs):
+        seen.append(transform(correct(*args, **kwargs)))
+        return seen[-1]
+    learner.seen = seen
+    return learner
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_wrong_shape_shows_both_shapes(name):
+    """Does every tensor check report a wrong shape with the expected and the returned shape?"""
+    learner = capturing(lambda out: out.unsqueeze(0), correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    got = learner.seen[-1]
+    assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
+    assert "shape" in result.summary
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_float64_output_is_a_dtype_error(name):
+    """Does every tensor check fail a float64 output and name the dtypes?"""
+    learner = capturing(lambda out: out.double(), correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    assert "dtype" in result.summary
+    assert result.evidence == [f"expected {torch.float32}, got {torch.float64}"]
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_numpy_output_is_uncheckable(name):
+    """Does every tensor check refuse a NumPy array and say how to convert it?"""
+    result = SPECS[name]["check"](capturing(lambda out: out.numpy(), correct_of(name)))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "NumPy" in result.summary
+    assert "torch.from_numpy" in result.hint
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_in_place_change_of_an_input_is_caught(name):
+    """Does every tensor check notice that the learner changed an input tensor in place?"""
+    correct = correct_of(name)
+
+    def mutates_input(first, *args, **kwargs):
+        out = correct(first, *args, **kwargs)
+        first.mul_(2)  # reuses the input as scratch space
+        return out
+    result = SPECS[name]["check"](mutates_input)
+    assert result.outcome == INCORRECT, result.text()
+    assert "in place" in result.summary
+
+
+@pytest.mark.parametrize("name", INTEGER)
+def test_float_answer_is_incorrect(name):
+    """Does every integer check fail a float answer, even a whole-valued one, showing both numbers?"""
+    learner = capturing(float, correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    got = learner.seen[0]
+    assert got == int(got)  # whole-valued: only the type is wrong
+    assert result.evidence == [f"expected {int(got)}, got {got!r}"]
+    assert "whole numbers" in result.hint
+
+
+@pytest.mark.parametrize("name", INTEGER)
+def test_numpy_integer_answer_passes(name):
+    """Does every integer check accept a NumPy integer (np.int64 is an Integral)?"""
+    result = SPECS[name]["check"](capturing(np.int64, correct_of(name)))
+    assert result.outcome == PASSED, result.text()
+
+
+# ==========================================================================
+# 4. strict=True
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_pass_returns_truthy_result(name):
+    """Does strict=True let a correct implementation through, returning a truthy result?"""
+    result = SPECS[name]["check"](correct_of(name), strict=True)
+    assert isinstance(result, CheckResult) and result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_failure_raises_short_assertion_error(name):
+    """Does strict=True raise a CheckFailed (an AssertionError) with the hint and a short traceback?"""
+    check = SPECS[name]["check"]
+    expected = check(SPECS[name]["mistake"])
+    with pytest.raises(CheckFailed) as info:
+        check(SPECS[name]["mistake"], strict=True)
+    exc = info.value
+    assert isinstance(exc, AssertionError)
+    assert expected.hint and expected.hint in str(exc)
+    assert exc.result.text() == expected.text()
+    rendered = exc._render_traceback_()
+    assert isinstance(rendered, list) and 2 <= len(rendered) <= 10
+    assert rendered[0].startswith("CheckFailed: ")
+    assert not any(COURSE_UTILS_DIR in line or "course_utils" + os.sep in line for line in rendered)
+    assert not any(line.lstrip().startswith("File ") for line in rendered)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_not_attempted_raises_too(name):
+    """Does strict=True withhold the points from the untouched stub as well?"""
+    with pytest.raises(AssertionError, match="not attempted"):
+        SPECS[name]["check"](stub, strict=True)
+
+
+# ==========================================================================
+# 5. Rendering
+# ==========================================================================
+
+def raises_with_angle_brackets(*args, **kwargs):
+    raise ValueError("expected <Tensor> but got <None>")
+
+
+def results_of_every_outcome(name):
+    check = SPECS[name]["check"]
+    return [check(correct_of(name)), check(SPECS[name]["mistake"]), check(stub),
+            check(raises_with_angle_brackets), check(forgets_return_for(name))]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_results_render_as_html_and_text(name):
+    """Does every outcome render as HTML with its outcome text, with repr() == text() and bool() true only when passed?"""
+    results = results_of_every_outcome(name)
+    assert sorted(r.outcome for r in results) == sorted(OUTCOMES)
+    for result in results:
+        page = result._repr_html_()
+        assert result.outcome in page
+        assert f"data-outcome='{result.outcome}'" in page
+        assert repr(result) == result.text() == str(result)
+        assert bool(result) is (result.outcome == PASSED)
+        assert result.text().splitlines()[0].startswith(f"{name}: {result.outcome}")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_html_escapes_learner_messages(name):
+    """Does the HTML escape '<' in the learner's own exception message?"""
+    result = SPECS[name]["check"](raises_with_angle_brackets)
+    assert "<Tensor>" in result.text()
+    page = result._repr_html_()
+    assert "&lt;Tensor&gt;" in page and "&lt;None&gt;" in page
+    assert "<Tensor>" not in page and "<None>" not in page
+
+
+# ==========================================================================
+# 6-7. Guards: time-up is a BaseException; forbidden functions come back
+# ==========================================================================
+
+def test_time_up_is_a_base_exception():
+    """Is the time-up signal outside Exception, so that `except Exception:` cannot swallow it?"""
+    assert issubclass(_engine._TimeUp, BaseException)
+    assert not issubclass(_engine._TimeUp, Exception)
+    assert not issubclass(_engine._Forbidden, Exception)
+
+
+def learners_for_guard_test(name):
+    kinds = {"passing": correct_of(name), "failing": SPECS[name]["mistake"], "raising": raises_index_error,
+             "stopped": spins_forever}
+    if SPECS[name]["forbidden"] is not None:
+        kinds["forbidden"] = SPECS[name]["forbidden"]
+    return kinds
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_guards_restore_the_reference_functions(name, short_time_limit):
+    """Are the guarded functions the originals again after any check: passing, failing, raising,
+    stopped, or refused for calling a forbidden function?"""
+    for kind, learner in learners_for_guard_test(name).items():
+        for strict in ((False,) if kind == "stopped" else (False, True)):
+            try:
+                SPECS[name]["check"](learner, strict=strict)
+            except CheckFailed:
+                pass
+            assert guarded_now() == ORIGINALS, (kind, strict)
+            assert all(guarded_now()[k] is ORIGINALS[k] for k in ORIGINALS), (kind, strict)
+
+
+@pytest.mark.parametrize("name, reference", [("conv1d_full", "numpy.convolve"), ("conv2d_true", "F.conv2d"),
+                                             ("conv2d", "F.conv2d"), ("conv2d", "torch.conv2d"),
+                                             ("conv2d_im2col", "F.unfold"), ("conv2d_im2col", "F.conv2d")])
+def test_reference_is_blocked_only_while_learner_runs(name, reference):
+    """Is the reference replaced while the learner's code runs, and only then?"""
+    correct = correct_of(name)
+    owner, attr = GUARDED[reference]
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(getattr(owner, attr) is ORIGINALS[reference])
+        return correct(*args, **kwargs)
+    result = SPECS[name]["check"](spy)
+    assert result.outcome == PASSED, result.text()
+    assert seen and not any(seen)
+    assert getattr(owner, attr) is ORIGINALS[reference]
+
+
+# ==========================================================================
+# 8. Determinism and seeds
+# ==========================================================================
+
+def without_timing(result):
+    """The verdict without the measured speed sentence (timings vary from run to run)."""
+    return result.text().split(" Speed on")[0]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_gives_same_verdict(name):
+    """Does the same seed give the same verdict text, for a pass and for a failure?"""
+    check = SPECS[name]["check"]
+    for learner in (correct_of(name), SPECS[name]["mistake"]):
+        for kwargs in ({"seed": 3}, {"seed": 3, "extended": True}):
+            assert without_timing(check(learner, **kwargs)) == without_timing(check(learner, **kwargs))
+
+
+@pytest.mark.parametrize("name", [n for n in TENSOR])
+def test_other_seed_gives_other_values(name):
+    """Does seed= change the random values (the evidence of a wrong answer changes)?"""
+    check, wrong = SPECS[name]["check"], SPECS[name]["mistake"]
+    first, second = check(wrong, seed=0), check(wrong, seed=1)
+    assert first.outcome == second.outcome == INCORRECT
+    assert first.hint == second.hint
+    assert first.evidence != second.evidence
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_checks_leave_the_global_rng_alone(name):
+    """Does a check use its own generator, leaving torch's global RNG state untouched?"""
+    before = torch.random.get_rng_state()
+    SPECS[name]["check"](correct_of(name))
+    SPECS[name]["check"](SPECS[name]["mistake"])
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -1,0 +1,160 @@
+"""The nbgrader round trip: release, submit, autograde, export, feedback.
+
+One class of submissions is graded with the repository's own
+``nbgrader_config.py`` in a scratch course folder.  Every expected score is
+computed from the points in the source notebook, never typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.build import ROOT, solution_cells, tool_env
+
+ASSIGNMENT = "01_convolution"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+
+
+def _points() -> dict[str, float]:
+    nb = nbformat.read(ROOT / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def _nbgrader(course: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = tool_env()
+    env["COURSE_CHECK_TIME_LIMIT"] = "3"   # runaway learner code is stopped after 3 s, not 10
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _submission(learner, solutions: dict[str, str], *, replace: dict[str, str] | None = None,
+                graded: dict[str, str | None] | None = None):
+    """A filled-in copy of the learner notebook.
+
+    ``replace`` swaps a solution's code; ``graded`` edits (str) or deletes
+    (None) a graded test cell, as a student could in their copy.
+    """
+    nb = nbformat.from_dict(json.loads(json.dumps(learner)))
+    replace, graded = replace or {}, graded or {}
+    kept = []
+    for cell in nb.cells:
+        role = cell.metadata.get("nbgrader", {})
+        gid = role.get("grade_id")
+        if role.get("solution"):
+            cell.source = replace.get(gid, solutions[gid])
+        if role.get("grade") and gid in graded:
+            if graded[gid] is None:
+                continue
+            cell.source = graded[gid]
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """Release the assignment, submit a class of notebooks, autograde, export and generate feedback."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(ROOT / "source", course / "source")
+    release = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
+    assert release.returncode == 0, release.stdout + release.stderr
+
+    learner = nbformat.read(course / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    solutions = solution_cells(ASSIGNMENT)
+    flipped = solutions["conv2d"].replace("window, weight)", "window, weight.flip(-1, -2))")
+    assert flipped != solutions["conv2d"]
+    raises = solutions["conv1d_full"].replace('"""\n', '"""\n    raise ValueError("shapes do not match")\n', 1)
+    loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)
+    points = _points()
+    total = sum(points.values())
+    students = {
+        # student: (notebook, expected score)
+        "alice_full": (_submission(learner, solutions), total),
+        "bob_untouched": (learner, 0),
+        "carol_partly_wrong": (_submission(learner, solutions, replace={"conv2d": flipped}),
+                               total - points["conv2d_tests"]),
+        "dave_raises": (_submission(learner, solutions, replace={"conv1d_full": raises}),
+                        total - points["conv1d_full_tests"]),
+        "erin_infinite_loop": (_submission(learner, solutions, replace={"conv_output_size": loops}),
+                               total - points["conv_output_size_tests"]),
+        # Editing a graded cell to `pass` gains nothing: nbgrader restores it from the gradebook.
+        "frank_edited_graded_cell": (_submission(learner, solutions, replace={"conv2d": flipped},
+                                                 graded={"conv2d_tests": "pass"}),
+                                     total - points["conv2d_tests"]),
+        # Deleting a graded cell gains nothing either: add_missing_cells puts it back.
+        "grace_deleted_graded_cell": (_submission(learner, solutions, graded={"conv1d_full_tests": None}),
+                                      total),
+    }
+    for student, (nb, _) in students.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / NOTEBOOK)
+
+    autograde = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
+
+    # A loop at the top level of a cell (not inside the function) is stopped
+    # by nbgrader's per-cell timeout; graded on its own with a short timeout.
+    toplevel = solutions["conv_param_count"].replace("def conv_param_count", "while True:\n    pass\n\n\ndef conv_param_count", 1)
+    folder = course / "submitted" / "heidi_toplevel_loop" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(_submission(learner, solutions, replace={"conv_param_count": toplevel}), folder / NOTEBOOK)
+    students["heidi_toplevel_loop"] = (None, total - points["conv_param_count_tests"])
+    looped = _nbgrader(course, "autograde", ASSIGNMENT, "--student=heidi_toplevel_loop", "--Execute.timeout=15")
+    assert looped.returncode == 0, looped.stdout[-3000:] + looped.stderr[-3000:]
+
+    export = _nbgrader(course, "export", "--to=grades.csv")
+    assert export.returncode == 0, export.stdout + export.stderr
+    feedback = _nbgrader(course, "generate_feedback", ASSIGNMENT)
+    assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
+    with open(course / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return course, {s: expected for s, (_, expected) in students.items()}, rows
+
+
+def test_every_submission_gets_exactly_its_expected_score(graded_class):
+    """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
+    tampered — exactly the score its correct exercises are worth?"""
+    _, expected, rows = graded_class
+    got = {student: float(rows[student]["score"]) for student in expected}
+    assert got == {student: float(score) for student, score in expected.items()}
+
+
+def test_max_score_is_the_sum_of_the_graded_cells_points(graded_class):
+    """Does the export's max score equal the points written in the source notebook?"""
+    _, _, rows = graded_class
+    assert {float(r["max_score"]) for r in rows.values()} == {float(sum(_points().values()))}
+
+
+def test_feedback_shows_verdicts_but_never_hidden_tests(graded_class):
+    """Does the feedback students receive keep the check verdicts and hide the hidden tests?"""
+    course, expected, _ = graded_class
+    pages = {student: (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+             for student in expected}
+    for student, page in pages.items():
+        for secret in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "seed=2024", "extended=True"):
+            assert secret not in page, f"{student}'s feedback reveals {secret!r}"
+        assert "hidden tests run here" in page
+    assert "conv2d: not yet correct" in pages["carol_partly_wrong"]
+    assert "conv1d_full: your code raised" in pages["dave_raises"]
+    assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop"]
+    assert "not attempted" in pages["bob_untouched"]
+
+
+def test_autograded_notebooks_exist_for_every_student(graded_class):
+    """Is every submission autograded (no student silently skipped)?"""
+    course, expected, rows = graded_class
+    for student in expected:
+        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK).exists()
+    assert set(expected) <= set(rows)
