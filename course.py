@@ -79,6 +79,9 @@ def test(args: list[str]) -> int:
     print("[course] " + " ".join(command[2:]), flush=True)
     env = dict(os.environ)  # the venv's scripts (jupyter, nbgrader, alembic) first on PATH
     env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
+    # Parallelism comes from the test workers; one math thread per process keeps
+    # workers and the kernels they start from oversubscribing the cores.
+    env.setdefault("OMP_NUM_THREADS", "1")
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

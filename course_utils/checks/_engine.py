@@ -134,53 +134,124 @@ class _Forbidden(BaseException):
         self.name = name
 
 
+class _Clock:
+    """What ``time_limit`` observed: ``fired`` is true once the deadline passed."""
+
+    fired = False
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
     """Interrupt the block after ``seconds`` (main thread, POSIX only).
 
-    Where no alarm signal is available (Windows, a worker thread) the block
-    runs unbounded: a check should still work there, only without the guard.
+    After the deadline the signal repeats every 50 ms until the block has
+    ended, so learner code that swallows one interruption with a bare
+    ``except:`` is interrupted again.  Where no alarm signal is available
+    (Windows, a worker thread) the block runs unbounded: a check still works
+    there, only without this guard.
     """
+    state = _Clock()
     usable = (seconds is not None and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
-        yield
+        yield state
         return
+    armed = [True]
 
     def on_alarm(signum, frame):
-        raise _TimeUp()
+        if armed[0]:
+            state.fired = True
+            raise _TimeUp()
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
-        yield
+        yield state
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # a late alarm may land in here: retry until the timer is off and restored
+            try:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _TimeUp:
+                continue
 
 
 @contextlib.contextmanager
-def forbid(targets: Sequence[tuple[Any, str, str]]):
-    """Temporarily replace functions the learner must not call.
+def forbid(targets: Sequence[tuple[Any, str, str]], op_pattern: str | None = None):
+    """Block the functions the learner must not call while the block runs.
 
     ``targets`` holds ``(owner, attribute, shown_name)`` triples, for example
-    ``(torch.nn.functional, "conv2d", "F.conv2d")``.
+    ``(torch.nn.functional, "conv2d", "F.conv2d")``: the attributes are
+    replaced for the duration.  Because a learner may have bound a function
+    earlier (``from torch.nn.functional import conv2d``), a torch function
+    mode also refuses any call of the original objects, and of torch
+    operations whose name matches ``op_pattern`` (e.g. ``aten.convolution``).
     """
+    import re
+
     saved = []
     for owner, attr, shown in targets:
         if not hasattr(owner, attr):
             continue
-        saved.append((owner, attr, getattr(owner, attr)))
+        saved.append((owner, attr, getattr(owner, attr), shown))
 
-        def blocked(*args, _shown=shown, **kwargs):
-            raise _Forbidden(_shown)
+    def blocker(shown):
+        def blocked(*args, **kwargs):
+            raise _Forbidden(shown)
+        return blocked
 
-        setattr(owner, attr, blocked)
+    for owner, attr, _, shown in saved:
+        setattr(owner, attr, blocker(shown))
+    mode = None
+    try:
+        import torch  # noqa: F401  (only when torch is in use: the conv checks)
+        from torch.overrides import TorchFunctionMode
+
+        originals = {id(original): shown for _, _, original, shown in saved}
+        pattern = re.compile(op_pattern) if op_pattern else None
+
+        class _Guard(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                name = getattr(func, "__name__", "")
+                if id(func) in originals:
+                    raise _Forbidden(originals[id(func)])
+                if pattern is not None and pattern.search(name):
+                    raise _Forbidden(f"torch's {name.split('.')[0]}")
+                return func(*args, **(kwargs or {}))
+
+        mode = _Guard()
+        mode.__enter__()
+    except ImportError:  # pragma: no cover - torch is a course requirement
+        mode = None
     try:
         yield
     finally:
-        for owner, attr, original in reversed(saved):
+        if mode is not None:
+            mode.__exit__(None, None, None)
+        for owner, attr, original, _ in reversed(saved):
             setattr(owner, attr, original)
+
+
+def count_torch_ops(fn, *args, **kwargs) -> int:
+    """How many torch functions and tensor methods one call of ``fn`` runs.
+
+    A vectorised implementation runs a fixed number whatever the input size;
+    a Python loop over output pixels runs more on a bigger input.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    count = [0]
+
+    class _Counter(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            count[0] += 1
+            return func(*args, **(kwargs or {}))
+
+    with _Counter():
+        fn(*args, **kwargs)
+    return count[0]
 
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -242,26 +313,42 @@ class Case:
 
 
 class Verdict(Exception):
-    """Internal: carries a finished result out of the case loop."""
+    """Internal: carries a finished result out of the case loop.
 
-    def __init__(self, result: CheckResult):
+    ``case`` and ``got`` are set when a wrong answer may be explained by a
+    known mistake, so the hint can be chosen across all cases.
+    """
+
+    def __init__(self, result: CheckResult, case: Case | None = None, got: Any = None):
         self.result = result
+        self.case = case
+        self.got = got
 
 
-def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(),
-                 seconds: float | None = None, name: str | None = None):
+def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_pattern: str | None = None,
+                 seconds: float | None = None, name: str | None = None, first: bool = True):
     """Call ``fn`` on one case under the guards; raise ``Verdict`` on trouble.
 
-    Returns ``(answer, seconds_taken)``.
+    Returns ``(answer, seconds_taken)``.  ``first`` says whether this is the
+    first case: a ``NotImplementedError`` there is the untouched stub, later
+    it is a part of the exercise not written yet.
     """
     name = name or getattr(fn, "__name__", check)
     seconds = TIME_LIMIT if seconds is None else seconds
     before = _clone((case.args, case.kwargs))
     start = time.perf_counter()
     try:
-        with forbid(forbidden), time_limit(seconds):
+        with forbid(forbidden, op_pattern), time_limit(seconds) as clock:
             got = fn(*case.args, **case.kwargs)
-    except NotImplementedError:
+        if clock.fired:  # the learner's code swallowed every interruption but ended at last
+            raise _TimeUp()
+    except NotImplementedError as exc:
+        if not first:
+            raise Verdict(CheckResult(
+                check, INCORRECT, f"`{name}` raised NotImplementedError on this case after passing the earlier ones.",
+                case=case.label, evidence=[f"NotImplementedError: {exc}".strip().rstrip(":")],
+                hint="Some setting of this case (see above) is not handled yet.",
+                next_step="Handle it, re-run the cell, then run this check again.")) from None
         raise Verdict(CheckResult(
             check, NOT_ATTEMPTED, f"`{name}` still raises NotImplementedError.",
             next_step=f"Replace `raise NotImplementedError()` in the cell that defines `{name}` with your code, "
@@ -400,7 +487,8 @@ def compare_int(check: str, got, case: Case, *, name: str, general_hint: str | N
     hint = next((h for h, wrong in case.mistakes if isinstance(wrong, int) and wrong == int(got)), general_hint)
     raise Verdict(CheckResult(check, INCORRECT, "the number is wrong.", case=case.label,
                               evidence=[f"expected {case.expected}, got {int(got)}"], hint=hint,
-                              next_step="Fix the formula, re-run its cell, then run this check again."))
+                              next_step="Fix the formula, re-run its cell, then run this check again."),
+                  case=case, got=int(got))
 
 
 def finish(result: CheckResult, strict: bool) -> CheckResult:
@@ -410,8 +498,38 @@ def finish(result: CheckResult, strict: bool) -> CheckResult:
     return result
 
 
+def _consensus_hint(fn, cases: list[Case], failed: Verdict, forbidden, op_pattern, seconds) -> None:
+    """Pick the mistake that explains the learner's answers on the most cases.
+
+    One wrong number can match several mistakes by coincidence (with C_in = k,
+    ``k·C_in`` equals ``k·k``); running every case tells them apart.  Only for
+    cheap checks whose answers compare with ``==`` (the arithmetic ones).
+    """
+    if failed.case is None:
+        return
+    # candidates: the mistakes that explain the failing answer itself
+    hints = [h for h, wrong in failed.case.mistakes if wrong == failed.got]
+    if len(hints) < 2:
+        return
+    scores = dict.fromkeys(hints, 0)
+    for index, case in enumerate(cases):
+        try:
+            got, _ = call_learner(failed.result.check, fn, case, forbidden=forbidden, op_pattern=op_pattern,
+                                  seconds=seconds, first=index == 0)
+        except Verdict:
+            continue
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            continue
+        predictions = dict(case.mistakes)
+        for hint in hints:
+            # a mistake absent from this case's list gives the right answer here
+            scores[hint] += 1 if got == predictions.get(hint, case.expected) else -1
+    best = max(scores.values())
+    failed.result.hint = next(h for h in hints if scores[h] == best)
+
+
 def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
-              forbidden=(), seconds: float | None = None,
+              forbidden=(), op_pattern: str | None = None, seconds: float | None = None,
               general_hint: str | None = None, passed_note: str = "",
               after: Callable[[], None] | None = None) -> CheckResult:
     """The loop every check shares: validate ``fn``, run each case, compare.
@@ -428,9 +546,15 @@ def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
             next_step=f"Run the cell that defines `{check}` first."), strict)
     cases = list(cases)
     try:
-        for case in cases:
-            got, _ = call_learner(check, fn, case, forbidden=forbidden, seconds=seconds, name=name)
-            compare(check, got, case, name=name, general_hint=general_hint)
+        for index, case in enumerate(cases):
+            got, _ = call_learner(check, fn, case, forbidden=forbidden, op_pattern=op_pattern, seconds=seconds,
+                                  name=name, first=index == 0)
+            try:
+                compare(check, got, case, name=name, general_hint=general_hint)
+            except Verdict as verdict:
+                if compare is compare_int:
+                    _consensus_hint(fn, cases, verdict, forbidden, op_pattern, seconds)
+                raise
         extra = after() if after is not None else None
     except Verdict as verdict:
         return finish(verdict.result, strict)

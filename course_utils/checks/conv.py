@@ -7,19 +7,26 @@ built on the ``meta`` device (shapes and parameter counts at no cost).
 
 from __future__ import annotations
 
-import statistics
 import time
 
 from ._engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int,
-                      compare_tensor, run_cases)
+                      compare_tensor, count_torch_ops, run_cases)
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
            "check_conv_param_count", "check_conv2d_im2col"]
 
-# An im2col convolution within this factor of F.conv2d's time passes; loops
-# over output pixels land far above it (see benchmarks/run.py for figures).
-IM2COL_SPEED_FACTOR = 20.0
+# im2col must not loop over output pixels: the number of torch operations one
+# call runs may not grow with the image (counted, so independent of machine
+# load).  Its time is shown beside F.conv2d's and must stay within this factor,
+# a wide margin: the reference solution is ~1.5x (benchmarks/run.py).
+IM2COL_SPEED_FACTOR = 50.0
 
+# Any torch convolution, however it is reached: F.conv2d, torch.ops.aten.convolution,
+# F.conv3d on an unsqueezed input, a transposed convolution, cudnn/mkldnn variants.
+CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv"
+
+_FLIP_HINT_1D = ("Your output equals the cross-correlation: convolution flips the kernel "
+                 "(out[t] uses kernel[t - i], not kernel[i - t]); reverse it with `kernel.flip(0)`.")
 _FLIP_HINT = ("Your output equals the cross-correlation: true convolution flips the kernel "
               "(index K[i - m, j - n]), e.g. `kernel.flip(0, 1)` before sliding it.")
 _NOFLIP_HINT = ("Your output equals a *true* convolution (kernel flipped). Deep-learning conv layers, "
@@ -60,7 +67,7 @@ def _conv1d_cases(seed, extended):
         signal, kernel = _randn(g, length), _randn(g, k)
         expected = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
         correlated = torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy(), mode="full"))
-        mistakes = [(_FLIP_HINT, correlated)] if k > 1 else []
+        mistakes = [(_FLIP_HINT_1D, correlated)] if k > 1 else []
         valid = max(length, k) - min(length, k) + 1
         mistakes += [
             ("That is only the 'valid' part, where the kernel fits entirely inside the signal. 'Full' keeps every "
@@ -79,7 +86,8 @@ def _conv1d_forbidden():
     import numpy as np
     import torch
     import torch.nn.functional as F
-    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate"),
+    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate"), (np, "polymul", "np.polymul"),
+            (np.polynomial.polynomial, "polymul", "np.polynomial.polynomial.polymul"),
             (F, "conv1d", "F.conv1d"), (torch, "conv1d", "torch.conv1d")]
 
 
@@ -90,7 +98,7 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
     where the kernel is shorter, equal and longer than the signal.
     """
     return run_cases("conv1d_full", conv1d_full, _conv1d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv1d_forbidden(),
+                     strict=strict, forbidden=_conv1d_forbidden(), op_pattern=CONV_OPS,
                      general_hint="out[t] = sum over i of signal[i] * kernel[t - i], for every i where "
                                   "both indices are inside their tensors.")
 
@@ -146,7 +154,7 @@ def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> C
     flipped kernel.
     """
     return run_cases("conv2d_true", conv2d_true, _conv2d_true_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(),
+                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
                      general_hint="out[i, j] = sum over m, n of image[i + m, j + n] * "
                                   "kernel[kh - 1 - m, kw - 1 - n].")
 
@@ -176,7 +184,7 @@ def _conv2d_forbidden():
     import torch.nn.functional as F
     return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
             (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
-            (F, "conv_transpose2d", "F.conv_transpose2d")]
+            (F, "conv_transpose2d", "F.conv_transpose2d"), (F, "conv1d", "F.conv1d"), (F, "conv3d", "F.conv3d")]
 
 
 def _conv2d_cases(seed, extended):
@@ -245,27 +253,41 @@ def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult
     ``torch.nn.functional.conv2d``, which the learner's code may not call.
     """
     return run_cases("conv2d", conv2d, _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), general_hint=_CONV2D_HINT)
+                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=_CONV2D_HINT)
 
 
 # --------------------------------------------------------------------------
 # conv2d_im2col — same contract, vectorised, with a speed comparison
 # --------------------------------------------------------------------------
 
-def _median_time(fn, repeats=5):
-    fn()  # warm-up: the first call pays for allocation and kernel selection
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _interleaved_min_times(first, second, repeats=7):
+    """Best-of-``repeats`` times of two functions, measured alternately on one thread.
+
+    Alternating and taking the minimum keeps the ratio honest when other
+    processes share the CPU (a parallel test run, a busy laptop).
+    """
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        first(), second()  # warm-up
+        a, b = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            first()
+            a.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            second()
+            b.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return min(a), min(b)
 
 
-def im2col_speed_case(seed=0):
+def im2col_speed_case(seed=0, size=32):
     """The representative input of the speed comparison: a mid-network 3×3 layer."""
     g = _generator(seed)
-    x, weight, bias = _randn(g, 8, 16, 32, 32), _randn(g, 32, 16, 3, 3), _randn(g, 32)
+    x, weight, bias = _randn(g, 8, 16, size, size), _randn(g, 32, 16, 3, 3), _randn(g, 32)
     return Case(f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias)}, stride=1, padding=1, dilation=1",
                 (x, weight, bias), dict(stride=1, padding=1, dilation=1))
 
@@ -274,38 +296,54 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                         speed_factor: float = IM2COL_SPEED_FACTOR) -> CheckResult:
     """Check ``conv2d_im2col``: same contract as ``conv2d``, built from one matrix product.
 
-    Correctness as ``check_conv2d`` (vs ``F.conv2d``; ``F.conv2d`` and
-    ``F.unfold`` may not be called), then a speed comparison on a
-    (8, 16, 32, 32) input with 32 3×3 filters: it must be within
-    ``speed_factor`` times ``F.conv2d``'s time.
+    Correctness as ``check_conv2d`` (vs ``F.conv2d``; no torch convolution and
+    no ``F.unfold`` may be called).  Then: the number of torch operations one
+    call runs must be the same on a 16×16 and a 32×32 input (no Python loop
+    over output positions), and its time on a (8, 16, 32, 32) input with 32
+    3×3 filters is shown beside ``F.conv2d``'s (single thread, best of 7) and
+    must be within ``speed_factor``.
     """
     import torch
     import torch.nn.functional as F
     forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold")]
+    op_pattern = CONV_OPS + r"|^im2col"
     name = getattr(conv2d_im2col, "__name__", "conv2d_im2col")
 
-    def speed():
-        case = im2col_speed_case(seed)
+    def vectorised_and_fast():
+        small, case = im2col_speed_case(seed, size=16), im2col_speed_case(seed)
         with torch.no_grad():
-            ref_time = _median_time(lambda: F.conv2d(*case.args, **case.kwargs))
-            times = []
-            for _ in range(6):  # the first is a warm-up
-                _, elapsed = call_learner("conv2d_im2col", conv2d_im2col, case, forbidden=forbidden, name=name)
-                times.append(elapsed)
-        mine = statistics.median(times[1:])
+            ops = []
+            for probe in (small, case):
+                counted = Case(probe.label, (conv2d_im2col, *probe.args), probe.kwargs)
+                got, _ = call_learner("conv2d_im2col", count_torch_ops, counted, forbidden=forbidden,
+                                      op_pattern=op_pattern, name=name, first=False)
+                ops.append(got)
+            if ops[1] > ops[0]:
+                raise Verdict(CheckResult(
+                    "conv2d_im2col", INCORRECT, "correct, but it loops over output positions.",
+                    case=case.label,
+                    evidence=[f"torch operations per call: {ops[0]} on a 16×16 input, {ops[1]} on 32×32 "
+                              "(a vectorised im2col runs the same number on any size)"],
+                    hint="Build the patch matrix for all positions at once with `Tensor.unfold` (or indexing), "
+                         "then do a single matrix product with the weights as (C_out, C_in·kh·kw).",
+                    next_step="Remove the loop over output pixels and run the check again."))
+            ref_time, mine = _interleaved_min_times(
+                lambda: F.conv2d(*case.args, **case.kwargs),
+                lambda: call_learner("conv2d_im2col", conv2d_im2col, case, forbidden=forbidden,
+                                     op_pattern=op_pattern, name=name, first=False))
         ratio = mine / ref_time
-        figures = f"{mine * 1e3:.2f} ms vs F.conv2d {ref_time * 1e3:.2f} ms ({ratio:.1f}× F.conv2d's time)"
+        figures = f"{mine * 1e3:.2f} ms vs F.conv2d {ref_time * 1e3:.2f} ms ({ratio:.1f}× F.conv2d's time, one thread)"
         if ratio > speed_factor:
             raise Verdict(CheckResult(
                 "conv2d_im2col", INCORRECT, "correct, but too slow for an im2col convolution.", case=case.label,
                 evidence=[f"speed: {figures}; the target is within {speed_factor:g}×"],
-                hint="Build the patch matrix with indexing or `Tensor.unfold`, then do a single matrix product "
-                     "(weight as (C_out, C_in·kh·kw)); no Python loop over output pixels.",
-                next_step="Remove the per-pixel loops and run the check again."))
+                hint="Avoid Python loops and per-element work: one `unfold`-style gather, one reshape, one matmul.",
+                next_step="Speed it up and run the check again."))
         return f"Speed on x {_shape(case.args[0])} with 3×3 filters: {figures}."
 
     return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=forbidden, general_hint=_CONV2D_HINT, after=speed)
+                     strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=_CONV2D_HINT,
+                     after=vectorised_and_fast)
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +351,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
 # --------------------------------------------------------------------------
 
 _SIZE_SPECS = [(32, 3, 1, 1, 1), (28, 5, 1, 0, 1), (11, 3, 2, 0, 1), (224, 7, 2, 3, 1), (10, 3, 1, 0, 2),
-               (17, 4, 3, 2, 2), (7, 3, 2, 1, 1)]
+               (17, 4, 3, 2, 2), (7, 3, 2, 1, 1), (20, 3, 1, 2, 1)]
 _SIZE_EXTENDED = [(1, 1, 1, 0, 1), (13, 5, 4, 1, 3), (100, 11, 4, 2, 1), (6, 2, 5, 0, 1)]
 
 
@@ -335,8 +373,6 @@ def _conv_output_size_cases(extended):
             ("Padding is added on both sides: use 2·padding.", (size + p - d * (k - 1) - 1) // s + 1),
             ("Rounded up: a window that sticks out past the (padded) edge does not count; use floor.",
              -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1),
-            ("The stride divides only (size + 2p − d(k−1) − 1), then add 1: check the parentheses.",
-             (size + 2 * p - d * (k - 1) - 1 + 1) // s),
         ]
         mistakes = []
         for hint, value in candidates:
