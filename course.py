@@ -82,6 +82,7 @@ def test(args: list[str]) -> int:
     # Parallelism comes from the test workers; one math thread per process keeps
     # workers and the kernels they start from oversubscribing the cores.
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("COURSE_HEADLESS", "1")  # explorers draw static figures in headless runs
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

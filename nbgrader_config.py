@@ -7,7 +7,13 @@
     autograded/, feedback/         nbgrader's output; gradebook.db holds the scores
 """
 
+import os
+
 from course_utils.grading import ScrubFeedback
+
+# Kernels inherit this: the ipywidgets explorers draw a static figure while
+# grading (see course_utils.widgets.is_headless).
+os.environ.setdefault("COURSE_HEADLESS", "1")
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 

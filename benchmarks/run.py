@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("COURSE_HEADLESS", "1")  # as in the tests and nbgrader: no live widgets
 
 
 def row(name: str, value: str, budget: str, ok: bool | None) -> None:

@@ -36,9 +36,9 @@ def _new_axes(ax, figsize=(4, 4)):
 def show_images(images, titles=None, *, ncols=None, cmap="gray", size=3.0, normalize=False):
     """Show a list of images side by side; returns the figure.
 
-    ``normalize=True`` rescales each image to its own min/max (useful for
-    filter responses, which are not in [0, 1]); otherwise grey images are
-    drawn with 0 as black and 1 as white.
+    ``normalize=True`` stretches each grey image between its own 1st and 99th
+    percentiles (filter responses are not in [0, 1], and a few extreme pixels
+    would otherwise flatten the rest); otherwise 0 is black and 1 is white.
     """
     import matplotlib.pyplot as plt
     import numpy as np
@@ -53,7 +53,7 @@ def show_images(images, titles=None, *, ncols=None, cmap="gray", size=3.0, norma
     for ax, image, title in zip(axes.flat, images, titles):
         array = _to_numpy_image(image)
         if array.ndim == 2:
-            vmin, vmax = (array.min(), array.max()) if normalize else (0.0, 1.0)
+            vmin, vmax = np.percentile(array, [1, 99]) if normalize else (0.0, 1.0)
             ax.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax)
         else:
             ax.imshow(np.clip(array, 0, 1))

@@ -12,9 +12,24 @@ from __future__ import annotations
 # (nbclient, nbval, nbgrader) waits out its whole per-cell timeout after that
 # cell (measured: 300 s with timeout=300).  Importing this module in a
 # notebook's set-up cell avoids it.
+import os
+
 import ipywidgets
 
-__all__ = ["explore_convolution", "explore_filters", "classic_filters", "filter_image", "enable_colab_widgets"]
+__all__ = ["explore_convolution", "explore_filters", "classic_filters", "filter_image", "enable_colab_widgets",
+           "is_headless"]
+
+
+def is_headless() -> bool:
+    """True where the course's own pipelines run notebooks without a browser.
+
+    The test suite, nbgrader (through ``nbgrader_config.py``) and the
+    benchmark set ``COURSE_HEADLESS=1``.  There the explorers draw their first
+    setting as a plain figure instead of opening widget comms: nbclient, which
+    nbgrader also uses, sometimes stalls for its whole cell timeout after a
+    widget cell (jupyter/nbclient#312, open), and a widget has nothing to grade.
+    """
+    return os.environ.get("COURSE_HEADLESS") == "1"
 
 
 def enable_colab_widgets() -> bool:
@@ -74,6 +89,8 @@ def explore_filters(image):
         fig.tight_layout()
         plt.show()
 
+    if is_headless():
+        return draw(next(iter(filters)))
     return ipywidgets.interactive(draw, name=ipywidgets.Dropdown(options=list(filters), description="filter"))
 
 
@@ -93,6 +110,8 @@ def explore_convolution(image, kernel_size=3):
         plots.plot_conv_window(image, kernel_size, stride, padding, dilation, position)
         plt.show()
 
+    if is_headless():
+        return draw(kernel_size, 1, 0, 1, 0)
     slider = dict(continuous_update=False)
     return ipywidgets.interactive(
         draw,

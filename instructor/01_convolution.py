@@ -188,11 +188,11 @@ check_conv2d_true(conv2d_true, strict=True, seed=2024, extended=True)
 # **box** or **Gaussian** kernel averages neighbours (blur); a **Sobel** kernel takes a
 # difference across one direction, so it responds to edges perpendicular to it; the
 # **Laplacian** responds to changes in every direction. Here they are on the bundled
-# `camera` photograph (512 × 512, grey). Filter responses can be negative, so each is shown
-# rescaled to its own range.
+# `camera` photograph (reduced to 256 × 256, grey). Filter responses can be negative, so each
+# is shown stretched to its own range (mid-grey is zero for the edge filters).
 
 # %%
-camera = data.load_image("camera", gray=True)          # (512, 512), values in [0, 1]
+camera = data.load_image("camera", gray=True, size=256)   # (256, 256), values in [0, 1]
 filters = widgets.classic_filters()
 names = ["Gaussian blur σ=1", "Sobel x (vertical edges)", "Sobel y (horizontal edges)", "Laplacian"]
 responses = [widgets.filter_image(camera, filters[name]) for name in names]

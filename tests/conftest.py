@@ -6,7 +6,13 @@ modules that do not need torch do not pay for it.
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Notebooks executed by the tests (nbval, nbclient, nbgrader) inherit this:
+# the ipywidgets explorers draw static figures there (course_utils.widgets.is_headless).
+os.environ.setdefault("COURSE_HEADLESS", "1")
 
 
 @pytest.fixture

@@ -91,8 +91,9 @@ def test_conv_window_geometry_matches_pytorch(size, k, s, p, d):
     assert touched == set(taps(i, j))
 
 
-def test_widgets_are_thin_layers_that_build_without_a_frontend():
-    """Do the explorers build headless, with the expected controls, over the plain functions?"""
+def test_widgets_are_thin_layers_that_build_without_a_frontend(monkeypatch):
+    """Do the explorers build without a frontend, with the expected controls, over the plain functions?"""
+    monkeypatch.delenv("COURSE_HEADLESS", raising=False)
     image = data.load_image("camera", gray=True, size=(7, 7))
     explorer = widgets.explore_convolution(image)
     names = {child.description for child in explorer.children if hasattr(child, "description")}
@@ -100,6 +101,21 @@ def test_widgets_are_thin_layers_that_build_without_a_frontend():
     filters = widgets.explore_filters(data.load_image("camera", gray=True, size=16))
     assert len(filters.children[0].options) == len(widgets.classic_filters())
     assert widgets.enable_colab_widgets() is False  # not in Colab here
+
+
+def test_explorers_draw_a_static_figure_in_headless_pipelines(monkeypatch):
+    """With COURSE_HEADLESS=1 (tests, nbgrader), do the explorers draw a figure and open no widget?"""
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    before = plt.get_fignums()
+    assert widgets.explore_convolution(data.load_image("camera", gray=True, size=(7, 7))) is None
+    assert widgets.explore_filters(data.load_image("camera", gray=True, size=16)) is None
+    assert len(plt.get_fignums()) > len(before)
+
+
+def test_nbgrader_config_makes_grading_headless():
+    """Does nbgrader_config.py put grading kernels in headless mode (inherited environment)?"""
+    from course_utils.build import ROOT
+    assert 'os.environ.setdefault("COURSE_HEADLESS", "1")' in (ROOT / "nbgrader_config.py").read_text()
 
 
 def test_filter_image_keeps_size_and_blur_keeps_mean_brightness():
