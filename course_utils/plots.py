@@ -81,14 +81,19 @@ def show_kernel(kernel, *, ax=None, title=None, annotate=True):
     return fig
 
 
-def plot_signals(signals: dict, *, ax=None, title=None):
-    """Stem plots of a few 1-D signals (``{"name": tensor}``), offset so they do not overlap."""
+def plot_signals(signals: dict, *, ax=None, title=None, starts: dict | None = None):
+    """Stem plots of a few 1-D signals (``{"name": tensor}``), nudged so they do not overlap.
+
+    ``starts`` gives the index of a signal's first sample (default 0), e.g.
+    ``-(K - 1)`` for a cross-correlation computed in NumPy's 'full' mode.
+    """
     import numpy as np
 
+    starts = starts or {}
     fig, ax = _new_axes(ax, figsize=(7, 3))
     for i, (name, signal) in enumerate(signals.items()):
         values = np.asarray(_to_numpy_image(signal), dtype=float).ravel()
-        positions = np.arange(len(values)) + 0.12 * i
+        positions = np.arange(len(values)) + starts.get(name, 0) + 0.12 * i
         ax.stem(positions, values, linefmt=f"C{i}-", markerfmt=f"C{i}o", basefmt=" ", label=name)
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.set_xlabel("index t")

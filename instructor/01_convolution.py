@@ -3,7 +3,7 @@
 #
 # Every layer of a convolutional network repeats one operation: slide a small
 # grid of weights over an image and take a weighted sum at each position. This
-# notebook builds that operation from its definition, in four steps, and ends
+# notebook builds that operation from its definition, step by step, and ends
 # with a version fast enough to be useful.
 #
 # **You will**
@@ -79,10 +79,10 @@ print("commutative:", np.allclose(np.convolve(box, t ** 2), np.convolve(t ** 2, 
 #
 # $$(f * g)[t] = \sum_{i} f[i]\, g[t - i] = \sum_i f[t - i]\, g[i].$$
 #
-# With a signal of length $L$ and a kernel of length $K$, the sum has at least one term for
-# $t = 0, \dots, L + K - 2$: the **full** convolution has $L + K - 1$ samples. (NumPy calls the
-# shorter results *same* — length $L$ — and *valid* — only the shifts where the kernel lies
-# entirely inside the signal, length $L - K + 1$.)
+# With a signal of length $L$ and a kernel of length $K$, the sum has at least one term with
+# both indices in range for $t = 0, \dots, L + K - 2$: the **full** convolution has $L + K - 1$
+# samples. (NumPy calls the shorter results *same* — length $\max(L, K)$ — and *valid* — only
+# the shifts where the shorter sequence lies entirely inside the longer, length $|L - K| + 1$.)
 #
 # ### Exercise 1 — `conv1d_full`
 #
@@ -118,16 +118,24 @@ check_conv1d_full(conv1d_full, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Here is what the flip does. Convolving a signal with a *unit impulse* shifted by two
-# samples shifts the signal by two samples; convolving with an asymmetric kernel smears each
-# sample with the kernel *reversed in time*, as the stem plot shows.
+# Here is why the kernel is flipped. Think of the kernel as the *response* of a system to one
+# impulse — say a decaying echo $[1, 0.5, 0.25]$. A signal is a sum of scaled, shifted impulses,
+# so the output is a sum of scaled, shifted copies of the echo: sample $i$ of the signal
+# contributes $f[i]\,g[t - i]$ at time $t$. Written as a sum over $i$, that is exactly the
+# convolution, and the $t - i$ is the flip. Each impulse leaves an *unreversed* copy of the
+# kernel after it. Cross-correlation (no flip, `np.correlate`) would instead put a *reversed*
+# copy before each impulse — an echo heard before the sound. (NumPy's 'full' correlation starts
+# at lag $-(K-1)$; the plot places it there.)
 
 # %%
 signal = torch.tensor([0.0, 1.0, 0.0, 0.0, 2.0, 0.0])
 kernel = torch.tensor([1.0, 0.5, 0.25])   # a decaying echo
-echo = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy()))
-plots.plot_signals({"signal": signal, "kernel": kernel, "signal * kernel": echo},
-                   title="each impulse leaves a copy of the kernel behind it")
+echo = np.convolve(signal.numpy(), kernel.numpy())            # convolution: the kernel as it is
+reversed_echo = np.correlate(signal.numpy(), kernel.numpy(), mode="full")  # no flip: reversed copies
+plots.plot_signals({"signal": signal, "signal * kernel (convolution)": echo,
+                    "cross-correlation": reversed_echo},
+                   starts={"cross-correlation": -(len(kernel) - 1)},
+                   title="convolution leaves a copy of the echo after each impulse")
 plt.show()
 
 # %% [markdown]
@@ -143,8 +151,9 @@ plt.show()
 #
 # As in 1-D, the kernel is flipped — now along both axes. We keep only the positions where
 # the flipped kernel lies entirely inside the image (*valid* size): an $H \times W$ image and a
-# $k_h \times k_w$ kernel give an $(H - k_h + 1) \times (W - k_w + 1)$ output. Equivalently, with
-# the flipped kernel $\tilde K[m, n] = K[k_h - 1 - m,\ k_w - 1 - n]$:
+# $k_h \times k_w$ kernel give an $(H - k_h + 1) \times (W - k_w + 1)$ output. Indexing that
+# output from 0, $\text{out}[i, j] = (I * K)(i + k_h - 1,\ j + k_w - 1)$, which, with the flipped
+# kernel $\tilde K[m, n] = K[k_h - 1 - m,\ k_w - 1 - n]$, reads
 #
 # $$\text{out}[i, j] = \sum_{m=0}^{k_h-1} \sum_{n=0}^{k_w-1} I[i + m,\ j + n]\ \tilde K[m, n].$$
 #
@@ -188,8 +197,9 @@ check_conv2d_true(conv2d_true, strict=True, seed=2024, extended=True)
 # **box** or **Gaussian** kernel averages neighbours (blur); a **Sobel** kernel takes a
 # difference across one direction, so it responds to edges perpendicular to it; the
 # **Laplacian** responds to changes in every direction. Here they are on the bundled
-# `camera` photograph (reduced to 256 × 256, grey). Filter responses can be negative, so each
-# is shown stretched to its own range (mid-grey is zero for the edge filters).
+# `camera` photograph (reduced to 256 × 256, grey), applied as the layers of §4 apply them
+# (cross-correlation; for Sobel that only flips the sign). Responses can be negative, so each
+# is shown stretched to its own range (zero is roughly mid-grey for the Sobel filters).
 
 # %%
 camera = data.load_image("camera", gray=True, size=256)   # (256, 256), values in [0, 1]
@@ -214,7 +224,7 @@ widgets.explore_filters(data.load_image("camera", gray=True, size=256))
 # learned kernel the difference is immaterial — the network simply learns the flipped
 # weights — but it matters the moment you copy a kernel from a textbook. Let us verify it
 # with your `conv2d_true` and the Sobel kernel, which is antisymmetric: flipping it changes
-# its sign.
+# its sign, so convolution and cross-correlation give mirror-image edge maps.
 
 # %%
 crop = data.load_image("camera", gray=True, size=64)   # small, so the loop version is quick
@@ -225,6 +235,9 @@ if check_conv2d_true(conv2d_true):
     print("conv2d_true == F.conv2d with flipped kernel:",
           torch.allclose(mine, F.conv2d(crop[None, None], sobel_x.flip(0, 1)[None, None])[0, 0], atol=1e-5))
     print("conv2d_true == -F.conv2d (Sobel is antisymmetric):", torch.allclose(mine, -library, atol=1e-5))
+    plots.show_images([mine, library], ["convolution (conv2d_true)", "cross-correlation (F.conv2d)"],
+                      normalize=True, size=3)
+    plt.show()
 else:
     print("Finish Exercise 2 to compare your conv2d_true with F.conv2d.")
 
@@ -239,20 +252,11 @@ else:
 # input channels**, and the products are summed over the channels too, giving one output
 # map per kernel. Three settings change where the kernel goes:
 #
-# - **padding** $p$ adds $p$ rows/columns of zeros around the input, so border pixels are
-#   visited as often as the others and the output can keep the input's size;
-# - **stride** $s$ moves the kernel $s$ pixels at a time, shrinking the output by about $s$;
+# - **padding** $p$ adds $p$ rows/columns of zeros around the input, so the kernel can be centred
+#   on border pixels too; with $p = (k-1)/2$ and stride 1 the output keeps the input's size;
+# - **stride** $s$ moves the kernel $s$ pixels at a time, shrinking the output by a factor of about $s$;
 # - **dilation** $d$ spreads the kernel's taps $d$ pixels apart: a $k \times k$ kernel then
 #   spans $d(k - 1) + 1$ pixels with the same $k^2$ weights (notebook 08 builds on this).
-#
-# Counting the positions where the (dilated) kernel fits in the padded input gives the output
-# size along each axis (Dumoulin & Visin, *A guide to convolution arithmetic for deep
-# learning*, 2016):
-#
-# $$H_\text{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1 .$$
-#
-# Each output channel has $k_h k_w C_\text{in}$ weights plus one bias, so a layer has
-# $(k_h k_w C_\text{in} + 1)\, C_\text{out}$ parameters — independent of the image size.
 #
 # Drag the sliders to see which input pixels one output pixel reads (orange), how padding
 # (blue frame) and stride change the output grid, and how dilation spreads the taps.
@@ -262,6 +266,12 @@ widgets.explore_convolution(data.load_image("camera", gray=True, size=(7, 7)))
 
 # %% [markdown]
 # ### Exercise 3 — `conv_output_size`
+#
+# Counting the positions where the (dilated) kernel fits in the padded input gives the output
+# size along each axis (Dumoulin & Visin, *A guide to convolution arithmetic for deep
+# learning*, 2016):
+#
+# $$H_\text{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1 .$$
 #
 # `conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1) -> int` for one
 # spatial axis. The check compares with the size `F.conv2d` really produces, including
@@ -287,6 +297,9 @@ check_conv_output_size(conv_output_size, strict=True, extended=True)
 
 # %% [markdown]
 # ### Exercise 4 — `conv_param_count`
+#
+# Each output channel has $k_h k_w C_\text{in}$ weights plus one bias, so a layer has
+# $(k_h k_w C_\text{in} + 1)\, C_\text{out}$ parameters — independent of the image size.
 #
 # `conv_param_count(in_channels, out_channels, kernel_size, bias=True) -> int`, where
 # `kernel_size` is an int $k$ (a $k \times k$ kernel) or a pair $(k_h, k_w)$. The check compares
@@ -383,7 +396,6 @@ check_conv2d(conv2d, strict=True, seed=2024, extended=True)
 # finds edges in the brightness.
 
 # %%
-astronaut = data.load_image("astronaut")                      # (3, 256, 256)
 red_minus_blue = torch.zeros(1, 3, 3, 3)
 red_minus_blue[0, 0, 1, 1], red_minus_blue[0, 2, 1, 1] = 1.0, -1.0
 edges = sobel_x.expand(1, 3, 3, 3) / 3
@@ -409,9 +421,15 @@ else:
 # 3. multiply, add the bias, and reshape the result back to $(N, C_\text{out}, H_\text{out}, W_\text{out})$.
 #
 # The price is memory: each input pixel is copied up to $k_h k_w$ times. `Tensor.unfold(dim, size, step)`
-# returns all windows of length `size` taken every `step` along `dim`, without copying;
-# two of them (along H, then W) give every window of the padded input. For a dilated kernel
-# take windows of the full span $d(k-1)+1$ and keep every $d$-th tap.
+# returns all windows of length `size` taken every `step` along `dim`, without copying, as a new
+# last dimension: `xp.unfold(2, kh, sh)` has shape (N, C_in, H_out, W_p, kh), and a second
+# `.unfold(3, kw, sw)` gives (N, C_in, H_out, W_out, kh, kw) — every window of the padded input
+# `xp`. For a dilated kernel take windows of the full span $d(k-1)+1$ and keep every $d$-th tap.
+#
+# Mind the order of the columns: `weight.reshape(C_out, -1)` lists each filter's numbers in the
+# order (C_in, kh, kw), so permute the windows to (N, H_out, W_out, C_in, kh, kw) before
+# reshaping them to (N, H_out·W_out, C_in·kh·kw); then `columns @ weight_matrix.T` is
+# (N, H_out·W_out, C_out).
 #
 # ### Exercise 6 — `conv2d_im2col`
 #
@@ -457,7 +475,8 @@ check_conv2d_im2col(conv2d_im2col, strict=True, seed=2024, extended=True)
 
 # %% [markdown]
 # How much did it buy? The same (8, 16, 32, 32) input through the three implementations
-# (median of a few runs on this machine; note the log scale).
+# (median of a few runs; your loop `conv2d` runs only twice, as it may take a few seconds;
+# note the log scale).
 
 # %%
 def median_seconds(fn, *args, repeats=5, **kwargs):
@@ -488,14 +507,15 @@ plt.show()
 #
 # Nothing in `conv2d_im2col` names a device: it creates no tensors of its own, so it runs
 # wherever its inputs live. On a machine with CUDA, `device` above is `cuda` and this cell
-# runs there; elsewhere it runs on the CPU.
+# runs there; elsewhere it runs on the CPU. (On recent NVIDIA GPUs `F.conv2d` may use TF32,
+# a faster format with a 10-bit mantissa, so the comparison allows errors of about 1e-2.)
 
 # %%
 if check_conv2d_im2col(conv2d_im2col):
     x_dev, w_dev, b_dev = x.to(device), weight.to(device), bias.to(device)
     with torch.no_grad():
         same = torch.allclose(conv2d_im2col(x_dev, w_dev, b_dev, padding=1),
-                              F.conv2d(x_dev, w_dev, b_dev, padding=1), atol=1e-3)
+                              F.conv2d(x_dev, w_dev, b_dev, padding=1), atol=1e-2, rtol=1e-3)
     print(f"on {device}: conv2d_im2col matches F.conv2d: {same}")
 else:
     print("Finish Exercise 6 to run your conv2d_im2col on", device)

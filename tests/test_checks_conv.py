@@ -743,8 +743,8 @@ def test_check_conv1d_full_names_each_mistake(learner, outcome, field, needle):
 
 @pytest.mark.parametrize("learner, outcome, field, needle", [
     mistake("notices cross-correlation (no flip)", conv2d_true_cross_correlation, "cross-correlation"),
-    mistake("notices a kernel flipped along W only", conv2d_true_flips_columns_only, "Only the columns"),
-    mistake("notices a kernel flipped along H only", conv2d_true_flips_rows_only, "Only the rows"),
+    mistake("notices a kernel flipped along W only", conv2d_true_flips_columns_only, "left–right only"),
+    mistake("notices a kernel flipped along H only", conv2d_true_flips_rows_only, "up–down only"),
     mistake("notices a transposed kernel", conv2d_true_transposes_kernel, "transposed, not flipped"),
     mistake("notices the 'full' size", conv2d_true_full_size, "'full' size"),
     mistake("notices the 'same' size", conv2d_true_same_size, "'same' size"),

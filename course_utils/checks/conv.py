@@ -72,8 +72,8 @@ def _conv1d_cases(seed, extended):
         mistakes += [
             ("That is only the 'valid' part, where the kernel fits entirely inside the signal. 'Full' keeps every "
              "shift with at least one sample of overlap: length L + K - 1.", (valid,)),
-            ("That is the 'same' length L. 'Full' keeps every shift with at least one sample of overlap: "
-             "length L + K - 1.", (length,)),
+            ("That is the 'same' length max(L, K). 'Full' keeps every shift with at least one sample of "
+             "overlap: length L + K - 1.", (max(length, k),)),
             ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k - 2,)),
             ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k,)),
         ]
@@ -123,11 +123,11 @@ def _conv2d_true_cases(seed, extended):
         expected = corr(kernel.flip(0, 1))
         mistakes = [(_FLIP_HINT, corr(kernel))]
         if kh > 1:
-            mistakes.append(("Only the columns of the kernel were flipped: flip both axes, rows too.",
-                             corr(kernel.flip(1))))
+            mistakes.append(("The kernel was flipped left–right only (`flip(1)`); flip it up–down too: "
+                             "`kernel.flip(0, 1)`.", corr(kernel.flip(1))))
         if kw > 1:
-            mistakes.append(("Only the rows of the kernel were flipped: flip both axes, columns too.",
-                             corr(kernel.flip(0))))
+            mistakes.append(("The kernel was flipped up–down only (`flip(0)`); flip it left–right too: "
+                             "`kernel.flip(0, 1)`.", corr(kernel.flip(0))))
         if kh == kw:
             mistakes.append(("The kernel was transposed, not flipped: flipping reverses both axes "
                              "(`kernel.flip(0, 1)`), it does not swap them.", corr(kernel.T)))
@@ -241,8 +241,8 @@ def _conv2d_cases(seed, extended):
     return cases
 
 
-_CONV2D_HINT = ("out[n, o, i, j] = bias[o] + sum over c, m, n' of "
-                "x_padded[n, c, i*s + m*d, j*s + n'*d] * weight[o, c, m, n'].")
+_CONV2D_HINT = ("out[b, o, i, j] = bias[o] + sum over c, m, n of "
+                "x_padded[b, c, i*s + m*d, j*s + n*d] * weight[o, c, m, n].")
 
 
 def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:
