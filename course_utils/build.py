@@ -144,11 +144,15 @@ def load_solutions(name: str) -> dict:
     return the namespace (the instructor's reference functions, for benchmarks)."""
     import nbformat
     nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
+    import contextlib
+    import io
+
     namespace: dict = {"__name__": f"solutions_{name}"}
     code = [c for c in nb.cells if c.cell_type == "code"]
     last = max(i for i, c in enumerate(code) if c.metadata.get("nbgrader", {}).get("solution"))
     for cell in code[:last + 1]:
         role = cell.metadata.get("nbgrader", {})
         if role.get("solution") or cell.source.lstrip().startswith(("import", "from", "def ")):
-            exec(compile(cell.source, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
+            with contextlib.redirect_stdout(io.StringIO()):  # set-up cells print (e.g. the device)
+                exec(compile(cell.source, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
     return namespace
