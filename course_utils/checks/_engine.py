@@ -13,6 +13,7 @@ import contextlib
 import html
 import linecache
 import os
+import re
 import signal
 import threading
 import time
@@ -84,19 +85,21 @@ class CheckResult:
         return self.text()
 
     def _repr_html_(self) -> str:
-        e = html.escape
+        def e(text: str) -> str:  # escape, then show `code` spans as code
+            return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
         colour = _COLOURS[self.outcome]
-        rows = [f"<b>{_ICONS[self.outcome]} <code>{e(self.check)}</code>: "
+        rows = [f"<b>{_ICONS[self.outcome]} <code>{html.escape(self.check)}</code>: "
                 f"<span style='color:{colour}'>{e(self.outcome)}</span></b> — {e(self.summary)}"]
         if self.case:
-            rows.append(f"<b>case</b>: <code>{e(self.case)}</code>")
+            rows.append(f"<b>case</b>: <code>{html.escape(self.case)}</code>")
         rows += [e(line) for line in self.evidence]
         if self.hint:
             rows.append(f"<b>hint</b>: {e(self.hint)}")
         if self.next_step:
             rows.append(f"<b>next</b>: {e(self.next_step)}")
         body = "<br>".join(rows)
-        return (f"<div class='course-check' data-outcome='{e(self.outcome)}' "
+        return (f"<div class='course-check' data-outcome='{html.escape(self.outcome)}' "
                 f"style='border-left:4px solid {colour};padding:4px 10px;margin:4px 0'>{body}</div>")
 
 
