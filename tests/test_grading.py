@@ -1,8 +1,11 @@
 """The nbgrader round trip: release, submit, autograde, export, feedback.
 
-One class of submissions is graded with the repository's own
-``nbgrader_config.py`` in a scratch course folder.  Every expected score is
-computed from the points in the source notebook, never typed.
+Every notebook is released and graded with the repository's own
+``nbgrader_config.py`` in a scratch course folder, for a class made of the full
+solution, the untouched learner version and one submission per exercise left
+undone; notebook 01 adds a catalogue of wrong, raising, looping and tampered
+submissions.  Every expected score is computed from the points in the source
+notebook, never typed.
 """
 
 from __future__ import annotations
@@ -20,12 +23,11 @@ import pytest
 
 from course_utils.build import ROOT, solution_cells, tool_env
 
-ASSIGNMENT = "01_convolution"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+NAMES = sorted(p.stem for p in (ROOT / "instructor").glob("[0-9][0-9]_*.py"))
 
 
-def _points() -> dict[str, float]:
-    nb = nbformat.read(ROOT / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+def _points(name: str) -> dict[str, float]:
+    nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
     return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
 
@@ -61,27 +63,30 @@ def _submission(learner, solutions: dict[str, str], *, replace: dict[str, str] |
     return nb
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
-    """Release the assignment, submit a class of notebooks, autograde, export and generate feedback."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(ROOT / "source", course / "source")
-    release = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    assert release.returncode == 0, release.stdout + release.stderr
+def _class(name: str, learner) -> dict:
+    """Every notebook's class: the full solution, the untouched learner version, and one
+    submission per exercise with only that exercise left as the stub.  By the course's
+    convention the graded cell ``<id>_tests`` grades the exercise ``<id>``."""
+    solutions, points = solution_cells(name), _points(name)
+    total = sum(points.values())
+    students = {"full": (_submission(learner, solutions), total), "untouched": (learner, 0)}
+    stub = "raise NotImplementedError()\n"
+    for exercise in solutions:
+        students[f"without_{exercise}"] = (_submission(learner, solutions, replace={exercise: stub}),
+                                           total - points[f"{exercise}_tests"])
+    return students
 
-    learner = nbformat.read(course / "notebooks" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    solutions = solution_cells(ASSIGNMENT)
+
+def _adversarial_01(learner) -> dict:
+    """Notebook 01's catalogue of wrong, raising, looping and tampered submissions."""
+    name = "01_convolution"
+    solutions, points = solution_cells(name), _points(name)
+    total = sum(points.values())
     flipped = solutions["conv2d"].replace("window, weight)", "window, weight.flip(-1, -2))")
     assert flipped != solutions["conv2d"]
     raises = solutions["conv1d_full"].replace('"""\n', '"""\n    raise ValueError("shapes do not match")\n', 1)
     loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)
-    points = _points()
-    total = sum(points.values())
-    students = {
-        # student: (notebook, expected score)
-        "alice_full": (_submission(learner, solutions), total),
-        "bob_untouched": (learner, 0),
+    return {
         "carol_partly_wrong": (_submission(learner, solutions, replace={"conv2d": flipped}),
                                total - points["conv2d_tests"]),
         "dave_raises": (_submission(learner, solutions, replace={"conv1d_full": raises}),
@@ -96,65 +101,91 @@ def graded_class(tmp_path_factory):
         "grace_deleted_graded_cell": (_submission(learner, solutions, graded={"conv1d_full_tests": None}),
                                       total),
     }
-    for student, (nb, _) in students.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / NOTEBOOK)
 
-    autograde = _nbgrader(course, "autograde", ASSIGNMENT)
-    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
+
+ADVERSARIAL = {"01_convolution": _adversarial_01}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """Release every assignment, submit a class for each, autograde, export and generate feedback."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(ROOT / "source", course / "source")
+    expected: dict[tuple[str, str], float] = {}
+    for name in NAMES:
+        release = _nbgrader(course, "generate_assignment", name, "--force")
+        assert release.returncode == 0, release.stdout + release.stderr
+        learner = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
+        students = _class(name, learner)
+        students.update(ADVERSARIAL.get(name, lambda _: {})(learner))
+        for student, (nb, score) in students.items():
+            folder = course / "submitted" / student / name
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{name}.ipynb")
+            expected[(student, name)] = score
+        autograde = _nbgrader(course, "autograde", name)
+        assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
 
     # A loop at the top level of a cell (not inside the function) is stopped
     # by nbgrader's per-cell timeout; graded on its own with a short timeout.
-    toplevel = solutions["conv_param_count"].replace("def conv_param_count", "while True:\n    pass\n\n\ndef conv_param_count", 1)
-    folder = course / "submitted" / "heidi_toplevel_loop" / ASSIGNMENT
+    name, points = "01_convolution", _points("01_convolution")
+    solutions = solution_cells(name)
+    learner = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
+    toplevel = solutions["conv_param_count"].replace(
+        "def conv_param_count", "while True:\n    pass\n\n\ndef conv_param_count", 1)
+    folder = course / "submitted" / "heidi_toplevel_loop" / name
     folder.mkdir(parents=True)
-    nbformat.write(_submission(learner, solutions, replace={"conv_param_count": toplevel}), folder / NOTEBOOK)
-    students["heidi_toplevel_loop"] = (None, total - points["conv_param_count_tests"])
-    looped = _nbgrader(course, "autograde", ASSIGNMENT, "--student=heidi_toplevel_loop", "--Execute.timeout=15")
+    nbformat.write(_submission(learner, solutions, replace={"conv_param_count": toplevel}), folder / f"{name}.ipynb")
+    expected[("heidi_toplevel_loop", name)] = sum(points.values()) - points["conv_param_count_tests"]
+    looped = _nbgrader(course, "autograde", name, "--student=heidi_toplevel_loop", "--Execute.timeout=15")
     assert looped.returncode == 0, looped.stdout[-3000:] + looped.stderr[-3000:]
 
     export = _nbgrader(course, "export", "--to=grades.csv")
     assert export.returncode == 0, export.stdout + export.stderr
-    feedback = _nbgrader(course, "generate_feedback", ASSIGNMENT)
-    assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
+    for name in NAMES:
+        feedback = _nbgrader(course, "generate_feedback", name)
+        assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
     with open(course / "grades.csv", newline="") as handle:
-        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    return course, {s: expected for s, (_, expected) in students.items()}, rows
+        rows = {(row["student_id"], row["assignment"]): row for row in csv.DictReader(handle)}
+    return course, expected, rows
 
 
 def test_every_submission_gets_exactly_its_expected_score(graded_class):
     """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
     tampered — exactly the score its correct exercises are worth?"""
     _, expected, rows = graded_class
-    got = {student: float(rows[student]["score"]) for student in expected}
-    assert got == {student: float(score) for student, score in expected.items()}
+    got = {key: float(rows[key]["score"]) for key in expected}
+    assert got == {key: float(score) for key, score in expected.items()}
 
 
 def test_max_score_is_the_sum_of_the_graded_cells_points(graded_class):
     """Does the export's max score equal the points written in the source notebook?"""
     _, _, rows = graded_class
-    assert {float(r["max_score"]) for r in rows.values()} == {float(sum(_points().values()))}
+    for (student, name), row in rows.items():
+        assert float(row["max_score"]) == float(sum(_points(name).values())), (student, name)
 
 
 def test_feedback_shows_verdicts_but_never_hidden_tests(graded_class):
     """Does the feedback students receive keep the check verdicts and hide the hidden tests?"""
     course, expected, _ = graded_class
-    pages = {student: (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-             for student in expected}
-    for student, page in pages.items():
+    pages = {(student, name): (course / "feedback" / student / name / f"{name}.html").read_text()
+             for student, name in expected}
+    for key, page in pages.items():
         for secret in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "seed=2024", "extended=True"):
-            assert secret not in page, f"{student}'s feedback reveals {secret!r}"
+            assert secret not in page, f"{key} feedback reveals {secret!r}"
         assert "hidden tests run here" in page
-    assert "conv2d: not yet correct" in pages["carol_partly_wrong"]
-    assert "conv1d_full: your code raised" in pages["dave_raises"]
-    assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop"]
-    assert "not attempted" in pages["bob_untouched"]
+    nb01 = "01_convolution"
+    assert "conv2d: not yet correct" in pages[("carol_partly_wrong", nb01)]
+    assert "conv1d_full: your code raised" in pages[("dave_raises", nb01)]
+    assert "conv_output_size: cannot be checked" in pages[("erin_infinite_loop", nb01)]
+    for name in NAMES:
+        assert "not attempted" in pages[("untouched", name)]
 
 
 def test_autograded_notebooks_exist_for_every_student(graded_class):
     """Is every submission autograded (no student silently skipped)?"""
     course, expected, rows = graded_class
-    for student in expected:
-        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK).exists()
+    for student, name in expected:
+        assert (course / "autograded" / student / name / f"{name}.ipynb").exists()
     assert set(expected) <= set(rows)

@@ -78,3 +78,22 @@ def test_learner_version_runs_top_to_bottom_with_only_graded_cells_failing(name)
             check_cells += 1
             assert "not attempted" in text
     assert check_cells >= 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_exercise_has_exactly_one_graded_cell_named_after_it(name):
+    """Is each exercise `<id>` graded by a cell `<id>_tests` with points, calling its check strictly?
+    (The grading round trip relies on this convention to know what each exercise is worth.)"""
+    nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
+    roles = [c.metadata.get("nbgrader", {}) for c in nb.cells]
+    exercises = {r["grade_id"] for r in roles if r.get("solution")}
+    graded = {r["grade_id"]: r.get("points", 0) for r in roles if r.get("grade")}
+    assert exercises, "a notebook without exercises"
+    assert set(graded) == {f"{e}_tests" for e in exercises}
+    assert all(points > 0 for points in graded.values())
+    for cell in nb.cells:
+        role = cell.metadata.get("nbgrader", {})
+        if role.get("grade"):
+            exercise = role["grade_id"][: -len("_tests")]
+            assert f"check_{exercise}({exercise}, strict=True" in cell.source
+            assert "### BEGIN HIDDEN TESTS" in cell.source, "every graded cell has hidden cases"
