@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "list_images", "load_image", "verify_data"]
+__all__ = ["data_dir", "list_images", "load_image", "load_digits", "verify_data"]
 
 
 class DataError(FileNotFoundError):
@@ -91,3 +91,29 @@ def load_image(name: str = "camera", *, gray: bool = False, size: int | tuple[in
         array = np.asarray(im, dtype=np.float32) / 255.0
     tensor = torch.from_numpy(array.copy())
     return tensor if gray else tensor.permute(2, 0, 1).contiguous()
+
+
+def load_digits(split: str = "train", *, test_fraction: float = 0.2):
+    """The UCI handwritten digits (1,797 real 8×8 scans, 10 classes) as a ``TensorDataset``.
+
+    Images are (1, 8, 8) floats in [0, 1]; labels are int64.  The split is
+    fixed (stratified, seed 0): the same 20 % of each digit is always the
+    test set, so accuracies are comparable across runs and learners.
+    ``split`` is "train", "test" or "all".
+    """
+    import numpy as np
+    import torch
+
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
+    with np.load(_verified_path("digits.npz")) as archive:
+        images, labels = archive["images"], archive["labels"]
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        test[members[: round(len(members) * test_fraction)]] = True
+    keep = {"train": ~test, "test": test, "all": np.ones_like(test)}[split]
+    x = torch.from_numpy(images[keep].astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(labels[keep].astype(np.int64))
+    return torch.utils.data.TensorDataset(x, y)

@@ -5,7 +5,7 @@ Nothing here changes matplotlib's global style.
 
 from __future__ import annotations
 
-__all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings"]
+__all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings", "plot_receptive_field"]
 
 
 def _to_numpy_image(image):
@@ -185,5 +185,51 @@ def plot_timings(timings: dict, *, ax=None, title="time per call", unit="ms"):
     ax.set_xlabel(f"{unit} (log scale)")
     ax.invert_yaxis()
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def receptive_field_growth(layers):
+    """Receptive field r and jump j after each layer: r += d·(k − 1)·j, then j *= s."""
+    r, j, rows = 1, 1, []
+    for layer in layers:
+        k, s = layer[0], layer[1]
+        d = layer[2] if len(layer) > 2 else 1
+        r += d * (k - 1) * j
+        j *= s
+        rows.append((r, j))
+    return rows
+
+
+def plot_receptive_field(layers, *, axes=None):
+    """What one output unit of a layer stack sees: nested squares on the input, and r, j per layer."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    growth = receptive_field_growth(layers)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = axes[0].figure
+    left, right = axes
+    size = growth[-1][0] if growth else 1
+    left.set_xlim(-0.5, size + 0.5)
+    left.set_ylim(size + 0.5, -0.5)
+    left.set_aspect("equal")
+    for i, (r, _) in enumerate(growth):
+        offset = (size - r) / 2
+        left.add_patch(Rectangle((offset, offset), r, r, fill=False, lw=2, color=f"C{i % 10}",
+                                 label=f"after layer {i + 1}: {r}×{r}"))
+    left.add_patch(Rectangle((size / 2 - 0.5, size / 2 - 0.5), 1, 1, color="black"))
+    left.set_title("input pixels seen by one output unit")
+    left.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.0, 1.0))
+    left.set_xticks([])
+    left.set_yticks([])
+    index = range(1, len(growth) + 1)
+    right.plot(index, [r for r, _ in growth], "o-", label="receptive field r")
+    right.plot(index, [j for _, j in growth], "s--", label="jump j (input pixels per output step)")
+    right.set_xlabel("layer")
+    right.set_xticks(list(index))
+    right.legend()
+    right.set_title(" → ".join(f"{l[0]}/{l[1]}" + (f"·d{l[2]}" if len(l) > 2 else "") for l in layers))
     fig.tight_layout()
     return fig

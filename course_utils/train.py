@@ -64,19 +64,26 @@ def evaluate(model, loader, *, loss_fn=None):
     return {"loss": total_loss / max(count, 1), "accuracy": correct / max(count, 1)}
 
 
-def fit(model, train_loader, *, epochs: int = 1, lr: float = 1e-3, optimizer=None, loss_fn=None,
-        val_loader=None, progress: bool = True):
+def fit(model, train_loader, *, epochs: int = 1, lr: float = 1e-3, optimizer=None, scheduler=None,
+        loss_fn=None, val_loader=None, progress: bool = True):
     """Train ``model`` on ``train_loader`` and return the history of losses and accuracies.
 
     The model is trained on the device it already sits on (move it first:
     ``model.to(device)``).  Default optimiser: Adam with learning rate ``lr``;
-    default loss: cross-entropy.  History keys: ``train_loss`` (per batch),
+    default loss: cross-entropy.  ``scheduler``, if given, is stepped once per
+    epoch (e.g. ``torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)``).
+    History keys: ``train_loss`` (per batch),
     ``epoch_train_loss`` and, with ``val_loader``, ``val_loss`` and
     ``val_accuracy`` (per epoch).
     """
+    import os
+
     import torch
     import torch.nn.functional as F
-    from tqdm.auto import tqdm
+    if os.environ.get("COURSE_HEADLESS") == "1":   # a widget bar can stall headless runs (see widgets.is_headless)
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
 
     loss_fn = loss_fn or F.cross_entropy
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -98,6 +105,8 @@ def fit(model, train_loader, *, epochs: int = 1, lr: float = 1e-3, optimizer=Non
             seen += len(targets)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         history["epoch_train_loss"].append(running / max(seen, 1))
+        if scheduler is not None:
+            scheduler.step()                         # one learning-rate step per epoch
         if val_loader is not None:
             scores = evaluate(model, val_loader, loss_fn=loss_fn)
             history["val_loss"].append(scores["loss"])

@@ -16,8 +16,8 @@ import os
 
 import ipywidgets
 
-__all__ = ["explore_convolution", "explore_filters", "classic_filters", "filter_image", "enable_colab_widgets",
-           "is_headless"]
+__all__ = ["explore_convolution", "explore_filters", "explore_receptive_field", "classic_filters", "filter_image",
+           "enable_colab_widgets", "is_headless"]
 
 
 def is_headless() -> bool:
@@ -120,4 +120,27 @@ def explore_convolution(image, kernel_size=3):
         padding=ipywidgets.IntSlider(0, 0, 2, description="padding", **slider),
         dilation=ipywidgets.IntSlider(1, 1, 3, description="dilation", **slider),
         position=ipywidgets.IntSlider(0, 0, h * w - 1, description="output #", **slider),
+    )
+
+
+def explore_receptive_field(layers: int = 3, kernel_size: int = 3, stride: int = 1, dilation: int = 1):
+    """Sliders for a stack of identical layers: how far one output unit sees into the input."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    enable_colab_widgets()
+
+    def draw(layers, kernel_size, stride, dilation):
+        plots.plot_receptive_field([(kernel_size, stride, dilation)] * layers)
+        plt.show()
+
+    if is_headless():
+        return draw(layers, kernel_size, stride, dilation)
+    slider = dict(continuous_update=False)
+    return ipywidgets.interactive(
+        draw,
+        layers=ipywidgets.IntSlider(layers, 1, 8, description="layers", **slider),
+        kernel_size=ipywidgets.IntSlider(kernel_size, 1, 7, description="kernel", **slider),
+        stride=ipywidgets.IntSlider(stride, 1, 3, description="stride", **slider),
+        dilation=ipywidgets.IntSlider(dilation, 1, 4, description="dilation", **slider),
     )

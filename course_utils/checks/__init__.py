@@ -9,9 +9,12 @@ check passed.  ``strict=True`` raises :class:`CheckFailed` (an
 
 from ._engine import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
                       CheckResult)
+from .blocks import (check_avg_pool2d, check_batch_norm, check_make_digits_cnn, check_max_pool2d,
+                     check_receptive_field, check_softmax)
 from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                    check_conv_output_size, check_conv_param_count)
 
 __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT_ATTEMPTED", "RAISED",
            "UNCHECKABLE", "check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
-           "check_conv_param_count", "check_conv2d_im2col"]
+           "check_conv_param_count", "check_conv2d_im2col", "check_max_pool2d", "check_avg_pool2d",
+           "check_batch_norm", "check_softmax", "check_receptive_field", "check_make_digits_cnn"]

@@ -221,7 +221,7 @@ def forbid(targets: Sequence[tuple[Any, str, str]], op_pattern: str | None = Non
                 if id(func) in originals:
                     raise _Forbidden(originals[id(func)])
                 if pattern is not None and pattern.search(name):
-                    raise _Forbidden(f"torch's {name.split('.')[0]}")
+                    raise _Forbidden(f"torch.{name.split('.')[0]}")
                 return func(*args, **(kwargs or {}))
 
         mode = _Guard()
@@ -561,7 +561,7 @@ def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
         extra = after() if after is not None else None
     except Verdict as verdict:
         return finish(verdict.result, strict)
-    summary = f"public checks passed on {len(cases)} cases{passed_note}."
+    summary = f"public checks passed on {len(cases)} case{'s' if len(cases) != 1 else ''}{passed_note}."
     if extra:
         summary += " " + extra
     return finish(CheckResult(check, PASSED, summary), strict)
