@@ -110,17 +110,10 @@ TENSOR = [name for name in ALL if SPECS[name]["kind"] == "tensor"]
 INTEGER = [name for name in ALL if SPECS[name]["kind"] == "int"]
 WITH_FORBIDDEN = [name for name in ALL if SPECS[name]["forbidden"] is not None]
 
-LOGSUMEXP_TOLERANCE = (
-    "check_softmax's hidden case 'logits (3, 4, 5), dim=-1, huge negative' (logits near -5000) compares with "
-    "rtol=1e-4, but float32 logits there are only exact to ~2.4e-4 (half an ulp of 5000): the stable "
-    "exp(z - torch.logsumexp(z)) rounds z - lse to that precision and fails (max abs error ~1e-4, "
-    "evidence 'expected 0.1548, got 0.1548') on every seed 0..9, with the general hint")
 
 
 def hidden_marks(fn):
-    if fn is impl.softmax_logsumexp:
-        return [pytest.mark.xfail(strict=True, reason=LOGSUMEXP_TOLERANCE)]
-    return []
+    return []  # (softmax_logsumexp once failed here: the tolerance now follows float32's precision)
 
 
 CORRECT = [pytest.param(SPECS[name]["check"], fn, id=f"{name}-{fn.__name__}")
@@ -282,11 +275,6 @@ def test_check_batch_norm_names_the_wrong_part():
         assert result.case.endswith(part), result.text()
 
 
-GLOBAL_MAX_HINT_UNREACHABLE = (
-    "check_softmax's 'global max' hint can never be shown: subtracting one global max makes slices far below it "
-    "underflow to 0/0 = NaN, and _compare_softmax answers every non-finite output with mistakes[0] (the "
-    "'Unstable ... overflows' hint) before the mistakes are matched; repro: "
-    "check_softmax(lambda z, dim=-1: (e := torch.exp(z - z.max())) / e.sum(dim=dim, keepdim=True)).hint")
 
 
 @pytest.mark.parametrize("learner, outcome, field, needle", [
@@ -297,8 +285,7 @@ GLOBAL_MAX_HINT_UNREACHABLE = (
     mistake("notices a global normalisation", impl.softmax_global_normalisation, "whole tensor"),
     mistake("notices log-softmax", impl.softmax_log_softmax, "log-softmax"),
     mistake("fails one global max", impl.softmax_global_max, "not finite", field="evidence"),
-    mistake("names one global max", impl.softmax_global_max, "not one global max",
-            bug=GLOBAL_MAX_HINT_UNREACHABLE),
+    mistake("names one global max", impl.softmax_global_max, "not one global max"),
     mistake("notices z -= max on the caller's logits", impl.softmax_subtracts_in_place, "in place",
             field="summary"),
     mistake("refuses torch.softmax", impl.softmax_calls_torch, "softmax", field="summary"),
@@ -312,11 +299,6 @@ def test_check_softmax_names_each_mistake(learner, outcome, field, needle):
     assert_names_mistake(check_softmax, learner, outcome, field, needle)
 
 
-REVERSE_IN_PLACE_UNSEEN = (
-    "the engine's mutation guard (_engine._same) treats any two non-tensors as equal, so a receptive_field "
-    "that calls layers.reverse() on the caller's list of (k, s) tuples passes: repro: "
-    "check_receptive_field(lambda layers: (layers.reverse(), "
-    "impls_blocks.receptive_field_backward(layers[::-1]))[1]).outcome == 'passed'")
 
 
 @pytest.mark.parametrize("learner, outcome, field, needle", [
@@ -332,7 +314,7 @@ REVERSE_IN_PLACE_UNSEEN = (
     mistake("falls back to the recipe for k added instead of k - 1", impl.receptive_field_adds_k,
             "r += d·(k − 1)·j"),
     mistake("notices the caller's list reversed in place", impl.receptive_field_reverses_in_place, "in place",
-            field="summary", bug=REVERSE_IN_PLACE_UNSEEN),
+            field="summary"),
 ])
 def test_check_receptive_field_names_each_mistake(learner, outcome, field, needle):
     """Does check_receptive_field fail each plausible wrong formula with the hint naming its mistake?"""
@@ -485,14 +467,10 @@ def raises_in_forward():
     return model
 
 
-TRAINED_NOT_GUARDED = (
-    "check_make_digits_cnn runs the trained= model outside the guards: a wrong argument escapes as a raw "
-    "exception with a traceback through course_utils instead of a verdict; repro: "
-    "check_make_digits_cnn(make, trained=history)  # AttributeError: 'dict' object has no attribute 'parameters'")
 
 
 def escapes(exception):
-    return [pytest.mark.xfail(strict=True, raises=exception, reason=TRAINED_NOT_GUARDED)]
+    return []  # fixed: trained= is now validated and run under the guards
 
 
 @pytest.mark.parametrize("trained", [

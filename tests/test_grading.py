@@ -65,14 +65,16 @@ def _submission(learner, solutions: dict[str, str], *, replace: dict[str, str] |
 
 def _class(name: str, learner) -> dict:
     """Every notebook's class: the full solution, the untouched learner version, and one
-    submission per exercise with only that exercise left as the stub.  By the course's
-    convention the graded cell ``<id>_tests`` grades the exercise ``<id>``."""
+    submission per exercise with only that exercise left as it was released (its stub).
+    By the course's convention the graded cell ``<id>_tests`` grades the exercise ``<id>``
+    and nothing else: an unfinished exercise costs its own points only."""
     solutions, points = solution_cells(name), _points(name)
     total = sum(points.values())
+    released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
+                if c.metadata.get("nbgrader", {}).get("solution")}
     students = {"full": (_submission(learner, solutions), total), "untouched": (learner, 0)}
-    stub = "raise NotImplementedError()\n"
     for exercise in solutions:
-        students[f"without_{exercise}"] = (_submission(learner, solutions, replace={exercise: stub}),
+        students[f"without_{exercise}"] = (_submission(learner, solutions, replace={exercise: released[exercise]}),
                                            total - points[f"{exercise}_tests"])
     return students
 

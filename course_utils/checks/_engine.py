@@ -284,16 +284,25 @@ def _clone(value):
         return value.detach().clone()
     if isinstance(value, (list, tuple)):
         return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
     return value
 
 
 def _same(a, b) -> bool:
     import torch
     if isinstance(a, torch.Tensor):
+        if a.device.type == "meta":  # shapes only: no values to compare
+            return isinstance(b, torch.Tensor) and a.shape == b.shape
         return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return True
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # values without a usable ==: nothing to compare
+        return True
 
 
 @dataclass
@@ -313,6 +322,22 @@ class Case:
     mistakes: list = field(default_factory=list)
     atol: float = 1e-4
     rtol: float = 1e-4
+
+
+@contextlib.contextmanager
+def _own_random_state():
+    """Run the learner's code on a copy of torch's CPU random state, restored afterwards.
+
+    Building a model draws initial weights from the global generator; a check
+    must not change what the learner's next `make_model()` gets.
+    """
+    import sys
+    if "torch" not in sys.modules:
+        yield
+        return
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        yield
 
 
 class Verdict(Exception):
@@ -341,7 +366,7 @@ def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_patte
     before = _clone((case.args, case.kwargs))
     start = time.perf_counter()
     try:
-        with forbid(forbidden, op_pattern), time_limit(seconds) as clock:
+        with _own_random_state(), forbid(forbidden, op_pattern), time_limit(seconds) as clock:
             got = fn(*case.args, **case.kwargs)
         if clock.fired:  # the learner's code swallowed every interruption but ended at last
             raise _TimeUp()
@@ -561,7 +586,8 @@ def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
         extra = after() if after is not None else None
     except Verdict as verdict:
         return finish(verdict.result, strict)
-    summary = f"public checks passed on {len(cases)} case{'s' if len(cases) != 1 else ''}{passed_note}."
+    summary = (f"public checks passed on {len(cases)} case{'s' if len(cases) != 1 else ''}{passed_note}."
+               if cases else f"public checks passed{passed_note}.")
     if extra:
         summary += " " + extra
     return finish(CheckResult(check, PASSED, summary), strict)

@@ -1,0 +1,928 @@
+"""Proof that the six checks of notebook 03 (AlexNet, VGG, 3×3 stacks, 1×1
+bottlenecks, the inception module, auxiliary heads) work.
+
+A check that was never seen failing is not a check.  For every check this
+module shows that
+
+* several correct implementations, written in different styles, pass (public
+  cases and the hidden ``extended=True`` cases with another seed, strictly),
+  and the hidden cases call the learner on more settings than the public ones;
+* a catalogue of plausible wrong implementations fails, each with the
+  summary, hint or evidence that names its mistake;
+* the generic outcomes (not attempted, raised, cannot be checked, stopped)
+  come out as documented, ``strict=True`` raises a short ``CheckFailed``,
+  results render, and verdicts are deterministic;
+* the reference numbers the checks compare with (torchvision's parameter
+  counts, the ``nn.Conv2d`` counts) equal counts computed here another way:
+  by formulas from the architecture tables, and for AlexNet by instantiating
+  torchvision's model normally on the CPU.
+
+The learner implementations live in ``impls_architectures.py``.  Every
+expected number is computed (by a formula, torch or a spy on what the check
+passed to the learner), never typed in.  Defects found in the checks are
+marked ``xfail(strict=True)`` with the reason; blind spots that the checks'
+design cannot see (shapes, counts and FLOPs on the meta device say nothing
+about the order of BatchNorm and ReLU) are asserted as they are, and say so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import time
+
+import pytest
+import torch
+import torch.nn as nn
+
+import course_utils.checks as checks
+from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
+                                 CheckResult, check_bottleneck_params, check_make_alexnet, check_make_inception,
+                                 check_make_mini_googlenet, check_make_vgg, check_vgg_stack_params)
+
+import impls_architectures as impl
+
+COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
+REPO_DIR = os.path.dirname(COURSE_UTILS_DIR)
+
+# ==========================================================================
+# Defects found in the checks (each one is a strict xfail below)
+# ==========================================================================
+
+FLOPS_BEFORE_PARAMS = (
+    "_compare_model compares FLOPs before parameters, so every mistake in a channel count or kernel size (the "
+    "paper's 96-kernel AlexNet, 5×5 VGG kernels) is reported as 'the amount of computation differs' with the "
+    "hint to check strides, padding and pooling; the per-layer 'first difference' evidence is only reached when "
+    "the FLOPs agree within 1 %")
+RELUS_INVISIBLE = (
+    "check_make_alexnet builds the model on the meta device and compares shape, FLOPs and parameters only: a "
+    "network without a single ReLU (a stack of linear maps and max pools) passes with full marks")
+VGG_ONLY_224 = (
+    "check_make_vgg runs every model on 224×224 images only, where five 2×2 pools give exactly 7×7 maps: a VGG "
+    "without the adaptive average pool passes, although it fails on any other image size (check_make_alexnet "
+    "also tries 256×256 in its hidden cases)")
+META_MOVE = (
+    "_learner_model builds the learner's model under torch.device('meta'); a factory that ends with "
+    "`.to(device)` (the notebook defines `device`) raises NotImplementedError('Cannot copy out of meta tensor') "
+    "on its first call, which call_learner reports as 'not attempted: still raises NotImplementedError'")
+MODEL_NOT_FACTORY = (
+    "An nn.Module is callable, so check_make_*(make_model()) passes run_cases' callable() test and the check "
+    "calls the model with num_classes=...: 'your code raised TypeError: forward() got an unexpected keyword "
+    "argument', instead of 'expected a function' with the 'Pass the function itself' hint")
+BRANCH_ORDER_FIRST_ONLY = (
+    "check_make_inception only verifies that the first c1 channels come from the 1×1 branch: "
+    "torch.cat([1×1, 5×5, 3×3, pool]) passes, and its summary says the branch order matches")
+NO_GRAD_HEAD_CRASHES = (
+    "check_make_mini_googlenet calls out[index].sum().backward() outside call_learner and without a guard: an "
+    "auxiliary head computed under torch.no_grad() makes the check itself raise RuntimeError ('element 0 of "
+    "tensors does not require grad') instead of the verdict 'auxiliary head 2 sends no gradient'")
+FIRST_LAYER_BY_REGISTRATION = (
+    "check_make_mini_googlenet takes 'the first layer' to be the first 4-D parameter in registration order; "
+    "a correct model whose __init__ creates self.aux1 / self.aux2 before the stem is failed with 'auxiliary "
+    "head 2 sends no gradient to the first layer' (aux1's own conv is not on aux2's path)")
+OUTPUT_ORDER_UNCHECKED = (
+    "check_make_mini_googlenet checks three (N, classes) outputs and gradients from outputs 1 and 2 only; "
+    "`return aux1, aux2, logits` passes, although eval-mode logits (no dropout on the main path) could be "
+    "compared with output 0 in training mode")
+GLOBAL_RNG = (
+    "check_make_inception and check_make_mini_googlenet build the learner's model on the CPU (default init) "
+    "and run dropout in training mode with torch's global generator, so running the check changes the random "
+    "numbers of every later cell; torch.random.fork_rng() around the learner's calls would keep them")
+
+# ==========================================================================
+# The six checks, side by side
+# ==========================================================================
+
+SPECS = {
+    "make_alexnet": dict(check=check_make_alexnet, kind="model",
+                         correct=[impl.alexnet_class, impl.alexnet_flat_sequential, impl.alexnet_functional],
+                         mistake=impl.alexnet_missing_pool),
+    "make_vgg": dict(check=check_make_vgg, kind="model",
+                     correct=[impl.vgg_loop, impl.vgg_recursive, impl.vgg_comprehension],
+                     mistake=impl.vgg_skips_pools),
+    "vgg_stack_params": dict(check=check_vgg_stack_params, kind="pair",
+                             correct=[impl.vgg_stack_params_formula, impl.vgg_stack_params_meta_layers,
+                                      impl.vgg_stack_params_shapes],
+                             mistake=impl.vgg_stack_params_one_layer),
+    "bottleneck_params": dict(check=check_bottleneck_params, kind="pair",
+                              correct=[impl.bottleneck_params_formula, impl.bottleneck_params_meta_modules,
+                                       impl.bottleneck_params_weight_shapes],
+                              mistake=impl.bottleneck_params_no_reduction),
+    "make_inception": dict(check=check_make_inception, kind="model",
+                           correct=[impl.inception_sequential, impl.inception_explicit, impl.inception_dict],
+                           mistake=impl.inception_3x3_first),
+    "make_mini_googlenet": dict(check=check_make_mini_googlenet, kind="model",
+                                correct=[impl.mini_googlenet_if_training, impl.mini_googlenet_early_return,
+                                         impl.mini_googlenet_inception_blocks],
+                                mistake=impl.mini_googlenet_always_runs_heads),
+}
+ALL = list(SPECS)
+MODELS = [name for name in ALL if SPECS[name]["kind"] == "model"]
+PAIRS = [name for name in ALL if SPECS[name]["kind"] == "pair"]
+CORRECT = [pytest.param(SPECS[name]["check"], fn, id=f"{name}-{fn.__name__}")
+           for name in ALL for fn in SPECS[name]["correct"]]
+
+
+def correct_of(name):
+    return SPECS[name]["correct"][0]
+
+
+def field_text(result, field):
+    value = getattr(result, field)
+    return "\n".join(value) if isinstance(value, list) else (value or "")
+
+
+def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
+    """One catalogue entry; ``hidden`` runs the hidden cases; ``bug`` names a defect of the check (strict xfail)."""
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
+
+
+def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
+    result = check(learner, extended=True, seed=7) if hidden else check(learner)
+    assert result.outcome == outcome, result.text()
+    assert needle in field_text(result, field), result.text()
+    assert not result
+
+
+def spy(learner):
+    """The learner, recording the arguments of every call in ``.calls``."""
+    def recorded(*args, **kwargs):
+        recorded.calls.append((args, kwargs))
+        return learner(*args, **kwargs)
+    recorded.calls = []
+    recorded.__name__ = learner.__name__
+    return recorded
+
+
+def wrong_on_call(learner, wrong, number):
+    """``learner`` on every call but the ``number``-th (from 0), where ``wrong`` answers; records the calls."""
+    def answer(*args, **kwargs):
+        answer.calls.append((args, kwargs))
+        return (wrong if len(answer.calls) == number + 1 else learner)(*args, **kwargs)
+    answer.calls = []
+    answer.__name__ = learner.__name__
+    return answer
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# ==========================================================================
+# Independent parameter counts: formulas from the architecture tables
+# ==========================================================================
+
+def conv_count(c_in, c_out, k, bias=True):
+    return k * k * c_in * c_out + (c_out if bias else 0)
+
+
+def dense_count(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+# torchvision's AlexNet (Krizhevsky, 2014, single GPU): (out channels, kernel) of conv1-5.
+ALEXNET_CONVS = [(64, 11), (192, 5), (384, 3), (256, 3), (256, 3)]
+
+
+def alexnet_count(num_classes, conv_bias=True):
+    channels = [3] + [c for c, _ in ALEXNET_CONVS]
+    convs = sum(conv_count(cin, cout, k, conv_bias) for cin, (cout, k) in zip(channels, ALEXNET_CONVS))
+    return convs + dense_count(channels[-1] * 6 * 6, 4096) + dense_count(4096, 4096) + dense_count(4096, num_classes)
+
+
+def vgg_count(cfg, num_classes, batch_norm, conv_bias=True):
+    widths = [c for c in cfg if c != "M"]
+    convs = sum(conv_count(cin, cout, 3, conv_bias) for cin, cout in zip([3] + widths, widths))
+    norms = sum(2 * c for c in widths) if batch_norm else 0  # weight and bias; running stats are buffers
+    return convs + norms + dense_count(widths[-1] * 7 * 7, 4096) + dense_count(4096, 4096) + \
+        dense_count(4096, num_classes)
+
+
+def inception_count(cin, c1, c3r, c3, c5r, c5, pp, big_kernel=5):
+    return (conv_count(cin, c1, 1) + conv_count(cin, c3r, 1) + conv_count(c3r, c3, 3) + conv_count(cin, c5r, 1)
+            + conv_count(c5r, c5, big_kernel) + conv_count(cin, pp, 1))
+
+
+# ==========================================================================
+# 1. Correct implementations pass
+# ==========================================================================
+
+@pytest.mark.parametrize("check, learner", CORRECT)
+def test_correct_implementation_passes_public_cases(check, learner):
+    """Does a correct implementation, in any style, pass the public cases (seed 0)?"""
+    result = check(learner)
+    assert result.outcome == PASSED, result.text()
+    assert result and result.passed
+    assert result.summary.startswith("public checks passed")
+
+
+@pytest.mark.parametrize("check, learner", CORRECT)
+def test_correct_implementation_passes_hidden_cases(check, learner):
+    """Does a correct implementation also pass the hidden cases (extended=True, seed=7), strictly?"""
+    result = check(learner, extended=True, seed=7, strict=True)
+    assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_hidden_cases_call_the_learner_on_more_settings(name):
+    """Do the hidden cases call the learner with settings the public cases never use?"""
+    public, hidden = spy(correct_of(name)), spy(correct_of(name))
+    assert SPECS[name]["check"](public)
+    assert SPECS[name]["check"](hidden, extended=True, seed=7)
+    public_calls = {repr(call) for call in public.calls}
+    hidden_calls = {repr(call) for call in hidden.calls}
+    assert public_calls < hidden_calls, (public_calls, hidden_calls)
+
+
+def test_alexnet_hidden_cases_also_try_another_image_size():
+    """Do check_make_alexnet's hidden cases run the model on images of another size than 224×224?"""
+    sizes = {"public": set(), "hidden": set()}
+
+    def recording(kind):
+        def make(num_classes=1000):
+            model = impl.alexnet_class(num_classes)
+            model.register_forward_pre_hook(lambda module, args: sizes[kind].add(tuple(args[0].shape[2:])))
+            return model
+        return make
+    assert check_make_alexnet(recording("public"))
+    assert check_make_alexnet(recording("hidden"), extended=True, seed=7)
+    assert len(sizes["public"]) == 1 and sizes["public"] < sizes["hidden"]
+
+
+@pytest.mark.xfail(strict=True, reason=FIRST_LAYER_BY_REGISTRATION)
+def test_mini_googlenet_with_heads_declared_before_the_stem_passes():
+    """Does a correct MiniGoogLeNet pass although its __init__ creates the auxiliary heads before the stem?"""
+    model = impl.mini_googlenet_heads_declared_first()
+    model.train()
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    stem_weight = model.stem[0].weight
+    for index in (1, 2):  # the heads do reach the stem: the model is correct
+        model.zero_grad()
+        model(x)[index].sum().backward()
+        assert stem_weight.grad is not None and stem_weight.grad.abs().sum() > 0
+    result = check_make_mini_googlenet(impl.mini_googlenet_heads_declared_first)
+    assert result.outcome == PASSED, result.text()
+
+
+# ==========================================================================
+# 2. Catalogues of plausible wrong implementations
+# ==========================================================================
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("names layer 1 for the paper's 96-kernel widths", impl.alexnet_paper_widths,
+            "first difference: layer 1", field="evidence", bug=FLOPS_BEFORE_PARAMS),
+    mistake("notices a missing max pool (the adaptive pool hides it from the shape)", impl.alexnet_missing_pool,
+            "hides a missing one"),
+    mistake("notices conv1 without padding", impl.alexnet_conv1_no_padding, "padding"),
+    mistake("notices conv3 without padding", impl.alexnet_conv3_no_padding, "the amount of computation differs",
+            field="summary"),
+    mistake("notices a 7×7 adaptive pool with a matching dense layer", impl.alexnet_pool_to_7,
+            "differs from torchvision's", field="summary"),
+    mistake("shows torch's shape error for a 7×7 pool before a 9216-input dense layer",
+            impl.alexnet_pool_to_7_keeps_9216, str(256 * 6 * 6), field="evidence", outcome=RAISED),
+    mistake("notices num_classes ignored", impl.alexnet_ignores_num_classes, "nn.Linear(4096, num_classes)"),
+    mistake("names layer 1 for convolutions without bias", impl.alexnet_conv_without_bias,
+            "first difference: layer 1", field="evidence"),
+    mistake("notices a network without ReLUs", impl.alexnet_without_relus, "ReLU", bug=RELUS_INVISIBLE),
+    mistake("refuses the class instead of an instance", impl.alexnet_returns_the_class, "expected an nn.Module",
+            field="summary", outcome=UNCHECKABLE),
+    mistake("asks for the forgotten return", impl.alexnet_forgets_return, "forget a `return`",
+            outcome=UNCHECKABLE),
+])
+def test_check_make_alexnet_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_make_alexnet fail each plausible wrong AlexNet with the message naming its mistake?"""
+    assert_names_mistake(check_make_alexnet, learner, outcome, field, needle, hidden)
+
+
+def test_alexnet_first_difference_shows_both_counts():
+    """Does the 'first difference' line show the learner's and the reference's count of that layer?"""
+    result = check_make_alexnet(impl.alexnet_conv_without_bias)
+    (out_channels, k), in_channels = ALEXNET_CONVS[0], 3
+    assert result.evidence == [
+        f"expected {alexnet_count(1000):,} parameters, got {alexnet_count(1000, conv_bias=False):,}",
+        f"first difference: layer 1 with weights (Conv2d) has {conv_count(in_channels, out_channels, k, False):,} "
+        f"parameters; the reference's layer 1 (Conv2d) has {conv_count(in_channels, out_channels, k):,}"]
+
+
+def test_alexnet_missing_pool_shows_more_computation():
+    """Does a missing pool show more GFLOPs than the reference (the maps after it are bigger)?"""
+    result = check_make_alexnet(impl.alexnet_missing_pool)
+    expected, got = map(float, re.fullmatch(r"expected ([\d.]+) GFLOPs per batch, got ([\d.]+)",
+                                            result.evidence[0]).groups())
+    assert got > expected
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("notices the pools skipped (the adaptive pool hides it from the shape)", impl.vgg_skips_pools,
+            "hides a missing one"),
+    mistake("notices batch_norm ignored (hidden cases)", impl.vgg_ignores_batch_norm, "BatchNorm2d",
+            hidden=True),
+    mistake("names layer 1 for 5×5 kernels", impl.vgg_5x5_kernels, "first difference: layer 1", field="evidence",
+            bug=FLOPS_BEFORE_PARAMS),
+    mistake("notices convolutions without padding", impl.vgg_no_padding, "padding"),
+    mistake("shows torch's shape error for a dense layer reading 4096 features", impl.vgg_classifier_reads_4096,
+            str(512 * 7 * 7), field="evidence", outcome=RAISED),
+    mistake("notices a missing adaptive pool", impl.vgg_no_adaptive_pool, "adaptive", bug=VGG_ONLY_224),
+    mistake("names layer 1 for convolutions without bias", impl.vgg_conv_without_bias, "first difference: layer 1",
+            field="evidence"),
+    mistake("notices num_classes ignored (hidden cases)", impl.vgg_ignores_num_classes,
+            "nn.Linear(4096, num_classes)", hidden=True),
+])
+def test_check_make_vgg_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_make_vgg fail each plausible wrong VGG builder with the message naming its mistake?"""
+    assert_names_mistake(check_make_vgg, learner, outcome, field, needle, hidden)
+
+
+def test_vgg_batch_norm_is_checked_only_in_the_hidden_cases():
+    """Does an ignored batch_norm flag pass the public cases (VGG-11 and VGG-16 without batch norm) and fail
+    the hidden ones with the expected and the learner's count?"""
+    assert check_make_vgg(impl.vgg_ignores_batch_norm)
+    learner = spy(impl.vgg_ignores_batch_norm)
+    result = check_make_vgg(learner, extended=True, seed=7)
+    (cfg,), kwargs = learner.calls[-1]
+    assert kwargs["batch_norm"] is True
+    assert result.evidence == [f"expected {vgg_count(cfg, kwargs['num_classes'], True):,} parameters, "
+                               f"got {vgg_count(cfg, kwargs['num_classes'], False):,}"]
+
+
+def test_vgg_norm_after_relu_passes_a_blind_spot():
+    """Blind spot, as designed: conv → ReLU → BatchNorm2d has the same shapes, FLOPs and parameters as
+    conv → BatchNorm2d → ReLU, so the meta-device comparison passes it, hidden cases included."""
+    result = check_make_vgg(impl.vgg_norm_after_relu, extended=True, seed=7)
+    assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("name, learner", [("make_alexnet", impl.alexnet_ignores_num_classes),
+                                           ("make_vgg", impl.vgg_ignores_num_classes)])
+def test_wrong_class_count_shows_both_shapes(name, learner):
+    """Does a wrong output shape show the expected (batch, num_classes) and the shape the model returned?"""
+    shapes = []
+
+    def make(*args, **kwargs):
+        make.num_classes = kwargs["num_classes"]
+        model = learner(*args, **kwargs)
+        model.register_forward_hook(lambda module, inputs, out: shapes.append((inputs[0].shape[0], out.shape)))
+        return model
+    result = SPECS[name]["check"](make, extended=True, seed=7)
+    assert result.outcome == INCORRECT, result.text()
+    batch, got = shapes[-1]
+    assert tuple(got) != (batch, make.num_classes)
+    assert result.evidence == [f"expected {(batch, make.num_classes)}, got {tuple(got)}"]
+    assert "wrong shape" in result.summary
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("notices one layer counted instead of three", impl.vgg_stack_params_one_layer,
+            "multiply one layer by 3"),
+    mistake("notices the input channels forgotten", impl.vgg_stack_params_no_input_channels,
+            "the input channels count too"),
+    mistake("notices biases counted with bias=False", impl.vgg_stack_params_always_bias,
+            "plus C biases with bias=True"),
+    mistake("notices one set of biases for the whole stack", impl.vgg_stack_params_bias_once,
+            "plus C biases with bias=True"),
+    mistake("asks for the pair when one int is returned", impl.vgg_stack_params_stack_only, "pair of ints",
+            field="summary", outcome=UNCHECKABLE),
+    mistake("notices the pair swapped (at the first number)", impl.vgg_stack_params_swapped,
+            "number 1 of the pair", field="case"),
+    mistake("notices float counts from math.pow", impl.vgg_stack_params_math_pow, "whole numbers"),
+])
+def test_check_vgg_stack_params_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_vgg_stack_params fail each plausible wrong count with the message naming its mistake?"""
+    assert_names_mistake(check_vgg_stack_params, learner, outcome, field, needle, hidden)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("notices the 1×1 reduction left out", impl.bottleneck_params_no_reduction, "two convolutions"),
+    mistake("notices the 1×1 counted as C_mid weights", impl.bottleneck_params_1x1_as_c_mid,
+            "C_in·C_mid weights"),
+    mistake("notices biases added", impl.bottleneck_params_with_biases, "direct = k·k·C_in·C_out"),
+    mistake("notices the pair swapped (at the first number)", impl.bottleneck_params_swapped,
+            "number 1 of the pair", field="case"),
+    mistake("notices k instead of k·k", impl.bottleneck_params_k_not_k_squared, "direct = k·k·C_in·C_out"),
+    mistake("notices the 1×1 counted to C_out (at the second number)", impl.bottleneck_params_1x1_to_c_out,
+            "number 2 of the pair", field="case"),
+    mistake("asks for the pair when the fraction kept is returned", impl.bottleneck_params_saving_only,
+            "pair of ints", field="summary", outcome=UNCHECKABLE),
+])
+def test_check_bottleneck_params_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_bottleneck_params fail each plausible wrong count with the message naming its mistake?"""
+    assert_names_mistake(check_bottleneck_params, learner, outcome, field, needle, hidden)
+
+
+@pytest.mark.parametrize("name, learner", [("vgg_stack_params", impl.vgg_stack_params_swapped),
+                                           ("bottleneck_params", impl.bottleneck_params_swapped)])
+def test_swapped_pair_shows_both_numbers(name, learner):
+    """Does a swapped pair show the expected first number and the learner's (the second one)?"""
+    recorded = spy(learner)
+    result = SPECS[name]["check"](recorded)
+    args, kwargs = recorded.calls[0]
+    right = correct_of(name)(*args, **kwargs)
+    assert result.evidence == [f"expected {right[0]}, got {right[1]}"]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("notices the 3×3 branch first", impl.inception_3x3_first, "another order", field="summary"),
+    mistake("notices the pool branch first", impl.inception_pool_first, "[1×1, 3×3, 5×5, pool projection]"),
+    mistake("notices the 5×5 branch before the 3×3", impl.inception_5x5_before_3x3, "another order",
+            field="summary", bug=BRANCH_ORDER_FIRST_ONLY),
+    mistake("notices a branch without ReLU (negative outputs)", impl.inception_pool_branch_without_relu,
+            "ends with a ReLU"),
+    mistake("shows torch's size error for a 5×5 with padding 1", impl.inception_5x5_padding_1,
+            "Sizes of tensors must match", field="evidence", outcome=RAISED),
+    mistake("shows torch's size error for a pool with stride 2", impl.inception_pool_stride_2,
+            "Sizes of tensors must match", field="evidence", outcome=RAISED),
+    mistake("shows torch's size error for a pool without padding", impl.inception_pool_without_padding,
+            "Sizes of tensors must match", field="evidence", outcome=RAISED),
+    mistake("shows torch's size error for concatenation along dim 0", impl.inception_cat_dim_0,
+            "in dimension 0", field="evidence", outcome=RAISED),
+    mistake("notices torchvision's 3×3 where the paper has 5×5", impl.inception_3x3_instead_of_5x5,
+            "(c5_reduce) → 5×5 (c5)"),
+    mistake("notices convolutions without bias", impl.inception_without_bias, "all with bias"),
+    mistake("notices the pool projection left out (channel count)", impl.inception_forgets_pool_projection,
+            "wrong shape", field="summary"),
+    mistake("notices a branch left out of the concatenation", impl.inception_drops_5x5_branch,
+            "Concatenate the four branches"),
+    mistake("notices the input overwritten by an in-place ReLU", impl.inception_relu_on_input_in_place,
+            "in place", field="summary"),
+])
+def test_check_make_inception_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_make_inception fail each plausible wrong module with the message naming its mistake?"""
+    assert_names_mistake(check_make_inception, learner, outcome, field, needle, hidden)
+
+
+def test_inception_size_error_points_to_the_learners_concatenation():
+    """Does a branch of the wrong size show the learner's torch.cat line (the only place the sizes meet)?"""
+    result = check_make_inception(impl.inception_5x5_padding_1)
+    line = source_line_of(impl.InceptionKnobs.forward, "return torch.cat(")
+    assert result.evidence[1] == f"in forward(), line {line}: return torch.cat(chosen, dim=self.cat_dim)"
+
+
+def test_inception_without_inner_relus_passes_a_blind_spot():
+    """Blind spot, as designed: outputs are checked to be non-negative, which sees the ReLU at the end of each
+    branch but not the ones after the 1×1 reductions; their absence passes."""
+    result = check_make_inception(impl.inception_no_relu_after_reductions, extended=True, seed=7)
+    assert result.outcome == PASSED, result.text()
+
+
+def test_inception_parameter_error_shows_both_counts():
+    """Does a 3×3 in place of the 5×5 show the expected and the learner's parameter counts?"""
+    learner = spy(impl.inception_3x3_instead_of_5x5)
+    result = check_make_inception(learner)
+    args, _ = learner.calls[-1]
+    assert result.evidence == [f"expected {inception_count(*args):,}, got {inception_count(*args, big_kernel=3):,}"]
+
+
+def aux_head_names():
+    model = impl.mini_googlenet_always_runs_heads()
+    return sorted(name for name, _ in model.named_children() if "aux" in name)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("notices `if self.train:` (always true): outputs in eval", impl.mini_googlenet_self_train_typo,
+            "logits alone", field="summary"),
+    mistake("notices heads run in eval but not returned (hooks)", impl.mini_googlenet_always_runs_heads,
+            f"called: {aux_head_names()}", field="evidence"),
+    mistake("notices heads on detached features", impl.mini_googlenet_detached_heads,
+            "auxiliary head 1 sends no gradient", field="summary"),
+    mistake("notices the second head computed under no_grad", impl.mini_googlenet_second_head_no_grad,
+            "auxiliary head 2 sends no gradient", field="summary", bug=NO_GRAD_HEAD_CRASHES),
+    mistake("notices logits alone in training", impl.mini_googlenet_logits_only, "three outputs",
+            field="summary"),
+    mistake("notices a list of two outputs", impl.mini_googlenet_list_of_two,
+            "if self.training: return logits, aux1, aux2"),
+    mistake("notices the outputs in the order (aux1, aux2, logits)", impl.mini_googlenet_heads_first_in_tuple,
+            "logits", bug=OUTPUT_ORDER_UNCHECKED),
+    mistake("shows torch's channel error for a head on the wrong block", impl.mini_googlenet_head_on_wrong_block,
+            "channels", field="evidence", outcome=RAISED),
+])
+def test_check_make_mini_googlenet_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_make_mini_googlenet fail each plausible wrong forward with the message naming its mistake?"""
+    assert_names_mistake(check_make_mini_googlenet, learner, outcome, field, needle, hidden)
+
+
+def test_mini_googlenet_three_outputs_evidence_lists_the_shapes():
+    """Does a wrong training output list what came back: each shape, or the single tensor's shape?"""
+    x_shape = []
+
+    def make(kind):
+        def factory(num_classes=10):
+            model = kind(num_classes)
+            model.register_forward_pre_hook(lambda module, args: x_shape.append(tuple(args[0].shape)))
+            return model
+        return factory
+    two = check_make_mini_googlenet(make(impl.ListOfTwo))
+    one = check_make_mini_googlenet(make(impl.LogitsOnly))
+    batch, classes = x_shape[0][0], 10
+    assert two.evidence == [f"expected (logits, aux1, aux2), each {(batch, classes)}; "
+                            f"got {[(batch, classes), (batch, classes)]}"]
+    assert one.evidence == [f"expected (logits, aux1, aux2), each {(batch, classes)}; got {(batch, classes)}"]
+
+
+# ==========================================================================
+# 3. Independence: the references equal counts computed another way
+# ==========================================================================
+
+def test_alexnet_reference_equals_cpu_model_and_formula():
+    """Is the count in check_make_alexnet's verdict that of torchvision's alexnet built normally on the CPU,
+    and of the formula from the layer table?"""
+    import torchvision
+    cpu_count = count_parameters(torchvision.models.alexnet(weights=None))
+    assert cpu_count == alexnet_count(1000)
+    assert f"({cpu_count:,} for 1000 classes)" in check_make_alexnet(impl.alexnet_class).summary
+
+
+def test_alexnet_references_for_every_class_count_equal_the_formula():
+    """For every class count the check uses, is its reference count the formula's?"""
+    learner = spy(impl.alexnet_class)
+    assert check_make_alexnet(learner, extended=True, seed=7)
+    settings = [kwargs["num_classes"] for _, kwargs in learner.calls]
+    for number, classes in enumerate(settings):
+        wrong = wrong_on_call(impl.alexnet_class, impl.alexnet_conv_without_bias, number)
+        result = check_make_alexnet(wrong, extended=True, seed=7)
+        assert wrong.calls[-1][1]["num_classes"] == classes
+        assert result.evidence[0] == (f"expected {alexnet_count(classes):,} parameters, "
+                                      f"got {alexnet_count(classes, conv_bias=False):,}"), result.text()
+
+
+def test_vgg_references_equal_the_formula():
+    """For every VGG configuration of the hidden cases, is the check's reference count the formula's?"""
+    learner = spy(impl.vgg_loop)
+    assert check_make_vgg(learner, extended=True, seed=7)
+    assert len(learner.calls) > 2
+    for number, ((cfg,), kwargs) in enumerate(learner.calls):
+        wrong = wrong_on_call(impl.vgg_loop, impl.vgg_conv_without_bias, number)
+        result = check_make_vgg(wrong, extended=True, seed=7)
+        assert wrong.calls[-1] == ((cfg,), kwargs)
+        want = vgg_count(cfg, kwargs["num_classes"], kwargs["batch_norm"])
+        got = vgg_count(cfg, kwargs["num_classes"], kwargs["batch_norm"], conv_bias=False)
+        assert result.evidence[0] == f"expected {want:,} parameters, got {got:,}", result.text()
+
+
+def test_inception_references_equal_the_formula():
+    """For every inception module of the hidden cases, is the check's reference count the formula's?"""
+    learner = spy(impl.inception_sequential)
+    assert check_make_inception(learner, extended=True, seed=7)
+    for number, (args, _) in enumerate(learner.calls):
+        wrong = wrong_on_call(impl.inception_sequential, impl.inception_3x3_instead_of_5x5, number)
+        result = check_make_inception(wrong, extended=True, seed=7)
+        assert wrong.calls[-1][0] == args
+        assert result.evidence == [f"expected {inception_count(*args):,}, "
+                                   f"got {inception_count(*args, big_kernel=3):,}"], result.text()
+
+
+def off_by_one_at(position):
+    def learner_for(correct):
+        def off(*args, **kwargs):
+            answer = list(correct(*args, **kwargs))
+            answer[position] += 1
+            return tuple(answer)
+        return off
+    return learner_for
+
+
+@pytest.mark.parametrize("name", PAIRS)
+@pytest.mark.parametrize("position", [0, 1])
+def test_pair_references_equal_the_formula(name, position):
+    """For every case of the hidden cases, is each number the check expects the closed formula's?"""
+    formula = correct_of(name)
+    learner = spy(formula)
+    assert SPECS[name]["check"](learner, extended=True)
+    for number, (args, kwargs) in enumerate(learner.calls):
+        wrong = wrong_on_call(formula, off_by_one_at(position)(formula), number)
+        result = SPECS[name]["check"](wrong, extended=True)
+        want = formula(*args, **kwargs)[position]
+        assert result.evidence == [f"expected {want}, got {want + 1}"], result.text()
+        assert result.case.endswith(f"number {position + 1} of the pair")
+
+
+def test_notebook_states_the_counts_the_checks_use():
+    """Does the exercise text state torchvision's AlexNet and VGG-16 counts as the formulas give them?"""
+    from torchvision.models.vgg import cfgs
+    with open(os.path.join(REPO_DIR, "instructor", "03_classic_architectures.py"), encoding="utf-8") as file:
+        text = file.read()
+    vgg16 = [cfg for cfg in cfgs.values() if sum(c != "M" for c in cfg) == 13]
+    assert len(vgg16) == 1
+    assert f"{alexnet_count(1000):,}" in text
+    assert f"{vgg_count(vgg16[0], 1000, False):,}" in text
+
+
+# ==========================================================================
+# 4. Generic outcomes, for every check
+# ==========================================================================
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def forgets_return_for(name):
+    correct = correct_of(name)
+
+    def forgets_return(*args, **kwargs):
+        out = correct(*args, **kwargs)  # noqa: F841 - and then no return
+    return forgets_return
+
+
+def raises_index_error(*args, **kwargs):
+    sizes = [1, 2, 3]
+    return sizes[len(sizes)]
+
+
+def spins_forever(*args, **kwargs):
+    i = 0
+    while i < 10:
+        total = i * 2  # forgot i += 1
+    return total
+
+
+def spins_and_catches(*args, **kwargs):
+    attempts = 0
+    while attempts < 10:
+        try:
+            value = [0][1]
+            attempts += value
+        except Exception:  # swallows the IndexError, over and over
+            pass
+
+
+def source_line_of(fn, snippet):
+    """The file line number of the line of ``fn`` that contains ``snippet``."""
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if snippet in line)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_is_not_attempted(name):
+    """Does every check call the untouched nbgrader stub 'not attempted'?"""
+    result = SPECS[name]["check"](stub)
+    assert result.outcome == NOT_ATTEMPTED, result.text()
+    assert "NotImplementedError" in result.summary
+    assert not result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forgotten_return_is_uncheckable(name):
+    """Does every check point to a forgotten return when the function returns None?"""
+    result = SPECS[name]["check"](forgets_return_for(name))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "return" in result.hint
+    assert "None" in result.summary
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exception_shows_type_and_learner_line(name):
+    """Does every check report the learner's exception with its type and the learner's own line?"""
+    result = SPECS[name]["check"](raises_index_error)
+    assert result.outcome == RAISED, result.text()
+    assert "IndexError" in result.summary
+    with pytest.raises(IndexError) as info:
+        raises_index_error()
+    assert result.evidence[0] == f"IndexError: {info.value}"
+    line = source_line_of(raises_index_error, "return sizes[len(sizes)]")
+    assert result.evidence[1] == f"in raises_index_error(), line {line}: return sizes[len(sizes)]"
+    assert COURSE_UTILS_DIR not in result.text()
+
+
+class RaisesInForward(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.layer(x.flatten(1))
+
+
+def raising_model(*args, **kwargs):
+    return RaisesInForward()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_exception_in_forward_shows_learner_line(name):
+    """Does every model check report an error inside forward with the learner's line in forward?"""
+    result = SPECS[name]["check"](raising_model)
+    assert result.outcome == RAISED, result.text()
+    assert "RuntimeError" in result.summary
+    line = source_line_of(RaisesInForward.forward, "return self.layer(")
+    assert f"in forward(), line {line}: return self.layer(x.flatten(1))" in result.evidence
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_is_stopped(name, short_time_limit):
+    """Does every check stop an infinite loop after the time limit and say so?"""
+    start = time.perf_counter()
+    result = SPECS[name]["check"](spins_forever)
+    elapsed = time.perf_counter() - start
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+    assert f"{short_time_limit:g} s" in result.summary
+    assert elapsed < short_time_limit + 5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_catching_exception_is_still_stopped(name, short_time_limit):
+    """Does every check still stop an infinite loop that catches `except Exception:` inside?"""
+    result = SPECS[name]["check"](spins_and_catches)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+
+
+class SpinsInForward(nn.Module):
+    def forward(self, x):
+        i = 0
+        while i < 10:
+            x = x  # forgot i += 1
+        return x
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_forward_that_never_ends_is_stopped(name, short_time_limit):
+    """Does every model check stop a forward that never ends, naming the model?"""
+    result = SPECS[name]["check"](lambda *args, **kwargs: SpinsInForward())
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "`model` ran for more than" in result.summary or "`module` ran for more than" in result.summary
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("not_a_function", [None, 42], ids=["None", "a result instead of the function"])
+def test_non_function_is_uncheckable(name, not_a_function):
+    """Does every check refuse something that is not a function (e.g. None) as 'cannot be checked'?"""
+    result = SPECS[name]["check"](not_a_function)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert type(not_a_function).__name__ in result.summary
+    assert "Pass the function itself" in result.hint
+
+
+@pytest.mark.xfail(strict=True, reason=MODEL_NOT_FACTORY)
+@pytest.mark.parametrize("name", ["make_alexnet"])
+def test_model_instead_of_function_is_uncheckable(name):
+    """Does a model check refuse a built model (`check(make_alexnet())`) as 'pass the function itself'?"""
+    with torch.device("meta"):
+        model = correct_of(name)()
+    result = SPECS[name]["check"](model)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "Pass the function itself" in (result.hint or "")
+
+
+@pytest.mark.xfail(strict=True, reason=META_MOVE)
+@pytest.mark.parametrize("name", ["make_alexnet", "make_vgg"])
+def test_factory_moving_the_model_to_a_device_is_not_called_unattempted(name):
+    """Does a factory ending in `.to(device)` get a verdict about the device, not 'not attempted'?"""
+    correct = correct_of(name)
+
+    def moves_to_device(*args, **kwargs):
+        return correct(*args, **kwargs).to(torch.device("cpu"))
+    result = SPECS[name]["check"](moves_to_device)
+    assert result.outcome != NOT_ATTEMPTED, result.text()
+    assert "meta" in result.text()
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_pair_answer_of_numpy_integers_passes(name):
+    """Does every pair check accept NumPy integers (np.int64 is an Integral)?"""
+    import numpy as np
+    correct = correct_of(name)
+    result = SPECS[name]["check"](lambda *args, **kwargs: tuple(np.int64(v) for v in correct(*args, **kwargs)))
+    assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_pair_as_list_passes(name):
+    """Does every pair check accept a list of two ints as well as a tuple?"""
+    correct = correct_of(name)
+    result = SPECS[name]["check"](lambda *args, **kwargs: list(correct(*args, **kwargs)))
+    assert result.outcome == PASSED, result.text()
+
+
+# ==========================================================================
+# 5. strict=True
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_pass_returns_truthy_result(name):
+    """Does strict=True let a correct implementation through, returning a truthy result?"""
+    result = SPECS[name]["check"](correct_of(name), strict=True)
+    assert isinstance(result, CheckResult) and result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_failure_raises_short_assertion_error(name):
+    """Does strict=True raise a CheckFailed (an AssertionError) with the hint and a short traceback?"""
+    check = SPECS[name]["check"]
+    expected = check(SPECS[name]["mistake"])
+    with pytest.raises(CheckFailed) as info:
+        check(SPECS[name]["mistake"], strict=True)
+    exc = info.value
+    assert isinstance(exc, AssertionError)
+    assert expected.hint and expected.hint in str(exc)
+    assert exc.result.text() == expected.text()
+    rendered = exc._render_traceback_()
+    assert isinstance(rendered, list) and 2 <= len(rendered) <= 10
+    assert rendered[0].startswith("CheckFailed: ")
+    assert not any(COURSE_UTILS_DIR in line or "course_utils" + os.sep in line for line in rendered)
+    assert not any(line.lstrip().startswith("File ") for line in rendered)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_not_attempted_raises_too(name):
+    """Does strict=True withhold the points from the untouched stub as well?"""
+    with pytest.raises(AssertionError, match="not attempted"):
+        SPECS[name]["check"](stub, strict=True)
+
+
+# ==========================================================================
+# 6. Rendering
+# ==========================================================================
+
+def raises_with_angle_brackets(*args, **kwargs):
+    raise ValueError("expected <Tensor> but got <None>")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_results_render_as_html_and_text(name):
+    """Does every outcome render as HTML with its outcome text, with repr() == text() and bool() true only
+    when passed, and is the learner's '<' escaped?"""
+    check = SPECS[name]["check"]
+    results = [check(correct_of(name)), check(SPECS[name]["mistake"]), check(stub),
+               check(raises_with_angle_brackets), check(forgets_return_for(name))]
+    assert sorted(r.outcome for r in results) == sorted(OUTCOMES)
+    for result in results:
+        page = result._repr_html_()
+        assert f"data-outcome='{result.outcome}'" in page
+        assert repr(result) == result.text() == str(result)
+        assert bool(result) is (result.outcome == PASSED)
+        assert result.text().splitlines()[0].startswith(f"{name}: {result.outcome}")
+    page = results[3]._repr_html_()
+    assert "&lt;Tensor&gt;" in page and "<Tensor>" not in page
+
+
+# ==========================================================================
+# 7. Determinism, seeds and side effects
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_gives_same_verdict(name):
+    """Does the same seed give the same verdict text, for a pass and for a failure?"""
+    check = SPECS[name]["check"]
+    for learner in (correct_of(name), SPECS[name]["mistake"]):
+        for kwargs in ({"seed": 3}, {"seed": 3, "extended": True}):
+            assert check(learner, **kwargs).text() == check(learner, **kwargs).text()
+
+
+@pytest.mark.parametrize("name", ["make_inception", "make_mini_googlenet"])
+def test_seed_sets_the_random_inputs(name):
+    """Do the checks that run models on random inputs draw them from the seed: same seed, same inputs;
+    another seed, other inputs?"""
+    def inputs_for(seed):
+        seen = []
+
+        def make(*args, **kwargs):
+            model = correct_of(name)(*args, **kwargs)
+            model.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+            return model
+        assert SPECS[name]["check"](make, seed=seed)
+        return seen
+    first, again, other = inputs_for(0), inputs_for(0), inputs_for(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again)) and len(first) == len(again)
+    assert not torch.equal(first[0], other[0])
+
+
+def rng_marks(name):
+    return [pytest.mark.xfail(strict=True, reason=GLOBAL_RNG)] if name in ("make_inception",
+                                                                            "make_mini_googlenet") else []
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=rng_marks(name)) for name in ALL])
+def test_checks_leave_the_global_rng_alone(name):
+    """Does a check leave torch's global random state as it found it?"""
+    before = torch.random.get_rng_state()
+    SPECS[name]["check"](correct_of(name))
+    SPECS[name]["check"](SPECS[name]["mistake"])
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("name", ["make_alexnet", "make_vgg"])
+def test_meta_checks_allocate_no_real_weights(name):
+    """Do the AlexNet / VGG checks build the learner's model on the meta device (no weights in memory)?"""
+    devices = []
+
+    def make(*args, **kwargs):
+        model = correct_of(name)(*args, **kwargs)
+        devices.extend({p.device.type for p in model.parameters()})
+        return model
+    assert SPECS[name]["check"](make, extended=True, seed=7)
+    assert set(devices) == {"meta"}
+
+
+@pytest.mark.parametrize("name", ["make_inception", "make_mini_googlenet"])
+def test_value_checks_build_real_models(name):
+    """Do the checks that need values build real (CPU) models, so that outputs are compared as numbers?"""
+    devices = []
+
+    def make(*args, **kwargs):
+        model = correct_of(name)(*args, **kwargs)
+        devices.extend({p.device.type for p in model.parameters()})
+        return model
+    assert SPECS[name]["check"](make)
+    assert set(devices) == {"cpu"}
