@@ -27,8 +27,23 @@ def _learner_model(check, factory, label, *args, meta=True, first=False, **kwarg
     import contextlib
 
     import torch
+    if isinstance(factory, torch.nn.Module):
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"got a built {type(factory).__name__} model; the check needs "
+                                  "the function that builds it.", hint=f"Pass the function itself: `check_{check}"
+                                  f"({check})`, not `{check}()`.", next_step="Pass the function and run the check again."))
     case = Case(label, args, kwargs)
-    with torch.device("meta") if meta else contextlib.nullcontext():
+    if meta:
+        def on_meta(*a, **k):
+            # The meta device cannot copy weights out (`.to(device)`, loading a state dict): build on the CPU then.
+            try:
+                with torch.device("meta"):
+                    return factory(*a, **k)
+            except NotImplementedError as exc:
+                if "meta" not in str(exc).lower():
+                    raise
+                return factory(*a, **k)
+        model, _ = call_learner(check, on_meta, case, first=first, name=getattr(factory, "__name__", check))
+    else:
         model, _ = call_learner(check, factory, case, first=first)
     if model is None:
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{label}` returned None.",
@@ -40,12 +55,20 @@ def _learner_model(check, factory, label, *args, meta=True, first=False, **kwarg
     return model
 
 
-def _forward_shape(check, model, label, shape, *, device="meta"):
+def _model_device(model):
+    import torch
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def _forward_shape(check, model, label, shape, *, device=None):
+    # Model calls count as first calls: a `forward` still raising NotImplementedError is an
+    # exercise not attempted yet (the class skeleton is given), not a missing special case.
     import torch
     model.eval()
+    device = device or _model_device(model)
     case = Case(f"{label} on x of shape {shape}", (torch.empty(*shape, device=device),))
     with torch.no_grad():
-        out, _ = call_learner(check, model, case, first=False, name="model")
+        out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
     return out, case
 
 
@@ -69,7 +92,14 @@ def _first_difference(mine, reference) -> str | None:
 def _compare_model(check, model, reference, label, input_shape, num_classes, hint):
     """Output shape, then the parameter count against the reference model."""
     import torch
-    out, case = _forward_shape(check, model, label, input_shape)
+    try:
+        out, case = _forward_shape(check, model, label, input_shape)
+    except Verdict as verdict:
+        if verdict.result.outcome == "your code raised" and input_shape[-1] != 224:
+            verdict.result.hint = (f"It runs on 224×224 images but not on {input_shape[-1]}×{input_shape[-1]}: an "
+                                   "adaptive average pool before the dense layers makes their input size "
+                                   "independent of the image size.")
+        raise
     want = (input_shape[0], num_classes)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -78,21 +108,6 @@ def _compare_model(check, model, reference, label, input_shape, num_classes, hin
                                   hint="The classifier ends with nn.Linear(4096, num_classes); check the flatten "
                                        "size after the adaptive average pool.",
                                   next_step="Fix the head and run the check again."))
-    from torch.utils.flop_counter import FlopCounterMode
-    flops = []
-    for net in (model, reference):
-        net.eval()
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            net(torch.empty(*input_shape, device="meta"))
-        flops.append(counter.get_total_flops())
-    if abs(flops[0] - flops[1]) > 0.01 * flops[1]:
-        raise Verdict(CheckResult(check, INCORRECT, "the amount of computation differs from torchvision's.",
-                                  case=case.label,
-                                  evidence=[f"expected {flops[1] / 1e9:.2f} GFLOPs per batch, got {flops[0] / 1e9:.2f}"],
-                                  hint="Parameters can match while the feature maps have the wrong size: check "
-                                       "every stride, padding and pooling layer (the adaptive pool hides a missing "
-                                       "one from the output shape).",
-                                  next_step="Fix the feature-map sizes and run the check again."))
     mine, theirs = count_parameters(model), count_parameters(reference)
     if mine != theirs:
         difference = _first_difference(_layer_counts(model), _layer_counts(reference))
@@ -100,6 +115,21 @@ def _compare_model(check, model, reference, label, input_shape, num_classes, hin
                                   case=label, evidence=[f"expected {theirs:,} parameters, got {mine:,}"]
                                   + ([f"first difference: {difference}"] if difference else []),
                                   hint=hint, next_step="Fix that layer and run the check again."))
+    from torch.utils.flop_counter import FlopCounterMode
+    flops = []
+    for net in (model, reference):
+        net.eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            net(torch.empty(*input_shape, device=_model_device(net)))
+        flops.append(counter.get_total_flops())
+    if abs(flops[0] - flops[1]) > 0.01 * flops[1]:
+        raise Verdict(CheckResult(check, INCORRECT, "the amount of computation differs from torchvision's.",
+                                  case=case.label,
+                                  evidence=[f"expected {flops[1] / 1e9:.2f} GFLOPs per batch, got {flops[0] / 1e9:.2f}"],
+                                  hint="The parameters match but the feature maps have the wrong size: check every "
+                                       "stride, padding and pooling layer (the adaptive pool hides a missing one "
+                                       "from the output shape).",
+                                  next_step="Fix the feature-map sizes and run the check again."))
 
 
 # --------------------------------------------------------------------------
@@ -117,7 +147,7 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
     import torchvision
     check = "make_alexnet"
     settings = [1000, 10] + ([37] if extended else [])
-    sizes = [224] + ([256] if extended else [])
+    sizes = [224, 256]  # a second size: the adaptive average pool must make the head size-independent
 
     def behaviour():
         for index, classes in enumerate(settings):
@@ -165,10 +195,12 @@ def check_make_vgg(make_vgg, *, strict=False, seed=0, extended=False) -> CheckRe
                                    batch_norm=batch_norm, first=index == 0)
             with torch.device("meta"):
                 reference = getattr(torchvision.models, name)(num_classes=classes)
-            _compare_model(check, model, reference, label, (2, 3, 224, 224), classes,
-                           hint="Each number in cfg is a 3×3 conv (padding 1) from the previous channel count, "
-                                "followed by ReLU (with batch_norm: conv, BatchNorm2d, ReLU); 'M' is a 2×2/2 max "
-                                "pool. Then adaptive average pool to 7×7 and dense 512·7·7 → 4096 → 4096 → classes.")
+            for size in (224, 256):
+                _compare_model(check, model, reference, label, (2, 3, size, size), classes,
+                               hint="Each number in cfg is a 3×3 conv (padding 1) from the previous channel count, "
+                                    "followed by ReLU (with batch_norm: conv, BatchNorm2d, ReLU); 'M' is a 2×2/2 max "
+                                    "pool. Then adaptive average pool to 7×7 and dense 512·7·7 → 4096 → 4096 → "
+                                    "classes.")
         return "VGG-11 and VGG-16 match torchvision's output shapes, computation and parameter counts."
 
     return run_cases(check, make_vgg, [], compare=None, strict=strict, after=behaviour)
@@ -195,6 +227,10 @@ def _vgg_stack_cases(extended):
 
 def _compare_pair(check, got, case, *, name, general_hint=None):
     """The answer is a pair of ints; compare each with its own hint."""
+    if got is None:
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
+                                  hint="Did you forget a `return`? Return both numbers: `return first, second`.",
+                                  next_step="Return a tuple and run the check again."))
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; expected a pair of "
                                   "ints.", case=case.label, hint="Return both numbers: `return first, second`.",
@@ -289,7 +325,7 @@ def check_make_inception(make_inception, *, strict=False, seed=0, extended=False
             x = torch.randn(2, cin, h, w, generator=g)
             case = Case(f"{label} on x of shape {tuple(x.shape)}", (x,))
             with torch.no_grad():
-                out, _ = call_learner(check, model, case, first=False, name="module")
+                out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
             want = (2, c1 + c3 + c5 + pp, h, w)
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
                 got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -312,17 +348,23 @@ def check_make_inception(make_inception, *, strict=False, seed=0, extended=False
                                           hint="Six convolutions, all with bias: 1×1 (c1); 1×1 (c3_reduce) → 3×3 "
                                                "(c3); 1×1 (c5_reduce) → 5×5 (c5); max pool → 1×1 (pool_proj).",
                                           next_step="Fix the branch widths and run the check again."))
-            # Branch order: perturb the input; the first c1 output channels must follow the 1×1 branch only.
+            # Branch order: nudge one interior pixel. A 1×1 branch moves at most 1 output position,
+            # a 3×3 (or 3×3-pool) branch at most 9, and a 5×5 branch reaches beyond 9 when the map allows.
             x2 = x.clone()
-            x2[:, :, 0, 0] += 10.0
+            x2[:, :, h // 2, w // 2] += 10.0
             with torch.no_grad():
-                out2, _ = call_learner(check, model, Case(case.label, (x2,)), first=False, name="module")
-            changed_first = ((out2 - out)[:, :c1].abs().amax(dim=(0, 1)) > 0)
-            if changed_first.sum() > 1:
+                out2, _ = call_learner(check, model, Case(case.label, (x2,)), first=True,
+                                       name=f"{type(model).__name__}.forward")
+            bounds = [0, c1, c1 + c3, c1 + c3 + c5, c1 + c3 + c5 + pp]
+            moved = [int(((out2 - out)[:, a:b].abs().amax(dim=(0, 1)) > 0).sum()) for a, b in zip(bounds, bounds[1:])]
+            wrong = moved[0] > 1 or moved[1] > 9 or moved[3] > 9 or (h >= 5 and w >= 5 and 0 < moved[2] <= 9
+                                                                         and moved[1] > 0 and c5 >= 4)
+            if wrong:
                 raise Verdict(CheckResult(check, INCORRECT, "the branches are concatenated in another order.",
                                           case=case.label,
-                                          evidence=[f"a change at one pixel moved the first {c1} channels at "
-                                                    f"{int(changed_first.sum())} positions; a 1×1 branch moves 1"],
+                                          evidence=[f"a change at one pixel moved {moved} output positions in the "
+                                                    f"channel groups of sizes {[c1, c3, c5, pp]}; expected at most "
+                                                    "1, 9, 25, 9 (1×1, 3×3, 5×5, pool)"],
                                           hint="Concatenate in the paper's order: [1×1, 3×3, 5×5, pool projection].",
                                           next_step="Reorder the torch.cat and run the check again."))
         return "Output shapes, ReLUs, parameter counts and branch order match GoogLeNet's inception module."
@@ -355,7 +397,14 @@ def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, exte
             x = torch.randn(2, 3, 32, 32, generator=g)
             model.train()
             case = Case(f"{label} in training mode on x of shape {tuple(x.shape)}", (x,))
-            out, _ = call_learner(check, model, case, first=False, name="model")
+            order = []  # convolutions in the order the forward pass runs them: the first is the first layer
+            hooks = [m.register_forward_hook(lambda module, *a: order.append(module))
+                     for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+            try:
+                out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
+            finally:
+                for hook in hooks:
+                    hook.remove()
             if not (isinstance(out, (tuple, list)) and len(out) == 3
                     and all(isinstance(o, torch.Tensor) and tuple(o.shape) == (2, classes) for o in out)):
                 shapes = ([tuple(o.shape) if isinstance(o, torch.Tensor) else type(o).__name__ for o in out]
@@ -366,17 +415,29 @@ def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, exte
                                           evidence=[f"expected (logits, aux1, aux2), each (2, {classes}); got {shapes}"],
                                           hint="In forward: `if self.training: return logits, aux1, aux2`.",
                                           next_step="Return the auxiliary outputs in training mode."))
-            first = next(p for p in model.parameters() if p.dim() == 4)
-            for index in (1, 2):
+            if not order:
+                raise Verdict(CheckResult(check, INCORRECT, "the model runs no convolution.", case=case.label,
+                                          next_step="Run the stem and blocks in forward."))
+            first_layer = order[0].weight
+
+            def aux_gradient(index):
                 model.zero_grad()
-                out = model(x)
-                out[index].sum().backward()
-                if first.grad is None or first.grad.abs().sum() == 0:
+                aux = model(x)[index]
+                if not aux.requires_grad:   # computed under no_grad or detached: no gradient at all
+                    return None
+                aux.sum().backward()
+                return None if first_layer.grad is None else first_layer.grad.abs().sum().item()
+
+            for index in (1, 2):
+                probe = Case(f"{label}: a loss on auxiliary output {index} alone, back-propagated", (index,))
+                reached, _ = call_learner(check, aux_gradient, probe, first=False, name=f"{type(model).__name__}.forward")
+                if not reached:
                     raise Verdict(CheckResult(check, INCORRECT,
                                               f"auxiliary head {index} sends no gradient to the first layer.",
                                               case=case.label,
                                               hint="Each auxiliary head must be computed from an intermediate "
-                                                   "feature map of the same network (not a detached copy).",
+                                                   "feature map of the same network (not a detached copy, not "
+                                                   "under torch.no_grad()).",
                                               next_step="Attach the heads to the main path."))
             model.eval()
             calls = []
@@ -384,7 +445,7 @@ def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, exte
                      for name, m in model.named_modules() if "aux" in name and name.count(".") == 0]
             case = Case(f"{label} in eval mode on x of shape {tuple(x.shape)}", (x,))
             with torch.no_grad():
-                out, _ = call_learner(check, model, case, first=False, name="model")
+                out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
             for hook in hooks:
                 hook.remove()
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, classes):
@@ -393,6 +454,19 @@ def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, exte
                                           case=case.label, evidence=[f"expected a tensor (2, {classes}), got {got}"],
                                           hint="Auxiliary classifiers only help training; at test time return "
                                                "`logits`.", next_step="Return the logits alone when not training."))
+            with torch.no_grad():
+                model.train()
+                replay, _ = call_learner(check, model, Case(case.label, (x,)), first=True,
+                                         name=f"{type(model).__name__}.forward")
+                model.eval()
+            # Compare eval logits with the training outputs (equal when the main path has no dropout/BN).
+            close = [torch.allclose(out, o, atol=1e-5) for o in replay]
+            if not close[0] and any(close[1:]):
+                raise Verdict(CheckResult(check, INCORRECT, "the training outputs are in another order.",
+                                          case=case.label, evidence=["eval's logits equal training output "
+                                                                     f"{close.index(True) + 1} of 3, not the first"],
+                                          hint="Return `(logits, aux1, aux2)`: the main logits first.",
+                                          next_step="Reorder the returned tuple and run the check again."))
             if calls:
                 raise Verdict(CheckResult(check, INCORRECT, "the auxiliary heads still run in eval mode.",
                                           case=case.label, evidence=[f"called: {sorted(set(calls))}"],
