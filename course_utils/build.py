@@ -152,7 +152,7 @@ def load_solutions(name: str) -> dict:
     last = max(i for i, c in enumerate(code) if c.metadata.get("nbgrader", {}).get("solution"))
     for cell in code[:last + 1]:
         role = cell.metadata.get("nbgrader", {})
-        if role.get("solution") or cell.source.lstrip().startswith(("import", "from", "def ")):
+        if role.get("solution") or cell.source.lstrip().startswith(("import", "from", "def ", "class ")):
             with contextlib.redirect_stdout(io.StringIO()):  # set-up cells print (e.g. the device)
                 exec(compile(cell.source, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
     return namespace
