@@ -105,7 +105,27 @@ def _adversarial_01(learner) -> dict:
     }
 
 
-ADVERSARIAL = {"01_convolution": _adversarial_01}
+def _partly_wrong(name: str, exercise: str, old: str, new: str):
+    """A submission whose one exercise runs but is wrong (``old`` replaced by ``new`` in its solution)."""
+    def students(learner) -> dict:
+        solutions, points = solution_cells(name), _points(name)
+        wrong = solutions[exercise].replace(old, new)
+        assert wrong != solutions[exercise], f"{old!r} not found in the {exercise} solution"
+        return {f"partly_wrong_{exercise}": (_submission(learner, solutions, replace={exercise: wrong}),
+                                             sum(points.values()) - points[f"{exercise}_tests"])}
+    return students
+
+
+ADVERSARIAL = {
+    "01_convolution": _adversarial_01,
+    # softmax without the max subtraction: fine on small logits, inf/NaN on logits in the thousands
+    "02_building_blocks": _partly_wrong("02_building_blocks", "softmax", "z - z.amax(dim=dim, keepdim=True)", "z"),
+    # inception branches concatenated in another order: right shape and parameters, wrong layout
+    "03_classic_architectures": _partly_wrong(
+        "03_classic_architectures", "make_inception",
+        "[self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)]",
+        "[self.branch3(x), self.branch1(x), self.branch5(x), self.branch_pool(x)]"),
+}
 
 
 @pytest.fixture(scope="module")

@@ -474,7 +474,7 @@ def check_make_digits_cnn(make_digits_cnn, *, strict=False, seed=0, extended=Fal
             case = Case(f"a fresh model on x of shape ({batch}, 1, 8, 8)",
                         (torch.rand(batch, 1, 8, 8, generator=_generator(seed), device="cpu").to(device),))
             with torch.no_grad():
-                out, _ = call_learner(check, model, case, first=False, name="model")
+                out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (batch, 10):
                 shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise Verdict(CheckResult(check, INCORRECT, "the model's output has the wrong shape.",

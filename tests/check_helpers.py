@@ -1,0 +1,71 @@
+"""Helpers shared by the check test modules: the catalogues (test_checks_*.py) and the contract.
+
+Import a fixture by name into a test module to use it there (pytest finds
+fixtures among a module's attributes).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+from course_utils.checks import INCORRECT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run the importing module's checks with one torch thread.
+
+    On the 2-core course machines, two-thread timings are bimodal: about one
+    process in six runs every multi-threaded op ~15x slower (F.conv2d at
+    ~30 ms instead of ~2 ms), which flips check_conv2d_im2col's speed verdict
+    on correct code.  One thread measured steady at ~2.5 ms.  (Models that are
+    tiny or on the meta device gain nothing from a second thread either.)
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def guards_fixture(guarded, still_work=None):
+    """An autouse fixture: after every test, the ``guarded`` functions (name -> (owner, attribute)) are the
+    originals again, and ``still_work()`` (running the refused functions once) succeeds."""
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in guarded.items()}
+
+    @pytest.fixture(autouse=True)
+    def guards_put_everything_back():
+        """After every test, the guarded functions are the originals again and the refused ones run."""
+        yield
+        changed = [name for name, (owner, attr) in guarded.items() if getattr(owner, attr) is not originals[name]]
+        assert not changed, f"a check left these functions replaced: {changed}"
+        if still_work is not None:
+            still_work()
+    return guards_put_everything_back
+
+
+def source_line_of(fn, snippet):
+    """The file line number of the line of ``fn`` that contains ``snippet``."""
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(lines) if snippet in line)
+
+
+def field_text(result, field):
+    value = getattr(result, field)
+    return "\n".join(value) if isinstance(value, list) else (value or "")
+
+
+def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None):
+    """One catalogue entry; ``bug`` names a defect of the check (strict xfail)."""
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(learner, outcome, field, needle, id=question, marks=marks)
+
+
+def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
+    """The check fails ``learner`` (on the hidden cases if ``hidden``) with ``outcome``, ``needle`` in ``field``."""
+    result = check(learner, extended=True, seed=7) if hidden else check(learner)
+    assert result.outcome == outcome, result.text()
+    assert needle in field_text(result, field), result.text()
+    assert not result

@@ -1,0 +1,558 @@
+"""Proof that every graded check keeps the generic contract.
+
+The checks of all notebooks (registered in ``contract_specs.py``) are run
+through the same generic tests, once each:
+
+* correct implementations, in every style of their catalogue, pass the
+  public cases and, strictly, the hidden ``extended=True`` cases;
+* the generic outcomes (not attempted, raised, cannot be checked, stopped)
+  come out as documented, for every check and, by kind of answer, for
+  tensors, integers, pairs of integers and model factories;
+* ``strict=True`` raises a short ``CheckFailed``, results render, the guards
+  put the forbidden functions back, verdicts are deterministic and the global
+  RNG is left alone.
+
+What is specific to one check (its mistake catalogue, its references) stays
+in its catalogue module: ``test_checks_conv.py``, ``test_checks_blocks.py``,
+``test_checks_architectures.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import course_utils.checks as checks
+from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
+                                 CheckResult, check_conv_param_count)
+from course_utils.checks import _engine
+
+from check_helpers import guards_fixture, one_torch_thread, source_line_of  # noqa: F401
+from contract_specs import (ALL, GUARDED, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
+                            correct_of, guarded_now, references_still_work)
+
+COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
+
+CORRECT = [pytest.param(name, fn, id=f"{name}-{fn.__name__}") for name in ALL for fn in SPECS[name]["correct"]]
+
+
+guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
+
+
+def case_count(result):
+    return int(re.search(r"passed on (\d+) cases?\b", result.summary).group(1))
+
+
+# ==========================================================================
+# 1. Correct implementations pass
+# ==========================================================================
+
+@pytest.mark.parametrize("name, learner", CORRECT)
+def test_correct_implementation_passes_public_cases(name, learner):
+    """Does a correct implementation, in any style, pass the public cases (seed 0)?"""
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == PASSED, result.text()
+    assert result and result.passed
+    assert result.summary.startswith("public checks passed")
+    assert "all tests passed" not in result.text()
+
+
+@pytest.mark.parametrize("name, learner", CORRECT)
+def test_correct_implementation_passes_hidden_cases(name, learner):
+    """Does a correct implementation also pass the hidden cases (extended=True, seed=7), strictly,
+    on more cases than the public ones (or as many, where the hidden run only enlarges a case)?"""
+    check = SPECS[name]["check"]
+    public = check(learner)
+    hidden = check(learner, extended=True, seed=7, strict=True)
+    assert hidden.outcome == PASSED, hidden.text()
+    cases = SPECS[name].get("hidden_cases", "more")
+    if cases == "same":  # e.g. make_digits_cnn: one build case; extended adds a batch of 64 inside it
+        assert case_count(hidden) == case_count(public)
+    elif cases == "more":
+        assert case_count(hidden) > case_count(public)
+
+
+# ==========================================================================
+# 2. Generic outcomes, for every check
+# ==========================================================================
+
+def stub(*args, **kwargs):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def forgets_return_for(name):
+    correct = correct_of(name)
+
+    def forgets_return(*args, **kwargs):
+        out = correct(*args, **kwargs)  # noqa: F841 - and then no return
+    return forgets_return
+
+
+def raises_index_error(*args, **kwargs):
+    sizes = [1, 2, 3]
+    return sizes[len(sizes)]
+
+
+def spins_forever(*args, **kwargs):
+    i = 0
+    while i < 10:
+        total = i * 2  # forgot i += 1
+    return total
+
+
+def spins_and_catches(*args, **kwargs):
+    attempts = 0
+    while attempts < 10:
+        try:
+            value = [0][1]
+            attempts += value
+        except Exception:  # swallows the IndexError, over and over
+            pass
+
+
+def swallows_everything_for(seconds):
+    def swallows_everything(*args, **kwargs):
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            try:
+                time.sleep(0.001)
+            except:  # noqa: E722 - a bare except, as learners write it
+                pass
+    return swallows_everything
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_is_not_attempted(name):
+    """Does every check call the untouched nbgrader stub 'not attempted'?"""
+    result = SPECS[name]["check"](stub)
+    assert result.outcome == NOT_ATTEMPTED, result.text()
+    assert "NotImplementedError" in result.summary
+    assert not result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forgotten_return_is_uncheckable(name):
+    """Does every check ask 'did you forget a return?' when the function returns None?"""
+    result = SPECS[name]["check"](forgets_return_for(name))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "return" in result.hint
+    assert "None" in result.summary
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exception_shows_type_and_learner_line(name):
+    """Does every check report the learner's exception with its type and the learner's own line?"""
+    result = SPECS[name]["check"](raises_index_error)
+    assert result.outcome == RAISED, result.text()
+    assert "IndexError" in result.summary
+    with pytest.raises(IndexError) as info:
+        raises_index_error()
+    assert result.evidence[0] == f"IndexError: {info.value}"
+    line = source_line_of(raises_index_error, "return sizes[len(sizes)]")
+    assert result.evidence[1] == f"in raises_index_error(), line {line}: return sizes[len(sizes)]"
+    assert COURSE_UTILS_DIR not in result.text()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_is_stopped(name, short_time_limit):
+    """Does every check stop an infinite loop after the time limit and say so?"""
+    start = time.perf_counter()
+    result = SPECS[name]["check"](spins_forever)
+    elapsed = time.perf_counter() - start
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+    assert f"{short_time_limit:g} s" in result.summary
+    assert elapsed < short_time_limit + 5
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_infinite_loop_catching_exception_is_still_stopped(name, short_time_limit):
+    """Does every check still stop an infinite loop that catches `except Exception:` inside?"""
+    result = SPECS[name]["check"](spins_and_catches)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+
+
+def test_loop_with_bare_except_is_still_stopped(short_time_limit):
+    """Does a check stop a loop that swallows everything with a bare `except:`?"""
+    # Bounded at 3 × the limit so that this test ends even though the check does not stop it.
+    result = check_conv_param_count(swallows_everything_for(3 * short_time_limit))
+    assert "stopped" in result.summary, result.text()
+
+
+def test_time_up_is_a_base_exception():
+    """Is the time-up signal outside Exception, so that `except Exception:` cannot swallow it?"""
+    assert issubclass(_engine._TimeUp, BaseException)
+    assert not issubclass(_engine._TimeUp, Exception)
+    assert not issubclass(_engine._Forbidden, Exception)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("not_a_function", [None, 42], ids=["None", "a result instead of the function"])
+def test_non_function_is_uncheckable(name, not_a_function):
+    """Does every check refuse something that is not a function (e.g. None) as 'cannot be checked'?"""
+    result = SPECS[name]["check"](not_a_function)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert type(not_a_function).__name__ in result.summary
+    assert "Pass the function itself" in result.hint
+
+
+# --------------------------------------------------------------------------
+# Tensor answers
+# --------------------------------------------------------------------------
+
+def capturing(transform, correct):
+    """A learner that returns ``transform(correct answer)`` and remembers what it returned."""
+    seen = []
+
+    def learner(*args, **kwargs):
+        seen.append(transform(correct(*args, **kwargs)))
+        return seen[-1]
+    learner.seen = seen
+    return learner
+
+
+def on_main_output(name, transform):
+    """``transform`` applied to the output the check compares first (y, for batch_norm's tuple)."""
+    index = SPECS[name].get("main")
+    if index is None:
+        return transform
+    return lambda out: (*out[:index], transform(out[index]), *out[index + 1:])
+
+
+def main_output(name, out):
+    index = SPECS[name].get("main")
+    return out if index is None else out[index]
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_wrong_shape_shows_both_shapes(name):
+    """Does every tensor check report a wrong shape with the expected and the returned shape?"""
+    learner = capturing(on_main_output(name, lambda out: out.unsqueeze(0)), correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    got = main_output(name, learner.seen[-1])
+    assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
+    assert "shape" in result.summary
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_float64_output_is_a_dtype_error(name):
+    """Does every tensor check fail a float64 output and name the dtypes?"""
+    result = SPECS[name]["check"](capturing(on_main_output(name, lambda out: out.double()), correct_of(name)))
+    assert result.outcome == INCORRECT, result.text()
+    assert "dtype" in result.summary
+    assert result.evidence == [f"expected {torch.float32}, got {torch.float64}"]
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_numpy_output_is_uncheckable(name):
+    """Does every tensor check refuse a NumPy array and say how to convert it?"""
+    result = SPECS[name]["check"](capturing(on_main_output(name, lambda out: out.numpy()), correct_of(name)))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "NumPy" in result.summary
+    assert "torch.from_numpy" in result.hint
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_in_place_change_of_an_input_is_caught(name):
+    """Does every tensor check notice that the learner changed its first input tensor in place?"""
+    correct = correct_of(name)
+
+    def mutates_input(first, *args, **kwargs):
+        out = correct(first, *args, **kwargs)
+        first.mul_(2)  # reuses the input as scratch space
+        return out
+    result = SPECS[name]["check"](mutates_input)
+    assert result.outcome == INCORRECT, result.text()
+    assert "in place" in result.summary
+
+
+# --------------------------------------------------------------------------
+# Integer answers, and pairs of integers
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", INTEGER)
+def test_float_answer_is_incorrect(name):
+    """Does every integer check fail a float answer, even a whole-valued one, showing both numbers?"""
+    learner = capturing(float, correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    got = learner.seen[0]
+    assert got == int(got)  # whole-valued: only the type is wrong
+    assert result.evidence == [f"expected {int(got)}, got {got!r}"]
+    assert "whole numbers" in result.hint
+
+
+@pytest.mark.parametrize("name", INTEGER)
+def test_numpy_integer_answer_passes(name):
+    """Does every integer check accept a NumPy integer (np.int64 is an Integral)?"""
+    result = SPECS[name]["check"](capturing(np.int64, correct_of(name)))
+    assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_pair_answer_of_numpy_integers_passes(name):
+    """Does every pair check accept NumPy integers (np.int64 is an Integral)?"""
+    correct = correct_of(name)
+    result = SPECS[name]["check"](lambda *args, **kwargs: tuple(np.int64(v) for v in correct(*args, **kwargs)))
+    assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_pair_as_list_passes(name):
+    """Does every pair check accept a list of two ints as well as a tuple?"""
+    correct = correct_of(name)
+    result = SPECS[name]["check"](lambda *args, **kwargs: list(correct(*args, **kwargs)))
+    assert result.outcome == PASSED, result.text()
+
+
+# --------------------------------------------------------------------------
+# Model factories
+# --------------------------------------------------------------------------
+
+class RaisesInForward(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.layer = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.layer(x.flatten(1))
+
+
+def raising_model(*args, **kwargs):
+    return RaisesInForward()
+
+
+@pytest.mark.parametrize("name", STAND_IN_MODELS)
+def test_exception_in_forward_shows_learner_line(name):
+    """Does every model check report an error inside forward with the learner's line in forward?"""
+    result = SPECS[name]["check"](raising_model)
+    assert result.outcome == RAISED, result.text()
+    assert "RuntimeError" in result.summary
+    line = source_line_of(RaisesInForward.forward, "return self.layer(")
+    assert f"in forward(), line {line}: return self.layer(x.flatten(1))" in result.evidence
+
+
+class SpinsInForward(nn.Module):
+    def forward(self, x):
+        i = 0
+        while i < 10:
+            x = x  # forgot i += 1
+        return x
+
+
+@pytest.mark.parametrize("name", STAND_IN_MODELS)
+def test_model_forward_that_never_ends_is_stopped(name, short_time_limit):
+    """Does every model check stop a forward that never ends, on the forward's case?"""
+    result = SPECS[name]["check"](lambda *args, **kwargs: SpinsInForward())
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "stopped" in result.summary
+    assert f"{short_time_limit:g} s" in result.summary
+    assert "on x of shape" in result.case
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_correct_model_whose_forward_never_ends_is_stopped(name, short_time_limit):
+    """Does every model check also stop a correct model whose forward never ends, naming the model?"""
+    correct, built = correct_of(name), []
+
+    def make_spinning_model(*args, **kwargs):
+        model = correct(*args, **kwargs)
+        model.forward = spins_forever
+        built.append(model)
+        return model
+    result = SPECS[name]["check"](make_spinning_model)
+    assert result.outcome == UNCHECKABLE, result.text()
+    label = SPECS[name].get("forward_label", "`{cls}.forward`").format(cls=type(built[-1]).__name__)
+    assert f"{label} ran for more than" in result.summary
+
+
+class ForwardStub(nn.Module):
+    """The class skeleton of the notebook: layers given, forward still the nbgrader stub."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.layer = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+@pytest.mark.parametrize("name", STAND_IN_MODELS)
+def test_forward_stub_is_not_attempted(name):
+    """Does every model check call a model whose forward is still the stub 'not attempted'?"""
+    result = SPECS[name]["check"](lambda *args, **kwargs: ForwardStub())
+    assert result.outcome == NOT_ATTEMPTED, result.text()
+    assert "NotImplementedError" in result.summary
+
+
+# ==========================================================================
+# 3. strict=True
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_pass_returns_truthy_result(name):
+    """Does strict=True let a correct implementation through, returning a truthy result?"""
+    result = SPECS[name]["check"](correct_of(name), strict=True)
+    assert isinstance(result, CheckResult) and result
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_failure_raises_short_assertion_error(name):
+    """Does strict=True raise a CheckFailed (an AssertionError) with the hint and a short traceback?"""
+    check = SPECS[name]["check"]
+    expected = check(SPECS[name]["mistake"])
+    with pytest.raises(CheckFailed) as info:
+        check(SPECS[name]["mistake"], strict=True)
+    exc = info.value
+    assert isinstance(exc, AssertionError)
+    assert expected.hint and expected.hint in str(exc)
+    assert exc.result.text() == expected.text()
+    rendered = exc._render_traceback_()
+    assert isinstance(rendered, list) and 2 <= len(rendered) <= 10
+    assert rendered[0].startswith("CheckFailed: ")
+    assert not any(COURSE_UTILS_DIR in line or "course_utils" + os.sep in line for line in rendered)
+    assert not any(line.lstrip().startswith("File ") for line in rendered)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_strict_not_attempted_raises_too(name):
+    """Does strict=True withhold the points from the untouched stub as well?"""
+    with pytest.raises(AssertionError, match="not attempted"):
+        SPECS[name]["check"](stub, strict=True)
+
+
+# ==========================================================================
+# 4. Rendering
+# ==========================================================================
+
+def raises_with_angle_brackets(*args, **kwargs):
+    raise ValueError("expected <Tensor> but got <None>")
+
+
+def results_of_every_outcome(name):
+    check = SPECS[name]["check"]
+    return [check(correct_of(name)), check(SPECS[name]["mistake"]), check(stub),
+            check(raises_with_angle_brackets), check(forgets_return_for(name))]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_results_render_as_html_and_text(name):
+    """Does every outcome render as HTML with its outcome text, with repr() == text() and bool() true only when passed?"""
+    results = results_of_every_outcome(name)
+    assert sorted(r.outcome for r in results) == sorted(OUTCOMES)
+    for result in results:
+        page = result._repr_html_()
+        assert result.outcome in page
+        assert f"data-outcome='{result.outcome}'" in page
+        assert repr(result) == result.text() == str(result)
+        assert bool(result) is (result.outcome == PASSED)
+        assert result.text().splitlines()[0].startswith(f"{name}: {result.outcome}")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_html_escapes_learner_messages(name):
+    """Does the HTML escape '<' in the learner's own exception message?"""
+    result = SPECS[name]["check"](raises_with_angle_brackets)
+    assert "<Tensor>" in result.text()
+    page = result._repr_html_()
+    assert "&lt;Tensor&gt;" in page and "&lt;None&gt;" in page
+    assert "<Tensor>" not in page and "<None>" not in page
+
+
+# ==========================================================================
+# 5. Guards: forbidden functions are refused while the learner runs, and come back
+# ==========================================================================
+
+def learners_for_guard_test(name):
+    kinds = {"passing": correct_of(name), "failing": SPECS[name]["mistake"], "raising": raises_index_error,
+             "stopped": spins_forever}
+    if SPECS[name].get("forbidden") is not None:
+        kinds["forbidden"] = SPECS[name]["forbidden"]
+    return kinds
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_guards_restore_the_reference_functions(name, short_time_limit):
+    """Are the guarded functions the originals again, and do the refused ones run, after any check:
+    passing, failing, raising, stopped, or refused for calling a forbidden function?"""
+    for kind, learner in learners_for_guard_test(name).items():
+        for strict in ((False,) if kind == "stopped" else (False, True)):
+            try:
+                SPECS[name]["check"](learner, strict=strict)
+            except CheckFailed:
+                pass
+            assert guarded_now() == ORIGINALS, (kind, strict)
+            assert all(guarded_now()[k] is ORIGINALS[k] for k in ORIGINALS), (kind, strict)
+            references_still_work()
+
+
+@pytest.mark.parametrize("name, reference", REFERENCES, ids=[f"{name}-{reference}" for name, reference in REFERENCES])
+def test_reference_is_replaced_only_while_learner_runs(name, reference):
+    """Is the reference replaced while the learner's code runs, and only then?"""
+    correct = correct_of(name)
+    owner, attr = GUARDED[reference]
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(getattr(owner, attr) is ORIGINALS[reference])
+        return correct(*args, **kwargs)
+    result = SPECS[name]["check"](spy)
+    assert result.outcome == PASSED, result.text()
+    assert seen and not any(seen)
+    assert getattr(owner, attr) is ORIGINALS[reference]
+
+
+# ==========================================================================
+# 6. Determinism, seeds and the global RNG
+# ==========================================================================
+
+def verdict(name, result):
+    """The verdict text, without the measured speed sentence for timed checks (timings vary)."""
+    text = result.text()
+    return text.split(" Speed on")[0] if SPECS[name].get("timed") else text
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_seed_gives_same_verdict(name):
+    """Does the same seed give the same verdict text, for a pass and for a failure?"""
+    check = SPECS[name]["check"]
+    for learner in (correct_of(name), SPECS[name]["mistake"]):
+        for kwargs in ({"seed": 3}, {"seed": 3, "extended": True}):
+            assert verdict(name, check(learner, **kwargs)) == verdict(name, check(learner, **kwargs))
+
+
+@pytest.mark.parametrize("name", TENSOR)
+def test_other_seed_gives_other_values(name):
+    """Does seed= change the random values (the evidence of a wrong answer changes)?"""
+    check, wrong = SPECS[name]["check"], SPECS[name]["mistake"]
+    first, second = check(wrong, seed=0), check(wrong, seed=1)
+    assert first.outcome == second.outcome == INCORRECT
+    assert first.hint == second.hint
+    assert first.evidence != second.evidence
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_checks_leave_the_global_rng_alone(name):
+    """Does a check use its own generator, leaving torch's global RNG state untouched, on the public and
+    the hidden cases?
+
+    A learner's make_digits_cnn draws from the global RNG when its layers
+    initialise, so for such a check the spec names learners that build their
+    model with skip_init (``rng_learners``).
+    """
+    learners = SPECS[name].get("rng_learners") or [correct_of(name), SPECS[name]["mistake"]]
+    before = torch.random.get_rng_state()
+    for learner in learners:
+        SPECS[name]["check"](learner)
+        SPECS[name]["check"](learner, extended=True)
+    assert torch.equal(torch.random.get_rng_state(), before)
