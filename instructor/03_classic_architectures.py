@@ -299,8 +299,8 @@ plt.show()
 # So "about 30 %" is right only as the fraction *kept* for this example (27.8 %); the saving is
 # 72 %. And neither number is a property of 1 × 1 convolutions: the fraction kept is
 # $\frac{c_\text{mid}}{9\, c_\text{out}} + \frac{c_\text{mid}}{c_\text{in}}$, which depends entirely on the
-# channel numbers — from 3 % with a reduction to 8 channels to over 100 % (no saving at all) when
-# the reduction keeps all 128. Compute it for your layer rather than quoting a percentage.
+# channel numbers — from 7 % with a reduction to 8 channels to 111 % (more weights than without it)
+# when the reduction keeps all 128. Compute it for your layer rather than quoting a percentage.
 #
 # ### The inception module
 #
