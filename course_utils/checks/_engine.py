@@ -519,6 +519,31 @@ def compare_int(check: str, got, case: Case, *, name: str, general_hint: str | N
                   case=case, got=int(got))
 
 
+def compare_parts(check: str, got, case: Case, *, name: str, parts: Sequence[str], compare, shape: str,
+                  return_hint: str, general_hint: str | None = None) -> None:
+    """Compare an answer made of several parts (a tuple), each part with ``compare``.
+
+    ``case.expected`` and every wrong answer in ``case.mistakes`` are tuples
+    with one entry per part; each part is compared with its own slice of the
+    mistakes, so the hint names the mistake of the part that differs.
+    ``shape`` says what is expected ("a pair of ints"); ``return_hint`` how
+    to return it.
+    """
+    if got is None:
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
+                                  hint=f"Did you forget a `return`? {return_hint}",
+                                  next_step=f"Return {shape} and run the check again."))
+    if not isinstance(got, (tuple, list)) or len(got) != len(parts):
+        what = type(got).__name__ + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {what}; expected {shape}.",
+                                  case=case.label, hint=return_hint,
+                                  next_step=f"Return {shape} and run the check again."))
+    for index, (part, got_part, expected_part) in enumerate(zip(parts, got, case.expected)):
+        sub = Case(f"{case.label}; comparing {part}", (), expected=expected_part, atol=case.atol, rtol=case.rtol,
+                   mistakes=[(hint, wrong[index]) for hint, wrong in case.mistakes])
+        compare(check, got_part, sub, name=f"{name}(...)[{index}] ({part})", general_hint=general_hint)
+
+
 def finish(result: CheckResult, strict: bool) -> CheckResult:
     """Return the result, or raise it as ``CheckFailed`` in strict mode."""
     if strict and not result.passed:
@@ -591,3 +616,27 @@ def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
     if extra:
         summary += " " + extra
     return finish(CheckResult(check, PASSED, summary), strict)
+
+
+# --------------------------------------------------------------------------
+# Small helpers the checks' case builders share
+# --------------------------------------------------------------------------
+
+def pair(v):
+    """3 -> (3, 3); (2, 1) -> (2, 1)."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def generator(seed):
+    """A local torch generator: cases never touch the global random state."""
+    import torch
+    return torch.Generator().manual_seed(int(seed))
+
+
+def randn(g, *shape):
+    import torch
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def shape_of(t) -> str:
+    return str(tuple(t.shape))

@@ -8,15 +8,14 @@ from torchvision's models and from ``nn.Conv2d`` modules, built on the
 
 from __future__ import annotations
 
+from ..train import count_parameters
 from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
-                      run_cases)
+                      compare_parts, run_cases)
 
 __all__ = ["check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",
            "check_make_inception", "check_make_mini_googlenet"]
 
 
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def _learner_model(check, factory, label, *args, meta=True, first=False, **kwargs):
@@ -24,8 +23,6 @@ def _learner_model(check, factory, label, *args, meta=True, first=False, **kwarg
 
     ``first`` marks the check's first call: a NotImplementedError there is the untouched stub.
     """
-    import contextlib
-
     import torch
     if isinstance(factory, torch.nn.Module):
         raise Verdict(CheckResult(check, UNCHECKABLE, f"got a built {type(factory).__name__} model; the check needs "
@@ -227,18 +224,9 @@ def _vgg_stack_cases(extended):
 
 def _compare_pair(check, got, case, *, name, general_hint=None):
     """The answer is a pair of ints; compare each with its own hint."""
-    if got is None:
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
-                                  hint="Did you forget a `return`? Return both numbers: `return first, second`.",
-                                  next_step="Return a tuple and run the check again."))
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; expected a pair of "
-                                  "ints.", case=case.label, hint="Return both numbers: `return first, second`.",
-                                  next_step="Return a tuple and run the check again."))
-    for index, (part, expected) in enumerate(zip(got, case.expected)):
-        sub = Case(f"{case.label}, number {index + 1} of the pair", (), expected=expected,
-                   mistakes=[(h, v[index]) for h, v in case.mistakes])
-        compare_int(check, part, sub, name=f"{name}(...)[{index}]", general_hint=general_hint)
+    compare_parts(check, got, case, name=name, parts=("number 1 of the pair", "number 2 of the pair"),
+                  compare=compare_int, shape="a pair of ints", return_hint="Return both numbers: `return first, second`.",
+                  general_hint=general_hint)
 
 
 def check_vgg_stack_params(vgg_stack_params, *, strict=False, seed=0, extended=False) -> CheckResult:

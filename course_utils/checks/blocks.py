@@ -10,7 +10,7 @@ digits.
 from __future__ import annotations
 
 from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
-                      compare_tensor, run_cases)
+                      compare_parts, compare_tensor, generator, pair, randn, run_cases, shape_of)
 
 __all__ = ["check_max_pool2d", "check_avg_pool2d", "check_batch_norm", "check_softmax",
            "check_receptive_field", "check_make_digits_cnn"]
@@ -19,24 +19,6 @@ POOL_OPS = r"^(_|quantized_|mkldnn_)?(max_pool|avg_pool|adaptive_|fractional_max
 SOFTMAX_OPS = r"softmax|^softmin"
 BATCH_NORM_OPS = r"batch_norm|^instance_norm|^group_norm|^layer_norm"
 DIGITS_ACCURACY = 0.98
-
-
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def _generator(seed):
-    import torch
-    return torch.Generator().manual_seed(int(seed))
-
-
-def _randn(g, *shape):
-    import torch
-    return torch.randn(*shape, generator=g, dtype=torch.float32)
-
-
-def _shape(t) -> str:
-    return str(tuple(t.shape))
 
 
 # --------------------------------------------------------------------------
@@ -54,14 +36,13 @@ _POOL_EXTENDED = [(3, 5, 13, 11, 3, 1, 1), (1, 1, 5, 5, 5, None, 0), (2, 2, 12, 
 
 
 def _pool_cases(kind, seed, extended):
-    import torch
     import torch.nn.functional as F
-    g = _generator(seed)
+    g = generator(seed)
     reference = F.max_pool2d if kind == "max" else F.avg_pool2d
     other = F.avg_pool2d if kind == "max" else F.max_pool2d
     cases = []
     for n, c, h, w, k, s, p in _POOL_SPECS + (_POOL_EXTENDED if extended else []):
-        x = _randn(g, n, c, h, w) - 0.5   # mostly negative near the borders too: zero padding would show
+        x = randn(g, n, c, h, w) - 0.5   # mostly negative near the borders too: zero padding would show
         kwargs = dict(stride=s, padding=p)
 
         def ref(fn=reference, x=x, **over):
@@ -69,17 +50,17 @@ def _pool_cases(kind, seed, extended):
 
         expected = ref()
         n_, c_, ho, wo = expected.shape
-        kh, kw = _pair(k)
+        kh, kw = pair(k)
         mistakes = [("This is the other pooling: max pooling keeps the largest value of each window, "
                      "average pooling its mean.", ref(fn=other))]
         if s is None:
             mistakes.append(("stride=None means stride = kernel_size (non-overlapping windows), not 1.",
                              tuple(ref(stride=1).shape)))
-        if _pair(p) != (0, 0):
+        if pair(p) != (0, 0):
             mistakes.append(("Padding is ignored: pad both sides of H and W before pooling.",
                              tuple(ref(padding=0).shape)))
             if kind == "max":
-                ph, pw = _pair(p)
+                ph, pw = pair(p)
                 zero_padded = F.max_pool2d(F.pad(x, (pw, pw, ph, ph)), k, stride=s)
                 mistakes.append(("The padding was filled with zeros, which can win the max: max pooling pads "
                                  "with -inf, so padding never changes a result.", zero_padded))
@@ -95,7 +76,7 @@ def _pool_cases(kind, seed, extended):
         mistakes += [(off, (n_, c_, ho - 1, wo - 1)), (off, (n_, c_, ho + 1, wo + 1))]
         mistakes.append(("Pooling works on each channel separately; the channel dimension must stay.",
                          (n_, ho, wo)))
-        label = f"x {_shape(x)}, kernel_size={k}, stride={s}, padding={p}"
+        label = f"x {shape_of(x)}, kernel_size={k}, stride={s}, padding={p}"
         cases.append(Case(label, (x, k), kwargs, expected=expected, mistakes=mistakes))
     return cases
 
@@ -160,13 +141,13 @@ def _bn_reference(x, running_mean, running_var, weight, bias, training, momentum
 
 def _bn_cases(seed, extended):
     import torch
-    g = _generator(seed)
+    g = generator(seed)
     cases = []
     for n, c, h, w, training, momentum in _BN_SPECS + (_BN_EXTENDED if extended else []):
         scale = torch.rand(1, c, 1, 1, generator=g) * 3 + 0.5
-        x = _randn(g, n, c, h, w) * scale + _randn(g, 1, c, 1, 1) * 2   # channels with their own mean/spread
-        running_mean, running_var = _randn(g, c), torch.rand(c, generator=g) + 0.5
-        weight, bias = _randn(g, c), _randn(g, c)
+        x = randn(g, n, c, h, w) * scale + randn(g, 1, c, 1, 1) * 2   # channels with their own mean/spread
+        running_mean, running_var = randn(g, c), torch.rand(c, generator=g) + 0.5
+        weight, bias = randn(g, c), randn(g, c)
         eps = 1e-5
         args = (x, running_mean, running_var, weight, bias, training)
         kwargs = dict(momentum=momentum, eps=eps)
@@ -199,7 +180,7 @@ def _bn_cases(seed, extended):
         mistakes.append(("γ (weight) scales and β (bias) shifts: y = γ·x̂ + β; they look swapped.",
                          variant(swap_affine=True)))
         mode = "training" if training else "eval"
-        label = f"x {_shape(x)}, {mode} mode, momentum={momentum}, eps={eps}"
+        label = f"x {shape_of(x)}, {mode} mode, momentum={momentum}, eps={eps}"
         cases.append(Case(label, args, kwargs, expected=expected, mistakes=mistakes, atol=1e-4, rtol=1e-4))
     return cases
 
@@ -239,19 +220,8 @@ _BN_PARTS = ("y", "new_running_mean", "new_running_var")
 
 def _compare_bn(check, got, case, *, name, general_hint=None):
     """The learner returns (y, new_running_mean, new_running_var); compare each part."""
-    if got is None:
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
-                                  hint="Did you forget a `return`? Return (y, new_running_mean, new_running_var).",
-                                  next_step="Return the three tensors and run the check again."))
-    if not isinstance(got, (tuple, list)) or len(got) != 3:
-        what = f"a {type(got).__name__}" + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {what}; expected a tuple of 3 tensors.",
-                                  case=case.label, hint="Return (y, new_running_mean, new_running_var).",
-                                  next_step="Return the three tensors and run the check again."))
-    for index, (part, got_part, expected_part) in enumerate(zip(_BN_PARTS, got, case.expected)):
-        sub = Case(f"{case.label}; comparing {part}", (), expected=expected_part, atol=case.atol, rtol=case.rtol,
-                   mistakes=[(h, wrong[index]) for h, wrong in case.mistakes])
-        compare_tensor(check, got_part, sub, name=f"{name}(...)[{index}] ({part})", general_hint=general_hint)
+    compare_parts(check, got, case, name=name, parts=_BN_PARTS, compare=compare_tensor, shape="a tuple of 3 tensors",
+                  return_hint="Return (y, new_running_mean, new_running_var).", general_hint=general_hint)
 
 
 def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -274,15 +244,15 @@ def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> Che
 
 def _softmax_cases(seed, extended):
     import torch
-    g = _generator(seed)
-    specs = [("logits (4, 10), dim=-1", _randn(g, 4, 10) * 3, -1),
-             ("logits in the thousands (3, 5), dim=-1", _randn(g, 3, 5) * 2000 + 3000, -1),
-             ("logits (6, 4), dim=0", _randn(g, 6, 4) * 2, 0),
-             ("logits (2, 7, 3), dim=1, rows far apart", _randn(g, 2, 7, 3) + torch.tensor([0., 800., -800.]), 1)]
+    g = generator(seed)
+    specs = [("logits (4, 10), dim=-1", randn(g, 4, 10) * 3, -1),
+             ("logits in the thousands (3, 5), dim=-1", randn(g, 3, 5) * 2000 + 3000, -1),
+             ("logits (6, 4), dim=0", randn(g, 6, 4) * 2, 0),
+             ("logits (2, 7, 3), dim=1, rows far apart", randn(g, 2, 7, 3) + torch.tensor([0., 800., -800.]), 1)]
     if extended:
         specs += [("equal logits (2, 5), dim=-1", torch.full((2, 5), 7.0), -1),
-                  ("logits (5,) in the ten-thousands, dim=0", _randn(g, 5) * 1e4, 0),
-                  ("logits (3, 4, 5), dim=-1, huge negative", _randn(g, 3, 4, 5) - 5000, -1)]
+                  ("logits (5,) in the ten-thousands, dim=0", randn(g, 5) * 1e4, 0),
+                  ("logits (3, 4, 5), dim=-1, huge negative", randn(g, 3, 4, 5) - 5000, -1)]
     cases = []
     for label, z, dim in specs:
         expected = torch.softmax(z, dim=dim)
@@ -472,7 +442,7 @@ def check_make_digits_cnn(make_digits_cnn, *, strict=False, seed=0, extended=Fal
         model.eval()
         for batch in ((5, 1) if not extended else (5, 1, 64)):
             case = Case(f"a fresh model on x of shape ({batch}, 1, 8, 8)",
-                        (torch.rand(batch, 1, 8, 8, generator=_generator(seed), device="cpu").to(device),))
+                        (torch.rand(batch, 1, 8, 8, generator=generator(seed), device="cpu").to(device),))
             with torch.no_grad():
                 out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (batch, 10):

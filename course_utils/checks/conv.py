@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from ._engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int,
-                      compare_tensor, count_torch_ops, run_cases)
+from ._engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
+                      count_torch_ops, generator, pair, randn, run_cases, shape_of)
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
            "check_conv_param_count", "check_conv2d_im2col"]
@@ -33,24 +33,6 @@ _NOFLIP_HINT = ("Your output equals a *true* convolution (kernel flipped). Deep-
                 "like F.conv2d, compute cross-correlation: slide the kernel as it is, without flipping.")
 
 
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-def _randn(g, *shape):
-    import torch
-    return torch.randn(*shape, generator=g, dtype=torch.float32)
-
-
-def _generator(seed):
-    import torch
-    return torch.Generator().manual_seed(int(seed))
-
-
-def _shape(t) -> str:
-    return str(tuple(t.shape))
-
-
 # --------------------------------------------------------------------------
 # conv1d_full — vs numpy.convolve
 # --------------------------------------------------------------------------
@@ -58,13 +40,13 @@ def _shape(t) -> str:
 def _conv1d_cases(seed, extended):
     import numpy as np
     import torch
-    g = _generator(seed)
+    g = generator(seed)
     sizes = [(7, 3), (8, 4), (5, 5), (3, 6), (10, 1)]
     if extended:
         sizes += [(50, 7), (1, 1), (4, 9)]
     cases = []
     for length, k in sizes:
-        signal, kernel = _randn(g, length), _randn(g, k)
+        signal, kernel = randn(g, length), randn(g, k)
         expected = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
         correlated = torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy(), mode="full"))
         mistakes = [(_FLIP_HINT_1D, correlated)] if k > 1 else []
@@ -77,7 +59,7 @@ def _conv1d_cases(seed, extended):
             ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k - 2,)),
             ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k,)),
         ]
-        cases.append(Case(f"signal {_shape(signal)}, kernel {_shape(kernel)}", (signal, kernel),
+        cases.append(Case(f"signal {shape_of(signal)}, kernel {shape_of(kernel)}", (signal, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
 
@@ -109,13 +91,13 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
 
 def _conv2d_true_cases(seed, extended):
     import torch.nn.functional as F
-    g = _generator(seed)
+    g = generator(seed)
     sizes = [((6, 5), (3, 3)), ((8, 6), (2, 3)), ((7, 9), (3, 2)), ((5, 5), (5, 5))]
     if extended:
         sizes += [((20, 17), (5, 4)), ((9, 4), (1, 3)), ((3, 8), (3, 1))]
     cases = []
     for (h, w), (kh, kw) in sizes:
-        image, kernel = _randn(g, h, w), _randn(g, kh, kw)
+        image, kernel = randn(g, h, w), randn(g, kh, kw)
 
         def corr(k):
             return F.conv2d(image[None, None], k[None, None])[0, 0]
@@ -141,7 +123,7 @@ def _conv2d_true_cases(seed, extended):
             ("Height and width are swapped: the output is (H - kh + 1, W - kw + 1), rows first.",
              (w - kw + 1, h - kh + 1)),
         ]
-        cases.append(Case(f"image {_shape(image)}, kernel {_shape(kernel)}", (image, kernel),
+        cases.append(Case(f"image {shape_of(image)}, kernel {shape_of(kernel)}", (image, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
 
@@ -189,12 +171,12 @@ def _conv2d_forbidden():
 
 def _conv2d_cases(seed, extended):
     import torch.nn.functional as F
-    g = _generator(seed)
+    g = generator(seed)
     specs = _CONV2D_SPECS + (_CONV2D_EXTENDED if extended else [])
     cases = []
     for n, cin, cout, h, w, kh, kw, stride, padding, dilation, has_bias in specs:
-        x, weight = _randn(g, n, cin, h, w), _randn(g, cout, cin, kh, kw)
-        bias = _randn(g, cout) if has_bias else None
+        x, weight = randn(g, n, cin, h, w), randn(g, cout, cin, kh, kw)
+        bias = randn(g, cout) if has_bias else None
         kw_args = dict(stride=stride, padding=padding, dilation=dilation)
 
         def ref(x=x, weight=weight, bias=bias, **over):
@@ -202,7 +184,7 @@ def _conv2d_cases(seed, extended):
 
         expected = ref()
         n_, c_, ho, wo = expected.shape
-        (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+        (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
         mistakes = [(_NOFLIP_HINT, ref(weight=weight.flip(-1, -2)))]
         if bias is not None:
             mistakes.append(("The bias is missing: add bias[c_out] to every output position of channel c_out.",
@@ -235,7 +217,7 @@ def _conv2d_cases(seed, extended):
         mistakes += [(off, (n_, c_, ho - 1, wo - 1)), (off, (n_, c_, ho + 1, wo + 1)),
                      (off, (n_, c_, ho - 1, wo)), (off, (n_, c_, ho, wo - 1)),
                      (off, (n_, c_, ho + 1, wo)), (off, (n_, c_, ho, wo + 1))]
-        label = (f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias) if bias is not None else 'None'}, "
+        label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else 'None'}, "
                  f"stride={stride}, padding={padding}, dilation={dilation}")
         cases.append(Case(label, (x, weight, bias), kw_args, expected=expected, mistakes=mistakes))
     return cases
@@ -286,9 +268,9 @@ def _interleaved_min_times(first, second, repeats=7):
 
 def im2col_speed_case(seed=0, size=32):
     """The representative input of the speed comparison: a mid-network 3×3 layer."""
-    g = _generator(seed)
-    x, weight, bias = _randn(g, 8, 16, size, size), _randn(g, 32, 16, 3, 3), _randn(g, 32)
-    return Case(f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias)}, stride=1, padding=1, dilation=1",
+    g = generator(seed)
+    x, weight, bias = randn(g, 8, 16, size, size), randn(g, 32, 16, 3, 3), randn(g, 32)
+    return Case(f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias)}, stride=1, padding=1, dilation=1",
                 (x, weight, bias), dict(stride=1, padding=1, dilation=1))
 
 
@@ -339,7 +321,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                 evidence=[f"speed: {figures}; the target is within {speed_factor:g}×"],
                 hint="Avoid Python loops and per-element work: one `unfold`-style gather, one reshape, one matmul.",
                 next_step="Speed it up and run the check again."))
-        return f"Speed on x {_shape(case.args[0])} with 3×3 filters: {figures}."
+        return f"Speed on x {shape_of(case.args[0])} with 3×3 filters: {figures}."
 
     return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=_CONV2D_HINT,
@@ -407,7 +389,7 @@ def _conv_param_count_cases(extended):
     for cin, cout, k, bias in _PARAM_SPECS + (_PARAM_EXTENDED if extended else []):
         layer = nn.Conv2d(cin, cout, k, bias=bias, device="meta")
         expected = sum(p.numel() for p in layer.parameters())
-        kh, kw = _pair(k)
+        kh, kw = pair(k)
         candidates = [
             ("The bias is missing: with bias=True each output channel has one bias.", kh * kw * cin * cout),
             ("With bias=False there is no bias term at all.", kh * kw * cin * cout + cout),
