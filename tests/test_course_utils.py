@@ -151,6 +151,17 @@ def test_pick_device_and_count_parameters():
     assert train.count_parameters(layer) == layer.weight.numel() + layer.bias.numel()
 
 
+def test_autograding_is_true_only_under_nbgraders_autograder(monkeypatch):
+    """Is train.autograding() true only while nbgrader autogrades (NBGRADER_EXECUTION=autograde),
+    not while it validates, nor in a learner's session?"""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not train.autograding()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    assert not train.autograding()
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert train.autograding()
+
+
 # --------------------------------------------------------------------- feedback scrubbing
 
 def test_scrub_feedback_removes_hidden_tests_and_their_tracebacks():
