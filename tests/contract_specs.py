@@ -9,7 +9,8 @@ join the contract by adding that module to ``CATALOGUES``.
 What a catalogue module provides:
 
 * ``SPECS``: check name -> dict with ``check``, ``kind`` ("tensor", "int",
-  "pair" or "model"), ``correct`` (implementations, the first one the
+  "pair" or "model"; any other kind, e.g. "dict" or "float", gets the
+  generic tests only), ``correct`` (implementations, the first one the
   reference learner), ``mistake`` (a known wrong one) and, optionally,
   ``forbidden`` (a learner calling a refused function), ``main`` (the index
   of the compared output when the answer is a tuple), ``timed`` (the verdict
@@ -37,8 +38,9 @@ from __future__ import annotations
 import test_checks_architectures
 import test_checks_blocks
 import test_checks_conv
+import test_checks_resnet
 
-CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures]
+CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures, test_checks_resnet]
 
 SPECS = {}
 for _module in CATALOGUES:

@@ -13,6 +13,8 @@ from .architectures import (check_bottleneck_params, check_make_alexnet, check_m
                             check_make_mini_googlenet, check_make_vgg, check_vgg_stack_params)
 from .blocks import (check_avg_pool2d, check_batch_norm, check_make_digits_cnn, check_max_pool2d,
                      check_receptive_field, check_softmax)
+from .resnet import (check_first_layer_grad_norm, check_make_basic_block, check_make_resnet18,
+                     check_resnet18_shapes)
 from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                    check_conv_output_size, check_conv_param_count)
 
@@ -21,4 +23,5 @@ __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT
            "check_conv_param_count", "check_conv2d_im2col", "check_max_pool2d", "check_avg_pool2d",
            "check_batch_norm", "check_softmax", "check_receptive_field", "check_make_digits_cnn",
            "check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",
-           "check_make_inception", "check_make_mini_googlenet"]
+           "check_make_inception", "check_make_mini_googlenet",
+           "check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes", "check_first_layer_grad_norm"]
