@@ -38,9 +38,11 @@ from __future__ import annotations
 import test_checks_architectures
 import test_checks_blocks
 import test_checks_conv
+import test_checks_densenet
 import test_checks_resnet
 
-CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures, test_checks_resnet]
+CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures, test_checks_resnet,
+              test_checks_densenet]
 
 SPECS = {}
 for _module in CATALOGUES:

@@ -11,6 +11,9 @@ from ._engine import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHEC
                       CheckResult)
 from .architectures import (check_bottleneck_params, check_make_alexnet, check_make_inception,
                             check_make_mini_googlenet, check_make_vgg, check_vgg_stack_params)
+from .densenet import (check_compound_scaling, check_deform_conv_zero_offset, check_densenet_channels,
+                       check_make_dense_block, check_make_dense_layer, check_make_densenet, check_make_se_block,
+                       check_make_transition)
 from .blocks import (check_avg_pool2d, check_batch_norm, check_make_digits_cnn, check_max_pool2d,
                      check_receptive_field, check_softmax)
 from .resnet import (check_first_layer_grad_norm, check_make_basic_block, check_make_resnet18,
@@ -24,4 +27,6 @@ __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT
            "check_batch_norm", "check_softmax", "check_receptive_field", "check_make_digits_cnn",
            "check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",
            "check_make_inception", "check_make_mini_googlenet",
+           "check_make_dense_layer", "check_make_dense_block", "check_make_transition", "check_densenet_channels",
+           "check_make_densenet", "check_make_se_block", "check_compound_scaling", "check_deform_conv_zero_offset",
            "check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes", "check_first_layer_grad_norm"]
