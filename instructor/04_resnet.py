@@ -4,13 +4,13 @@
 # By 2014, VGG and GoogLeNet had shown that deeper networks see more. The obvious next step —
 # stack even more layers — failed, and not because of overfitting. He, Zhang, Ren and Sun
 # (*Deep Residual Learning for Image Recognition*, CVPR 2016) found the reason and the fix: let
-# each block learn a **correction to its input** instead of a whole new function. Their 152-layer
-# ResNet won ILSVRC 2015 with 3.57 % top-5 error, and the skip connection is now in nearly every
-# deep network, transformers included.
+# each block learn a **correction to its input** instead of a whole new function. An ensemble of
+# ResNets, up to 152 layers deep, won ILSVRC 2015 with 3.57 % top-5 test error, and the skip
+# connection is now in nearly every deep network, transformers included.
 #
 # **You will**
 # 1. watch a 32-layer plain network train *worse* than an 8-layer one on real digits — and the same
-#    32 layers with skip connections train best;
+#    32 layers with skip connections train as well as the shallow ones;
 # 2. measure the gradient that reaches the first layer, plain vs residual;
 # 3. build ResNet's basic block, with identity and projection shortcuts;
 # 4. compute ResNet-18's feature-map sizes — and fix the lecture notes' padding;
@@ -30,7 +30,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from IPython.display import Markdown, display
 
 from course_utils import data, train
 from course_utils.checks import (check_first_layer_grad_norm, check_make_basic_block, check_make_resnet18,
@@ -44,8 +43,8 @@ print("device:", device)
 #
 # Take a network that trains well and add layers. In principle the deeper network can do at least as
 # well: the extra layers could learn the identity and copy their input. In practice He et al. saw the
-# opposite on CIFAR-10 and ImageNet: a 56-layer plain network had **higher training error** than a
-# 20-layer one. Higher *training* error rules out overfitting (overfitting lowers training error and
+# opposite: on CIFAR-10 a 56-layer plain network had **higher training error** than a 20-layer one,
+# and on ImageNet a 34-layer plain network higher than an 18-layer one. Higher *training* error rules out overfitting (overfitting lowers training error and
 # raises test error). The deeper network is simply harder to **optimise** — even with batch norm and
 # careful initialisation, which had already fixed the worst vanishing gradients.
 #
@@ -142,8 +141,8 @@ else:
 # The 32-layer **plain** network ends far above the 8-layer plain network: four times the layers, a much
 # worse *training* loss. That is the degradation problem on a small scale. The 32-layer **residual**
 # network — the same layers, plus the additions — ends next to the 8-layer residual network and below
-# the 8-layer plain one: a four-character change (`+ x`) removes the problem. (The legend's numbers are the mean loss over the
-# last epoch's 23 batches.)
+# the 8-layer plain one: one addition (`+ x`) per block removes the problem. (The legend's numbers are
+# the mean loss over the last epoch's 23 batches.)
 #
 # ## 2. How much gradient reaches the first layer?
 #
@@ -498,8 +497,8 @@ plt.show()
 
 # %% [markdown]
 # Doubling the channels quadruples a 3 × 3 convolution's weights ($9 C^2$), so the last stage holds most
-# of the parameters, while the dense head — 60 % of AlexNet's weights — is now a single 512 × 1000
-# layer after global average pooling.
+# of the parameters, while the dense head — 96 % of AlexNet's weights (notebook 03) — is now a single
+# 512 × 1000 layer after global average pooling.
 #
 # ## 6. Where should batch norm and ReLU go?
 #
@@ -553,7 +552,7 @@ else:
 
 # %% [markdown]
 # At 32 layers both residual versions train far better than the plain network, and the difference
-# between them is small: a single short run on 1,437 digits cannot settle the question. The paper's
+# between them is small: a single short run on 1,438 digits cannot settle the question. The paper's
 # evidence is the place to look: the advantage of pre-activation is small at ~100 layers and large at
 # 1,000. torchvision's ResNets keep the original (post-activation) block, which is the one whose
 # weights you just loaded.

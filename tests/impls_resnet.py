@@ -706,3 +706,15 @@ def grad_norm_returns_gradient(model, layer, images, labels):
     model.zero_grad()
     F.cross_entropy(model(images), labels).backward()
     return layer.weight.grad
+
+
+def resnet18_fixed_avgpool(num_classes=1000, block=BasicBlockExplicit):
+    """A 7 × 7 average pool instead of the adaptive one: fine at 224 × 224, fails on other sizes."""
+    model = resnet18_sequential(num_classes, block)
+    model.avgpool = nn.AvgPool2d(7)
+    return model
+
+
+def shapes_channels_last(height, width):
+    """(H, W, C) instead of (C, H, W)."""
+    return {name: (h, w, c) for name, (c, h, w) in shapes_formula(height, width).items()}

@@ -491,7 +491,16 @@ def check_make_resnet18(make_resnet18, *, strict=False, seed=0, extended=False) 
                                           "average pool.", dict(maxpool=torch.nn.AvgPool2d(3, 2, 1)))):
                         variant = _cpu_resnet18(classes, reference.state_dict(), **change)
                         mistakes.append((hint, variant.train(training)(x.clone())))
-                out, case = _forward(check, model, x, label, training=training)
+                try:
+                    out, case = _forward(check, model, x, label, training=training)
+                except Verdict as verdict:
+                    fixed_pool = [m for m in model.modules() if isinstance(m, (torch.nn.AvgPool2d, torch.nn.MaxPool2d))
+                                  and tuple(torch.nn.modules.utils._pair(m.kernel_size)) == (7, 7)]
+                    if verdict.result.outcome == RAISED and fixed_pool:
+                        verdict.result.hint = (f"A fixed 7 × 7 pool works only for 224 × 224 images (the check also "
+                                               f"uses {shape[2]} × {shape[3]}): nn.AdaptiveAvgPool2d(1) pools any size "
+                                               "to 1 × 1.")
+                    raise
                 case.expected, case.mistakes = expected_logits, mistakes
                 case.atol = case.rtol = 1e-3
                 compare_tensor(check, out, case, name=f"{type(model).__name__}.forward",
@@ -540,7 +549,9 @@ def _shape_cases(extended):
                     ("layer1 keeps the size: its blocks have stride 1 (the max pool has just halved it).",
                      _shapes_by_formula(h, w, layer1_stride=2)),
                     ("Each value is (channels, height, width): the height comes before the width.",
-                     {name: (c, width, height) for name, (c, height, width) in expected.items()})]
+                     {name: (c, width, height) for name, (c, height, width) in expected.items()}),
+                    ("PyTorch orders a feature map channels first: (channels, height, width), not (height, "
+                     "width, channels).", {name: (height, width, c) for name, (c, height, width) in expected.items()})]
         cases.append(Case(f"resnet18_shapes({h}, {w})", (h, w), expected=expected, mistakes=mistakes))
     return cases
 
