@@ -51,10 +51,6 @@ device = train.pick_device()
 print("device:", device)
 
 
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
-
-
 # %% [markdown]
 # ## 1. DenseNet: concatenate instead of add
 #
@@ -254,29 +250,31 @@ check_densenet_channels(densenet_channels, strict=True, seed=2024, extended=True
 # Inside a block every map keeps its height and width — concatenation needs equal sizes. Between two
 # blocks, a **transition** shrinks both: batch norm → ReLU → 1 × 1 convolution → 2 × 2 average pool with
 # stride 2. The 1 × 1 convolution halves the channels (DenseNet-C's *compression* θ = 0.5), the pool
-# halves H and W. (The lecture notes list BN → 1 × 1 conv → 2 × 2 average pool; the ReLU is there in
-# the paper's composite function and in torchvision.)
+# halves H and W. The paper (and the lecture notes) define the transition as BN → 1 × 1 conv → 2 × 2
+# average pool, without a ReLU; torchvision's `_Transition` adds a ReLU after the batch norm, and this
+# course follows torchvision (so that your parts reproduce its `densenet121`).
 #
 # DenseNet-121 starts with a 7 × 7 stride-2 convolution to 64 channels, batch norm, ReLU and a 3 × 3
 # stride-2 max pool, then has four blocks of 6, 12, 24 and 16 layers with $k = 32$. Trace its
-# channels with your formula:
+# channels by running torchvision's `densenet121` on the meta device, and — once Exercise 3 passes —
+# compare each block with your formula:
 
 # %%
-def trace_densenet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, channels_fn=None):
-    channels_fn = channels_fn or (lambda c, n, k: c + n * k)
-    c, steps = num_init_features, [("stem", num_init_features)]
-    for i, n in enumerate(block_config):
-        c = channels_fn(c, n, growth_rate)
-        steps.append((f"block {i + 1} ({n} layers)", c))
-        if i < len(block_config) - 1:
-            c //= 2
-            steps.append((f"transition {i + 1}", c))
-    return steps
-
-
-mine = densenet_channels if check_densenet_channels(densenet_channels) else None
-for step, channels in trace_densenet(channels_fn=mine):
-    print(f"{step:22s} {channels:5d} channels")
+formula_ready = bool(check_densenet_channels(densenet_channels))
+with torch.device("meta"):
+    reference121 = torchvision.models.densenet121().eval()
+    fmap = torch.empty(1, 3, 224, 224)
+    for name, module in reference121.features.named_children():
+        c_in = fmap.shape[1]
+        fmap = module(fmap)
+        if name == "pool0" or name.startswith(("denseblock", "transition")):
+            line = f"{name:12s} -> {fmap.shape[1]:5d} channels, {fmap.shape[2]:3d} x {fmap.shape[3]:3d}"
+            if formula_ready and name.startswith("denseblock"):
+                n = len(module)   # a _DenseBlock holds its dense layers
+                line += f" | your densenet_channels({c_in}, {n}, 32) = {densenet_channels(c_in, n, 32)}"
+            print(line)
+if not formula_ready:
+    print("Finish Exercise 3 (densenet_channels) to compare each block with your formula.")
 
 # %% [markdown]
 # ### Exercise 4 — `make_transition`
@@ -336,6 +334,8 @@ class DenseNet(nn.Module):
                  make_block=None, make_transition=None):
         super().__init__()
         make_block = make_block or make_dense_block
+        # The argument `make_transition` hides the notebook's function of the same name; globals() fetches
+        # that function (your latest version of it) when the argument is None.
         make_transition = make_transition or globals()["make_transition"]
         ### BEGIN SOLUTION
         layers = [nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False),
@@ -381,26 +381,26 @@ check_make_densenet(make_densenet, strict=True, seed=2024, extended=True)
 # counted on the meta device:
 
 # %%
-with torch.device("meta"):
-    reference121 = torchvision.models.densenet121()
-yours121 = None
+yours121 = None   # reference121: torchvision's densenet121 on the meta device, built above
 if all(check(fn) for check, fn in [(check_make_dense_layer, make_dense_layer), (check_make_dense_block,
                                    make_dense_block), (check_make_transition, make_transition)]):
     try:
         with torch.device("meta"):
             yours121 = make_densenet()   # your parts: make_block=None, make_transition=None
-        print(f"your DenseNet-121:        {count_parameters(yours121):,} parameters")
+        print(f"your DenseNet-121:        {train.count_parameters(yours121):,} parameters")
     except Exception as exc:  # make_densenet not written yet (or failing: its check above says why)
         print(f"make_densenet() does not build yet ({type(exc).__name__})")
-print(f"torchvision's densenet121: {count_parameters(reference121):,} parameters")
+print(f"torchvision's densenet121: {train.count_parameters(reference121):,} parameters")
 convs = sum(isinstance(m, nn.Conv2d) for m in reference121.modules())
 dense = sum(isinstance(m, nn.Linear) for m in reference121.modules())
 print(f"layers with weights: {convs} convolutions + {dense} dense = {convs + dense} (hence the '121')")
 
 # %% [markdown]
-# DenseNet-121 has about a third of ResNet-50's parameters (the table at the end counts both) for a
-# similar ImageNet accuracy — the payoff of narrow layers that reuse features. Its price is memory: the concatenated maps of a
-# block must all be kept for the backward pass.
+# DenseNet-121 has about a third of ResNet-50's parameters (the table at the end counts both) — the
+# payoff of narrow layers that reuse features. Huang et al. report a top-1 error of 25.0 % on ImageNet
+# for DenseNet-121 (one 224 × 224 crop) and find that DenseNets reach the accuracy of ResNets with fewer
+# parameters and less computation. The price is memory: the concatenated maps of a block must all be
+# kept for the backward pass.
 #
 # ## 2. SENet: squeeze and excitation (Hu et al., 2018)
 #
@@ -465,8 +465,8 @@ check_make_se_block(make_se_block, strict=True, seed=2024, extended=True)
 # %%
 for c in (256, 512, 1024, 2048):
     with torch.device("meta"):
-        se_params = count_parameters(torchvision.ops.SqueezeExcitation(c, c // 16))
-        conv_params = count_parameters(nn.Conv2d(c, c, 3, bias=False))
+        se_params = train.count_parameters(torchvision.ops.SqueezeExcitation(c, c // 16))
+        conv_params = train.count_parameters(nn.Conv2d(c, c, 3, bias=False))
     print(f"C = {c:4d}: SE block {se_params:9,} parameters = {se_params / conv_params:5.1%} of a 3x3 conv C -> C")
 
 # %% [markdown]
@@ -511,54 +511,73 @@ check_compound_scaling(compound_scaling, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **Does the prediction hold on a real network?** Scale a small CNN (stages of 3 × 3 convolutions,
-# base: 2 layers per stage, 16 channels, 64 × 64 images) by the multipliers — rounded, since layers,
-# channels and pixels are whole numbers — and count its FLOPs on the meta device.
+# **Does the prediction hold?** The formula assumes that *every* layer's cost grows with width² and
+# resolution², and the number of layers with depth. Take a network for which that is true: a stack of
+# 3 × 3 convolutions that all have the same width and work at the same resolution (base: 20 layers,
+# 64 channels, 64 × 64 maps). Scale it by your multipliers — rounded, since layers, channels and
+# pixels are whole numbers — and count its FLOPs on the meta device.
 
 # %%
-def scaled_cnn(depth_mult, width_mult, stages=3, layers=2, width=16):
-    blocks, c_in = [], 3
-    for stage in range(stages):
-        c_out = round(width * width_mult * 2 ** stage)
-        for i in range(math.ceil(layers * depth_mult)):
-            blocks += [nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1, bias=False), nn.ReLU()]
-        blocks.append(nn.MaxPool2d(2))
-        c_in = c_out
+BASE_LAYERS, BASE_WIDTH, BASE_SIZE = 20, 64, 64
+
+
+def uniform_cnn(layers, width):
+    """`layers` 3 x 3 convolutions width -> width, each followed by a ReLU; padding 1 keeps the maps' size."""
+    blocks = []
+    for _ in range(layers):
+        blocks += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.ReLU()]
     return nn.Sequential(*blocks)
 
 
-def measured_flops(depth_mult, width_mult, resolution):
+def measured_flops(layers, width, size):
     with torch.device("meta"):
-        net = scaled_cnn(depth_mult, width_mult)
+        net = uniform_cnn(layers, width)
         with FlopCounterMode(display=False) as counter:
-            net(torch.empty(1, 3, resolution, resolution))
+            net(torch.empty(1, width, size, size))
     return counter.get_total_flops()
 
 
-scaling = compound_scaling if check_compound_scaling(compound_scaling) else \
-    (lambda phi: (1.2 ** phi, 1.1 ** phi, 1.15 ** phi, (1.2 * 1.1 ** 2 * 1.15 ** 2) ** phi))
-phis = [0, 1, 2, 3, 4, 5]
-base = measured_flops(1, 1, 64)
-predicted, measured = [], []
-for phi in phis:
-    d, w, r, f = scaling(phi)
-    predicted.append(f)
-    measured.append(measured_flops(d, w, round(64 * r)) / base)
-fig, ax = plt.subplots(figsize=(7, 3))
-ax.semilogy(phis, predicted, "o-", label="predicted $(\\alpha\\beta^2\\gamma^2)^\\varphi$")
-ax.semilogy(phis, measured, "s--", label="measured (rounded layers, channels, pixels)")
-ax.semilogy(phis, [2.0 ** p for p in phis], ":", color="0.5", label="$2^\\varphi$")
-ax.set_xlabel("$\\varphi$")
-ax.set_ylabel("FLOPs / FLOPs at $\\varphi = 0$")
-ax.set_title("Compound scaling of a small CNN")
-ax.legend()
-plt.show()
-print(f"alpha * beta^2 * gamma^2 = {scaling(1)[3]:.4f}; at phi = 7: (alpha * beta^2 * gamma^2)^7 = "
-      f"{scaling(7)[3]:.1f}, while 2^7 = {2 ** 7}")
+if check_compound_scaling(compound_scaling):
+    phis = list(range(6))
+    base = measured_flops(BASE_LAYERS, BASE_WIDTH, BASE_SIZE)
+    predicted, measured = [], []
+    for phi in phis:
+        d, w, r, f = compound_scaling(phi)
+        n_layers, n_channels, size = round(BASE_LAYERS * d), round(BASE_WIDTH * w), round(BASE_SIZE * r)
+        rounded = (n_layers / BASE_LAYERS) * (n_channels / BASE_WIDTH) ** 2 * (size / BASE_SIZE) ** 2
+        predicted.append(f)
+        measured.append(measured_flops(n_layers, n_channels, size) / base)
+        print(f"phi = {phi}: {n_layers:2d} layers, {n_channels:3d} channels, {size:3d} x {size:<3d} | FLOPs x "
+              f"{measured[-1]:6.3f} measured, x {rounded:6.3f} from the rounded sizes, x {f:6.3f} predicted")
+    gap = max(abs(m / p - 1) for m, p in zip(measured, predicted))
+    print(f"largest gap between measured and predicted: {gap:.2%}")
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.semilogy(phis, predicted, "o-", label="predicted $(\\alpha\\beta^2\\gamma^2)^\\varphi$")
+    ax.semilogy(phis, measured, "s--", label="measured (rounded layers, channels, pixels)")
+    ax.semilogy(phis, [2.0 ** p for p in phis], ":", color="0.5", label="$2^\\varphi$")
+    ax.set_xlabel("$\\varphi$")
+    ax.set_ylabel("FLOPs / FLOPs at $\\varphi = 0$")
+    ax.set_title("Compound scaling of a uniform stack of 3 × 3 convolutions")
+    ax.legend()
+    plt.show()
+    print(f"alpha * beta^2 * gamma^2 = {compound_scaling(1)[3]:.4f}; at phi = 7: (alpha * beta^2 * gamma^2)^7 = "
+          f"{compound_scaling(7)[3]:.1f}, while 2^7 = {2 ** 7}")
+else:
+    print("Finish Exercise 7 (compound_scaling) to scale this network with your multipliers.")
 
 # %% [markdown]
-# The measured growth follows the prediction; the gaps come from rounding (the number of layers per
-# stage jumps from 2 to 3 at once). And "≈ 2" is only approximate: the printed line shows how far
+# The measured growth follows the prediction, and here is why: each layer of this network costs
+# $2 \cdot 9 \cdot C^2 \cdot S^2$ FLOPs (9 multiply–adds per input channel, output channel and output
+# pixel), so the whole stack costs $L \cdot 18 \, C^2 S^2$ and grows by exactly
+# $(L'/L)(C'/C)^2(S'/S)^2$ — the "from the rounded sizes" column equals the measured one. The small
+# remaining gap to $(\alpha\beta^2\gamma^2)^\varphi$ comes only from rounding layers, channels and
+# pixels to whole numbers.
+#
+# A real network is not this uniform, so its FLOPs need not follow the formula: its first convolution
+# reads the 3 colour channels whatever the width, so its cost grows with $\beta$, not $\beta^2$; and its
+# layers are not equally expensive (the first convolution of each stage reads the narrower output of
+# the stage before), so the layers added for depth raise the FLOPs by more or by less than $\alpha$,
+# depending on which kind they are. And "≈ 2" is only approximate: the last printed line shows how far
 # $2^\varphi$ drifts from the true factor after seven steps — compute with the coefficients themselves.
 #
 # ## 4. Deformable convolution (Dai et al., 2017)
@@ -684,7 +703,7 @@ def describe(name, model):
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.empty(1, 3, 224, 224, device="meta"))
     weighted = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
-    return name, count_parameters(model) / 1e6, counter.get_total_flops() / 2e9, weighted
+    return name, train.count_parameters(model) / 1e6, counter.get_total_flops() / 2e9, weighted
 
 
 ideas = {"vgg16": "repeated 3 × 3 convolutions: depth", "googlenet": "1 × 1 reductions, parallel branches",
@@ -702,12 +721,19 @@ table += [f"| {n} | {idea} | {p:.1f} | {g:.2f} | {w} |" for n, p, g, w, idea in 
 display(Markdown("\n".join(table)))
 
 # %% [markdown]
+# The last column counts *every* convolution and dense layer, including ResNet's 1 × 1 projection
+# shortcuts and GoogLeNet's parallel branches; the names count only the layers with weights on the
+# longest path from input to output. So ResNet-18's 21 are the 18 layers of its main path plus 3
+# projection shortcuts, ResNet-50's 54 are 50 plus 4, and GoogLeNet is "22 layers deep" (Szegedy et al.,
+# 2015, counting layers with parameters) although it holds 58. VGG-16 and DenseNet-121 have nothing
+# beside their main path, so there both counts agree.
+#
 # - **VGG**: depth from repeated 3 × 3 convolutions (three of them see 7 × 7 with fewer weights).
 # - **GoogLeNet**: 1 × 1 convolutions reduce channels before expensive branches.
 # - **ResNet**: skip connections, $x + F(x)$, make very deep networks trainable.
 # - **DenseNet**: concatenation, $H_\ell([x_0, \dots, x_{\ell-1}])$; channels grow *linearly*,
-#   $c_0 + \ell k$ — not geometrically; transitions (BN, ReLU, 1 × 1 conv, 2 × 2 average pool) halve
-#   channels and resolution between blocks; the fewest parameters of the four.
+#   $c_0 + \ell k$ — not geometrically; transitions (BN, ReLU in torchvision, 1 × 1 conv, 2 × 2 average
+#   pool) halve channels and resolution between blocks; far fewer parameters than VGG-16 or ResNet-50.
 # - **SENet**: squeeze (global average pool), excitation (bottleneck, sigmoid), scale: channel attention
 #   for about $2C^2/r$ extra weights.
 # - **EfficientNet**: scale depth, width and resolution together, $\alpha^\varphi, \beta^\varphi,

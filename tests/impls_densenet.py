@@ -835,6 +835,11 @@ def deform_one_offset_per_tap(x, weight, bias=None, stride=1, padding=0, dilatio
     return _deform(x, weight, bias, stride, padding, dilation, taps="no_two")
 
 
+def deform_settings_not_passed(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # the offset sized right, but deform_conv2d(x, offset, weight, bias) called without stride/padding/dilation
+    return _deform(x, weight, bias, stride, padding, dilation, pass_settings=False)
+
+
 def deform_calls_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     # "zero offsets equal a convolution": calls F.conv2d directly
     return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)

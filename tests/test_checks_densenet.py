@@ -331,6 +331,8 @@ def test_check_compound_scaling_names_each_mistake(learner, outcome, field, need
     mistake("explains 2·k·k offsets for a non-square kernel", impl.deform_square_kernel, "2·kh·kw",
             outcome=RAISED),
     mistake("explains one offset channel per tap", impl.deform_one_offset_per_tap, "(dy, dx)", outcome=RAISED),
+    mistake("asks for stride, padding and dilation when the offset is right", impl.deform_settings_not_passed,
+            "Pass stride, padding and dilation on to deform_conv2d", outcome=RAISED),
     mistake("refuses F.conv2d", impl.deform_calls_conv2d, "torchvision.ops.deform_conv2d"),
 ])
 def test_check_deform_conv_zero_offset_names_each_mistake(learner, outcome, field, needle):

@@ -8,8 +8,8 @@ References, built at check time:
   into the learner's module layer by layer, in the order the layers run, and
   both outputs are compared in eval and in training mode;
 * a whole DenseNet is compared with torchvision's ``densenet121`` (and, in
-  the hidden cases, ``densenet169``/``densenet161`` and a small DenseNet) on
-  the meta device: output shape, parameter count, FLOPs; a small one also by
+  the hidden cases, ``densenet161`` and a five-block DenseNet) on the meta
+  device: output shape, parameter count, FLOPs; a small one also by
   value.  The learner's network is built from the course's reference dense
   blocks and transitions, passed in as arguments, so this exercise does not
   depend on the earlier ones;
@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import re
 
 from ..train import count_parameters
 from ._engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
@@ -962,6 +963,22 @@ def _deform_forbidden():
     return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"), (torch, "convolution", "torch.convolution")]
 
 
+_SETTINGS_HINT = ("Pass stride, padding and dilation on to deform_conv2d (`deform_conv2d(x, offset, weight, bias, "
+                  "stride=stride, padding=padding, dilation=dilation)`): your offset has the right H_out × W_out, "
+                  "but deform_conv2d computes the output size from the settings it is given, and its defaults "
+                  "are stride 1, padding 0, dilation 1.")
+
+
+def _offset_dims(evidence):
+    """The (offset's, computed) output sizes from torchvision's size-mismatch error, or None."""
+    for line in evidence:
+        found = re.search(r"offset output dims: \((\d+), (\d+)\) - computed output dims: \((\d+), (\d+)\)", line)
+        if found:
+            sizes = tuple(int(v) for v in found.groups())
+            return sizes[:2], sizes[2:]
+    return None
+
+
 def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``deform_conv_zero_offset(x, weight, bias=None, stride=1, padding=0, dilation=1)``.
 
@@ -970,7 +987,8 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
     dilation, non-square maps and kernels.
     """
     check = "deform_conv_zero_offset"
-    result = run_cases(check, deform_conv_zero_offset, _deform_cases(seed, extended), compare=compare_tensor,
+    cases = _deform_cases(seed, extended)
+    result = run_cases(check, deform_conv_zero_offset, cases, compare=compare_tensor,
                        strict=False, forbidden=_deform_forbidden(),
                        general_hint="With zero offsets a deformable convolution samples the regular grid: it "
                                     "equals F.conv2d with the same weight, bias, stride, padding and dilation.")
@@ -981,4 +999,8 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
                        f"offsets: `{called}` is what the check compares against.")
     elif result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
         result.hint = _OFFSET_HINT
+        dims = _offset_dims(result.evidence)
+        expected = {case.label: tuple(case.expected.shape[2:]) for case in cases}.get(result.case)
+        if dims is not None and expected is not None and dims[0] == expected != dims[1]:
+            result.hint = _SETTINGS_HINT   # the offset is right; deform_conv2d was called with its defaults
     return finish(result, strict)
