@@ -74,7 +74,7 @@ def lab(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     python = ensure_environment()
     workers = os.environ.get("COURSE_TEST_WORKERS", "auto" if (os.cpu_count() or 1) > 1 else "0")
-    command = [str(python), "-m", "pytest", "-n", workers, "--dist", "loadgroup",
+    command = [str(python), "-m", "pytest", "-n", workers, "--dist", "loadscope", "--no-loadscope-reorder",
                "--nbval-lax", "--nbval-cell-timeout=300", "tests", "source", *args]
     print("[course] " + " ".join(command[2:]), flush=True)
     env = dict(os.environ)  # the venv's scripts (jupyter, nbgrader, alembic) first on PATH

@@ -125,6 +125,9 @@ ADVERSARIAL = {
         "03_classic_architectures", "make_inception",
         "[self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)]",
         "[self.branch3(x), self.branch1(x), self.branch5(x), self.branch_pool(x)]"),
+    # rows and columns swapped: the right counts in the wrong places
+    "06_fcn": _partly_wrong("06_fcn", "confusion_matrix", "target[keep].long() * num_classes + pred[keep].long()",
+                            "pred[keep].long() * num_classes + target[keep].long()"),
     # the block's second ReLU before the addition: right shapes and keys, wrong values
     "04_resnet": _partly_wrong("04_resnet", "make_basic_block", "return F.relu(out + identity)",
                                "return F.relu(out) + identity"),
@@ -160,15 +163,12 @@ def _toplevel_loop(course: Path, learner, expected: dict) -> None:
     assert looped.returncode == 0, looped.stdout[-3000:] + looped.stderr[-3000:]
 
 
-@pytest.fixture(scope="module", params=NAMES)
-def graded_class(request, tmp_path_factory):
+def _grade_notebook(name: str, tmp_path_factory):
     """Release one assignment, submit its class, autograde, export and generate feedback.
 
     One scratch course (and gradebook) per notebook: the notebooks are graded
-    independently, so the test workers can grade them side by side (see
-    ``conftest.py``: each notebook's grading is one scheduling group).
+    independently, so the test workers can grade them side by side.
     """
-    name = request.param
     course = tmp_path_factory.mktemp(f"course-{name}")
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(ROOT / "source" / name, course / "source" / name)
@@ -191,48 +191,59 @@ def graded_class(request, tmp_path_factory):
     return name, course, expected, rows
 
 
-def test_every_submission_gets_exactly_its_expected_score(graded_class):
-    """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
-    tampered — exactly the score its correct exercises are worth?"""
-    _, _, expected, rows = graded_class
-    got = {key: float(rows[key]["score"]) for key in expected}
-    assert got == {key: float(score) for key, score in expected.items()}
+class _GradedNotebook:
+    """The round trip for one notebook; one subclass per notebook (below), so that the test
+    workers (``--dist loadscope``: one class is one unit of work) grade notebooks side by side."""
+
+    name = ""
+
+    @pytest.fixture(scope="class")
+    def graded_class(self, tmp_path_factory):
+        return _grade_notebook(self.name, tmp_path_factory)
+
+    def test_every_submission_gets_exactly_its_expected_score(self, graded_class):
+        """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
+        tampered — exactly the score its correct exercises are worth?"""
+        _, _, expected, rows = graded_class
+        got = {key: float(rows[key]["score"]) for key in expected}
+        assert got == {key: float(score) for key, score in expected.items()}
+
+    def test_max_score_is_the_sum_of_the_graded_cells_points(self, graded_class):
+        """Does the export's max score equal the points written in the source notebook?"""
+        name, _, _, rows = graded_class
+        for (student, assignment), row in rows.items():
+            assert assignment == name
+            assert float(row["max_score"]) == float(sum(_points(name).values())), student
+
+    def test_feedback_shows_verdicts_but_never_hidden_tests(self, graded_class):
+        """Does the feedback students receive keep the check verdicts and hide the hidden tests?"""
+        name, course, expected, _ = graded_class
+        pages = {student: (course / "feedback" / student / name / f"{name}.html").read_text()
+                 for student, _ in expected}
+        for student, page in pages.items():
+            for secret in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "seed=2024", "extended=True"):
+                assert secret not in page, f"{student}'s feedback reveals {secret!r}"
+            assert "hidden tests run here" in page
+        assert "not attempted" in pages["untouched"]
+        if name == "01_convolution":
+            assert "conv2d: not yet correct" in pages["carol_partly_wrong"]
+            assert "conv1d_full: your code raised" in pages["dave_raises"]
+            assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop"]
+        if "train.autograding()" in (ROOT / "instructor" / f"{name}.py").read_text():
+            # demonstrations without points are skipped under the autograder (nbgrader sets NBGRADER_EXECUTION)
+            assert "Skipped while the autograder runs." in pages["full"]
+        for student in pages:
+            if student.startswith("partly_wrong_"):
+                exercise = student[len("partly_wrong_"):]
+                assert f"{exercise}: not yet correct" in pages[student]
+
+    def test_autograded_notebooks_exist_for_every_student(self, graded_class):
+        """Is every submission autograded (no student silently skipped)?"""
+        name, course, expected, rows = graded_class
+        for student, _ in expected:
+            assert (course / "autograded" / student / name / f"{name}.ipynb").exists()
+        assert set(expected) <= set(rows)
 
 
-def test_max_score_is_the_sum_of_the_graded_cells_points(graded_class):
-    """Does the export's max score equal the points written in the source notebook?"""
-    name, _, _, rows = graded_class
-    for (student, assignment), row in rows.items():
-        assert assignment == name
-        assert float(row["max_score"]) == float(sum(_points(name).values())), student
-
-
-def test_feedback_shows_verdicts_but_never_hidden_tests(graded_class):
-    """Does the feedback students receive keep the check verdicts and hide the hidden tests?"""
-    name, course, expected, _ = graded_class
-    pages = {student: (course / "feedback" / student / name / f"{name}.html").read_text()
-             for student, _ in expected}
-    for student, page in pages.items():
-        for secret in ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "seed=2024", "extended=True"):
-            assert secret not in page, f"{student}'s feedback reveals {secret!r}"
-        assert "hidden tests run here" in page
-    assert "not attempted" in pages["untouched"]
-    if name == "01_convolution":
-        assert "conv2d: not yet correct" in pages["carol_partly_wrong"]
-        assert "conv1d_full: your code raised" in pages["dave_raises"]
-        assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop"]
-    if "train.autograding()" in (ROOT / "instructor" / f"{name}.py").read_text():
-        # demonstrations without points are skipped under the autograder (nbgrader sets NBGRADER_EXECUTION)
-        assert "Skipped while the autograder runs." in pages["full"]
-    for student in pages:
-        if student.startswith("partly_wrong_"):
-            exercise = student[len("partly_wrong_"):]
-            assert f"{exercise}: not yet correct" in pages[student]
-
-
-def test_autograded_notebooks_exist_for_every_student(graded_class):
-    """Is every submission autograded (no student silently skipped)?"""
-    name, course, expected, rows = graded_class
-    for student, _ in expected:
-        assert (course / "autograded" / student / name / f"{name}.ipynb").exists()
-    assert set(expected) <= set(rows)
+for _name in NAMES:   # TestGrading_01_convolution, TestGrading_02_building_blocks, ...
+    globals()[f"TestGrading_{_name}"] = type(f"TestGrading_{_name}", (_GradedNotebook,), {"name": _name})
