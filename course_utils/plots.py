@@ -5,7 +5,8 @@ Nothing here changes matplotlib's global style.
 
 from __future__ import annotations
 
-__all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings", "plot_receptive_field"]
+__all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings", "plot_receptive_field",
+           "show_mask", "show_segmentation"]
 
 
 def _to_numpy_image(image):
@@ -232,4 +233,111 @@ def plot_receptive_field(layers, *, axes=None):
     right.legend()
     right.set_title(" → ".join(f"{l[0]}/{l[1]}" + (f"·d{l[2]}" if len(l) > 2 else "") for l in layers))
     fig.tight_layout()
+    return fig
+
+
+def _class_colours(count):
+    """A fixed RGB colour per class index: 0 (background) black, then matplotlib's tab10 cycle."""
+    from matplotlib import colors
+
+    tab10 = [colors.to_rgb(f"C{i}") for i in range(10)]
+    return [(0.0, 0.0, 0.0)] + [tab10[i % 10] for i in range(max(count - 1, 0))]
+
+
+def _to_label_map(mask):
+    """(H, W) integer labels, or (K, H, W) scores/logits (reduced by argmax), -> numpy (H, W) ints."""
+    import numpy as np
+
+    array = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
+    if array.ndim == 3:
+        array = array.argmax(axis=0)
+    if array.ndim != 2:
+        raise ValueError(f"a mask must be (H, W) class indices or (K, H, W) scores, not shape {array.shape}")
+    return array.astype(np.int64)
+
+
+def show_mask(image, mask, *, ax=None, num_classes=None, alpha=0.6, title=None):
+    """Draw ``image`` in grey with ``mask`` tinted over it: class c in its fixed colour, background (0) untinted.
+
+    ``mask`` is (H, W) class indices or (K, H, W) scores (their argmax is shown).  Returns the figure.
+    """
+    import numpy as np
+
+    picture = np.clip(_to_numpy_image(image), 0, 1)
+    labels = _to_label_map(mask)
+    if picture.shape[:2] != labels.shape:
+        raise ValueError(f"image {picture.shape[:2]} and mask {labels.shape} differ in size")
+    grey = picture.mean(axis=-1) if picture.ndim == 3 else picture   # under the tint, so that it reads true
+    count = max(num_classes or 0, int(labels.max()) + 1)
+    palette = np.array(_class_colours(count))
+    tint = (labels > 0)[..., None] * alpha
+    blended = grey[..., None] * (1 - tint) + palette[labels] * tint
+    fig, ax = _new_axes(ax)
+    ax.imshow(blended, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def show_segmentation(image, truth, prediction=None, *, classes=None, axes=None, alpha=0.6, errors=False,
+                      legend=True):
+    """Image, ground truth and (optionally) a prediction side by side, masks tinted over the image.
+
+    ``truth`` and ``prediction`` are (H, W) class indices, or (K, H, W) scores such as a model's
+    logits for one image (their argmax is shown).  ``classes`` names the classes (e.g.
+    ``data.SEGMENTATION_CLASSES``) for the legend; each class keeps the same colour in every
+    panel and every figure.  ``errors=True`` adds a panel with the wrongly predicted pixels in
+    red.  The prediction's title gives its pixel accuracy and mean IoU over the classes present
+    in truth or prediction.  ``axes``: as many axes as panels.  Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.patches import Patch
+
+    truth_map = _to_label_map(truth)
+    pred_map = None if prediction is None else _to_label_map(prediction)
+    count = max(len(classes) if classes else 0, int(truth_map.max()) + 1,
+                0 if pred_map is None else int(pred_map.max()) + 1)
+    panels = 2 + (pred_map is not None) + (pred_map is not None and errors)
+    if axes is None:
+        fig, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 3.4), squeeze=False)
+        axes = axes[0]
+    axes = list(np.ravel(axes))
+    if len(axes) != panels:
+        raise ValueError(f"show_segmentation draws {panels} panels here, but was given {len(axes)} axes")
+    fig = axes[0].figure
+    picture = _to_numpy_image(image)
+    axes[0].imshow(np.clip(picture, 0, 1), cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1,
+                   interpolation="nearest")
+    axes[0].set_title("image")
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    show_mask(image, truth_map, ax=axes[1], num_classes=count, alpha=alpha, title="truth")
+    if pred_map is not None:
+        if pred_map.shape != truth_map.shape:
+            raise ValueError(f"prediction {pred_map.shape} and truth {truth_map.shape} differ in size")
+        wrong = pred_map != truth_map
+        present = np.union1d(np.unique(truth_map), np.unique(pred_map))
+        ious = [np.sum((truth_map == c) & (pred_map == c)) / np.sum((truth_map == c) | (pred_map == c))
+                for c in present]
+        show_mask(image, pred_map, ax=axes[2], num_classes=count, alpha=alpha,
+                  title=f"prediction: {1 - wrong.mean():.1%} px, IoU {np.mean(ious):.2f}")
+        if errors:
+            grey = _to_numpy_image(image)
+            grey = grey.mean(axis=-1) if grey.ndim == 3 else grey
+            shown = np.repeat(np.clip(grey, 0, 1)[..., None] * 0.6, 3, axis=-1)
+            shown[wrong] = (0.9, 0.1, 0.1)
+            axes[3].imshow(shown, interpolation="nearest")
+            axes[3].set_title(f"errors: {wrong.sum()} px")
+            axes[3].set_xticks([])
+            axes[3].set_yticks([])
+    if legend:
+        palette = _class_colours(count)
+        names = list(classes) if classes else [str(c) for c in range(count)]
+        names += [str(c) for c in range(len(names), count)]
+        handles = [Patch(facecolor=palette[c] if c else "white", edgecolor="0.4",
+                         label=names[c] + (" (untinted)" if c == 0 else "")) for c in range(count)]
+        axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     return fig
