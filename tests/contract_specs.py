@@ -39,10 +39,11 @@ import test_checks_architectures
 import test_checks_blocks
 import test_checks_conv
 import test_checks_densenet
+import test_checks_fcn
 import test_checks_resnet
 
 CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures, test_checks_resnet,
-              test_checks_densenet]
+              test_checks_densenet, test_checks_fcn]
 
 SPECS = {}
 for _module in CATALOGUES:

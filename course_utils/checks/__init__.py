@@ -18,6 +18,8 @@ from .blocks import (check_avg_pool2d, check_batch_norm, check_make_digits_cnn, 
                      check_receptive_field, check_softmax)
 from .resnet import (check_first_layer_grad_norm, check_make_basic_block, check_make_resnet18,
                      check_resnet18_shapes)
+from .fcn import (check_bilinear_kernel, check_confusion_matrix, check_conv_transpose2d,
+                  check_conv_transpose_output_size, check_convolutionalize, check_segmentation_scores)
 from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                    check_conv_output_size, check_conv_param_count)
 
@@ -29,4 +31,6 @@ __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT
            "check_make_inception", "check_make_mini_googlenet",
            "check_make_dense_layer", "check_make_dense_block", "check_make_transition", "check_densenet_channels",
            "check_make_densenet", "check_make_se_block", "check_compound_scaling", "check_deform_conv_zero_offset",
-           "check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes", "check_first_layer_grad_norm"]
+           "check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes", "check_first_layer_grad_norm",
+           "check_convolutionalize", "check_conv_transpose2d", "check_conv_transpose_output_size",
+           "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores"]

@@ -1,0 +1,544 @@
+"""Proof that the six checks of notebook 06 (convolutionalization, transposed
+convolution and its output size, the bilinear kernel, the confusion matrix
+and the segmentation scores) work.
+
+A check that was never seen failing is not a check.  This module holds what
+is specific to these checks:
+
+* the correct implementations, in several styles, that
+  ``test_check_contract.py`` runs on the public and hidden cases (registered
+  through ``SPECS`` below, with the generic contract: not attempted, raised,
+  cannot be checked, stopped, strict, rendering, guards, determinism), and
+  here the generic tensor tests that the contract cannot run on a kernel
+  built from two ints or on integer counts;
+* a catalogue of plausible wrong implementations fails, each with the hint
+  that names its mistake, and the convolution functions are refused while
+  the learner's conv_transpose2d runs;
+* the references the checks compare with equal numbers computed here another
+  way: the overlap-add machinery with no mistake equals F.conv_transpose2d,
+  each predicted mistake equals what the wrong implementation computes, the
+  bilinear kernel in a ConvTranspose2d equals F.interpolate(mode="bilinear")
+  away from the border, the confusion count equals torch.bincount's, the
+  scores equal a numpy computation, the dense layer over windows equals
+  nn.Linear on explicit slices.
+
+The learner implementations live in ``impls_fcn.py``.  Every expected number
+is computed (by torch, numpy or a formula), never typed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils.checks import (INCORRECT, PASSED, UNCHECKABLE, check_bilinear_kernel, check_confusion_matrix,
+                                 check_conv_transpose2d, check_conv_transpose_output_size, check_convolutionalize,
+                                 check_segmentation_scores)
+from course_utils.checks import fcn
+
+import impls_fcn as impl
+from check_helpers import assert_names_mistake, guards_fixture, one_torch_thread  # noqa: F401
+
+# The functions the guards replace while the learner's conv_transpose2d runs, and the originals they must put
+# back (check_conv_transpose2d refuses every convolution function, as the convolution checks do).
+GUARDED = {
+    "F.conv_transpose2d": (F, "conv_transpose2d"), "F.conv2d": (F, "conv2d"), "torch.conv2d": (torch, "conv2d"),
+    "torch.convolution": (torch, "convolution"), "torch._convolution": (torch, "_convolution"),
+    "F.conv1d": (F, "conv1d"), "F.conv3d": (F, "conv3d"),
+}
+# (check, guarded function) pairs: test_check_contract.py spies that the function is replaced while the
+# learner's code runs, and only then.
+REFERENCES = [("conv_transpose2d", "F.conv_transpose2d"), ("conv_transpose2d", "F.conv2d"),
+              ("conv_transpose2d", "torch.convolution")]
+
+
+def references_still_work():
+    """The refused functions run normally again (no guard mode left behind)."""
+    x, weight = torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
+    assert F.conv_transpose2d(x, weight, stride=2).shape == (1, 1, 4, 4)
+    assert F.conv2d(x, weight).shape == (1, 1, 1, 1)
+
+
+guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
+
+# ==========================================================================
+# The six checks, side by side
+# ==========================================================================
+
+# Kinds: only conv_transpose2d is a "tensor" check in the contract's sense (a float32 answer computed from input
+# tensors drawn with the seed).  bilinear_kernel takes two ints and is the same whatever the seed, and
+# confusion_matrix answers integer counts; their tensor tests are below (section 1).
+SPECS = {
+    "convolutionalize": dict(check=check_convolutionalize, kind="module",
+                             correct=[impl.convolutionalize_copy, impl.convolutionalize_view,
+                                      impl.convolutionalize_state_dict],
+                             mistake=impl.convolutionalize_hwc_order, hidden_cases=None),
+    "conv_transpose2d": dict(check=check_conv_transpose2d, kind="tensor",
+                             correct=[impl.conv_transpose2d_taps, impl.conv_transpose2d_pixels,
+                                      impl.conv_transpose2d_zero_insertion, impl.conv_transpose2d_fold],
+                             mistake=impl.conv_transpose2d_assigns, forbidden=impl.conv_transpose2d_calls_F),
+    "conv_transpose_output_size": dict(check=check_conv_transpose_output_size, kind="int",
+                                       correct=[impl.transpose_size_formula, impl.transpose_size_span,
+                                                impl.transpose_size_meta_layer],
+                                       mistake=impl.transpose_size_no_output_padding),
+    "bilinear_kernel": dict(check=check_bilinear_kernel, kind="kernel",
+                            correct=[impl.bilinear_kernel_outer, impl.bilinear_kernel_loops,
+                                     impl.bilinear_kernel_numpy_eye],
+                            mistake=impl.bilinear_kernel_centre_swapped),
+    "confusion_matrix": dict(check=check_confusion_matrix, kind="counts",
+                             correct=[impl.confusion_bincount, impl.confusion_one_hot, impl.confusion_loops,
+                                      impl.confusion_numpy],
+                             mistake=impl.confusion_transposed),
+    "segmentation_scores": dict(check=check_segmentation_scores, kind="triple",
+                                correct=[impl.scores_nanmean, impl.scores_masks, impl.scores_numpy],
+                                mistake=impl.scores_dice),
+}
+ALL = list(SPECS)
+TENSOR_LIKE = ["conv_transpose2d", "bilinear_kernel", "confusion_matrix"]
+
+
+def correct_of(name):
+    return SPECS[name]["correct"][0]
+
+
+def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
+    """One catalogue entry; ``hidden`` runs the hidden cases; ``bug`` names a defect of the check (strict xfail)."""
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
+
+
+def returning(transform, correct):
+    """A learner that returns ``transform(correct answer)``, remembering it."""
+    def learner(*args, **kwargs):
+        learner.seen.append(transform(correct(*args, **kwargs)))
+        return learner.seen[-1]
+    learner.seen = []
+    return learner
+
+
+# ==========================================================================
+# 1. Tensor answers the contract does not cover
+# ==========================================================================
+
+@pytest.mark.parametrize("name", TENSOR_LIKE)
+def test_wrong_shape_shows_both_shapes(name):
+    """Does every tensor-valued check of notebook 06 report a wrong shape with the expected and the returned one?"""
+    learner = returning(lambda out: out.unsqueeze(0), correct_of(name))
+    result = SPECS[name]["check"](learner)
+    assert result.outcome == INCORRECT, result.text()
+    got = learner.seen[-1]
+    assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
+
+
+@pytest.mark.parametrize("name", TENSOR_LIKE)
+def test_numpy_answer_is_uncheckable(name):
+    """Does every tensor-valued check refuse a NumPy array and say how to convert it?"""
+    result = SPECS[name]["check"](returning(lambda out: out.numpy(), correct_of(name)))
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "torch.from_numpy" in result.hint
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8, torch.int16])
+def test_confusion_counts_in_any_integer_dtype_pass(dtype):
+    """Does check_confusion_matrix accept counts in any integer dtype that holds them?"""
+    result = check_confusion_matrix(returning(lambda out: out.to(dtype), impl.confusion_bincount))
+    assert result.outcome == PASSED, result.text()
+
+
+def test_confusion_check_notices_a_target_changed_in_place():
+    """Does check_confusion_matrix notice that the learner overwrote the ignored pixels of `target` in place?"""
+    def zeroes_ignored(pred, target, num_classes, ignore_index=255):
+        out = impl.confusion_bincount(pred, target, num_classes, ignore_index)
+        target[target == ignore_index] = 0     # "cleans" the labels for later use
+        return out
+    result = check_confusion_matrix(zeroes_ignored)
+    assert result.outcome == INCORRECT, result.text()
+    assert "in place" in result.summary
+
+
+def test_confusion_check_other_seed_gives_other_counts():
+    """Does seed= change the random labels of check_confusion_matrix (the evidence of a wrong answer changes)?"""
+    first, second = check_confusion_matrix(impl.confusion_transposed, seed=0), \
+        check_confusion_matrix(impl.confusion_transposed, seed=1)
+    assert first.outcome == second.outcome == INCORRECT
+    assert first.hint == second.hint
+    assert first.evidence != second.evidence
+
+
+def test_bilinear_verdict_does_not_depend_on_the_seed():
+    """Design: is check_bilinear_kernel's verdict the same for any seed (the kernel is a definition of two ints,
+    nothing is drawn)?"""
+    for learner in (impl.bilinear_kernel_outer, impl.bilinear_kernel_centre_swapped):
+        assert check_bilinear_kernel(learner, seed=0).text() == check_bilinear_kernel(learner, seed=5).text()
+
+
+def test_convolutionalize_check_passes_a_convolution_sharing_the_dense_weights():
+    """Does check_convolutionalize pass a convolution whose weight is a view of the dense layer's (no copy)?"""
+    def shares(linear, in_shape):
+        c, h, w = in_shape
+        conv = nn.Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None)
+        conv.weight = nn.Parameter(linear.weight.detach().view(-1, c, h, w))
+        if linear.bias is not None:
+            conv.bias = nn.Parameter(linear.bias.detach())
+        return conv
+    result = check_convolutionalize(shares, extended=True, seed=7)
+    assert result.outcome == PASSED, result.text()
+
+
+# ==========================================================================
+# 2. Catalogues of plausible wrong implementations
+# ==========================================================================
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake("Does check_convolutionalize notice the weight read as (H, W, C)?", impl.convolutionalize_hwc_order,
+            "not (…, H, W, C)"),
+    mistake("Does it notice the bias left at its random initial values?", impl.convolutionalize_bias_not_copied,
+            "Copy the bias too"),
+    mistake("Does it notice a convolution without bias for a dense layer with one?", impl.convolutionalize_never_bias,
+            "Give the convolution a bias exactly when the dense layer has one"),
+    mistake("Does it notice a 1×1 kernel over C·H·W channels?", impl.convolutionalize_one_by_one,
+            "The kernel covers the whole (H, W) input"),
+    mistake("Does it notice in and out channels swapped?", impl.convolutionalize_channels_swapped,
+            "out_channels = out_features"),
+    mistake("Does it refuse the dense layer itself?", impl.convolutionalize_returns_linear,
+            "returned Linear; expected an nn.Conv2d", field="summary", outcome=UNCHECKABLE),
+    mistake("Does it notice the dense layer's weight reshaped in place?", impl.convolutionalize_reshapes_linear,
+            "do not write into the dense layer"),
+])
+def test_check_convolutionalize_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_convolutionalize fail each plausible wrong convolutionalize with the message naming its mistake?"""
+    assert_names_mistake(check_convolutionalize, learner, outcome, field, needle, hidden)
+
+
+TRANSPOSE_MISTAKES = [
+    ("Does check_conv_transpose2d notice `=` instead of `+=` (no overlap-add)?", impl.conv_transpose2d_assigns,
+     "use `+=`, not `=`"),
+    ("Does it notice a flipped kernel?", impl.conv_transpose2d_flipped, "do not flip it"),
+    ("Does it notice padding ignored (the full output)?", impl.conv_transpose2d_ignores_padding,
+     "crops p rows and columns from each border"),
+    ("Does it notice padding cropped from the top and left only?", impl.conv_transpose2d_crops_one_side,
+     "from *each* side"),
+    ("Does it notice output_padding ignored?", impl.conv_transpose2d_ignores_output_padding,
+     "output_padding adds rows/columns"),
+    ("Does it notice the bias added to every stamp?", impl.conv_transpose2d_bias_per_stamp, "not to every stamp"),
+    ("Does it notice the bias forgotten?", impl.conv_transpose2d_no_bias, "The bias is missing"),
+    ("Does it notice the weight read as (C_out, C_in, kH, kW)?", impl.conv_transpose2d_weight_out_in,
+     "(C_in, C_out, kH, kW), input channels first"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake(question, learner, needle) for question, learner, needle in TRANSPOSE_MISTAKES] + [
+    mistake("Does it refuse F.conv_transpose2d?", impl.conv_transpose2d_calls_F, "F.conv_transpose2d",
+            field="summary"),
+    mistake("Does it refuse torch.conv_transpose2d?", impl.conv_transpose2d_calls_torch, "conv_transpose2d`",
+            field="summary"),
+    mistake("Does it refuse nn.ConvTranspose2d?", impl.conv_transpose2d_uses_module, "F.conv_transpose2d",
+            field="summary"),
+    mistake("Does it refuse zero insertion finished by F.conv2d?", impl.conv_transpose2d_zero_insertion_F_conv2d,
+            "F.conv2d", field="summary"),
+])
+def test_check_conv_transpose2d_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_conv_transpose2d fail each plausible wrong conv_transpose2d with the message naming its mistake?"""
+    assert_names_mistake(check_conv_transpose2d, learner, outcome, field, needle, hidden)
+
+
+SIZE_MISTAKES = [
+    ("Does check_conv_transpose_output_size notice the ordinary convolution's formula?",
+     impl.transpose_size_conv_formula, "inverts the convolution formula"),
+    ("Does it notice output_padding forgotten?", impl.transpose_size_no_output_padding, "Forgot output_padding"),
+    ("Does it notice − p instead of − 2p?", impl.transpose_size_pads_once, "subtract 2·p, not p"),
+    ("Does it notice n·s instead of (n − 1)·s?", impl.transpose_size_n_times_s, "(n − 1)·s, not n·s"),
+    ("Does it notice dilation ignored?", impl.transpose_size_ignores_dilation, "A dilated kernel spans"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake(question, learner, needle) for question, learner, needle in SIZE_MISTAKES])
+def test_check_conv_transpose_output_size_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_conv_transpose_output_size fail each plausible wrong formula with the hint naming its mistake?"""
+    assert_names_mistake(check_conv_transpose_output_size, learner, outcome, field, needle, hidden)
+
+
+BILINEAR_MISTAKES = [
+    ("Does check_bilinear_kernel notice the two centres exchanged?", impl.bilinear_kernel_centre_swapped,
+     "The tent is centred at factor − 1 when the kernel size is odd"),
+    ("Does it notice a kernel of size 2·factor for an odd factor?", impl.bilinear_kernel_size_2f,
+     "2·factor − factor % 2"),
+    ("Does it notice every channel mixed into every other?", impl.bilinear_kernel_mixes_channels,
+     "Each channel is upsampled on its own"),
+    ("Does it notice the tent not divided by the factor?", impl.bilinear_kernel_not_divided, "Divide by the factor"),
+    ("Does it notice a kernel normalised to sum 1?", impl.bilinear_kernel_sums_to_one,
+     "Do not normalise the kernel to sum 1"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake(question, learner, needle) for question, learner, needle in BILINEAR_MISTAKES] + [
+    mistake("Does it ask for float32 when the kernel is float64?", impl.bilinear_kernel_float64,
+            "dtype=torch.float32"),
+])
+def test_check_bilinear_kernel_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_bilinear_kernel fail each plausible wrong kernel with the hint naming its mistake?"""
+    assert_names_mistake(check_bilinear_kernel, learner, outcome, field, needle, hidden)
+
+
+CONFUSION_MISTAKES = [
+    ("Does check_confusion_matrix notice rows and columns exchanged?", impl.confusion_transposed,
+     "Rows are the true classes"),
+    ("Does it notice a class-range mask instead of ignore_index, on a public case where ignore_index = 0 is a "
+     "class?", impl.confusion_valid_range, "Drop the pixels whose *target* is ignore_index"),
+    ("Does it notice ignore_index never applied?", impl.confusion_loops_never_ignore,
+     "Drop the pixels whose *target* is ignore_index"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake(question, learner, needle) for question, learner, needle in CONFUSION_MISTAKES] + [
+    mistake("Does it ask for integer counts when they are float?", impl.confusion_float_counts,
+            "Counts are whole numbers"),
+])
+def test_check_confusion_matrix_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_confusion_matrix fail each plausible wrong count with the hint naming its mistake?"""
+    assert_names_mistake(check_confusion_matrix, learner, outcome, field, needle, hidden)
+
+
+SCORES_MISTAKES = [
+    ("Does check_segmentation_scores notice the Dice coefficient?", impl.scores_dice, "Dice coefficient"),
+    ("Does it notice the per-class accuracy (recall)?", impl.scores_recall, "per-class accuracy (recall"),
+    ("Does it notice integer division of the counts?", impl.scores_integer_division, "Integer division"),
+]
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+    mistake(question, learner, needle) for question, learner, needle in SCORES_MISTAKES] + [
+    mistake("Does it notice an absent class scored 0?", impl.scores_absent_as_zero, "return NaN for it"),
+    mistake("Does it notice the absent class counted as 0 in the mean?", impl.scores_mean_counts_absent_as_zero,
+            "do not count it as 0"),
+    mistake("Does it point to nanmean for a mean that is NaN?", impl.scores_plain_mean, "torch.nanmean(iou)"),
+    mistake("Does it notice the mean class accuracy given as the pixel accuracy?",
+            impl.scores_accuracy_as_class_mean, "trace / sum"),
+    mistake("Does it ask for a tensor when the IoUs are a list?", impl.scores_list_of_iou, "got list",
+            field="evidence"),
+    mistake("Does it ask for a tuple when a dict is returned?", impl.scores_returns_dict, "Return a tuple",
+            outcome=UNCHECKABLE),
+])
+def test_check_segmentation_scores_names_each_mistake(learner, outcome, field, needle, hidden):
+    """Does check_segmentation_scores fail each plausible wrong score with the message naming its mistake?"""
+    assert_names_mistake(check_segmentation_scores, learner, outcome, field, needle, hidden)
+
+
+# ==========================================================================
+# 3. Independence: the references equal numbers computed another way
+# ==========================================================================
+
+def transposed_cases():
+    """The public and hidden cases of check_conv_transpose2d, for two seeds."""
+    return fcn._transposed_cases(0, True) + fcn._transposed_cases(7, True)
+
+
+@pytest.mark.parametrize("case", transposed_cases(), ids=lambda case: case.label)
+def test_overlap_add_without_mistake_equals_F_conv_transpose2d(case):
+    """Does the overlap-add the check builds its mistakes from, with no mistake, equal F.conv_transpose2d (and a
+    learner's loop over input pixels) on every public and hidden case?"""
+    x, weight, bias = case.args
+    expected = F.conv_transpose2d(x, weight, bias, **case.kwargs)
+    torch.testing.assert_close(case.expected, expected)
+    torch.testing.assert_close(fcn._overlap_add(x, weight, bias, **case.kwargs), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(impl.conv_transpose2d_pixels(x, weight, bias, **case.kwargs), expected,
+                               atol=1e-5, rtol=1e-5)
+
+
+def matches(got, wrong, case):
+    """Does ``got`` match a predicted wrong answer (a shape, a tensor or a number), as the checks compare?"""
+    if isinstance(wrong, tuple):
+        return tuple(got.shape) == wrong
+    if isinstance(wrong, torch.Tensor):
+        return got.shape == wrong.shape and torch.allclose(got.double().nan_to_num(-1), wrong.double().nan_to_num(-1),
+                                                           atol=max(case.atol, 1e-6), rtol=case.rtol)
+    return got == wrong
+
+
+def main_part(name, got):
+    """The part of the answer a mistake predicts: the IoU vector of segmentation_scores, else the answer."""
+    return got[2] if name == "segmentation_scores" and isinstance(got[2], torch.Tensor) and got[2].ndim else got
+
+
+PREDICTED = ([("conv_transpose2d", fcn._transposed_cases, learner, needle) for _, learner, needle in TRANSPOSE_MISTAKES]
+             + [("conv_transpose_output_size", lambda seed, extended: fcn._transposed_size_cases(extended), learner,
+                 needle) for _, learner, needle in SIZE_MISTAKES]
+             + [("bilinear_kernel", fcn._bilinear_cases, learner, needle) for _, learner, needle in BILINEAR_MISTAKES]
+             + [("confusion_matrix", fcn._confusion_cases, learner, needle)
+                for _, learner, needle in CONFUSION_MISTAKES]
+             + [("segmentation_scores", fcn._scores_cases, learner, needle) for _, learner, needle in SCORES_MISTAKES])
+
+
+@pytest.mark.parametrize("name, make_cases, learner, needle", PREDICTED,
+                         ids=[f"{name}-{learner.__name__}" for name, _, learner, _ in PREDICTED])
+def test_each_predicted_mistake_is_what_the_wrong_implementation_computes(name, make_cases, learner, needle):
+    """Does each wrong answer a check predicts equal what the implementation making that mistake returns, on every
+    public and hidden case that predicts it, and is it wrong on some public case (so that the hint can be
+    reached)?"""
+    checked, reachable = 0, False
+    for extended in (False, True):
+        for case in make_cases(7 if extended else 0, extended):
+            predictions = [wrong for hint, wrong in case.mistakes if needle in hint]
+            if not predictions:
+                continue
+            got = main_part(name, learner(*case.args, **case.kwargs))
+            # one hint may stand for several predictions (kernel sizes 2f and 2f + 1): one of them is enough
+            assert any(matches(got, wrong, case) for wrong in predictions), case.label
+            checked += 1
+            if not extended:
+                reachable |= not matches(got, main_part(name, case.expected), case)
+    assert checked and reachable
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5])
+def test_bilinear_reference_upsamples_like_F_interpolate(factor):
+    """The proof the exercise promises: is _bilinear_reference, as the weight of
+    ConvTranspose2d(k = 2f − f % 2, stride f, padding f // 2), F.interpolate(mode="bilinear",
+    align_corners=False) away from the border, with the same output size n·f, for factors 2 to 5?"""
+    g = torch.Generator().manual_seed(factor)
+    x = torch.randn(2, 3, 7, 9, generator=g, dtype=torch.float64)
+    weight = fcn._bilinear_reference(3, factor).double()
+    k = weight.shape[-1]
+    assert k == 2 * factor - factor % 2
+    mine = F.conv_transpose2d(x, weight, stride=factor, padding=factor // 2)
+    reference = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    assert mine.shape == reference.shape == (2, 3, 7 * factor, 9 * factor)
+    inner = (..., slice(factor, -factor), slice(factor, -factor))
+    # the kernel is float32 (1/3 is rounded there), the rest float64: agreement to float32's precision
+    torch.testing.assert_close(mine[inner], reference[inner], atol=1e-6, rtol=1e-6)
+    # and the border is where they differ (zeros beyond the image vs the edge pixel repeated)
+    assert not torch.allclose(mine, reference)
+    # the comparison tells kernels apart: the tent with the other centre is not bilinear interpolation
+    off = F.conv_transpose2d(x, impl.bilinear_kernel_centre_swapped(3, factor).double(), stride=factor,
+                             padding=factor // 2)
+    assert not torch.allclose(off[inner], reference[inner], atol=1e-3)
+
+
+def test_bilinear_reference_is_the_tent_of_every_correct_style():
+    """Is _bilinear_reference equal to the kernels of the learners' three styles (loops, outer product, numpy)
+    and zero off the channel diagonal, for every factor the checks use?"""
+    for case in fcn._bilinear_cases(0, True):
+        channels, factor = case.args
+        for learner in SPECS["bilinear_kernel"]["correct"]:
+            torch.testing.assert_close(learner(channels, factor), case.expected)
+        off_diagonal = case.expected.clone()
+        off_diagonal[range(channels), range(channels)] = 0
+        assert not off_diagonal.any()
+
+
+@pytest.mark.parametrize("seed", [0, 7, 11])
+def test_confusion_reference_equals_bincount(seed):
+    """Does _confusion_reference (one mask per pair) equal torch.bincount of target·K + pred over the kept
+    pixels, and count exactly the pixels whose target is not ignore_index, on every public and hidden case?"""
+    for case in fcn._confusion_cases(seed, True):
+        pred, target, classes = case.args
+        ignore = case.kwargs["ignore_index"]
+        keep = target != ignore
+        counted = torch.bincount(target[keep] * classes + pred[keep], minlength=classes * classes)
+        assert torch.equal(case.expected, counted.reshape(classes, classes)), case.label
+        assert int(case.expected.sum()) == int(keep.sum())
+
+
+def test_confusion_cases_include_an_ignore_index_that_is_a_class_in_public():
+    """Design: does a public case use an ignore_index that is also a class id, with that class in the target
+    (so that masking the class range instead of ignore_index fails before grading)?"""
+    cases = [case for case in fcn._confusion_cases(0, False) if 0 <= case.kwargs["ignore_index"] < case.args[2]]
+    assert cases and all(bool((case.args[1] == case.kwargs["ignore_index"]).any()) for case in cases)
+
+
+def numpy_scores(matrix):
+    m = matrix.numpy().astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.diag(m) / (m.sum(axis=0) + m.sum(axis=1) - np.diag(m))
+        pixel_accuracy = np.trace(m) / m.sum()
+    mean_iou = np.nanmean(iou) if not np.isnan(iou).all() else np.nan
+    return float(pixel_accuracy), float(mean_iou), iou
+
+
+def score_matrices():
+    """The checks' matrices for two seeds, plus edge cases: all-zero, one class, one class absent of many."""
+    matrices = [case.args[0] for seed in (0, 7) for case in fcn._scores_cases(seed, True)]
+    g = torch.Generator().manual_seed(3)
+    sparse = torch.randint(0, 3, (6, 6), generator=g)
+    sparse[2, :], sparse[:, 2] = 0, 0
+    return matrices + [torch.zeros(3, 3, dtype=torch.int64), torch.tensor([[5]]), sparse]
+
+
+@pytest.mark.parametrize("matrix", score_matrices(), ids=lambda m: f"{tuple(m.shape)}-{int(m.sum())}")
+def test_scores_reference_equals_numpy(matrix):
+    """Does _scores_reference (class by class, from the definitions) equal numpy's vectorised pixel accuracy,
+    per-class IoU with NaN for empty unions, and nanmean?"""
+    pa, miou, iou = fcn._scores_reference(matrix)
+    want_pa, want_miou, want_iou = numpy_scores(matrix)
+    np.testing.assert_allclose(pa, want_pa, rtol=1e-12)
+    np.testing.assert_allclose(miou, want_miou, rtol=1e-12)
+    np.testing.assert_allclose(iou.numpy(), want_iou, rtol=1e-12)
+
+
+def test_scores_reference_matches_the_cases_expected_answers():
+    """Are the answers the scores check expects those of numpy, and does each public matrix with an absent class
+    really have an empty union there?"""
+    for case in fcn._scores_cases(0, False):
+        pa, miou, iou = case.expected
+        want_pa, want_miou, want_iou = numpy_scores(case.args[0])
+        assert (pa, miou) == pytest.approx((want_pa, want_miou), rel=1e-12)
+        np.testing.assert_allclose(iou.numpy(), want_iou, rtol=1e-12)
+        if "absent" in case.label:
+            assert np.isnan(want_iou[-1])
+
+
+@pytest.mark.parametrize("extended", [False, True], ids=["public", "hidden"])
+def test_transposed_size_reference_equals_formula_and_a_real_layer(extended):
+    """Is the size the output-size check expects (F.conv_transpose2d on the meta device) that of the formula and
+    of nn.ConvTranspose1d run for real on the CPU?"""
+    for case in fcn._transposed_size_cases(extended):
+        (n,), kw = case.args, case.kwargs
+        formula = (n - 1) * kw["stride"] - 2 * kw["padding"] + kw["dilation"] * (kw["kernel_size"] - 1) \
+            + kw["output_padding"] + 1
+        with torch.random.fork_rng(devices=[]):
+            layer = nn.ConvTranspose1d(1, 1, kw["kernel_size"], stride=kw["stride"], padding=kw["padding"],
+                                       output_padding=kw["output_padding"], dilation=kw["dilation"])
+        with torch.no_grad():
+            real = layer(torch.zeros(1, 1, n)).shape[-1]
+        assert case.expected == formula == real, case.label
+
+
+@pytest.mark.parametrize("c, h, w, out_features, bias",
+                         fcn._CONVOLUTIONALIZE_SPECS + fcn._CONVOLUTIONALIZE_EXTENDED)
+def test_linear_windows_equal_the_dense_layer_on_each_window(c, h, w, out_features, bias):
+    """Does _linear_windows (unfold and a matrix product) equal nn.Linear applied to each window cut out by
+    slicing, and F.conv2d with the weight reshaped to (out, C, H, W)?"""
+    g = torch.Generator().manual_seed(c * h * w)
+    with torch.random.fork_rng(devices=[]):
+        linear = nn.Linear(c * h * w, out_features, bias=bias)
+    x = torch.randn(2, c, h + 3, w + 2, generator=g)
+    with torch.no_grad():
+        got = fcn._linear_windows(linear.weight, linear.bias, x, h, w)
+        by_slices = torch.stack([torch.stack([linear(x[:, :, i:i + h, j:j + w].flatten(1)) for j in range(3)], -1)
+                                 for i in range(4)], -2)
+        by_conv = F.conv2d(x, linear.weight.view(out_features, c, h, w), linear.bias)
+    assert got.shape == (2, out_features, 4, 3)
+    torch.testing.assert_close(got, by_slices)
+    torch.testing.assert_close(got, by_conv, atol=1e-5, rtol=1e-5)
+
+
+def test_convolutionalize_hwc_prediction_is_the_wrong_layers_output():
+    """Does the (H, W, C) mistake the convolutionalize check predicts equal the output of the convolution that
+    learner builds, and differ from the right one?"""
+    c, h, w, out_features = 3, 4, 5, 6
+    g = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        linear = nn.Linear(c * h * w, out_features)
+        wrong = impl.convolutionalize_hwc_order(linear, (c, h, w))
+    x = torch.randn(2, c, h + 2, w + 1, generator=g)
+    hwc = linear.weight.reshape(out_features, h, w, c).permute(0, 3, 1, 2).reshape(out_features, -1)
+    with torch.no_grad():
+        torch.testing.assert_close(fcn._linear_windows(hwc, linear.bias, x, h, w), wrong(x), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(wrong(x), fcn._linear_windows(linear.weight, linear.bias, x, h, w), atol=1e-3)
