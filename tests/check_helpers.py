@@ -63,6 +63,22 @@ def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=N
     return pytest.param(learner, outcome, field, needle, id=question, marks=marks)
 
 
+def mistake_case(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
+    """One catalogue entry with a fifth field: ``hidden`` runs the check's hidden cases for it."""
+    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
+
+
+def spy(learner):
+    """The learner, recording the arguments of every call in ``.calls``."""
+    def recorded(*args, **kwargs):
+        recorded.calls.append((args, kwargs))
+        return learner(*args, **kwargs)
+    recorded.calls = []
+    recorded.__name__ = learner.__name__
+    return recorded
+
+
 def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
     """The check fails ``learner`` (on the hidden cases if ``hidden``) with ``outcome``, ``needle`` in ``field``."""
     result = check(learner, extended=True, seed=7) if hidden else check(learner)

@@ -39,7 +39,9 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_b
                                  check_make_vgg, check_vgg_stack_params)
 
 import impls_architectures as impl
-from check_helpers import assert_names_mistake, one_torch_thread, source_line_of  # noqa: F401
+from check_helpers import assert_names_mistake, one_torch_thread, source_line_of, spy  # noqa: F401
+from check_helpers import mistake_case as mistake
+from course_utils.train import count_parameters
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
 REPO_DIR = os.path.dirname(COURSE_UTILS_DIR)
@@ -91,22 +93,6 @@ def correct_of(name):
     return SPECS[name]["correct"][0]
 
 
-def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
-    """One catalogue entry; ``hidden`` runs the hidden cases; ``bug`` names a defect of the check (strict xfail)."""
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
-
-
-def spy(learner):
-    """The learner, recording the arguments of every call in ``.calls``."""
-    def recorded(*args, **kwargs):
-        recorded.calls.append((args, kwargs))
-        return learner(*args, **kwargs)
-    recorded.calls = []
-    recorded.__name__ = learner.__name__
-    return recorded
-
-
 def wrong_on_call(learner, wrong, number):
     """``learner`` on every call but the ``number``-th (from 0), where ``wrong`` answers; records the calls."""
     def answer(*args, **kwargs):
@@ -115,10 +101,6 @@ def wrong_on_call(learner, wrong, number):
     answer.calls = []
     answer.__name__ = learner.__name__
     return answer
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ==========================================================================

@@ -38,7 +38,8 @@ from course_utils.checks import (PASSED, RAISED, UNCHECKABLE, check_compound_sca
                                  check_make_transition)
 
 import impls_densenet as impl
-from check_helpers import assert_names_mistake, guards_fixture, mistake, one_torch_thread  # noqa: F401
+from check_helpers import assert_names_mistake, guards_fixture, mistake, one_torch_thread, spy  # noqa: F401
+from course_utils.train import count_parameters
 
 GUARDED = {"F.conv2d": (F, "conv2d"), "torch.conv2d": (torch, "conv2d"), "torch.convolution": (torch, "convolution")}
 # (check, guarded function): test_check_contract.py spies that it is replaced while the learner runs, and only then.
@@ -86,20 +87,6 @@ MODELS = [name for name in ALL if SPECS[name]["kind"] == "model"]
 
 def correct_of(name):
     return SPECS[name]["correct"][0]
-
-
-def spy(learner):
-    """The learner, recording the arguments of every call in ``.calls``."""
-    def recorded(*args, **kwargs):
-        recorded.calls.append((args, kwargs))
-        return learner(*args, **kwargs)
-    recorded.calls = []
-    recorded.__name__ = learner.__name__
-    return recorded
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ==========================================================================

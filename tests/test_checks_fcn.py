@@ -40,7 +40,7 @@ from course_utils.checks import (INCORRECT, PASSED, UNCHECKABLE, check_bilinear_
 from course_utils.checks import fcn
 
 import impls_fcn as impl
-from check_helpers import assert_names_mistake, guards_fixture, one_torch_thread  # noqa: F401
+from check_helpers import assert_names_mistake, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
 
 # The functions the guards replace while the learner's conv_transpose2d runs, and the originals they must put
 # back (check_conv_transpose2d refuses every convolution function, as the convolution checks do).
@@ -102,12 +102,6 @@ TENSOR_LIKE = ["conv_transpose2d", "bilinear_kernel", "confusion_matrix"]
 
 def correct_of(name):
     return SPECS[name]["correct"][0]
-
-
-def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
-    """One catalogue entry; ``hidden`` runs the hidden cases; ``bug`` names a defect of the check (strict xfail)."""
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
 
 
 def returning(transform, correct):

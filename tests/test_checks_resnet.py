@@ -41,7 +41,8 @@ from course_utils.checks import resnet
 from course_utils.checks.resnet import reference_basic_block
 
 import impls_resnet as impl
-from check_helpers import assert_names_mistake, one_torch_thread  # noqa: F401
+from check_helpers import assert_names_mistake, one_torch_thread, mistake_case as mistake, spy  # noqa: F401
+from course_utils.train import count_parameters
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
 REPO_DIR = os.path.dirname(COURSE_UTILS_DIR)
@@ -79,26 +80,6 @@ WRONG_BLOCK = {"no_final_relu": impl.block_no_final_relu, "relu_before_add": imp
 
 def correct_of(name):
     return SPECS[name]["correct"][0]
-
-
-def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
-    """One catalogue entry; ``hidden`` runs the hidden cases; ``bug`` names a defect of the check (strict xfail)."""
-    marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
-    return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
-
-
-def spy(learner):
-    """The learner, recording the arguments of every call in ``.calls``."""
-    def recorded(*args, **kwargs):
-        recorded.calls.append((args, kwargs))
-        return learner(*args, **kwargs)
-    recorded.calls = []
-    recorded.__name__ = learner.__name__
-    return recorded
-
-
-def count_parameters(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def block_with(make, sd, stride, training):
