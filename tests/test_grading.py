@@ -135,6 +135,9 @@ ADVERSARIAL = {
     "05_densenet_and_beyond": _partly_wrong("05_densenet_and_beyond", "make_transition",
                                             "nn.AvgPool2d(kernel_size=2, stride=2)",
                                             "nn.MaxPool2d(kernel_size=2, stride=2)"),
+    # match_size aligned to the top-left corner: right shapes, wrong values (the map is not centred)
+    "07_unet": _partly_wrong("07_unet", "match_size", "[dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]",
+                             "[0, dw, 0, dh]"),
 }
 
 

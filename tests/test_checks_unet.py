@@ -1,0 +1,300 @@
+"""Proof that the three checks of notebook 07 (match_size, make_unet, unet_output_size) work.
+
+* correct implementations, in several styles, are registered in ``SPECS`` for
+  the generic contract (``test_check_contract.py``);
+* a catalogue of plausible wrong implementations fails, each with the message
+  naming its mistake;
+* the references the checks compare with equal numbers computed here another
+  way: ``match_size``'s expected tensors equal ``F.pad`` and torchvision's
+  ``center_crop`` where they agree with the stated convention; the parameter
+  formula equals the count of models built here, layer by layer, for the
+  paper's configuration too (and a per-layer sum written from the paper's
+  figure); the valid U-Net's output sizes equal the paper's 572 → 388 and a
+  layer-by-layer size formula.
+
+Every expected number is computed, never typed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils.checks import (INCORRECT, PASSED, RAISED, check_make_unet, check_match_size,
+                                 check_unet_output_size)
+from course_utils.checks import unet
+
+import impls_unet as impl
+from check_helpers import assert_names_mistake, mistake, one_torch_thread, spy  # noqa: F401
+from course_utils.train import count_parameters
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SPECS = {
+    "match_size": dict(check=check_match_size, kind="tensor",
+                       correct=[impl.match_pad, impl.match_slices, impl.match_crop_then_pad],
+                       mistake=impl.match_ceil),
+    # Parameter counts are compared before any forward, so a stand-in model is 'not yet correct' there.
+    "make_unet": dict(check=check_make_unet, kind="model",
+                      correct=[impl.unet_lists, impl.unet_up_then_skip, impl.unet_interpolates_to_skip,
+                               impl.unet_recursive, impl.UNetLists],
+                      mistake=impl.unet_no_skip, stand_in_models=False, hidden_cases=None),
+    "unet_output_size": dict(check=check_unet_output_size, kind="int",
+                             correct=[impl.output_size_loop, impl.output_size_layers, impl.output_size_meta],
+                             mistake=impl.output_size_one_conv),
+}
+ALL = list(SPECS)
+
+
+# ==========================================================================
+# 1. Hidden cases try what the public ones do not
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ALL)
+def test_hidden_cases_call_the_learner_on_more_settings(name):
+    """Do the hidden cases call the learner with settings the public cases never use?"""
+    def calls(extended):
+        learner = spy(SPECS[name]["correct"][0])
+        assert SPECS[name]["check"](learner, extended=extended, seed=7)
+        return {repr([tuple(a.shape) if isinstance(a, torch.Tensor) else a for a in args])
+                + repr({k: v for k, v in kwargs.items() if k != "match"}) for args, kwargs in learner.calls}
+    assert calls(False) < calls(True)
+
+
+def test_match_size_cases_cover_odd_pads_and_crops_on_both_axes():
+    """Do the public cases of check_match_size pad and crop by odd and even amounts, on each axis, with
+    `size` given as a tuple and as a torch.Size?"""
+    diffs, kinds = set(), set()
+    for case in unet._match_cases(0, extended=False):
+        x, size = case.args
+        kinds.add(type(size))
+        for axis in (0, 1):
+            d = size[axis] - x.shape[2 + axis]
+            diffs.add((axis, "pad" if d > 0 else "crop" if d < 0 else "same", "odd" if d % 2 else "even"))
+    for axis in (0, 1):
+        for kind in ("pad", "crop"):
+            assert (axis, kind, "odd") in diffs, (axis, kind)
+    assert kinds == {tuple, torch.Size}
+
+
+def test_make_unet_check_passes_its_own_match():
+    """Does check_make_unet build the learner's network with its own `match` (so that a stub in
+    match_size costs nothing here)?"""
+    learner = spy(impl.unet_lists)
+    assert check_make_unet(learner)
+    assert {kwargs["match"] for _, kwargs in learner.calls} == {unet._reference_match}
+
+
+def test_make_unet_passes_with_a_stub_match_size_in_the_notebook():
+    """Does a network whose default `match` is the untouched stub still pass (the check never calls it)?"""
+    def stub_match(x, size):
+        raise NotImplementedError()
+
+    def make(in_channels, num_classes, depth=4, base_channels=64, batch_norm=True, match=stub_match):
+        return impl.UNetLists(in_channels, num_classes, depth, base_channels, batch_norm, match)
+    assert check_make_unet(make).outcome == PASSED
+
+
+# ==========================================================================
+# 2. Catalogues of plausible wrong implementations
+# ==========================================================================
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_match_size notice the extra row put before (rounded up)?", impl.match_ceil, "not rounded up"),
+    mistake("Does it notice everything padded at the bottom and right?", impl.match_top_left,
+            "not only at the bottom and right"),
+    mistake("Does it notice int(d / 2), wrong on odd crops only?", impl.match_truncate, "rounds toward zero"),
+    mistake("Does it notice a resize instead of a pad?", impl.match_interpolate, "do not resize"),
+    mistake("Does it notice F.pad's pairs in the wrong order?", impl.match_pad_order_swapped,
+            "starts with the last dimension"),
+    mistake("Does it notice a crop done as a pad by |d|?", impl.match_pad_abs, "do not pad by |d|"),
+    mistake("Does it notice crops never done?", impl.match_pad_only, "crop it"),
+    mistake("Does it notice border replication instead of zeros?", impl.match_replicate, "Pad with zeros"),
+    mistake("Does it notice the input returned unchanged?", impl.match_returns_input, "F.pad(x, [dw // 2"),
+])
+def test_check_match_size_names_each_mistake(learner, outcome, field, needle):
+    """Does check_match_size fail each plausible wrong function with the message naming its mistake?"""
+    assert_names_mistake(check_match_size, learner, outcome, field, needle)
+
+
+HINTS = dict(unet._COUNT_MISTAKES)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_make_unet explain the 7 → 3 → 6 problem to a network that ignores odd sizes?",
+            impl.unet_ignores_odd_sizes, "7 → 3 → 6", outcome=RAISED),
+    mistake("Does it notice the skip connections left out?", impl.unet_no_skip, HINTS["no_skip"]),
+    mistake("Does it notice skips added instead of concatenated?", impl.unet_adds_skip, "concatenated"),
+    mistake("Does it notice the upsampled map concatenated with itself?", impl.unet_cat_with_itself,
+            "concatenates a map with itself", field="summary"),
+    mistake("Does it notice an up-convolution that keeps the channels?", impl.unet_up_keeps_channels,
+            HINTS["up_keeps_channels"]),
+    mistake("Does it notice interpolation instead of the up-convolution?", impl.unet_interpolate_up,
+            HINTS["interpolate_up"]),
+    mistake("Does it notice a 3 × 3 up-convolution?", impl.unet_up_conv_3x3, HINTS["up_conv_3x3"]),
+    mistake("Does it notice biases before batch norm?", impl.unet_bias_with_bn, HINTS["bias_with_bn"]),
+    mistake("Does it notice batch_norm ignored?", impl.unet_ignores_batch_norm, HINTS["ignores_batch_norm"]),
+    mistake("Does it notice one convolution per level?", impl.unet_one_conv_per_level,
+            HINTS["one_conv_per_level"]),
+    mistake("Does it notice a 3 × 3 head?", impl.unet_head_3x3, HINTS["head_3x3"]),
+    mistake("Does it notice the skip cropped to the upsampled map (the output shrinks)?", impl.unet_crops_skip,
+            "not the skip to the upsampled map's"),
+    mistake("Does it explain unpadded convolutions that shrink the map to nothing?", impl.unet_no_padding,
+            "`padding=1`", outcome=RAISED),
+    mistake("Does it notice `depth` ignored?", impl.unet_fixed_depth, "Build `depth` levels"),
+])
+def test_check_make_unet_names_each_mistake(learner, outcome, field, needle):
+    """Does check_make_unet fail each plausible wrong U-Net with the message naming its mistake?"""
+    assert_names_mistake(check_make_unet, learner, outcome, field, needle)
+
+
+def test_a_softmax_at_the_end_is_not_judged():
+    """Design: the check compares sizes, counts and concatenations, not values, so probabilities instead of
+    logits pass (notebook 07's training cell would show the damage: cross-entropy expects logits)."""
+    assert check_make_unet(impl.unet_returns_softmax).outcome == PASSED
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_unet_output_size notice one convolution counted per level?", impl.output_size_one_conv,
+            "each level's pair removes 4"),
+    mistake("Does it notice padded convolutions?", impl.output_size_padded, "unpadded (valid)"),
+    mistake("Does it notice pooling rounded up?", impl.output_size_ceil, "floors odd sizes"),
+    mistake("Does it notice true division?", impl.output_size_true_division, "whole numbers"),
+    mistake("Does it notice the bottom's convolutions forgotten?", impl.output_size_no_bottom, "The bottom of the U"),
+    mistake("Does it notice the decoder's convolutions forgotten?", impl.output_size_no_decoder_convs,
+            "subtract 4 after doubling"),
+    mistake("Does it notice one pooling too many?", impl.output_size_extra_level, "counts the poolings"),
+])
+def test_check_unet_output_size_names_each_mistake(learner, outcome, field, needle):
+    """Does check_unet_output_size fail each plausible wrong size with the message naming its mistake?"""
+    assert_names_mistake(check_unet_output_size, learner, outcome, field, needle)
+
+
+def test_odd_size_failure_names_the_sizes_torch_saw():
+    """Does the 7 → 3 → 6 failure show torch's own message with the two sizes and the learner's line?"""
+    result = check_make_unet(impl.unet_ignores_odd_sizes)
+    assert result.evidence[0].startswith("RuntimeError: Sizes of tensors must match except in dimension 1")
+    assert "torch.cat" in result.evidence[1]
+    assert "(2, 3, 7, 7)" in result.case
+
+
+# ==========================================================================
+# 3. Independence: the references equal numbers computed another way
+# ==========================================================================
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_match_references_equal_f_pad_and_center_crop(extended):
+    """Is every expected tensor of check_match_size what `F.pad` with ⌊d/2⌋ before gives, and, where torchvision's
+    center_crop follows the same convention (pads; even crops), what center_crop gives?"""
+    from torchvision.transforms.functional import center_crop
+    for case in unet._match_cases(3, extended):
+        x, size = case.args
+        dh, dw = size[0] - x.shape[-2], size[1] - x.shape[-1]
+        torch.testing.assert_close(case.expected, F.pad(x, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]))
+        if all(d >= 0 or d % 2 == 0 for d in (dh, dw)):
+            torch.testing.assert_close(case.expected, center_crop(x, list(size)))
+
+
+def build_unet_by_hand(in_channels, num_classes, depth, base, batch_norm):
+    """The U-Net of the exercise text, written out as a flat list of layers (no forward needed)."""
+    layers = []
+
+    def conv3(a, b):
+        if batch_norm:
+            layers.extend([nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b)])
+        else:
+            layers.append(nn.Conv2d(a, b, 3, padding=1))
+
+    c = in_channels
+    for i in range(depth + 1):
+        conv3(c, base * 2 ** i)
+        conv3(base * 2 ** i, base * 2 ** i)
+        c = base * 2 ** i
+    for i in reversed(range(depth)):
+        layers.append(nn.ConvTranspose2d(base * 2 ** (i + 1), base * 2 ** i, 2, stride=2))
+        conv3(2 * base * 2 ** i, base * 2 ** i)
+        conv3(base * 2 ** i, base * 2 ** i)
+    layers.append(nn.Conv2d(base, num_classes, 1))
+    return nn.ModuleList(layers)
+
+
+@pytest.mark.parametrize("config", unet._COUNT_PUBLIC + unet._COUNT_EXTENDED)
+def test_parameter_formula_equals_models_built_here(config):
+    """Does unet_parameter_count equal the count of the layers written out by hand, and of the correct learner
+    networks, for every configuration the check uses?"""
+    with torch.device("meta"):
+        by_hand = count_parameters(build_unet_by_hand(*config))
+        lists = count_parameters(impl.unet_lists(*config[:2], depth=config[2], base_channels=config[3],
+                                                 batch_norm=config[4]))
+        recursive = count_parameters(impl.unet_recursive(*config[:2], depth=config[2], base_channels=config[3],
+                                                         batch_norm=config[4]))
+    assert unet.unet_parameter_count(*config) == by_hand == lists == recursive
+
+
+def test_the_papers_configuration_by_the_figure():
+    """Does the formula give, for the paper's U-Net (1 input channel, 2 classes, 64 … 1024 channels), the sum
+    read off the paper's Fig. 1: 3×3 convs with bias, 2×2 up-convs halving the channels, a 1×1 head?"""
+    widths = [64, 128, 256, 512, 1024]
+    convs = [(1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512),
+             (512, 1024), (1024, 1024)]
+    convs += [(2 * c, c) for c in reversed(widths[:-1])] + [(c, c) for c in widths[:-1]]
+    total = sum(9 * a * b + b for a, b in convs)
+    total += sum(4 * widths[i + 1] * widths[i] + widths[i] for i in range(4))
+    total += 64 * 2 + 2
+    assert unet.unet_parameter_count(1, 2, 4, 64, False) == total
+
+
+@pytest.mark.parametrize("variant", [v for v, _ in unet._COUNT_MISTAKES])
+def test_each_predicted_count_mistake_is_what_a_wrong_network_has(variant):
+    """Does each mistake the count predicts equal the parameters of a network that makes it, and differ from the
+    right count on the public configurations (so that its hint can be reached)?"""
+    wrong = {"no_skip": impl.unet_no_skip, "up_keeps_channels": impl.unet_up_keeps_channels,
+             "interpolate_up": impl.unet_interpolate_up, "up_conv_3x3": impl.unet_up_conv_3x3,
+             "bias_with_bn": impl.unet_bias_with_bn, "ignores_batch_norm": impl.unet_ignores_batch_norm,
+             "one_conv_per_level": impl.unet_one_conv_per_level, "head_3x3": impl.unet_head_3x3}[variant]
+    differs = []
+    for config in unet._COUNT_PUBLIC:
+        with torch.device("meta"):
+            model = wrong(*config[:2], depth=config[2], base_channels=config[3], batch_norm=config[4])
+        assert count_parameters(model) == unet.unet_parameter_count(*config, variant=variant)
+        differs.append(count_parameters(model) != unet.unet_parameter_count(*config))
+    assert any(differs)
+
+
+def test_valid_unet_gives_the_papers_572_to_388():
+    """Does the check's reference valid U-Net turn the paper's 572 × 572 tile into the 388 × 388 map of its Fig. 1,
+    as the size formula ⌊(n + 2p − k)/s⌋ + 1 and the transposed-convolution formula (n − 1)·s + k give?"""
+    assert unet._valid_output(572, 4) == impl.output_size_layers(572, 4) == impl.output_size_loop(572, 4)
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_output_size_references_equal_the_layer_formula_and_a_cpu_run(extended):
+    """Is every expected size of check_unet_output_size the layer-by-layer formula's, and (for small sizes) the
+    size a real CPU forward of the reference valid U-Net gives?"""
+    for case in unet._output_cases(extended):
+        size, depth = case.args[0], case.kwargs["depth"]
+        assert case.expected == impl.output_size_layers(size, depth), case.label
+        if size <= 200:
+            with torch.random.fork_rng(devices=[]):
+                model = unet.valid_unet_class()(depth)
+            with torch.no_grad():
+                assert model(torch.zeros(1, 1, size, size)).shape[-1] == case.expected, case.label
+
+
+def test_notebook_states_the_numbers_the_checks_use():
+    """Does notebook 07's text state the paper's 572 → 388 and the classic parameter count as the formulas give
+    them (not typed numbers that could drift)?"""
+    with open(os.path.join(REPO_DIR, "instructor", "07_unet.py"), encoding="utf-8") as file:
+        text = file.read()
+    assert f"{impl.output_size_layers(572, 4)}" in text and "572" in text
+    assert f"{unet.unet_parameter_count(1, 2, 4, 64, False) / 1e6:.1f} million" in text
+
+
+def test_check_summary_states_the_papers_count():
+    """Does the passed message of check_make_unet state the paper's configuration's count from the formula?"""
+    summary = check_make_unet(impl.unet_lists).summary
+    assert f"{unet.unet_parameter_count(1, 2, 4, 64, False):,}" in summary
