@@ -444,6 +444,28 @@ check_segmentation_scores(segmentation_scores, strict=True, seed=2024, extended=
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# A real photograph first: scikit-image's coins, with a coin/background mask that ships with the course
+# (made by a documented watershed procedure and checked by eye — right to a pixel or two at the edges,
+# not exact). The simplest possible segmenter thresholds the brightness at its mean:
+
+# %%
+coins, coins_mask = data.load_segmentation_photo("coins")          # (3, H, W), (H, W) with 0/1
+threshold_prediction = (coins.mean(dim=0) > coins.mean()).long()    # bright = coin
+if check_confusion_matrix(confusion_matrix) and check_segmentation_scores(segmentation_scores):
+    matrix = confusion_matrix(threshold_prediction, coins_mask, 2)
+    pixel_accuracy, mean_iou, iou = segmentation_scores(matrix)
+    print("confusion matrix (rows: truth background/coin; columns: prediction):")
+    print(matrix)
+    print(f"pixel accuracy {pixel_accuracy:.1%}, IoU background {iou[0]:.3f}, coin {iou[1]:.3f}, "
+          f"mean IoU {mean_iou:.3f}")
+plots.show_segmentation(coins, coins_mask, threshold_prediction, classes=data.SEGMENTATION_PHOTOS["coins"],
+                        errors=True)
+plt.show()
+
+# %% [markdown]
+# The brighter background at the top (uneven lighting) and the dark details inside the coins defeat a
+# single global threshold: the errors panel shows where. Mean IoU, not pixel accuracy, shows how much.
+#
 # Why pixel accuracy is not enough, measured on the course's segmentation set (next section): predict
 # "background" for every test pixel.
 
