@@ -3,9 +3,10 @@
 #
 # A classifier gives one label per image. **Semantic segmentation** gives one label per *pixel*:
 # this pixel is road, that one is car. (It does not separate two cars from each other; that is
-# *instance* segmentation.) The first network to do this end to end was the **fully convolutional
-# network** of Long, Shelhamer and Darrell (*Fully Convolutional Networks for Semantic
-# Segmentation*, CVPR 2015). Its ideas, all in this notebook:
+# *instance* segmentation.) Convolutional networks had been applied to segmentation before, but the
+# **fully convolutional network** of Long, Shelhamer and Darrell (*Fully Convolutional Networks for
+# Semantic Segmentation*, CVPR 2015) was the first trained end to end, pixels in and pixels out, from
+# a network pre-trained for classification. Its ideas, all in this notebook:
 #
 # - a network made only of convolutions accepts images of any size and outputs a *map* of
 #   predictions instead of a single vector;
@@ -134,7 +135,9 @@ else:
 # %%
 if fully_convolutional is not None:
     images_t, labels_t = test_set.tensors
-    picks = [int((labels_t == d).nonzero()[0]) for d in (3, 1, 7, 5)]
+    with torch.no_grad():   # for each digit, the first test image of it that the classifier gets right
+        right = classifier.eval()(images_t.to(device)).argmax(dim=1).cpu() == labels_t
+    picks = [int(((labels_t == d) & right).nonzero()[0]) for d in (3, 1, 7, 5)]
     corners = [(0, 2), (8, 12), (2, 22), (8, 30)]   # even offsets: each digit fills one window exactly
     canvas = torch.zeros(1, 1, 16, 40)
     for (row, col), index in zip(corners, picks):
@@ -283,8 +286,8 @@ for n in (7, 8):
 # ## 3. Checkerboard artifacts, and bilinear initialisation
 #
 # Stamps overlap unevenly when the kernel size is not a multiple of the stride. With k = 3 and s = 2,
-# every other output row and column receives two stamps and the others one: even a constant input
-# gives a striped output, and a network has to learn weights that cancel the pattern — often it does
+# every other output row and column receives two stamps and the others one — in 2-D the counts
+# multiply, to 1, 2 or 4 per pixel: even a constant input gives a checkered output, and a network has to learn weights that cancel the pattern — often it does
 # not, and its images show a **checkerboard** (Odena, Dumoulin & Olah, *Deconvolution and
 # Checkerboard Artifacts*, Distill 2016). With k = 4 and s = 2 every interior pixel receives the same
 # number of stamps. A third option avoids the problem by construction: **resize, then convolve**
@@ -307,7 +310,8 @@ for ax, (title, out) in zip(axes, options.items()):
 plt.show()
 
 # %% [markdown]
-# FCN initialises its upsampling layers to **bilinear interpolation** and lets training refine them.
+# FCN initialises its upsampling layers to **bilinear interpolation**: Long et al. let training refine
+# the intermediate 2× layers and keep the final one fixed (here, all of them are trained).
 # For an upsampling factor f, the kernel has size k = 2f − f mod 2, stride f and padding ⌊f/2⌋; its
 # weights are the outer product of a 1-D "tent", $t_i = 1 - |i - c| / f$ for i = 0 … k − 1, centred at
 # c = f − 1 when k is odd and at c = f − 1/2 when k is even. Each channel is upsampled on its own, so
@@ -416,7 +420,8 @@ check_confusion_matrix(confusion_matrix, strict=True, seed=2024, extended=True)
 # %% [markdown]
 # ### Exercise 6 — `segmentation_scores`
 #
-# `segmentation_scores(matrix) -> (pixel_accuracy, mean_iou, iou)`: two Python floats and a float tensor
+# `segmentation_scores(matrix) -> (pixel_accuracy, mean_iou, iou)`: two floats (Python floats or 0-d
+# tensors) and a float tensor
 # with one IoU per class. A class that appears in neither the truth nor the prediction has
 # TP + FP + FN = 0: its IoU is undefined — make it NaN (0 / 0 in floating point does that) and leave it
 # out of the mean (`torch.nanmean`). The check compares with the definitions, class by class.
@@ -556,8 +561,10 @@ if results:
 # cannot place a boundary more precisely than the grid allows, and small objects vanish. Each skip
 # adds a finer grid (4 × 4 from pool4, 8 × 8 from pool3), and the boundaries sharpen with it — the
 # mean IoU rises accordingly. Long et al. saw the same ordering on PASCAL VOC 2011 (their Table 2, mean
-# IU on a validation subset: FCN-32s 59.4, FCN-16s 62.4, FCN-8s 62.7), with much smaller gaps: on their
-# 500 × 500 images the stride-32 map has about 16 × 16 cells, not 2 × 2.
+# IU on a validation subset: FCN-32s 59.4, FCN-16s 62.4, FCN-8s 62.7), with much smaller gaps: on
+# their images of up to 500 × 500 pixels the stride-32 map has up to 16 × 16 cells, not 2 × 2. (FCN-32s
+# has the *most* parameters of the three: its one ×32 upsampling layer has a 64 × 64 kernel per class
+# pair.)
 #
 # ## 6. Hypercolumns
 #
@@ -607,7 +614,8 @@ if results:
 
 # %% [markdown]
 # Mixing layers helps even without training the backbone for it: the pool1 and pool2 features carry
-# exact edges that pool3, at stride 8, has already blurred. (Both probes use the FCN-8s backbone as it
+# exact edges that pool3, at stride 8, has already blurred. A single 1 × 1 convolution on hypercolumns
+# does about as well as the whole FCN-8s head above — compare the printed numbers. (Both probes use the FCN-8s backbone as it
 # is; only their 1 × 1 convolutions learn.)
 #
 # ## What to remember

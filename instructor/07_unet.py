@@ -5,16 +5,18 @@
 # and Brox took the idea to its end in *U-Net: Convolutional Networks for Biomedical Image
 # Segmentation* (MICCAI 2015): a **contracting path** that halves the resolution and doubles the
 # channels, a mirror-image **expanding path** that doubles the resolution and halves the channels,
-# and at *every* level the encoder's feature map **concatenated** into the decoder. Trained on as few
-# as 30 annotated microscopy images (with heavy augmentation), it won the ISBI 2015 cell-tracking
-# challenge by a large margin, and it is still the default architecture for medical image
-# segmentation — and the denoiser inside many image diffusion models.
+# and at *every* level the encoder's feature map **concatenated** into the decoder. Trained on only 30
+# annotated electron-microscopy images (with heavy augmentation), it beat the best earlier method on
+# the ISBI 2012 EM segmentation challenge, and it won two categories of the ISBI 2015 cell-tracking
+# challenge by a large margin. It is still the default architecture for medical image segmentation —
+# and the denoiser inside many image diffusion models.
 #
 # **You will**
 # 1. meet the 7 → 3 → 6 problem: why an encoder–decoder breaks on odd image sizes, and fix it with
 #    `match_size`;
 # 2. build `UNet(depth, base_channels)` that returns an output of its input's size for *any* size;
-# 3. count the paper's 31 million parameters with a formula, and check your network against it;
+# 3. count the parameters of the paper's configuration with a formula (31.0 M; the paper gives no
+#    count), and check your network against it;
 # 4. follow the paper's unpadded U-Net from a 572 × 572 tile to its 388 × 388 output;
 # 5. train a small U-Net on the course's segmentation set and compare it with notebook 06's FCN-8s.
 #
@@ -102,7 +104,7 @@ print("round trip:", *[f"{round_trip(n, 4):>3}" for n in range(60, 73)])
 # 2. bring the upsampled map to the skip's size by **padding** it (or, where it is larger, cropping it);
 # 3. **interpolate** the upsampled map to the skip's size (`F.interpolate(up, size=skip.shape[-2:])`).
 #
-# The paper's own network never pads (section 4) and **crops the skip** instead — the encoder's maps
+# The paper's own network never pads (section 5) and **crops the skip** instead — the encoder's maps
 # are larger than the decoder's there. We pad the upsampled map: it keeps every pixel of the skip,
 # and the output then has exactly the input's size.
 #
@@ -160,7 +162,7 @@ else:
 # The course's U-Net follows the paper with two modern changes, both optional through arguments:
 #
 # - **padded** 3 × 3 convolutions (`padding=1`), so that every convolution keeps the size and the
-#   output matches the input (the paper's unpadded version is section 4);
+#   output matches the input (the paper's unpadded version is section 5);
 # - **batch norm** (Ioffe & Szegedy, 2015, notebook 02) after each 3 × 3 convolution when
 #   `batch_norm=True`: `conv (no bias) → BatchNorm2d → ReLU`, the course's `segmentation.conv_bn_relu`.
 #   With `batch_norm=False` each convolution has a bias and is followed by a ReLU only, as in the paper.
@@ -193,7 +195,7 @@ def double_conv(in_channels, out_channels, batch_norm=True):
 #   `double_conv` from $2 w_i$ to $w_i$;
 # - the head: `nn.Conv2d(w_0, num_classes, kernel_size=1)`.
 #
-# Use `match` (not `match_size` directly) to bring the upsampled map to the skip's size: the check passes
+# Use `match` (rather than `match_size` directly) to bring the upsampled map to the skip's size: the check passes
 # its own reference `match` there, so that this exercise is graded on the network alone. `nn.ModuleList`
 # holds a list of layers so that their parameters are registered.
 #
@@ -250,7 +252,7 @@ check_make_unet(make_unet, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Your network on the sizes of section 2, and on a few awkward ones:
+# Your network on several sizes, odd and non-square ones included:
 
 # %%
 if check_match_size(match_size) and check_make_unet(make_unet):
@@ -263,7 +265,7 @@ else:
     print("Finish Exercises 1 and 2 to run your U-Net here.")
 
 # %% [markdown]
-# ## 4. The paper's configuration: 31 million parameters
+# ## 4. The paper's configuration: how many parameters?
 #
 # The network of the paper's Fig. 1 has 1 input channel (grey microscopy images), 2 classes (cell or
 # border), 4 poolings and 64 channels at the top — up to 1,024 at the bottom — no batch norm. Its
@@ -296,8 +298,8 @@ plt.show()
 
 # %% [markdown]
 # 23 convolutional layers, as the paper says, and 31.0 million parameters. Doubling the channels
-# quadruples a convolution's weights ($9 \cdot 2w \cdot 2w$), so the two deepest levels hold almost
-# all of them — the same pattern as ResNet's last stage (notebook 04). Your `UNet` with the same
+# quadruples a convolution's weights ($9 \cdot 2w \cdot 2w$), so the two deepest levels hold most
+# of them — the same pattern as ResNet's last stage (notebook 04). Your `UNet` with the same
 # settings must have exactly this count:
 
 # %%

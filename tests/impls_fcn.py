@@ -574,3 +574,16 @@ def scores_returns_dict(matrix):
     pixel_accuracy, mean_iou, iou = scores_nanmean(matrix)
     return {"pixel_accuracy": pixel_accuracy, "mean_iou": mean_iou, "iou": iou}
 
+
+
+def conv_transpose2d_first_axis_only(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """Reads only the first value of each (height, width) pair and uses it for both axes."""
+    def first(v):
+        return v[0] if isinstance(v, (tuple, list)) else v
+    return _transposed(x, weight, bias, first(stride), first(padding), first(output_padding))
+
+
+def confusion_bincount_unmasked(pred, target, num_classes, ignore_index=255):
+    """bincount over every pixel: an ignore label of 255 indexes far beyond K·K, and reshape fails."""
+    pairs = target.flatten() * num_classes + pred.flatten()
+    return torch.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)

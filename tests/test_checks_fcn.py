@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_utils.checks import (INCORRECT, PASSED, UNCHECKABLE, check_bilinear_kernel, check_confusion_matrix,
+from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_bilinear_kernel, check_confusion_matrix,
                                  check_conv_transpose2d, check_conv_transpose_output_size, check_convolutionalize,
                                  check_segmentation_scores)
 from course_utils.checks import fcn
@@ -217,6 +217,8 @@ TRANSPOSE_MISTAKES = [
      "from *each* side"),
     ("Does it notice output_padding ignored?", impl.conv_transpose2d_ignores_output_padding,
      "output_padding adds rows/columns"),
+    ("Does it notice per-axis settings read from the height's value only, on a public case?",
+     impl.conv_transpose2d_first_axis_only, "use the second value for the width"),
     ("Does it notice the bias added to every stamp?", impl.conv_transpose2d_bias_per_stamp, "not to every stamp"),
     ("Does it notice the bias forgotten?", impl.conv_transpose2d_no_bias, "The bias is missing"),
     ("Does it notice the weight read as (C_out, C_in, kH, kW)?", impl.conv_transpose2d_weight_out_in,
@@ -287,6 +289,10 @@ CONFUSION_MISTAKES = [
      "class?", impl.confusion_valid_range, "Drop the pixels whose *target* is ignore_index"),
     ("Does it notice ignore_index never applied?", impl.confusion_loops_never_ignore,
      "Drop the pixels whose *target* is ignore_index"),
+]
+CONFUSION_RAISES = [
+    ("Does it explain the error of a bincount over unmasked targets (255 indexes beyond K·K)?",
+     impl.confusion_bincount_unmasked, "Drop the pixels whose target equals ignore_index"),
 ]
 
 
@@ -536,3 +542,11 @@ def test_convolutionalize_hwc_prediction_is_the_wrong_layers_output():
     with torch.no_grad():
         torch.testing.assert_close(fcn._linear_windows(hwc, linear.bias, x, h, w), wrong(x), atol=1e-5, rtol=1e-5)
         assert not torch.allclose(wrong(x), fcn._linear_windows(linear.weight, linear.bias, x, h, w), atol=1e-3)
+
+
+@pytest.mark.parametrize("question, learner, needle", CONFUSION_RAISES, ids=[q for q, _, _ in CONFUSION_RAISES])
+def test_check_confusion_matrix_explains_errors_of_unmasked_counts(question, learner, needle):
+    """Does a learner whose code raises because ignore labels were not dropped get a hint that says so?"""
+    result = check_confusion_matrix(learner)
+    assert result.outcome == RAISED, result.text()
+    assert needle in result.hint

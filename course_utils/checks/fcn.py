@@ -127,7 +127,8 @@ def check_convolutionalize(convolutionalize, *, strict=False, seed=0, extended=F
 # rather than a shape error.
 _TRANSPOSE_SPECS = [(2, 3, 3, 4, 5, 3, 3, 2, 1, 1, True),
                     (2, 3, 4, 5, 4, 3, 3, 2, 1, 1, True), (1, 2, 3, 4, 6, 4, 4, 2, 1, 0, False),
-                    (2, 3, 2, 3, 5, 3, 2, 1, 0, 0, True), (1, 4, 2, 6, 3, 2, 3, 3, 1, 2, True)]
+                    (2, 3, 2, 3, 5, 3, 2, 1, 0, 0, True), (1, 4, 2, 6, 3, 2, 3, 3, 1, 2, True),
+                    (1, 2, 3, 5, 4, 3, 2, (2, 1), (1, 0), (1, 0), True)]   # (height, width) pairs differ per axis
 _TRANSPOSE_EXTENDED = [(3, 1, 1, 7, 7, 5, 5, 2, 2, 1, False), (1, 5, 3, 2, 9, 4, 3, (2, 3), (1, 0), (1, 2), True),
                        (1, 2, 2, 1, 1, 3, 3, 2, 0, 0, True)]
 
@@ -201,6 +202,9 @@ def _transposed_mistakes(x, weight, bias, stride, padding, output_padding):
     if oh or ow:
         mistakes.append(("output_padding adds rows/columns at the bottom/right end of the output: the size is "
                          "(H − 1)·s − 2p + k + output_padding.", (n, cout, full_h - oh - 2 * ph, full_w - ow - 2 * pw)))
+    if (sh, ph, oh) != (sw, pw, ow):   # per-axis settings read from the height's value only
+        mistakes.append(("stride, padding and output_padding may be (height, width) pairs that differ: use the "
+                         "second value for the width.", (n, cout, full_h - 2 * ph, (w - 1) * sh - 2 * ph + kw + oh)))
     return mistakes
 
 
@@ -401,10 +405,16 @@ def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=F
     whose target is ``ignore_index`` are left out.  Compared with a count made
     with one boolean mask per (t, p) pair.
     """
-    return run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
-                     compare=_compare_counts, strict=strict,
-                     general_hint="keep = target != ignore_index; index = target[keep] * K + pred[keep]; "
-                                  "torch.bincount(index, minlength=K * K).reshape(K, K).")
+    from ._engine import RAISED, finish
+    result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
+                       compare=_compare_counts, strict=False,
+                       general_hint="keep = target != ignore_index; index = target[keep] * K + pred[keep]; "
+                                    "torch.bincount(index, minlength=K * K).reshape(K, K).")
+    if result.outcome == RAISED and not result.hint and "ignore_index" in (result.case or ""):
+        # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1
+        result.hint = ("Drop the pixels whose target equals ignore_index before counting (`keep = target != "
+                       "ignore_index`): an ignore label of 255 or −1 is not a class, so it cannot index the matrix.")
+    return finish(result, strict)
 
 
 def _compare_counts(check, got, case, *, name, general_hint=None):
