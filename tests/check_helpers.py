@@ -79,6 +79,27 @@ def spy(learner):
     return recorded
 
 
+def call_settings(calls):
+    """What recorded calls were made with, comparable across runs: tensors by their shape (their values
+    follow the seed), callables passed by keyword (fresh factories, injected reference parts) by the
+    keyword's name."""
+    def setting(value, keyword=None):
+        if isinstance(value, torch.Tensor):
+            return ("tensor", tuple(value.shape))
+        if keyword is not None and callable(value):
+            return keyword
+        return value
+    return {repr(([setting(a) for a in args], {k: setting(v, k) for k, v in kwargs.items()})) for args, kwargs in calls}
+
+
+def assert_hidden_cases_try_more(check, learner):
+    """The hidden run (extended=True) calls ``learner`` with every setting of the public run and more."""
+    public, hidden = spy(learner), spy(learner)
+    assert check(public)
+    assert check(hidden, extended=True, seed=7)
+    assert call_settings(public.calls) < call_settings(hidden.calls)
+
+
 def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
     """The check fails ``learner`` (on the hidden cases if ``hidden``) with ``outcome``, ``needle`` in ``field``."""
     result = check(learner, extended=True, seed=7) if hidden else check(learner)
