@@ -209,6 +209,22 @@ _DENSE_LAYER_HINT = ("A dense layer is BatchNorm2d → ReLU → 1×1 conv to bn_
                      "only the growth_rate new maps.")
 
 
+def _compare_outputs(check, model, mine, reference, ref_layers, x, label, variants, hint):
+    """With the reference's weights and statistics copied into the learner's layers, the outputs must
+    equal the reference's in eval and in training mode; ``variants(reference, x, training)`` gives the
+    (hint, output) of known mistakes."""
+    import torch
+    for training in (False, True):
+        _copy_state(ref_layers, mine)
+        reference.train(training)
+        with torch.no_grad():
+            expected = reference(x)
+            mistakes = variants(reference, x, training)
+        got, where = _forward(check, model, x, label, training)
+        compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes),
+                       name=f"{type(model).__name__}.forward", general_hint=hint)
+
+
 def _dense_layer_variants(ref, x, training):
     """The reference layer's output, and outputs of known mistakes with the same weights."""
     import torch.nn.functional as F
@@ -279,16 +295,8 @@ def check_make_dense_layer(make_dense_layer, *, strict=False, seed=0, extended=F
                            _DENSE_LAYER_HINT)
             ref_layers = _layers_in_order(reference, x)
             _compare_layers(check, label, mine, ref_layers, hints, _DENSE_LAYER_HINT)
-            for training in (False, True):
-                _copy_state(ref_layers, mine)
-                reference.train(training)
-                with torch.no_grad():
-                    expected = reference(x)
-                    mistakes = _dense_layer_variants(reference, x, training)
-                got, where = _forward(check, model, x, label, training)
-                compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes, atol=1e-4,
-                                                rtol=1e-4), name=f"{type(model).__name__}.forward",
-                               general_hint=_DENSE_LAYER_HINT)
+            _compare_outputs(check, model, mine, reference, ref_layers, x, label, _dense_layer_variants,
+                             _DENSE_LAYER_HINT)
         return "Shapes, layers and outputs (eval and training mode) match torchvision's _DenseLayer."
 
     return run_cases(check, make_dense_layer, [], compare=None, strict=strict, after=behaviour)
@@ -521,15 +529,8 @@ def check_make_transition(make_transition, *, strict=False, seed=0, extended=Fal
                            _TRANSITION_HINT)
             ref_layers = _layers_in_order(reference, x)
             _compare_layers(check, label, mine, ref_layers, hints, _TRANSITION_HINT)
-            for training in (False, True):
-                _copy_state(ref_layers, mine)
-                reference.train(training)
-                with torch.no_grad():
-                    expected = reference(x)
-                    mistakes = _transition_variants(reference, x, training)
-                got, where = _forward(check, model, x, label, training)
-                compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes),
-                               name=f"{type(model).__name__}.forward", general_hint=_TRANSITION_HINT)
+            _compare_outputs(check, model, mine, reference, ref_layers, x, label, _transition_variants,
+                             _TRANSITION_HINT)
         return "Shapes, layers and outputs (eval and training mode) match torchvision's _Transition."
 
     return run_cases(check, make_transition, [], compare=None, strict=strict, after=behaviour)
