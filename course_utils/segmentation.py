@@ -7,7 +7,7 @@ is plain PyTorch a learner can read top to bottom.
 
 from __future__ import annotations
 
-__all__ = ["conv_bn_relu", "make_upsampler", "TinyFCN", "fit_segmentation", "predict", "confusion", "scores", "evaluate"]
+__all__ = ["conv_bn_relu", "make_upsampler", "TinyFCN", "TinyDeepLabV3Plus", "fit_segmentation", "predict", "confusion", "scores", "evaluate"]
 
 
 def conv_bn_relu(c_in, c_out):
@@ -102,10 +102,74 @@ def _tiny_fcn_class():
     return TinyFCN
 
 
-def __getattr__(name):   # TinyFCN is built on first use, so that importing this module imports no torch
-    if name == "TinyFCN":
-        cls = _tiny_fcn_class()
-        globals()["TinyFCN"] = cls
+def _tiny_deeplab_class():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    def separable(c_in, c_out, stride=1, dilation=1):
+        """Depthwise 3 × 3 (groups = c_in) then pointwise 1 × 1, no biases (Chollet, 2017)."""
+        return nn.Sequential(nn.Conv2d(c_in, c_in, 3, stride, dilation, dilation, groups=c_in, bias=False),
+                             nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def default_aspp(c_in, c_out, rates):
+        from torchvision.models.segmentation.deeplabv3 import ASPP
+        return ASPP(c_in, list(rates), c_out)
+
+    class TinyDeepLabV3Plus(nn.Module):
+        """A small DeepLab v3+ (Chen et al., ECCV 2018) for the course's 64 × 64 images.
+
+        Encoder: a strided 3 × 3 stem (stride 2), then blocks of depthwise separable convolution + BN + ReLU:
+        stride 4 (the low-level features), stride 8, then a block with dilation 2 instead of a further stride, so
+        the output stride stays 8; ASPP (rates ``rates``) on top.  Decoder: the ASPP output upsampled ×2
+        (bilinear), concatenated with the low-level features reduced by a 1 × 1 convolution, two separable
+        3 × 3 blocks, a 1 × 1 classifier, and a bilinear ×4 upsampling to the input size.
+
+        ``make_aspp(c_in, c_out, rates)`` and ``make_separable(c_in, c_out, kernel_size=3, stride=1, dilation=1)``
+        supply the parts (notebook 08 passes the learner's); by default torchvision's ASPP and a plain separable
+        convolution.
+        """
+
+        def __init__(self, num_classes, *, widths=(16, 32, 64), aspp_channels=32, low_level_channels=8,
+                     rates=(2, 4, 6), make_aspp=None, make_separable=None):
+            super().__init__()
+            sep = ((lambda a, b, stride=1, dilation=1: make_separable(a, b, kernel_size=3, stride=stride,
+                                                                       dilation=dilation))
+                   if make_separable else separable)
+
+            def block(a, b, stride=1, dilation=1):
+                return nn.Sequential(sep(a, b, stride=stride, dilation=dilation), nn.BatchNorm2d(b),
+                                     nn.ReLU(inplace=True))
+            w1, w2, w3 = widths
+            self.stem = nn.Sequential(nn.Conv2d(3, w1, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w1),
+                                      nn.ReLU(inplace=True))                                   # stride 2
+            self.low = nn.Sequential(block(w1, w2, stride=2), block(w2, w2))                     # stride 4
+            self.high = nn.Sequential(block(w2, w3, stride=2), block(w3, w3, dilation=2))        # stride 8, atrous
+            self.aspp = (make_aspp or default_aspp)(w3, aspp_channels, tuple(rates))
+            self.reduce = nn.Sequential(nn.Conv2d(w2, low_level_channels, 1, bias=False),
+                                        nn.BatchNorm2d(low_level_channels), nn.ReLU(inplace=True))
+            self.refine = nn.Sequential(block(aspp_channels + low_level_channels, aspp_channels),
+                                        block(aspp_channels, aspp_channels))
+            self.classifier = nn.Conv2d(aspp_channels, num_classes, 1)
+
+        def forward(self, x):
+            size = x.shape[-2:]
+            low = self.low(self.stem(x))                                  # (N, w2, H/4, W/4)
+            high = self.aspp(self.high(low))                              # (N, aspp, H/8, W/8)
+            high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
+            x = self.refine(torch.cat([high, self.reduce(low)], dim=1))  # (N, aspp, H/4, W/4)
+            return F.interpolate(self.classifier(x), size=size, mode="bilinear", align_corners=False)
+
+    return TinyDeepLabV3Plus
+
+
+_LAZY = {"TinyFCN": _tiny_fcn_class, "TinyDeepLabV3Plus": _tiny_deeplab_class}
+
+
+def __getattr__(name):   # the models are built on first use, so that importing this module imports no torch
+    if name in _LAZY:
+        cls = _LAZY[name]()
+        globals()[name] = cls
         return cls
     raise AttributeError(name)
 

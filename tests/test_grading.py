@@ -138,6 +138,9 @@ ADVERSARIAL = {
     # match_size aligned to the top-left corner: right shapes, wrong values (the map is not centred)
     "07_unet": _partly_wrong("07_unet", "match_size", "[dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]",
                              "[0, dw, 0, dh]"),
+    # the smoothness kernel's self-connection kept: right shapes, marginals that still sum to 1, wrong values
+    "08_deeplab": _partly_wrong("08_deeplab", "mean_field_step", "flat @ k_smooth.t() - k_smooth.diagonal() * flat",
+                                "flat @ k_smooth.t()"),
 }
 
 

@@ -1,0 +1,241 @@
+"""Proof that the four checks of notebook 08 (atrous_conv2d, make_separable_conv, make_aspp, mean_field_step)
+and the course's dense CRF (course_utils.crf) work.
+
+* correct implementations, in several styles, are registered in ``SPECS`` for the generic contract
+  (``test_check_contract.py``);
+* a catalogue of plausible wrong implementations fails, each with the message naming its mistake;
+* the references equal numbers computed here another way: the parameter formula equals built layers'
+  counts, torchvision's ASPP passes its own check, the check's explicit mean-field step equals
+  ``course_utils.crf.mean_field_step`` (chunked kernel matrices), and with zero weights a step is
+  softmax(−unary).
+
+Every expected number is computed, never typed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_utils import crf
+from course_utils.checks import (RAISED, check_atrous_conv2d, check_make_aspp, check_make_separable_conv,
+                                 check_mean_field_step)
+from course_utils.checks import deeplab
+
+import impls_deeplab as impl
+from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
+                           one_torch_thread)
+
+GUARDED = {"F.conv2d (deeplab)": (F, "conv2d"), "F.unfold": (F, "unfold")}
+REFERENCES = [("atrous_conv2d", "F.conv2d (deeplab)"), ("atrous_conv2d", "F.unfold")]
+
+
+def references_still_work():
+    F.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 2, 2))
+    F.unfold(torch.zeros(1, 1, 3, 3), 2)
+
+
+guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
+
+SPECS = {
+    "atrous_conv2d": dict(check=check_atrous_conv2d, kind="tensor",
+                          correct=[impl.atrous_taps, impl.atrous_dilated_kernel, impl.atrous_loops],
+                          mistake=impl.atrous_no_bias, forbidden=impl.atrous_uses_conv2d),
+    "make_separable_conv": dict(check=check_make_separable_conv, kind="model",
+                                correct=[impl.separable_module, impl.separable_sequential, impl.separable_functional],
+                                mistake=impl.separable_no_groups, hidden_cases=None),
+    "make_aspp": dict(check=check_make_aspp, kind="model",
+                      correct=[impl.aspp_module, impl.aspp_torchvision, impl.aspp_expand],
+                      mistake=impl.aspp_no_pooling, hidden_cases=None),
+    "mean_field_step": dict(check=check_mean_field_step, kind="tensor",
+                            correct=[impl.mean_field_matrix, impl.mean_field_zero_diagonal, impl.mean_field_einsum],
+                            mistake=impl.mean_field_self_connection),
+}
+ALL = list(SPECS)
+
+
+# ==========================================================================
+# 1. Hidden cases try what the public ones do not
+# ==========================================================================
+
+@pytest.mark.parametrize("name", ["atrous_conv2d", "mean_field_step"])
+def test_hidden_cases_call_the_learner_on_more_settings(name):
+    """Do the hidden cases call the learner with settings the public cases never use?"""
+    assert_hidden_cases_try_more(SPECS[name]["check"], SPECS[name]["correct"][0])
+
+
+@pytest.mark.parametrize("name, factory", [("make_separable_conv", impl.separable_module),
+                                           ("make_aspp", impl.aspp_module)])
+def test_hidden_model_checks_build_more_configurations(name, factory):
+    """Do the hidden model checks build the learner's module for configurations the public ones never use?"""
+    public, hidden = [], []
+
+    def recording(calls):
+        def make(*args, **kwargs):
+            calls.append(repr((args, sorted(kwargs.items()))))
+            return factory(*args, **kwargs)
+        return make
+    assert SPECS[name]["check"](recording(public))
+    assert SPECS[name]["check"](recording(hidden), extended=True, seed=7)
+    assert set(public) < set(hidden)
+
+
+def test_atrous_cases_cover_stride_padding_and_per_axis_settings():
+    """Do the public atrous cases use dilation > 1 with stride 2, with padding, and without bias; the hidden
+    ones per-axis tuples?"""
+    public = deeplab._atrous_cases(0, extended=False)
+    assert any(c.kwargs["stride"] == 2 and c.kwargs["dilation"] > 1 for c in public)
+    assert any(c.kwargs["padding"] == 0 for c in public) and any(c.kwargs["padding"] != 0 for c in public)
+    assert any(c.args[2] is None for c in public)
+    hidden = deeplab._atrous_cases(0, extended=True)
+    assert any(isinstance(c.kwargs["dilation"], tuple) for c in hidden)
+
+
+# ==========================================================================
+# 2. The references agree with independent computations
+# ==========================================================================
+
+@pytest.mark.parametrize("cin, cout, k", [(256, 256, 3), (4, 6, 3), (5, 5, 5), (8, 3, 1)])
+def test_separable_formula_equals_built_layers(cin, cout, k):
+    """Does k²·C_in + C_in·C_out equal the parameters of nn.Conv2d(groups=C_in) plus a 1 × 1 nn.Conv2d?"""
+    built = (sum(p.numel() for p in nn.Conv2d(cin, cin, k, groups=cin, bias=False).parameters())
+             + sum(p.numel() for p in nn.Conv2d(cin, cout, 1, bias=False).parameters()))
+    assert deeplab.separable_param_count(cin, cout, k) == built
+    standard = sum(p.numel() for p in nn.Conv2d(cin, cout, k, bias=False).parameters())
+    assert deeplab.separable_param_count(cin, cout, k, variant="standard") == standard
+
+
+def test_check_kernels_equal_the_course_crf_kernels():
+    """Do the check's pair-by-pair kernels equal course_utils.crf's chunked kernel matrices?"""
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(3, 7, 9, generator=g) * 255
+    mine = deeplab._kernels(image, 3.0, 20.0, 1.5)
+    course = crf.crf_kernels(image, 3.0, 20.0, 1.5)
+    for a, b in zip(mine, course):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_course_kernel_matrix_is_chunk_independent():
+    """Does crf.kernel_matrix give the same matrix whatever its chunk size (one row, a few, all)?"""
+    features = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    full = crf.kernel_matrix(features, chunk=1000)
+    for chunk in (1, 7, 50):
+        torch.testing.assert_close(crf.kernel_matrix(features, chunk=chunk), full)
+    assert torch.equal(full.diagonal(), torch.ones(50))
+    torch.testing.assert_close(full, full.t())
+
+
+def test_course_mean_field_step_equals_the_checks_reference():
+    """Does crf.mean_field_step equal the check's explicit float64 sums (it is the notebook's reference CRF)?"""
+    assert check_mean_field_step(crf.mean_field_step, extended=True, seed=5)
+
+
+def test_zero_weights_give_softmax_of_minus_unary():
+    """With w_appearance = w_smooth = 0, does a mean-field step return softmax(−unary) over the labels?"""
+    g = torch.Generator().manual_seed(1)
+    unary, q = torch.randn(3, 4, 5, generator=g), torch.rand(3, 4, 5, generator=g)
+    ka, ks = crf.crf_kernels(torch.rand(3, 4, 5, generator=g) * 255)
+    torch.testing.assert_close(crf.mean_field_step(unary, q, ka, ks, 0.0, 0.0), torch.softmax(-unary, dim=0))
+
+
+def test_dense_crf_pulls_a_pixel_towards_its_similar_neighbours():
+    """Does dense_crf relabel a pixel whose colour matches its neighbours but whose scores are slightly off?"""
+    image = torch.zeros(3, 6, 6)
+    image[:, :, 3:] = 255                                 # two halves, black and white
+    probabilities = torch.full((2, 6, 6), 0.2)
+    probabilities[0, :, :3] = probabilities[1, :, 3:] = 0.8
+    probabilities[:, 2, 1] = torch.tensor([0.45, 0.55])   # one black pixel leaning the wrong way
+    q = crf.dense_crf(probabilities, image, iterations=5, theta_alpha=3.0, theta_beta=10.0, theta_gamma=1.0)
+    assert q.argmax(0)[2, 1] == 0
+    assert torch.equal(q.argmax(0), (torch.arange(6) >= 3).long().expand(6, 6))
+    torch.testing.assert_close(q.sum(0), torch.ones(6, 6))
+
+
+def test_boundary_mask_marks_a_band_around_label_changes():
+    """Does boundary_mask mark exactly the columns within `width` of a vertical edge?"""
+    mask = torch.zeros(5, 10, dtype=torch.long)
+    mask[:, 5:] = 1
+    band = crf.boundary_mask(mask, width=2)
+    assert torch.equal(band, ((torch.arange(10) >= 3) & (torch.arange(10) <= 6)).expand(5, 10))
+
+
+def test_torchvision_aspp_passes_the_check():
+    """Does torchvision's own deeplabv3.ASPP pass check_make_aspp, public and hidden?"""
+    assert check_make_aspp(impl.aspp_torchvision)
+    assert check_make_aspp(impl.aspp_torchvision, extended=True, seed=2024)
+
+
+# ==========================================================================
+# 3. Catalogues of plausible wrong implementations
+# ==========================================================================
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_atrous_conv2d notice dilation applied as a stride?", impl.atrous_as_stride,
+            "applied as a stride"),
+    mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "d + 1 pixels apart"),
+    mistake("Does it notice dilation ignored?", impl.atrous_ignores_dilation, "Dilation is ignored"),
+    mistake("Does it notice a missing bias?", impl.atrous_no_bias, "bias is missing"),
+    mistake("Does it refuse F.conv2d?", impl.atrous_uses_conv2d, "F.conv2d", field="summary"),
+    mistake("Does it refuse F.unfold?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
+])
+def test_check_atrous_conv2d_names_each_mistake(learner, outcome, field, needle):
+    """Does check_atrous_conv2d fail each plausible wrong function with the message naming its mistake?"""
+    assert_names_mistake(check_atrous_conv2d, learner, outcome, field, needle)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_make_separable_conv notice a depthwise convolution without groups?",
+            impl.separable_no_groups, "groups=in_channels"),
+    mistake("Does it notice pointwise before depthwise?", impl.separable_pointwise_first, "Depthwise first"),
+    mistake("Does it notice biases?", impl.separable_with_bias, "bias=False"),
+    mistake("Does it notice padding not scaled with the dilation?", impl.separable_padding_not_scaled,
+            "Scale the padding with the dilation"),
+    mistake("Does it notice the dilation not passed on?", impl.separable_ignores_dilation, "Pass `dilation`"),
+    mistake("Does it notice a ReLU between the two convolutions?", impl.separable_relu_between, "non-linearity"),
+    mistake("Does it notice a standard convolution?", impl.separable_standard, "self.depthwise"),
+    mistake("Does it notice layers without the expected names?", impl.separable_unnamed, "self.depthwise"),
+])
+def test_check_make_separable_conv_names_each_mistake(learner, outcome, field, needle):
+    """Does check_make_separable_conv fail each plausible wrong module with the message naming its mistake?"""
+    assert_names_mistake(check_make_separable_conv, learner, outcome, field, needle)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_make_aspp notice the image-pooling branch left out?", impl.aspp_no_pooling, "five branches"),
+    mistake("Does it notice max instead of average image pooling?", impl.aspp_max_pooling, "averages the whole map"),
+    mistake("Does it notice fixed rates instead of the argument?", impl.aspp_fixed_rates, "Use the `rates` argument"),
+    mistake("Does it notice rates used as padding only?", impl.aspp_rates_as_padding, "*dilation*"),
+    mistake("Does it notice biases before batch norm?", impl.aspp_with_bias, "no bias"),
+    mistake("Does it notice the projection's ReLU missing?", impl.aspp_project_no_relu, "ReLU is missing"),
+    mistake("Does it notice branches concatenated in another order?", impl.aspp_reversed, "torchvision's order"),
+    mistake("Does it notice the projection left out?", impl.aspp_no_project, "Project the concatenation"),
+    mistake("Does it explain atrous branches without padding?", impl.aspp_no_padding, "padding=rate", outcome=RAISED),
+])
+def test_check_make_aspp_names_each_mistake(learner, outcome, field, needle):
+    """Does check_make_aspp fail each plausible wrong ASPP with the message naming its mistake?"""
+    assert_names_mistake(check_make_aspp, learner, outcome, field, needle)
+
+
+HINTS = dict(deeplab._MF_MISTAKES)
+
+
+@pytest.mark.parametrize("learner, outcome, field, needle", [
+    mistake("Does check_mean_field_step notice the self-connection kept?", impl.mean_field_self_connection,
+            HINTS["self"]),
+    mistake("Does it notice the wrong sign?", impl.mean_field_plus, HINTS["plus"]),
+    mistake("Does it notice the unary left out?", impl.mean_field_no_unary, HINTS["no_unary"]),
+    mistake("Does it notice no Potts compatibility?", impl.mean_field_no_potts, HINTS["no_potts"]),
+    mistake("Does it notice the message normalised before the compatibility?", impl.mean_field_normalised,
+            HINTS["normalised"]),
+    mistake("Does it notice the message computed from the unary instead of q?", impl.mean_field_ignores_q,
+            HINTS["ignores_q"]),
+    mistake("Does it notice a missing softmax?", impl.mean_field_no_softmax, HINTS["no_softmax"]),
+    mistake("Does it notice a softmax over the pixels?", impl.mean_field_softmax_pixels, HINTS["softmax_pixels"]),
+    mistake("Does it notice the two weights swapped?", impl.mean_field_swapped_weights, HINTS["swapped_weights"]),
+    mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image, "m_i(l) = Σ"),
+])
+def test_check_mean_field_step_names_each_mistake(learner, outcome, field, needle):
+    """Does check_mean_field_step fail each plausible wrong step with the message naming its mistake?"""
+    assert_names_mistake(check_mean_field_step, learner, outcome, field, needle)
