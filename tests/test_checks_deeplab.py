@@ -239,3 +239,35 @@ HINTS = dict(deeplab._MF_MISTAKES)
 def test_check_mean_field_step_names_each_mistake(learner, outcome, field, needle):
     """Does check_mean_field_step fail each plausible wrong step with the message naming its mistake?"""
     assert_names_mistake(check_mean_field_step, learner, outcome, field, needle)
+
+
+# ==========================================================================
+# 4. The course's small DeepLab v3+ (segmentation.TinyDeepLabV3Plus)
+# ==========================================================================
+
+def test_tiny_deeplab_keeps_the_input_size_and_uses_the_given_parts():
+    """Does TinyDeepLabV3Plus map (N, 3, H, W) to (N, K, H, W), run ASPP at output stride 8, and build its ASPP
+    and separable convolutions with the factories it is given (the notebook passes the learner's)?"""
+    from course_utils import segmentation
+    built = {"aspp": [], "separable": []}
+
+    def make_aspp(c_in, c_out, rates):
+        built["aspp"].append((c_in, c_out, rates))
+        return impl.aspp_module(c_in, c_out, rates)
+
+    def make_separable(c_in, c_out, kernel_size=3, stride=1, dilation=1):
+        built["separable"].append((c_in, c_out, kernel_size, stride, dilation))
+        return impl.separable_module(c_in, c_out, kernel_size, stride, dilation)
+
+    torch.manual_seed(0)
+    model = segmentation.TinyDeepLabV3Plus(4, make_aspp=make_aspp, make_separable=make_separable).eval()
+    seen = []
+    model.aspp.register_forward_hook(lambda module, inputs, output: seen.append(tuple(inputs[0].shape[-2:])))
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 48))
+    assert out.shape == (2, 4, 64, 48)
+    assert seen == [(8, 6)]                                   # output stride 8
+    assert built["aspp"] == [(64, 32, (2, 4, 6))]
+    assert (64, 64, 3, 1, 2) in built["separable"]            # the atrous block instead of a fourth stride
+    default = segmentation.TinyDeepLabV3Plus(4)
+    assert sum(p.numel() for p in default.parameters()) == sum(p.numel() for p in model.parameters())
