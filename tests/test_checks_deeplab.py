@@ -234,7 +234,8 @@ HINTS = dict(deeplab._MF_MISTAKES)
     mistake("Does it notice a missing softmax?", impl.mean_field_no_softmax, HINTS["no_softmax"]),
     mistake("Does it notice a softmax over the pixels?", impl.mean_field_softmax_pixels, HINTS["softmax_pixels"]),
     mistake("Does it notice the two weights swapped?", impl.mean_field_swapped_weights, HINTS["swapped_weights"]),
-    mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image, "m_i(l) = Σ"),
+    mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image,
+            HINTS["column_major"]),
 ])
 def test_check_mean_field_step_names_each_mistake(learner, outcome, field, needle):
     """Does check_mean_field_step fail each plausible wrong step with the message naming its mistake?"""

@@ -439,7 +439,12 @@ def _step(unary, q, ka, ks, wa, ws, variant=None):
         Ka, Ks = Ka * off, Ks * off
     if variant == "ignores_q":
         Q = torch.softmax(-U, dim=0)
-    m = wa * Q @ Ka.t() + ws * Q @ Ks.t()                           # m[l, i] = Σ_j k(i, j) Q_j(l)
+    if variant == "column_major":   # pixels numbered column by column on the q side only
+        h, w = q.shape[1:]
+        Qt = q.transpose(1, 2).reshape(L, n).double()
+        m = (wa * Qt @ Ka.t() + ws * Qt @ Ks.t()).reshape(L, w, h).transpose(1, 2).reshape(L, n)
+    else:
+        m = wa * Q @ Ka.t() + ws * Q @ Ks.t()                       # m[l, i] = Σ_j k(i, j) Q_j(l)
     if variant == "normalised":
         m = m / m.sum(dim=0, keepdim=True)
     if variant == "no_potts":
@@ -478,6 +483,8 @@ _MF_MISTAKES = [
     ("ignores_q", "The message is computed from the current marginals `q`, not from softmax(−unary): each step "
                   "starts from the previous step's Q."),
     ("no_softmax", "Normalise over the labels: Q_i(l) = exp(−E_i(l)) / Σ_l' exp(−E_i(l')), i.e. a softmax over dim 0."),
+    ("column_major", "The kernels number the pixels row by row (i = row · W + column), as `q.reshape(L, -1)` does; "
+                     "flatten q that way (no transpose) and reshape the result back the same way."),
     ("softmax_pixels", "The softmax runs over the labels (dim 0), not over the pixels: each pixel's marginals sum "
                        "to 1."),
 ]
