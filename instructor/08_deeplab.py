@@ -176,7 +176,7 @@ for ax, rates in zip(axes, [(2, 2, 2), (1, 2, 3)]):
     ax.imshow(seen, cmap="Blues")
     ax.set_title(f"rates {rates}: {span} × {span} field,\n{inside} of {span * span} pixels used ({inside / span ** 2:.0%})")
     ax.set_xticks([]), ax.set_yticks([])
-fig.suptitle("Input pixels that reach the centre output")
+fig.suptitle("Input pixels that reach the centre output", y=1.04)
 plt.show()
 
 # %% [markdown]
@@ -589,14 +589,17 @@ if crf_results:
     plt.show()
 
 # %% [markdown]
-# The network's map is blobby: coins merge with their neighbours and their outlines are rounded at the scale
-# of its 4-pixel output grid. The CRF moves the labels onto the photo's own edges — where the grey level
-# changes — and both settings raise the mean IoU (about 0.69 → 0.85) and the accuracy near the edges, on a
-# half of the image the network never trained on. The scaled widths do better at the edges (about 94 %
-# against 91 %), the published ones slightly better in mean IoU: at this size a 49-pixel appearance kernel
-# spans most of the image, so it acts more like a colour-based relabelling than a local one. The CRF knows nothing about coins: it only trusts that nearby pixels of similar colour
-# belong together. Where that is false (a dark coin on a dark background, a shadow across an object), it can
-# make things worse; the weights and widths trade these risks off, and must suit the image size.
+# The network's map misses parts of the brighter coins on the right and takes the bright strip along the right
+# border for coin; its outlines follow its 4-pixel output grid. The CRF moves the labels towards the photo's own
+# edges, and both settings raise the mean IoU (about 0.69 → 0.85) and the accuracy near the edges, on a half of
+# the image the network never trained on — but not in the same way. With the published widths, the 49-pixel
+# appearance kernel spans most of this small image, so the CRF relabels almost globally by grey level: it
+# removes the strip but punches holes into coins whose grey level varies. With the scaled widths it fills the
+# coins to their outlines (the best accuracy near the edges, about 94 % against 91 %) but keeps the strip,
+# which is consistent in colour with its surroundings. The CRF knows nothing about coins: it only trusts that
+# nearby pixels of similar colour belong together. Where that is false (a dark coin on a dark background, a
+# shadow across an object), it can make things worse; the weights and widths trade these risks off, and must
+# suit the image size.
 #
 # Why did DeepLab drop it? DeepLab v3 reached better accuracy without the CRF, its ASPP and (in v3+) decoder
 # recovering the boundaries inside the network; the CRF is a separate, slow step with parameters of its own.
