@@ -160,6 +160,21 @@ def separable_no_groups(in_channels, out_channels, kernel_size=3, stride=1, dila
     return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, groups=False)
 
 
+class SeparableWithNorm(SeparableConv):
+    """Batch norm after the pointwise step, inside the block."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation)
+        self.norm = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x):
+        return self.norm(super().forward(x))
+
+
+def separable_with_norm(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+    return SeparableWithNorm(in_channels, out_channels, kernel_size, stride, dilation)
+
+
 def separable_with_bias(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
     return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, bias=True)
 

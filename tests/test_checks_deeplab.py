@@ -190,6 +190,7 @@ def test_check_atrous_conv2d_names_each_mistake(learner, outcome, field, needle)
             impl.separable_no_groups, "groups=in_channels"),
     mistake("Does it notice pointwise before depthwise?", impl.separable_pointwise_first, "Depthwise first"),
     mistake("Does it notice biases?", impl.separable_with_bias, "bias=False"),
+    mistake("Does it notice batch norm inside the block?", impl.separable_with_norm, "no BatchNorm2d inside"),
     mistake("Does it notice padding not scaled with the dilation?", impl.separable_padding_not_scaled,
             "Scale the padding with the dilation"),
     mistake("Does it notice the dilation not passed on?", impl.separable_ignores_dilation, "Pass `dilation`"),

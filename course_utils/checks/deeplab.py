@@ -154,6 +154,10 @@ def separable_param_count(in_channels, out_channels, kernel_size, *, variant=Non
         return k2 * in_channels + in_channels + in_channels * out_channels + out_channels
     if variant == "standard":
         return k2 * in_channels * out_channels
+    if variant == "batch_norm":   # BatchNorm2d after the pointwise step: 2 parameters per output channel
+        return k2 * in_channels + in_channels * out_channels + 2 * out_channels
+    if variant == "batch_norm_both":
+        return k2 * in_channels + 2 * in_channels + in_channels * out_channels + 2 * out_channels
     return k2 * in_channels + in_channels * out_channels
 
 
@@ -164,6 +168,10 @@ _SEP_MISTAKES = [
                         "channels, and the 1 × 1 pointwise convolution maps C_in to C_out."),
     ("biases", "Neither convolution has a bias here (`bias=False`): in DeepLab v3+ batch norm follows, and the "
                "formula k²·C_in + C_in·C_out counts weights only."),
+    ("batch_norm", "This exercise's block is the two convolutions only: batch norm and ReLU come after it, in the "
+                   "network (k²·C_in + C_in·C_out weights, no BatchNorm2d inside)."),
+    ("batch_norm_both", "This exercise's block is the two convolutions only: batch norm and ReLU come after it, in the "
+                        "network (k²·C_in + C_in·C_out weights, no BatchNorm2d inside)."),
     ("standard", "This is a standard convolution (k²·C_in·C_out weights): split it into a depthwise k × k "
                  "convolution (groups=C_in) and a 1 × 1 pointwise one."),
 ]
