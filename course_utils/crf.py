@@ -1,8 +1,8 @@
 """A fully connected CRF (Krähenbühl & Koltun, NeurIPS 2011) in plain PyTorch, for notebook 08.
 
-DeepLab v1 and v2 (Chen et al., ICLR 2015 and TPAMI 2017) sharpen a network's blurry score map
-with it: every pixel is connected to every other pixel, and mean-field inference pulls each
-pixel's label distribution towards those of pixels that are close *and* similar in colour.
+DeepLab v1 and v2 (Chen et al., ICLR 2015 and TPAMI vol. 40, 2018, online 2017) sharpen a
+network's blurry score map with it: every pixel is connected to every other pixel, and mean-field
+inference pulls each pixel's label distribution towards those of pixels that are close *and* similar in colour.
 
 The energy of a labelling x is  E(x) = Σ_i ψu(x_i) + Σ_{i<j} μ(x_i, x_j) Σ_m w_m k_m(f_i, f_j), with
 
