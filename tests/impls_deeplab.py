@@ -142,16 +142,18 @@ def separable_sequential(in_channels, out_channels, kernel_size=3, stride=1, dil
 
 
 def separable_functional(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
-    """Layers stored, forward written with F.conv2d on their weights."""
+    """Layers stored (the stride on the depthwise one), forward written with F.conv2d on their weights."""
     class Functional(nn.Module):
         def __init__(self):
             super().__init__()
-            self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, groups=in_channels, bias=False)
+            self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, stride=stride, groups=in_channels,
+                                       bias=False)
             self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
 
         def forward(self, x):
             pad = dilation * (kernel_size - 1) // 2
-            x = F.conv2d(x, self.depthwise.weight, stride=stride, padding=pad, dilation=dilation, groups=in_channels)
+            x = F.conv2d(x, self.depthwise.weight, stride=self.depthwise.stride, padding=pad, dilation=dilation,
+                         groups=in_channels)
             return F.conv2d(x, self.pointwise.weight)
     return Functional()
 
@@ -186,6 +188,11 @@ def separable_padding_not_scaled(in_channels, out_channels, kernel_size=3, strid
 def separable_ignores_dilation(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
     return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, padding=(kernel_size - 1) // 2,
                          dilation_arg=False)
+
+
+def separable_stride_on_pointwise(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+    """The stride on the 1 × 1 step: the same numbers, s² times the depthwise work."""
+    return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, stride_on_pointwise=True)
 
 
 def separable_relu_between(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
@@ -250,7 +257,7 @@ class ASPP(nn.Module):
     """ASPP in torchvision's layout (the solution), with switches for the catalogue's mistakes."""
 
     def __init__(self, in_channels, out_channels, rates=(6, 12, 18), *, pooling=True, pool="avg", bias=False,
-                 rates_as_padding=False, fixed_rates=None, project_relu=True, reverse=False):
+                 rates_as_padding=False, fixed_rates=None, project_relu=True, reverse=False, pool_bias=False):
         super().__init__()
         rates = fixed_rates or rates
         branches = [_branch(in_channels, out_channels, bias=bias)]
@@ -262,7 +269,7 @@ class ASPP(nn.Module):
                 branches.append(_branch(in_channels, out_channels, 3, r, bias=bias))
         if pooling:
             pool_layer = nn.AdaptiveAvgPool2d(1) if pool == "avg" else nn.AdaptiveMaxPool2d(1)
-            branches.append(nn.Sequential(pool_layer, nn.Conv2d(in_channels, out_channels, 1, bias=bias),
+            branches.append(nn.Sequential(pool_layer, nn.Conv2d(in_channels, out_channels, 1, bias=bias or pool_bias),
                                           nn.BatchNorm2d(out_channels), nn.ReLU()))
         self.convs = nn.ModuleList(branches)
         layers = [nn.Conv2d(len(branches) * out_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)]
@@ -322,6 +329,11 @@ def aspp_rates_as_padding(in_channels, out_channels, rates):
 
 def aspp_with_bias(in_channels, out_channels, rates):
     return ASPP(in_channels, out_channels, rates, bias=True)
+
+
+def aspp_pooling_bias(in_channels, out_channels, rates):
+    """A bias on the image-pooling branch's convolution only (convs.4.1.bias)."""
+    return ASPP(in_channels, out_channels, rates, pool_bias=True)
 
 
 def aspp_project_no_relu(in_channels, out_channels, rates):

@@ -195,6 +195,8 @@ def test_check_atrous_conv2d_names_each_mistake(learner, outcome, field, needle)
             "Scale the padding with the dilation"),
     mistake("Does it notice the dilation not passed on?", impl.separable_ignores_dilation, "Pass `dilation`"),
     mistake("Does it notice a ReLU between the two convolutions?", impl.separable_relu_between, "non-linearity"),
+    mistake("Does it notice the stride put on the pointwise convolution (same numbers, s² times the depthwise "
+            "work)?", impl.separable_stride_on_pointwise, "Pass `stride` to the depthwise convolution: striding after"),
     mistake("Does it notice a standard convolution?", impl.separable_standard, "self.depthwise"),
     mistake("Does it notice layers without the expected names?", impl.separable_unnamed, "self.depthwise"),
 ])
@@ -209,6 +211,7 @@ def test_check_make_separable_conv_names_each_mistake(learner, outcome, field, n
     mistake("Does it notice fixed rates instead of the argument?", impl.aspp_fixed_rates, "Use the `rates` argument"),
     mistake("Does it notice rates used as padding only?", impl.aspp_rates_as_padding, "*dilation*"),
     mistake("Does it notice biases before batch norm?", impl.aspp_with_bias, "no bias"),
+    mistake("Does it notice a bias on the image-pooling convolution alone?", impl.aspp_pooling_bias, "no bias"),
     mistake("Does it notice the projection's ReLU missing?", impl.aspp_project_no_relu, "ReLU is missing"),
     mistake("Does it notice branches concatenated in another order?", impl.aspp_reversed, "torchvision's order"),
     mistake("Does it notice the projection left out?", impl.aspp_no_project, "Project the concatenation"),

@@ -176,6 +176,9 @@ _SEP_MISTAKES = [
                  "convolution (groups=C_in) and a 1 × 1 pointwise one."),
 ]
 
+_STRIDE_HINT = ("Pass `stride` to the depthwise convolution: striding after it wastes s² times the depthwise "
+                "work (the pointwise 1 × 1 convolution keeps stride 1).")
+
 # (C_in, C_out, k, stride, dilation, x shape)
 _SEP_PUBLIC = [(4, 6, 3, 1, 1, (2, 4, 9, 11)), (3, 5, 3, 1, 2, (1, 3, 12, 10)), (6, 4, 3, 2, 1, (2, 6, 13, 9))]
 _SEP_EXTENDED = [(5, 5, 5, 1, 3, (1, 5, 17, 14)), (2, 7, 3, 2, 2, (3, 2, 15, 16)), (8, 3, 1, 1, 1, (1, 8, 6, 7))]
@@ -189,8 +192,8 @@ def check_make_separable_conv(make_separable_conv, *, strict=False, seed=0, exte
     """Check ``make_separable_conv(in_channels, out_channels, kernel_size=3, stride=1, dilation=1)``.
 
     The module must have ``.depthwise`` (k × k, groups=C_in, stride, dilation, padding d·(k−1)/2, no bias) and
-    ``.pointwise`` (1 × 1, C_in → C_out, no bias) convolutions applied in that order.  Compared: the output
-    shape, the parameter count with :func:`separable_param_count`, and the output with
+    ``.pointwise`` (1 × 1, C_in → C_out, stride 1, no bias) convolutions applied in that order.  Compared: the
+    output shape, the strides of the two layers (the stride belongs to the depthwise one), the parameter count with :func:`separable_param_count`, and the output with
     ``F.conv2d(F.conv2d(x, depthwise.weight, stride, padding, dilation, groups=C_in), pointwise.weight)``.
     """
     import torch
@@ -248,6 +251,14 @@ def check_make_separable_conv(make_separable_conv, *, strict=False, seed=0, exte
                     evidence=[f"depthwise.weight {tuple(dw.weight.shape)} (expected {(cin, 1, k, k)}), pointwise."
                               f"weight {tuple(pw.weight.shape)} (expected {(cout, cin, 1, 1)})"],
                     hint=_SEP_MISTAKES[1][1], next_step="Fix the layers and run the check again."))
+            if tuple(dw.stride) != (stride, stride) or tuple(pw.stride) != (1, 1):
+                # Striding the 1 × 1 step instead gives the same numbers (subsampling commutes with a 1 × 1
+                # convolution), but the depthwise step then runs at full resolution: s² times its work.
+                raise Verdict(CheckResult(
+                    check, INCORRECT, "the stride sits on the wrong convolution.", case=label,
+                    evidence=[f"depthwise.stride {tuple(dw.stride)} (expected {(stride, stride)}), pointwise.stride "
+                              f"{tuple(pw.stride)} (expected (1, 1))"],
+                    hint=_STRIDE_HINT, next_step="Fix the layers and run the check again."))
             with torch.no_grad():
                 def reference(dilation=dilation, stride=stride, padding=padding, order="dw"):
                     mid = F.conv2d(x, dw.weight, None, stride=stride, padding=padding, dilation=dilation, groups=cin)
@@ -389,7 +400,13 @@ def check_make_aspp(make_aspp, *, strict=False, seed=0, extended=False) -> Check
                     evidence.append(f"unexpected keys: {', '.join(extra[:4])}{' …' if len(extra) > 4 else ''}")
                 for k in resized[:2]:
                     evidence.append(f"{k}: expected shape {theirs[k]}, got {mine[k]}")
-                if any(k.endswith(("0.bias", "project.0.bias")) for k in extra):
+                def is_conv_bias(key):   # e.g. convs.1.0.bias (a branch) or convs.4.1.bias (image pooling)
+                    try:
+                        return key.endswith(".bias") and isinstance(model.get_submodule(key.rsplit(".", 1)[0]),
+                                                                    nn.Conv2d)
+                    except AttributeError:
+                        return False
+                if any(is_conv_bias(k) for k in extra):
                     hint = "The convolutions have no bias (`bias=False`): batch norm follows each of them."
                 elif any(k.startswith("project.0") for k in resized):
                     hint = ("The projection reads the concatenation of all five branches: "
