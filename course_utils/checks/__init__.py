@@ -21,6 +21,8 @@ from .resnet import (check_first_layer_grad_norm, check_make_basic_block, check_
 from .fcn import (check_bilinear_kernel, check_confusion_matrix, check_conv_transpose2d,
                   check_conv_transpose_output_size, check_convolutionalize, check_segmentation_scores)
 from .unet import check_make_unet, check_match_size, check_unet_output_size
+from .detection import (check_box_iou, check_decode_boxes, check_encode_boxes, check_make_anchors, check_nms,
+                        check_roi_pool, check_spatial_pyramid_pool)
 from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                    check_conv_output_size, check_conv_param_count)
 
@@ -35,4 +37,6 @@ __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT
            "check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes", "check_first_layer_grad_norm",
            "check_convolutionalize", "check_conv_transpose2d", "check_conv_transpose_output_size",
            "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores",
-           "check_match_size", "check_make_unet", "check_unet_output_size"]
+           "check_match_size", "check_make_unet", "check_unet_output_size",
+           "check_box_iou", "check_nms", "check_spatial_pyramid_pool", "check_roi_pool", "check_make_anchors",
+           "check_encode_boxes", "check_decode_boxes"]
