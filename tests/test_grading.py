@@ -138,6 +138,9 @@ ADVERSARIAL = {
     # match_size aligned to the top-left corner: right shapes, wrong values (the map is not centred)
     "07_unet": _partly_wrong("07_unet", "match_size", "[dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]",
                              "[0, dw, 0, dh]"),
+    # NMS that suppresses at IoU >= threshold: right on most boxes, wrong where an IoU equals the threshold
+    "09_detection": _partly_wrong("09_detection", "nms", "suppressed |= iou[i] > iou_threshold",
+                                  "suppressed |= iou[i] >= iou_threshold"),
 }
 
 
