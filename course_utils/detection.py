@@ -7,7 +7,8 @@ columns.  None of these functions is an exercise of the notebook; they use ``tor
 
 from __future__ import annotations
 
-__all__ = ["connected_components", "boxes_from_mask", "boxes_from_masks", "label_anchors", "average_precision", "warp_crops"]
+__all__ = ["connected_components", "boxes_from_mask", "boxes_from_masks", "label_anchors", "average_precision",
+           "warp_crops"]
 
 
 def _grow(labels):

@@ -163,10 +163,11 @@ else:
 # A box removed in step 3 removes nothing itself: if A suppresses B, and B overlaps C but A does not, C
 # survives. R-CNN, Fast and Faster R-CNN all use this rule (Faster R-CNN with IoU 0.7 among the proposals).
 #
-# About **ties**: torchvision's CPU code sorts the scores with a stable sort, so among equal scores the
-# lower index is visited first, but its documentation promises no order for exactly equal scores (its GPU
-# code may differ). The check therefore accepts any order among exactly tied kept boxes, and builds its
-# tie cases so that the *set* of kept boxes does not depend on that order.
+# About **ties**: torchvision's CPU code visits equal scores in index order, lower index first (the course's
+# tests confirm it on random inputs full of ties), but its documentation warns that for boxes of exactly
+# equal score the result is not guaranteed to be the same on CPU and GPU. The check therefore accepts any
+# order among exactly tied kept boxes, and builds its tie cases so that the *set* of kept boxes does not
+# depend on that order.
 #
 # ### Exercise 2 — `nms`
 #
@@ -234,10 +235,11 @@ else:
 # R-CNN (*Rich feature hierarchies for accurate object detection and semantic segmentation*, CVPR 2014)
 # put a CNN classifier to work on detection in four steps:
 #
-# 1. **Region proposals.** *Selective search* (Uijlings et al., 2013), a method without learning that merges
-#    similar neighbouring superpixels, proposes about 2,000 boxes per image that may contain an object.
-# 2. **Warping.** Each proposal, enlarged by 16 pixels of context, is cut out and *warped* —
-#    stretched, whatever its aspect ratio — to the CNN's 227 × 227 input.
+# 1. **Region proposals.** *Selective search* (Uijlings et al., 2013), a method without learning that
+#    repeatedly merges similar neighbouring regions of an over-segmented image, proposes about 2,000 boxes
+#    per image that may contain an object.
+# 2. **Warping.** Each proposal, enlarged so that 16 pixels of context surround it after warping, is cut
+#    out and *warped* — stretched, whatever its aspect ratio — to the CNN's 227 × 227 input.
 # 3. **Features.** An AlexNet-style CNN, pre-trained on ImageNet classification and fine-tuned on warped
 #    proposals, turns each crop into a 4,096-dimensional feature vector.
 # 4. **Decisions.** One linear SVM per class scores each vector; greedy NMS per class removes duplicates;
@@ -245,7 +247,7 @@ else:
 #
 # It raised the mean average precision on PASCAL VOC 2012 by more than 30 % relative to the best earlier
 # result, to 53.3 %. Its cost is step 3: 2,000 CNN passes per image (the paper gives 13 s per image on
-# a GPU). Here are R-CNN's inputs for a few proposals on the coins photo — the true coin boxes and some
+# a GPU for the proposals and their features). Here are R-CNN's inputs for a few proposals on the coins photo — the true coin boxes and some
 # random boxes, warped to 227 × 227:
 
 # %%
@@ -477,8 +479,9 @@ else:
 # - training labels anchors by IoU with the true boxes: positive above 0.7 (and the best anchor of each
 #   true box), negative below 0.3, ignored in between; each mini-batch samples 256 anchors of one image,
 #   up to half of them positive;
-# - NMS at IoU 0.7 reduces the ~20,000 decoded anchors of an image to about 2,000 proposals, of which
-#   Fast R-CNN's head uses the top 300 at test time — 5 images per second with VGG-16 on a GPU.
+# - NMS at IoU 0.7 reduces the ~20,000 decoded anchors of an image to about 2,000 proposals; Fast R-CNN's
+#   head classifies the top ones (300 in the paper's main results) — 5 images per second with VGG-16 on a
+#   GPU, all steps included.
 #
 # ### Exercise 5 — `make_anchors`
 #
@@ -547,7 +550,7 @@ else:
 # ### Encoding boxes relative to anchors
 #
 # The network does not predict corners directly. It predicts how to move and resize an anchor, in units of
-# the anchor's own size — R-CNN's parameterisation, used by all four papers. With centres $(x, y)$ and
+# the anchor's own size — R-CNN's parameterisation, kept by Fast and Faster R-CNN. With centres $(x, y)$ and
 # sizes $(w, h)$ of the proposal (anchor) $P$ and the reference (true) box $G$, and weights
 # $(w_x, w_y, w_w, w_h)$:
 #
@@ -657,7 +660,7 @@ else:
 # - anchors labelled as in the paper: positive above IoU 0.7 or best for a true box, negative below 0.3
 #   (`detection.label_anchors`); regression targets: each positive anchor's true box, encoded;
 # - loss: binary cross-entropy over labelled anchors, positives and negatives weighted equally (the
-#   paper samples them 1:1), plus smooth L1 on the positives' deltas (β = 1/9, torchvision's RPN value);
+#   paper samples them up to 1:1), plus smooth L1 on the positives' deltas (β = 1/9, torchvision's RPN value);
 # - Adam with a one-cycle learning rate, 6 epochs over the 512 training images;
 # - at test time: decode, clip to the image, NMS at IoU 0.5, keep the top 10 per image.
 #

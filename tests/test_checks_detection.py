@@ -138,6 +138,18 @@ def test_nms_tie_cases_have_one_kept_set_whatever_the_order_among_ties():
         assert len(sets) == 1, case.label
 
 
+def test_torchvision_cpu_nms_visits_tied_scores_in_index_order():
+    """Does torchvision's CPU nms equal greedy NMS over a *stable* descending sort on inputs full of ties
+    (the notebook says so; torchvision's documentation promises no order for exact ties)?"""
+    for trial in range(20):
+        g = torch.Generator().manual_seed(trial)
+        n = int(torch.randint(2, 300, (1,), generator=g))
+        corner = torch.rand(n, 2, generator=g) * 100
+        boxes = torch.cat([corner, corner + 20], dim=1)
+        scores = (torch.rand(n, generator=g) * 3).floor()          # three distinct values: many ties
+        assert impl.nms_greedy(boxes, scores, 0.5).tolist() == torchvision.ops.nms(boxes, scores, 0.5).tolist()
+
+
 def test_nms_accepts_any_order_among_tied_kept_boxes():
     """Does check_nms accept the tied kept boxes in another order than torchvision's (undocumented) one?"""
     def reversed_ties(boxes, scores, iou_threshold):
