@@ -98,8 +98,8 @@ def _iou_variant(a, b, variant):
 
 
 _IOU_MISTAKES = [
-    ("no_clamp", "Clamp the overlap's width and height at 0 before multiplying, `(rb - lt).clamp(min=0)`: for two "
-                 "disjoint boxes both are negative, and their product is a positive 'intersection'."),
+    ("no_clamp", "Clamp the overlap's width and height at 0 before multiplying, `(rb - lt).clamp(min=0)`: for "
+                 "disjoint boxes one side is negative (a negative 'intersection') or both are (a positive one)."),
     ("clamp_product", "Clamp the width and the height *each* at 0, before multiplying: two negative sides give a "
                       "positive product, so clamping the product is too late."),
     ("no_minus_inter", "The union counts the intersection once: area₁ + area₂ − intersection (adding the two areas "
@@ -413,8 +413,8 @@ _SPP_MISTAKES = [
                         "(1, 2, 4))."),
     ("spatial_major", "Flatten each level's (N, C, n, n) map with `.flatten(1)`: all bins of channel 0, then "
                       "of channel 1, … (channel-major), not the channels of bin 0 first."),
-    ("sppnet", "The course uses adaptive pooling's bins (bin i covers ⌊i·H/n⌋ to ⌈(i+1)·H/n⌉, as "
-               "`F.adaptive_max_pool2d`), not the paper's window ⌈H/n⌉ with stride ⌊H/n⌋."),
+    ("sppnet", "The course uses adaptive pooling's bins (bin i covers rows ⌊i·H/n⌋ up to, not including, "
+               "⌈(i+1)·H/n⌉, as `F.adaptive_max_pool2d`), not the paper's window ⌈H/n⌉ with stride ⌊H/n⌋."),
 ]
 
 
