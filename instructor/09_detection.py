@@ -307,8 +307,9 @@ else:
     print(f"one CNN pass over the image + RoI pool: {shared * 1000:7.1f} ms  ({per_region / shared:.1f}× faster)")
 
 # %% [markdown]
-# (Your numbers depend on the machine; the ratio grows with the number of proposals, and R-CNN's 2,000
-# overlapping proposals cover each pixel many times over.)
+# On the course's machine (one CPU) the shared pass was about 11 times faster; your numbers depend on the
+# machine. The ratio grows with the number of proposals: R-CNN's 2,000 overlapping proposals cover each
+# pixel many times over, while the shared pass costs the same for 20 proposals or 2,000.
 #
 # ## 5. SPPNet: a fixed-length vector from any size
 #
@@ -779,7 +780,7 @@ else:
               f"{rpn_results[name]['recall']:.2f}")
 
 # %% [markdown]
-# On the course's machine (CPU, about 20 s of training) the tiny RPN reached an AP@0.5 of 0.54 and found
+# On the course's machine (one CPU, 10–20 s of training depending on its load) the tiny RPN reached an AP@0.5 of 0.54 and found
 # 77 % of the test boxes among its top 10 proposals per image; without its box regression the same scores
 # gave 0.40 and 66 %, and random scores 0.01 and 15 %. (On a GPU the numbers differ a little: its
 # arithmetic is not bit-for-bit the CPU's.) Learned objectness does
