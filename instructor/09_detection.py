@@ -309,7 +309,7 @@ else:
 # %% [markdown]
 # On the course's machine (one CPU) the shared pass was about 11 times faster; your numbers depend on the
 # machine. The ratio grows with the number of proposals: R-CNN's 2,000 overlapping proposals cover each
-# pixel many times over, while the shared pass costs the same for 20 proposals or 2,000.
+# pixel many times over, while the shared pass costs almost the same for 20 proposals or 2,000.
 #
 # ## 5. SPPNet: a fixed-length vector from any size
 #
