@@ -227,7 +227,7 @@ _NMS_MISTAKES = [
 ]
 
 
-def _nms_case(label, boxes, scores, threshold, *, ties=False):
+def _nms_case(label, boxes, scores, threshold):
     ops = _torchvision_ops()
     expected = ops.nms(boxes, scores, threshold)
     mistakes = []
@@ -235,9 +235,7 @@ def _nms_case(label, boxes, scores, threshold, *, ties=False):
         wrong = _nms_variant(boxes, scores, threshold, variant)
         if not (wrong.shape == expected.shape and bool((wrong == expected).all())):
             mistakes.append((hint, wrong))
-    case = Case(label, (boxes, scores, threshold), expected=expected, mistakes=mistakes)
-    case.ties = ties
-    return case
+    return Case(label, (boxes, scores, threshold), expected=expected, mistakes=mistakes)
 
 
 def _clustered(g, clusters, per_cluster, *, spread=3.0):
@@ -276,7 +274,7 @@ def _nms_cases(seed, extended):
                          [1.0, 1.0, 10.0, 10.0], [50.0, 1.0, 59.0, 10.0]]) + shift
     tied_scores = torch.tensor([0.7, 0.7, 0.7, 0.4, 0.4])
     cases.append(_nms_case("nms(5 boxes, three tied top scores on boxes that do not overlap, iou_threshold=0.5)",
-                           tied, tied_scores, 0.5, ties=True))
+                           tied, tied_scores, 0.5))
     cases.append(_nms_case("nms(0 boxes): an empty input", torch.zeros(0, 4), torch.zeros(0), 0.5))
     if extended:
         boxes = _clustered(g, 10, 12, spread=4.0)
@@ -291,7 +289,7 @@ def _nms_cases(seed, extended):
                                torch.tensor([0.2, 0.9, 0.4, 0.3]), 0.9))
         far = torch.arange(6, dtype=torch.float32)[:, None] * 20 + _random_boxes(g, 1)
         cases.append(_nms_case("nms(6 boxes that do not overlap, all scores equal)", far, torch.full((6,), 0.5),
-                               0.5, ties=True))
+                               0.5))
     return cases
 
 
