@@ -6,7 +6,7 @@ Nothing here changes matplotlib's global style.
 from __future__ import annotations
 
 __all__ = ["show_images", "show_kernel", "plot_signals", "plot_conv_window", "plot_timings", "plot_receptive_field",
-           "show_mask", "show_segmentation"]
+           "show_mask", "show_segmentation", "show_boxes"]
 
 
 def _to_numpy_image(image):
@@ -340,4 +340,42 @@ def show_segmentation(image, truth, prediction=None, *, classes=None, axes=None,
         handles = [Patch(facecolor=palette[c] if c else "white", edgecolor="0.4",
                          label=names[c] + (" (untinted)" if c == 0 else "")) for c in range(count)]
         axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    return fig
+
+
+def show_boxes(image, boxes, *, labels=None, scores=None, ax=None, color="C1", title=None, linewidth=1.5,
+               fill=False, alpha=1.0):
+    """Draw ``image`` with rectangles for ``boxes`` (K, 4) as (x1, y1, x2, y2) in pixel coordinates.
+
+    ``labels`` (K strings or numbers) and ``scores`` (K numbers) are written at each box's top-left
+    corner; ``color`` is one matplotlib colour or one per box; ``fill=True`` shades the boxes.  Pixel
+    j covers [j, j + 1), so a box x1 = 3, x2 = 8 frames columns 3 … 7 exactly.  Returns the figure.
+    """
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    picture = _to_numpy_image(image)
+    fig, ax = _new_axes(ax)
+    h, w = picture.shape[:2]
+    ax.imshow(np.clip(picture, 0, 1), cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1,
+              interpolation="nearest", extent=(0, w, h, 0))
+    rows = boxes.tolist() if hasattr(boxes, "tolist") else list(boxes)
+    colours = list(color) if isinstance(color, (list, tuple)) and len(color) == len(rows) else [color] * len(rows)
+    for k, (x1, y1, x2, y2) in enumerate(rows):
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=fill, edgecolor=colours[k],
+                               facecolor=colours[k] if fill else "none", linewidth=linewidth, alpha=alpha))
+        text = []
+        if labels is not None:
+            text.append(str(labels[k]))
+        if scores is not None:
+            text.append(f"{float(scores[k]):.2f}")
+        if text:
+            ax.text(x1, y1, " ".join(text), color="white", fontsize=7, va="bottom",
+                    bbox=dict(facecolor=colours[k], edgecolor="none", pad=1, alpha=0.8))
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
     return fig

@@ -40,13 +40,14 @@ import test_checks_blocks
 import test_checks_conv
 import test_checks_deeplab
 import test_checks_densenet
+import test_checks_detection
 import test_checks_fcn
 import test_checks_resnet
 import test_checks_unet
 
 CATALOGUES = [test_checks_conv, test_checks_blocks, test_checks_architectures, test_checks_resnet,
-              test_checks_densenet, test_checks_fcn, test_checks_unet,
-              test_checks_deeplab]
+              test_checks_densenet, test_checks_fcn, test_checks_unet, test_checks_deeplab,
+              test_checks_detection]
 
 SPECS = {}
 for _module in CATALOGUES:

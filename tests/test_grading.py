@@ -141,6 +141,9 @@ ADVERSARIAL = {
     # the smoothness kernel's self-connection kept: right shapes, marginals that still sum to 1, wrong values
     "08_deeplab": _partly_wrong("08_deeplab", "mean_field_step", "flat @ k_smooth.t() - k_smooth.diagonal() * flat",
                                 "flat @ k_smooth.t()"),
+    # NMS that suppresses at IoU >= threshold: right on most boxes, wrong where an IoU equals the threshold
+    "09_detection": _partly_wrong("09_detection", "nms", "suppressed |= iou[i] > iou_threshold",
+                                  "suppressed |= iou[i] >= iou_threshold"),
 }
 
 

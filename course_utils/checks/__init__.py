@@ -22,6 +22,8 @@ from .fcn import (check_bilinear_kernel, check_confusion_matrix, check_conv_tran
                   check_conv_transpose_output_size, check_convolutionalize, check_segmentation_scores)
 from .unet import check_make_unet, check_match_size, check_unet_output_size
 from .deeplab import check_atrous_conv2d, check_make_aspp, check_make_separable_conv, check_mean_field_step
+from .detection import (check_box_iou, check_decode_boxes, check_encode_boxes, check_make_anchors, check_nms,
+                        check_roi_pool, check_spatial_pyramid_pool)
 from .conv import (check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                    check_conv_output_size, check_conv_param_count)
 
@@ -37,4 +39,6 @@ __all__ = ["CheckResult", "CheckFailed", "OUTCOMES", "PASSED", "INCORRECT", "NOT
            "check_convolutionalize", "check_conv_transpose2d", "check_conv_transpose_output_size",
            "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores",
            "check_match_size", "check_make_unet", "check_unet_output_size",
-           "check_atrous_conv2d", "check_make_separable_conv", "check_make_aspp", "check_mean_field_step"]
+           "check_atrous_conv2d", "check_make_separable_conv", "check_make_aspp", "check_mean_field_step",
+           "check_box_iou", "check_nms", "check_spatial_pyramid_pool", "check_roi_pool", "check_make_anchors",
+           "check_encode_boxes", "check_decode_boxes"]

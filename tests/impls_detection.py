@@ -1,0 +1,592 @@
+"""Learner implementations for the tests of notebook 09's checks (detection).
+
+Several correct styles per exercise, then one small function per plausible
+mistake, each differing from a correct one in the place its comment names.
+Nothing here types an expected number; the tests compute those.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+# ==========================================================================
+# box_iou(boxes1, boxes2)
+# ==========================================================================
+
+
+def box_iou_broadcast(boxes1, boxes2):
+    """The notebook's solution: broadcast corners to (N, M, 2)."""
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def box_iou_loops(boxes1, boxes2):
+    """Two Python loops, one pair at a time."""
+    out = torch.zeros(boxes1.shape[0], boxes2.shape[0])
+    for i, (a1, b1, a2, b2) in enumerate(boxes1.tolist()):
+        for j, (c1, d1, c2, d2) in enumerate(boxes2.tolist()):
+            w = max(0.0, min(a2, c2) - max(a1, c1))
+            h = max(0.0, min(b2, d2) - max(b1, d1))
+            inter = torch.tensor(w, dtype=torch.float32) * torch.tensor(h, dtype=torch.float32)
+            area_a = (torch.tensor(a2) - torch.tensor(a1)) * (torch.tensor(b2) - torch.tensor(b1))
+            area_c = (torch.tensor(c2) - torch.tensor(c1)) * (torch.tensor(d2) - torch.tensor(d1))
+            out[i, j] = inter / (area_a + area_c - inter)
+    return out
+
+
+def box_iou_unbind(boxes1, boxes2):
+    """Column by column, with minimum/maximum and relu."""
+    x1, y1, x2, y2 = boxes1.unbind(1)
+    u1, v1, u2, v2 = boxes2.unbind(1)
+    w = F.relu(torch.minimum(x2[:, None], u2[None]) - torch.maximum(x1[:, None], u1[None]))
+    h = F.relu(torch.minimum(y2[:, None], v2[None]) - torch.maximum(y1[:, None], v1[None]))
+    inter = w * h
+    union = ((x2 - x1) * (y2 - y1))[:, None] + ((u2 - u1) * (v2 - v1))[None] - inter
+    return inter / union
+
+
+def box_iou_no_clamp(boxes1, boxes2):
+    # mistake: negative overlaps not clamped
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = rb - lt
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def box_iou_clamp_product(boxes1, boxes2):
+    # mistake: the product clamped, not each side
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = rb - lt
+    inter = (wh[..., 0] * wh[..., 1]).clamp(min=0)
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def box_iou_double_union(boxes1, boxes2):
+    # mistake: the union counts the overlap twice
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :])
+
+
+def box_iou_plus_one(boxes1, boxes2):
+    # mistake: the +1 pixel convention
+    area1 = (boxes1[:, 2] - boxes1[:, 0] + 1) * (boxes1[:, 3] - boxes1[:, 1] + 1)
+    area2 = (boxes2[:, 2] - boxes2[:, 0] + 1) * (boxes2[:, 3] - boxes2[:, 1] + 1)
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = (rb - lt + 1).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def box_iou_over_first_area(boxes1, boxes2):
+    # mistake: intersection over the first box's area
+    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
+    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
+    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
+    wh = (rb - lt).clamp(min=0)
+    return wh[..., 0] * wh[..., 1] / area1[:, None]
+
+
+def box_iou_diagonal(boxes1, boxes2):
+    # mistake: box i with box i only
+    n = min(boxes1.shape[0], boxes2.shape[0])
+    return torch.diagonal(box_iou_broadcast(boxes1[:n], boxes2[:n]))
+
+
+def box_iou_transposed(boxes1, boxes2):
+    # mistake: (M, N)
+    return box_iou_broadcast(boxes2, boxes1)
+
+
+def box_iou_calls_torchvision(boxes1, boxes2):
+    return torchvision.ops.box_iou(boxes1, boxes2)
+
+
+# ==========================================================================
+# nms(boxes, scores, iou_threshold)
+# ==========================================================================
+
+
+def _iou(boxes1, boxes2):
+    return box_iou_broadcast(boxes1, boxes2)
+
+
+def nms_greedy(boxes, scores, iou_threshold):
+    """The notebook's solution: a suppressed mask, visited in decreasing score order."""
+    order = scores.argsort(descending=True, stable=True)
+    iou = _iou(boxes, boxes)
+    suppressed = torch.zeros(len(scores), dtype=torch.bool)
+    keep = []
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_shrinking_order(boxes, scores, iou_threshold):
+    """The classic loop: keep the best, drop its overlaps from the order, repeat."""
+    order = torch.sort(scores, descending=True).indices
+    keep = []
+    while order.numel() > 0:
+        best = order[0]
+        keep.append(int(best))
+        rest = order[1:]
+        overlaps = _iou(boxes[best][None], boxes[rest])[0]
+        order = rest[overlaps <= iou_threshold]
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_python_lists(boxes, scores, iou_threshold):
+    """Plain Python lists and a scalar IoU."""
+    def iou(a, b):
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = w * h
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / union if union > 0 else 0.0
+    items = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+    kept = []
+    box_list = boxes.tolist()
+    for i in items:
+        if all(iou(box_list[i], box_list[k]) <= iou_threshold for k in kept):
+            kept.append(i)
+    return torch.tensor(kept, dtype=torch.int64)
+
+
+def nms_greater_equal(boxes, scores, iou_threshold):
+    # mistake: >= instead of >
+    order = scores.argsort(descending=True)
+    iou = _iou(boxes, boxes)
+    suppressed = torch.zeros(len(scores), dtype=torch.bool)
+    keep = []
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] >= iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_ascending(boxes, scores, iou_threshold):
+    # mistake: the lowest score first
+    order = scores.argsort()
+    iou = _iou(boxes, boxes)
+    suppressed = torch.zeros(len(scores), dtype=torch.bool)
+    keep = []
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_unsorted(boxes, scores, iou_threshold):
+    # mistake: index order, no sort
+    iou = _iou(boxes, boxes)
+    suppressed = torch.zeros(len(scores), dtype=torch.bool)
+    keep = []
+    for i in range(len(scores)):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_suppressed_suppress(boxes, scores, iou_threshold):
+    # mistake: vectorised, but suppressed boxes still suppress
+    order = scores.argsort(descending=True)
+    iou = _iou(boxes[order], boxes[order]).triu(diagonal=1)
+    keep = ~(iou > iou_threshold).any(dim=0)
+    return order[keep]
+
+
+def nms_index_order(boxes, scores, iou_threshold):
+    # mistake: kept indices sorted by index
+    return nms_greedy(boxes, scores, iou_threshold).sort().values
+
+
+def nms_positions(boxes, scores, iou_threshold):
+    # mistake: positions in the sorted order instead of indices into boxes
+    order = scores.argsort(descending=True)
+    sorted_boxes = boxes[order]
+    iou = _iou(sorted_boxes, sorted_boxes)
+    suppressed = torch.zeros(len(scores), dtype=torch.bool)
+    keep = []
+    for p in range(len(scores)):
+        if suppressed[p]:
+            continue
+        keep.append(p)
+        suppressed |= iou[p] > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_mask(boxes, scores, iou_threshold):
+    # mistake: a boolean mask instead of indices
+    mask = torch.zeros(len(scores), dtype=torch.bool)
+    mask[nms_greedy(boxes, scores, iou_threshold)] = True
+    return mask
+
+
+def nms_int32(boxes, scores, iou_threshold):
+    # mistake: int32 indices
+    return nms_greedy(boxes, scores, iou_threshold).int()
+
+
+def nms_empty_float(boxes, scores, iou_threshold):
+    # mistake: torch.tensor([]) is float32 when nothing is kept
+    keep = nms_greedy(boxes, scores, iou_threshold).tolist()
+    return torch.tensor(keep)
+
+
+def nms_calls_torchvision(boxes, scores, iou_threshold):
+    return torchvision.ops.nms(boxes, scores, iou_threshold)
+
+
+# ==========================================================================
+# spatial_pyramid_pool(features, levels)
+# ==========================================================================
+
+
+def spp_adaptive(features, levels=(1, 2, 4)):
+    """The notebook's solution."""
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
+
+
+def spp_loops(features, levels=(1, 2, 4)):
+    """Bins by the adaptive rule, one max at a time."""
+    N, C, H, W = features.shape
+    parts = []
+    for n in levels:
+        grid = torch.zeros(N, C, n, n)
+        for i in range(n):
+            for j in range(n):
+                h0, h1 = (i * H) // n, -((-(i + 1) * H) // n)
+                w0, w1 = (j * W) // n, -((-(j + 1) * W) // n)
+                grid[:, :, i, j] = features[:, :, h0:h1, w0:w1].amax(dim=(2, 3))
+        parts.append(grid.reshape(N, -1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_module(features, levels=(1, 2, 4)):
+    """nn.AdaptiveMaxPool2d modules."""
+    pools = [torch.nn.AdaptiveMaxPool2d(n) for n in levels]
+    return torch.cat([torch.flatten(p(features), start_dim=1) for p in pools], dim=1)
+
+
+def spp_average(features, levels=(1, 2, 4)):
+    # mistake: average pooling
+    return torch.cat([F.adaptive_avg_pool2d(features, n).flatten(1) for n in levels], dim=1)
+
+
+def spp_reversed(features, levels=(1, 2, 4)):
+    # mistake: finest level first
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in reversed(levels)], dim=1)
+
+
+def spp_spatial_major(features, levels=(1, 2, 4)):
+    # mistake: channels-last flatten
+    return torch.cat([F.adaptive_max_pool2d(features, n).permute(0, 2, 3, 1).flatten(1) for n in levels], dim=1)
+
+
+def spp_sppnet_bins(features, levels=(1, 2, 4)):
+    # the paper's window ceil(a/n), stride floor(a/n): not the course's bins
+    H, W = features.shape[-2:]
+    parts = []
+    for n in levels:
+        kh, kw = math.ceil(H / n), math.ceil(W / n)
+        sh, sw = H // n, W // n
+        parts.append(F.max_pool2d(features, (kh, kw), (sh, sw))[:, :, :n, :n].flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_no_flatten(features, levels=(1, 2, 4)):
+    # mistake: (N, C, Σn²)
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(2) for n in levels], dim=2)
+
+
+def spp_fixed_levels(features, levels=(1, 2, 4)):
+    # mistake: the levels argument ignored
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in (1, 2, 4)], dim=1)
+
+
+# ==========================================================================
+# roi_pool(features, rois, output_size, spatial_scale)
+# ==========================================================================
+
+
+def _c_round(v):
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+
+
+def roi_pool_loops(features, rois, output_size, spatial_scale=1.0):
+    """The notebook's solution: one roi and one bin at a time, as torchvision's CPU kernel."""
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+    N, C, H, W = features.shape
+    out = torch.zeros(rois.shape[0], C, ph, pw, dtype=features.dtype)
+    scale = torch.tensor(spatial_scale, dtype=torch.float32)
+    for k in range(rois.shape[0]):
+        b = int(rois[k, 0])
+        x1, y1, x2, y2 = [_c_round(float(v)) for v in rois[k, 1:] * scale]
+        roi_h = torch.tensor(float(max(y2 - y1 + 1, 1)))
+        roi_w = torch.tensor(float(max(x2 - x1 + 1, 1)))
+        bin_h, bin_w = roi_h / ph, roi_w / pw
+        for i in range(ph):
+            h0 = min(max(int(torch.floor(i * bin_h)) + y1, 0), H)
+            h1 = min(max(int(torch.ceil((i + 1) * bin_h)) + y1, 0), H)
+            for j in range(pw):
+                w0 = min(max(int(torch.floor(j * bin_w)) + x1, 0), W)
+                w1 = min(max(int(torch.ceil((j + 1) * bin_w)) + x1, 0), W)
+                if h1 > h0 and w1 > w0:
+                    out[k, :, i, j] = features[b, :, h0:h1, w0:w1].amax(dim=(1, 2))
+    return out
+
+
+def roi_pool_vectorised_bins(features, rois, output_size, spatial_scale=1.0):
+    """Bin boundaries as tensors, then a masked max per bin."""
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    N, C, H, W = features.shape
+    coords = rois[:, 1:] * torch.tensor(spatial_scale, dtype=torch.float32)
+    coords = (torch.sign(coords.double()) * torch.floor(coords.double().abs() + 0.5)).long()
+    outs = []
+    rows, cols = torch.arange(H), torch.arange(W)
+    for k in range(rois.shape[0]):
+        x1, y1, x2, y2 = coords[k]
+        bin_h = (y2 - y1 + 1).clamp(min=1).float() / ph
+        bin_w = (x2 - x1 + 1).clamp(min=1).float() / pw
+        hs = (torch.floor(torch.arange(ph) * bin_h).long() + y1).clamp(0, H)
+        he = (torch.ceil(torch.arange(1, ph + 1) * bin_h).long() + y1).clamp(0, H)
+        ws = (torch.floor(torch.arange(pw) * bin_w).long() + x1).clamp(0, W)
+        we = (torch.ceil(torch.arange(1, pw + 1) * bin_w).long() + x1).clamp(0, W)
+        in_row = (rows[None] >= hs[:, None]) & (rows[None] < he[:, None])     # (ph, H)
+        in_col = (cols[None] >= ws[:, None]) & (cols[None] < we[:, None])     # (pw, W)
+        mask = in_row[:, None, :, None] & in_col[None, :, None, :]            # (ph, pw, H, W)
+        f = features[int(rois[k, 0])]                                          # (C, H, W)
+        vals = torch.where(mask[None], f[:, None, None], torch.tensor(float("-inf")))
+        best = vals.amax(dim=(-2, -1))
+        outs.append(torch.where(torch.isinf(best), torch.zeros(()), best))
+    return torch.stack(outs) if outs else features.new_zeros(0, C, ph, pw)
+
+
+def _roi_variant(variant):
+    from course_utils.checks.detection import roi_pool_reference
+
+    def learner(features, rois, output_size, spatial_scale=1.0):
+        return roi_pool_reference(features, rois, output_size, spatial_scale, variant)
+    learner.__name__ = f"roi_pool_{variant}"
+    return learner
+
+
+roi_pool_no_scale = _roi_variant("no_scale")          # mistake: spatial_scale ignored
+roi_pool_floor = _roi_variant("floor")                # mistake: coordinates floored
+roi_pool_torch_round = _roi_variant("torch_round")    # mistake: halves to even
+roi_pool_no_round = _roi_variant("no_round")          # mistake: no rounding at all
+roi_pool_no_plus_one = _roi_variant("no_plus_one")    # mistake: width x2 − x1
+roi_pool_floor_end = _roi_variant("floor_end")        # mistake: bin ends floored
+roi_pool_average = _roi_variant("average")            # mistake: mean instead of max
+roi_pool_batch_zero = _roi_variant("batch_zero")      # mistake: always image 0
+roi_pool_empty_neg_inf = _roi_variant("empty_neg_inf")  # mistake: empty bins −inf
+
+
+def roi_pool_swapped_size(features, rois, output_size, spatial_scale=1.0):
+    # mistake: output_size read as (width, height)
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+    return roi_pool_loops(features, rois, (pw, ph), spatial_scale)
+
+
+def roi_pool_calls_torchvision(features, rois, output_size, spatial_scale=1.0):
+    return torchvision.ops.roi_pool(features, rois, output_size, spatial_scale)
+
+
+# ==========================================================================
+# make_anchors(feature_size, stride, sizes, ratios)
+# ==========================================================================
+
+
+def anchors_broadcast(feature_size, stride, sizes, ratios):
+    """The notebook's solution."""
+    H, W = feature_size
+    scales = torch.as_tensor(sizes, dtype=torch.float32)
+    h_ratios = torch.sqrt(torch.as_tensor(ratios, dtype=torch.float32))
+    w_ratios = 1 / h_ratios
+    ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
+    hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
+    base = (torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round()        # (A, 4)
+    ys, xs = torch.meshgrid(torch.arange(H) * stride, torch.arange(W) * stride, indexing="ij")
+    shifts = torch.stack([xs, ys, xs, ys], dim=-1).reshape(-1, 1, 4)     # (H·W, 1, 4)
+    return (shifts + base[None]).reshape(-1, 4)
+
+
+def anchors_loops(feature_size, stride, sizes, ratios):
+    """Python loops in the same order."""
+    H, W = feature_size
+    base = []
+    for r in ratios:
+        hr = torch.sqrt(torch.tensor(float(r)))
+        wr = 1 / hr
+        for s in sizes:
+            w, h = wr * s, hr * s
+            base.append(torch.round(torch.stack([-w, -h, w, h]) / 2))
+    rows = []
+    for i in range(H):
+        for j in range(W):
+            for b in base:
+                rows.append(b + torch.tensor([j * stride, i * stride, j * stride, i * stride], dtype=torch.float32))
+    return torch.stack(rows)
+
+
+def anchors_swapped(feature_size, stride, sizes, ratios):
+    # mistake: ratio read as width / height
+    return anchors_broadcast(feature_size, stride, sizes, [1 / r for r in ratios])
+
+
+def _anchor_variant(variant):
+    from course_utils.checks.detection import anchors_reference
+
+    def learner(feature_size, stride, sizes, ratios):
+        return anchors_reference(feature_size, stride, sizes, ratios, variant)
+    learner.__name__ = f"anchors_{variant}"
+    return learner
+
+
+anchors_area_not_kept = _anchor_variant("area_not_kept")
+anchors_size_major = _anchor_variant("size_major")
+anchors_full_size = _anchor_variant("full_size_offsets")
+anchors_no_round = _anchor_variant("no_round")
+anchors_cell_centres = _anchor_variant("cell_centres")
+anchors_column_major = _anchor_variant("column_major")
+anchors_anchor_major = _anchor_variant("anchor_major")
+
+
+def anchors_grid_shape(feature_size, stride, sizes, ratios):
+    # mistake: (H, W, A, 4) not flattened
+    H, W = feature_size
+    return anchors_broadcast(feature_size, stride, sizes, ratios).reshape(H, W, -1, 4)
+
+
+# ==========================================================================
+# encode_boxes(reference, proposals, weights) / decode_boxes(deltas, anchors, weights)
+# ==========================================================================
+
+
+def _centre(boxes):
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h
+
+
+def encode_columns(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+    """The notebook's solution."""
+    wx, wy, ww, wh = weights
+    px, py, pw, ph = _centre(proposals)
+    gx, gy, gw, gh = _centre(reference)
+    return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph,
+                        ww * torch.log(gw / pw), wh * torch.log(gh / ph)], dim=1)
+
+
+def encode_vectors(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+    """Centres and sizes as (N, 2) tensors."""
+    w = torch.tensor(weights, dtype=reference.dtype)
+    p_size = proposals[:, 2:] - proposals[:, :2]
+    g_size = reference[:, 2:] - reference[:, :2]
+    p_ctr = proposals[:, :2] + 0.5 * p_size
+    g_ctr = reference[:, :2] + 0.5 * g_size
+    return torch.cat([(g_ctr - p_ctr) / p_size, torch.log(g_size / p_size)], dim=1) * w
+
+
+def _encode_variant(variant):
+    from course_utils.checks.detection import encode_reference
+
+    def learner(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+        return encode_reference(reference, proposals, weights, variant)
+    learner.__name__ = f"encode_{variant}"
+    return learner
+
+
+encode_no_log = _encode_variant("no_log")
+encode_no_weights = _encode_variant("no_weights")
+encode_divide_weights = _encode_variant("divide_weights")
+encode_reference_size = _encode_variant("reference_size")
+encode_swapped = _encode_variant("swapped")
+encode_corner = _encode_variant("corner")
+encode_plus_one = _encode_variant("plus_one")
+
+
+def encode_no_log_written(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: the ratio, not its log (written out as a learner would)
+    wx, wy, ww, wh = weights
+    px, py, pw, ph = _centre(proposals)
+    gx, gy, gw, gh = _centre(reference)
+    return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * (gw / pw), wh * (gh / ph)], dim=1)
+
+
+def decode_columns(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    """The notebook's solution."""
+    wx, wy, ww, wh = weights
+    ax, ay, aw, ah = _centre(anchors)
+    dx, dy = deltas[:, 0] / wx, deltas[:, 1] / wy
+    dw = (deltas[:, 2] / ww).clamp(max=math.log(1000.0 / 16))
+    dh = (deltas[:, 3] / wh).clamp(max=math.log(1000.0 / 16))
+    x, y = ax + dx * aw, ay + dy * ah
+    w, h = aw * torch.exp(dw), ah * torch.exp(dh)
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+
+
+def decode_vectors(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    """(N, 2) centres and sizes."""
+    d = deltas / torch.tensor(weights, dtype=deltas.dtype)
+    size = anchors[:, 2:] - anchors[:, :2]
+    ctr = anchors[:, :2] + 0.5 * size
+    new_ctr = ctr + d[:, :2] * size
+    new_size = size * torch.exp(torch.clamp(d[:, 2:], max=math.log(1000.0 / 16)))
+    return torch.cat([new_ctr - 0.5 * new_size, new_ctr + 0.5 * new_size], dim=1)
+
+
+def _decode_variant(variant):
+    from course_utils.checks.detection import decode_reference
+
+    def learner(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+        return decode_reference(deltas, anchors, weights, variant)
+    learner.__name__ = f"decode_{variant}"
+    return learner
+
+
+decode_no_exp = _decode_variant("no_exp")
+decode_exp_plus = _decode_variant("exp_plus")
+decode_no_weights = _decode_variant("no_weights")
+decode_multiply_weights = _decode_variant("multiply_weights")
+decode_unscaled_offsets = _decode_variant("unscaled_offsets")
+decode_centre_form = _decode_variant("centre_form")
+decode_no_clamp = _decode_variant("no_clamp")
+
+
+def decode_no_clamp_written(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: exp without the clamp (written out)
+    wx, wy, ww, wh = weights
+    ax, ay, aw, ah = _centre(anchors)
+    x, y = ax + deltas[:, 0] / wx * aw, ay + deltas[:, 1] / wy * ah
+    w, h = aw * torch.exp(deltas[:, 2] / ww), ah * torch.exp(deltas[:, 3] / wh)
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
