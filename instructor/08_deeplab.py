@@ -16,7 +16,8 @@
 #   Separable Convolution*, ECCV 2018).
 #
 # **You will**
-# 1. implement atrous convolution, measure its receptive field, and see the *gridding* problem;
+# 1. build atrous convolution from an ordinary one (space to batch), measure its receptive field, and see the
+#    *gridding* problem;
 # 2. build a depthwise separable convolution and count what it saves;
 # 3. build ASPP in torchvision's layout, so that torchvision's weights load into it;
 # 4. train a small DeepLab v3+ made of your parts on the course's segmentation set;
@@ -59,39 +60,60 @@ print("device:", device)
 # stride 1. DeepLab runs ResNet's last stages with rates 2 and 4 instead of strides: output stride 8
 # instead of 32, with the same weights and the same view.
 #
-# ### Exercise 1 — `atrous_conv2d`
+# ### Atrous convolution from an ordinary one
 #
-# `atrous_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1) -> tensor` with x (N, C_in, H, W),
-# weight (C_out, C_in, kh, kw), bias (C_out,) or None; `stride`, `padding`, `dilation` an int or a pair
-# (along H, along W). Return (N, C_out, H_out, W_out).
+# Notebook 01's `conv2d` already takes a `dilation`. But how do you run a kernel with holes when your fast
+# convolution code (im2col + matrix product, cuDNN) knows only dense kernels? DeepLab v2 (§3.1) names two ways:
+# insert zeros between the kernel's taps (a $k_\text{eff} \times k_\text{eff}$ kernel, mostly zeros, all of them
+# multiplied), or **subsample the input**. At stride 1, output row $r$ reads input rows $r, r + d, r + 2d,
+# \dots$ — all in the same **phase** $r \bmod d$. So split the (padded) input into $d \times d$ sub-images,
+# `xp[..., i::d, j::d]`: inside one, pixels that were $d$ apart are neighbours, and the sparse atrous kernel
+# becomes an ordinary **dense** $k \times k$ kernel. Stack the $d^2$ sub-images into the batch (**space to
+# batch**), run *one* ordinary convolution, and put each output back into its phase (**batch to space**).
+# TensorFlow's `tf.nn.atrous_conv2d`, which DeepLab's TensorFlow ports called, is written exactly so. It costs
+# the same $k^2$ multiply-adds per output as the atrous convolution — nothing is spent on the holes — and runs
+# on the well-tuned dense code.
 #
-# Notebook 01's `conv2d` looped over output pixels; here loop over the **kernel taps** instead: for tap
-# $(m, n)$, the inputs it meets form one strided slice of the padded input, starting at row $m\cdot d_h$,
-# column $n\cdot d_w$, with step $s$ — multiply that slice by `weight[:, :, m, n]` (an `einsum` over the
-# input channels) and add it up. The check compares with `F.conv2d(x, weight, bias, stride, padding,
-# dilation)` on batches with several channels, odd sizes, strides, padding and per-axis settings; it
-# refuses calls to `F.conv2d` (and every other convolution) and to `F.unfold`.
+# ### Exercise 1 — `atrous_conv2d` by space to batch
+#
+# `atrous_conv2d(x, weight, bias=None, padding=0, dilation=1) -> tensor`, stride 1, with x (N, C_in, H, W),
+# weight (C_out, C_in, kh, kw), bias (C_out,) or None, and `padding`, `dilation` an int or a pair (along H,
+# along W). Return (N, C_out, H_out, W_out) with $H_\text{out} = H + 2p_h - d_h(k_h - 1)$, likewise for W.
+#
+# 1. Pad x by `padding` (`F.pad`), then with zeros at the bottom and right up to multiples of $d_h$ and $d_w$,
+#    so that every sub-image has the same size (the extra rows feed only outputs that you crop in step 4).
+# 2. Space to batch: (N, C, H_p, W_p) → ($d_h d_w$ N, C, H_p/$d_h$, W_p/$d_w$), sub-image $(i, j)$ being
+#    `xp[..., i::dh, j::dw]` (a `reshape` to (N, C, H_p/$d_h$, $d_h$, W_p/$d_w$, $d_w$) and a `permute` do all of
+#    them at once; `torch.cat` of the slices works too).
+# 3. **One** `F.conv2d(sub_images, weight, bias)`: dilation 1, the compact kernel.
+# 4. Batch to space: output $(a, b)$ of sub-image $(i, j)$ is output row $a d_h + i$, column $b d_w + j$ (the
+#    inverse `reshape`/`permute`); crop to $H_\text{out} \times W_\text{out}$.
+#
+# The check compares with `F.conv2d(x, weight, bias, padding=padding, dilation=dilation)` on batches with
+# several channels, sizes that are and are not multiples of $d$, padding 0 and "same" padding $d(k-1)/2$, an even
+# kernel and per-axis settings. While your code runs, any convolution (or `F.unfold`) with a dilation other than 1
+# is refused, and so is a kernel larger than k × k; a dense `F.conv2d` is allowed, and must be used.
 
 # %% solution="atrous_conv2d"
-def atrous_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Atrous (dilated) cross-correlation, (N, C_in, H, W) → (N, C_out, H_out, W_out), one slice per kernel tap."""
+def atrous_conv2d(x, weight, bias=None, padding=0, dilation=1):
+    """Atrous cross-correlation at stride 1 by space to batch: (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
     ### BEGIN SOLUTION
     def pair(v):
         return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
-    kh, kw = weight.shape[-2:]
-    xp = F.pad(x, [pw, pw, ph, ph])
-    h_out = (xp.shape[2] - (kh + (kh - 1) * (dh - 1))) // sh + 1   # the effective kernel k + (k−1)(d−1)
-    w_out = (xp.shape[3] - (kw + (kw - 1) * (dw - 1))) // sw + 1
-    out = x.new_zeros(x.shape[0], weight.shape[0], h_out, w_out)
-    for m in range(kh):
-        for n in range(kw):
-            window = xp[:, :, m * dh: m * dh + sh * (h_out - 1) + 1: sh,
-                        n * dw: n * dw + sw * (w_out - 1) + 1: sw]      # (N, C_in, H_out, W_out)
-            out = out + torch.einsum("nchw,oc->nohw", window, weight[:, :, m, n])
-    if bias is not None:
-        out = out + bias[None, :, None, None]
-    return out
+    (ph, pw), (dh, dw) = pair(padding), pair(dilation)
+    n, c_in = x.shape[:2]
+    c_out, _, kh, kw = weight.shape
+    xp = F.pad(x, [pw, pw, ph, ph])                                     # (N, C_in, H_p, W_p)
+    h_out, w_out = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    hs, ws = -(-xp.shape[2] // dh), -(-xp.shape[3] // dw)               # sub-image size ⌈H_p / d⌉ × ⌈W_p / d⌉
+    xp = F.pad(xp, [0, ws * dw - xp.shape[3], 0, hs * dh - xp.shape[2]])   # (N, C_in, hs·dh, ws·dw)
+    # space to batch: sub-image (i, j) = xp[..., i::dh, j::dw], stacked phase by phase
+    sub = xp.reshape(n, c_in, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, c_in, hs, ws)
+    y = F.conv2d(sub, weight, bias)          # dense, dilation 1: (dh·dw·N, C_out, hs − kh + 1, ws − kw + 1)
+    # batch to space: output (a, b) of sub-image (i, j) goes to (a·dh + i, b·dw + j)
+    ya, yb = y.shape[-2:]
+    out = y.reshape(dh, dw, n, c_out, ya, yb).permute(2, 3, 4, 0, 5, 1).reshape(n, c_out, ya * dh, yb * dw)
+    return out[:, :, :h_out, :w_out]                                    # (N, C_out, H_out, W_out)
     ### END SOLUTION
 
 
@@ -106,6 +128,40 @@ check_atrous_conv2d(atrous_conv2d, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# What it costs, counted by PyTorch's `FlopCounterMode` (2 FLOPs per multiply-add) on a 64-channel 64 × 64 map
+# at rate 2: the dilated convolution, your space to batch, and the other way DeepLab v2 names, a dense 5 × 5
+# kernel with zeros between the taps.
+
+# %%
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def multiply_adds(run):
+    with FlopCounterMode(display=False) as counter:
+        result = run()
+    return counter.get_total_flops() // 2, result
+
+
+if check_atrous_conv2d(atrous_conv2d):
+    x, weight = torch.randn(1, 64, 64, 64), torch.randn(64, 64, 3, 3)
+    zero_filled = torch.zeros(64, 64, 5, 5)
+    zero_filled[:, :, ::2, ::2] = weight                                  # the 3 × 3 taps, 2 apart
+    ways = {"F.conv2d with dilation=2": lambda: F.conv2d(x, weight, padding=2, dilation=2),
+            "your space to batch": lambda: atrous_conv2d(x, weight, padding=2, dilation=2),
+            "zero-filled 5 × 5 kernel": lambda: F.conv2d(x, zero_filled, padding=2)}
+    reference = F.conv2d(x, weight, padding=2, dilation=2)
+    for name, run in ways.items():
+        madds, out = multiply_adds(run)
+        print(f"{name:<26} {madds / 1e6:6.1f} M multiply-adds, max difference from the dilated one "
+              f"{(out - reference).abs().max():.1e}")
+else:
+    print("Finish Exercise 1 to count its multiply-adds here.")
+
+# %% [markdown]
+# The same 151 M multiply-adds for the dilated convolution and for space to batch ($64 \cdot 64 \cdot 9$ per
+# output pixel: channels in × channels out × taps); the zero-filled kernel multiplies its zeros too, $25/9
+# \approx 2.8$ times the work.
+#
 # ### Receptive field, measured
 #
 # The receptive field of one output pixel is the set of input pixels that can change it. We can *measure*
@@ -195,7 +251,8 @@ plt.show()
 # A standard $k \times k$ convolution from $C_\text{in}$ to $C_\text{out}$ channels mixes space and channels at
 # once: $k^2 C_\text{in} C_\text{out}$ weights. A **depthwise separable** convolution splits it in two:
 #
-# 1. **depthwise**: one $k \times k$ filter per input channel, each channel on its own (`groups=C_in`):
+# 1. **depthwise**: one $k \times k$ filter per input channel, each channel on its own (`nn.Conv2d` has an
+#    argument that splits the channels into independent groups):
 #    $k^2 C_\text{in}$ weights;
 # 2. **pointwise**: a 1 × 1 convolution that mixes the channels: $C_\text{in} C_\text{out}$ weights.
 #
@@ -222,11 +279,11 @@ plt.show()
 # It maps (N, C_in, H, W) to (N, C_out, H_out, W_out). The check builds it for several settings (dilation
 # and stride included) and compares the output shape, the parameter count with the formula
 # $k^2 C_\text{in} + C_\text{in} C_\text{out}$, and the output with an independent composition of two
-# `F.conv2d` calls (depthwise with `groups=C_in`, then 1 × 1) on *your* layers' weights.
+# `F.conv2d` calls (depthwise, then 1 × 1) on *your* layers' weights.
 
 # %% solution="make_separable_conv"
 class DepthwiseSeparableConv(nn.Module):
-    """Depthwise k × k convolution (groups = C_in; stride, dilation), then pointwise 1 × 1; no biases."""
+    """Depthwise k × k convolution (each channel on its own; stride, dilation), then pointwise 1 × 1; no biases."""
 
     def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
         super().__init__()
@@ -263,9 +320,6 @@ check_make_separable_conv(make_separable_conv, strict=True, seed=2024, extended=
 # measured by PyTorch's `FlopCounterMode` (which counts 2 FLOPs per multiply-add):
 
 # %%
-from torch.utils.flop_counter import FlopCounterMode
-
-
 def cost(layer, shape=(1, 256, 65, 65)):
     with torch.device("meta"):
         layer = layer.to("meta")
@@ -650,6 +704,8 @@ if crf_results:
 # - Atrous convolution reads every $d$-th pixel: effective kernel $k + (k-1)(d-1)$, the same $k^2$ weights,
 #   a receptive field as large as striding gives, at full resolution. DeepLab replaces the last strides by
 #   rates: output stride 8 or 16 instead of 32.
+# - At stride 1 it is an ordinary convolution on the $d \times d$ phase sub-images (space to batch, dense
+#   convolution, batch to space): the same multiply-adds, on dense-convolution code.
 # - Stacked equal rates leave holes (gridding); rates like 1, 2, 3 (HDC) cover the whole field.
 # - Depthwise separable = depthwise $k \times k$ (groups = C) + pointwise 1 × 1: $k^2 C_\text{in} +
 #   C_\text{in} C_\text{out}$ weights instead of $k^2 C_\text{in} C_\text{out}$ — about 9 times less for 3 × 3.

@@ -16,84 +16,178 @@ def _pair(v):
 # atrous_conv2d
 # ==========================================================================
 
-def _atrous(x, weight, bias=None, stride=1, padding=0, dilation=1, *, tap_step=None, stride_from_dilation=False,
-            effective=True, use_bias=True):
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    if stride_from_dilation:
-        sh, sw, dh, dw = sh * dh, sw * dw, 1, 1
-    if tap_step is not None:
-        dh, dw = tap_step(dh), tap_step(dw)
-    cout, cin, kh, kw = weight.shape
-    xp = F.pad(x, [pw, pw, ph, ph])
-    H, W = xp.shape[-2:]
-    span_h, span_w = (dh * (kh - 1) + 1, dw * (kw - 1) + 1) if effective else (kh, kw)
-    ho, wo = (H - span_h) // sh + 1, (W - span_w) // sw + 1
-    out = x.new_zeros(x.shape[0], cout, ho, wo)
-    for m in range(kh):
-        for n in range(kw):
-            window = xp[:, :, m * dh: m * dh + sh * (ho - 1) + 1: sh, n * dw: n * dw + sw * (wo - 1) + 1: sw]
-            out = out + torch.einsum("bchw,oc->bohw", window, weight[:, :, m, n])
-    if bias is not None and use_bias:
+def _atrous(x, weight, bias=None, padding=0, dilation=1, *, variant=None):
+    """Space-to-batch with a reshape and a permute (the solution's way); ``variant`` makes one known mistake."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    if variant == "holes_too_wide":
+        dh, dw = dh + 1, dw + 1
+    n, c = x.shape[:2]
+    cout, _, kh, kw = weight.shape
+    h_out, w_out = x.shape[2] + 2 * ph - dh * (kh - 1), x.shape[3] + 2 * pw - dw * (kw - 1)
+    xp = x if variant == "pad_after_split" else F.pad(x, [pw, pw, ph, ph])
+    if variant == "truncated":
+        hs, ws = xp.shape[2] // dh, xp.shape[3] // dw
+        xp = xp[:, :, :hs * dh, :ws * dw]
+    else:
+        hs, ws = -(-xp.shape[2] // dh), -(-xp.shape[3] // dw)
+        xp = F.pad(xp, [0, ws * dw - xp.shape[3], 0, hs * dh - xp.shape[2]])
+    sub = xp.reshape(n, c, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, c, hs, ws)
+    if variant == "pad_after_split":
+        sub = F.pad(sub, [pw, pw, ph, ph])
+    if variant == "dilated_on_subimages":
+        y = F.conv2d(sub, weight, bias if variant != "no_bias" else None, dilation=(dh, dw),
+                     padding=(dh * (kh - 1) // 2, dw * (kw - 1) // 2))
+    else:
+        y = F.conv2d(sub, weight, None if variant == "no_bias" else bias)
+    ya, yb = y.shape[-2:]
+    order = (2, 3, 4, 1, 5, 0) if variant == "swapped_phases" else (2, 3, 4, 0, 5, 1)
+    out = y.reshape(dh, dw, n, cout, ya, yb).permute(*order).reshape(n, cout, ya * dh, yb * dw)
+    if variant == "bias_twice" and bias is not None:
         out = out + bias[None, :, None, None]
+    if variant in ("uncropped", "truncated"):
+        return out
+    return out[:, :, :h_out, :w_out]
+
+
+def atrous_space_to_batch(x, weight, bias=None, padding=0, dilation=1):
+    """Pad to a multiple of d, reshape + permute into the batch, one F.conv2d, permute back, crop."""
+    return _atrous(x, weight, bias, padding, dilation)
+
+
+def atrous_phase_loop(x, weight, bias=None, padding=0, dilation=1):
+    """One F.conv2d per phase on x_p[..., i::d, j::d] (sub-images of unequal sizes), written into its phase."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    kh, kw = weight.shape[-2:]
+    xp = F.pad(x, [pw, pw, ph, ph])
+    h_out, w_out = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    out = x.new_zeros(x.shape[0], weight.shape[0], h_out, w_out)
+    for i in range(min(dh, h_out)):
+        for j in range(min(dw, w_out)):
+            y = F.conv2d(xp[:, :, i::dh, j::dw], weight, bias)
+            rows, cols = len(range(i, h_out, dh)), len(range(j, w_out, dw))
+            out[:, :, i::dh, j::dw] = y[:, :, :rows, :cols]
     return out
 
 
-def atrous_taps(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """One strided slice per kernel tap, offset by tap·dilation (the solution's way)."""
-    return _atrous(x, weight, bias, stride, padding, dilation)
+def atrous_cat_module(x, weight, bias=None, padding=0, dilation=1):
+    """torch.cat of the sliced sub-images, an nn.Conv2d holding the kernel, torch.stack to interleave."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    n = x.shape[0]
+    cout, cin, kh, kw = weight.shape
+    xp = F.pad(x, [pw, pw, ph, ph])
+    h_out, w_out = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    xp = F.pad(xp, [0, (-xp.shape[3]) % dw, 0, (-xp.shape[2]) % dh])
+    conv = nn.Conv2d(cin, cout, (kh, kw), bias=bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if bias is not None:
+            conv.bias.copy_(bias)
+        y = conv(torch.cat([xp[:, :, i::dh, j::dw] for i in range(dh) for j in range(dw)]))
+    phases = y.reshape(dh, dw, n, cout, *y.shape[-2:])                 # (dh, dw, N, C_out, a, b)
+    out = torch.stack([torch.stack(list(row), dim=-1) for row in phases], dim=-3)   # (N, C_out, a, dh, b, dw)
+    return out.reshape(n, cout, y.shape[-2] * dh, y.shape[-1] * dw)[:, :, :h_out, :w_out]
 
 
-def atrous_dilated_kernel(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Insert d − 1 zeros between the taps, then an ordinary strided correlation by slices."""
+def atrous_taps(x, weight, bias=None, padding=0, dilation=1):
+    """Right numbers without any convolution: one strided slice per kernel tap (the old exercise)."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    cout, cin, kh, kw = weight.shape
+    xp = F.pad(x, [pw, pw, ph, ph])
+    ho, wo = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    out = x.new_zeros(x.shape[0], cout, ho, wo)
+    for m in range(kh):
+        for n in range(kw):
+            out = out + torch.einsum("bchw,oc->bohw", xp[:, :, m * dh: m * dh + ho, n * dw: n * dw + wo],
+                                     weight[:, :, m, n])
+    return out if bias is None else out + bias[None, :, None, None]
+
+
+def atrous_dilated_kernel(x, weight, bias=None, padding=0, dilation=1):
+    """Zeros inserted between the taps, then a dense F.conv2d of the whole image with that big kernel."""
     (dh, dw) = _pair(dilation)
     cout, cin, kh, kw = weight.shape
     big = weight.new_zeros(cout, cin, dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     big[:, :, ::dh, ::dw] = weight
-    return _atrous(x, big, bias, stride, padding, 1)
+    return F.conv2d(x, big, bias, padding=padding)
 
 
-def atrous_loops(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """Explicit loops over output positions, with gather-style indexing."""
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+def atrous_dilated_on_subimages(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="dilated_on_subimages")
+
+
+def atrous_swapped_phases(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="swapped_phases")
+
+
+def atrous_pad_after_split(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="pad_after_split")
+
+
+def atrous_no_bias(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="no_bias")
+
+
+def atrous_bias_twice(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="bias_twice")
+
+
+def atrous_uncropped(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="uncropped")
+
+
+def atrous_truncated(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="truncated")
+
+
+def atrous_holes_too_wide(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="holes_too_wide")
+
+
+def atrous_ignores_dilation(x, weight, bias=None, padding=0, dilation=1):
+    """A dense convolution of the whole image: the kernel's holes forgotten."""
+    return F.conv2d(x, weight, bias, padding=padding)
+
+
+def atrous_uses_conv2d(x, weight, bias=None, padding=0, dilation=1):
+    return F.conv2d(x, weight, bias, padding=padding, dilation=dilation)
+
+
+def atrous_uses_nn_conv(x, weight, bias=None, padding=0, dilation=1):
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[-2:], padding=padding, dilation=dilation,
+                     bias=bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if bias is not None:
+            conv.bias.copy_(bias)
+        return conv(x)
+
+
+def atrous_uses_unfold(x, weight, bias=None, padding=0, dilation=1):
     cout, cin, kh, kw = weight.shape
-    xp = F.pad(x, [pw, pw, ph, ph])
-    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    rows = torch.arange(ho)[:, None] * sh + torch.arange(kh)[None, :] * dh     # (ho, kh)
-    cols = torch.arange(wo)[:, None] * sw + torch.arange(kw)[None, :] * dw     # (wo, kw)
-    patches = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]        # (N, C, ho, wo, kh, kw)
-    out = torch.einsum("bchwmn,ocmn->bohw", patches, weight)
-    return out if bias is None else out + bias[None, :, None, None]
-
-
-def atrous_as_stride(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return _atrous(x, weight, bias, stride, padding, dilation, stride_from_dilation=True)
-
-
-def atrous_holes_too_wide(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return _atrous(x, weight, bias, stride, padding, dilation, tap_step=lambda d: d + 1)
-
-
-def atrous_ignores_dilation(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return _atrous(x, weight, bias, stride, padding, 1)
-
-
-def atrous_no_bias(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return _atrous(x, weight, bias, stride, padding, dilation, use_bias=False)
-
-
-def atrous_uses_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
-
-
-def atrous_uses_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    cout, cin, kh, kw = weight.shape
-    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
-    ho = (x.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (x.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding)
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    ho = x.shape[2] + 2 * ph - dh * (kh - 1)
+    wo = x.shape[3] + 2 * pw - dw * (kw - 1)
     out = (weight.reshape(cout, -1) @ cols).reshape(x.shape[0], cout, ho, wo)
     return out if bias is None else out + bias[None, :, None, None]
+
+
+def atrous_unfold_subimages(x, weight, bias=None, padding=0, dilation=1):
+    """Space-to-batch with F.unfold (dilation 1, the k × k kernel) and a matrix product: correct."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    n = x.shape[0]
+    cout, cin, kh, kw = weight.shape
+    xp = F.pad(x, [pw, pw, ph, ph])
+    h_out, w_out = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    xp = F.pad(xp, [0, (-xp.shape[3]) % dw, 0, (-xp.shape[2]) % dh])
+    hs, ws = xp.shape[2] // dh, xp.shape[3] // dw
+    sub = xp.reshape(n, cin, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, cin, hs, ws)
+    cols = F.unfold(sub, (kh, kw))                                      # (B, C_in·kh·kw, a·b)
+    y = (weight.reshape(cout, -1) @ cols).reshape(dh, dw, n, cout, hs - kh + 1, ws - kw + 1)
+    if bias is not None:
+        y = y + bias[:, None, None]
+    out = y.permute(2, 3, 4, 0, 5, 1).reshape(n, cout, (hs - kh + 1) * dh, (ws - kw + 1) * dw)
+    return out[:, :, :h_out, :w_out]
 
 
 # ==========================================================================

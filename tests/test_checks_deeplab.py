@@ -28,8 +28,10 @@ import impls_deeplab as impl
 from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
                            one_torch_thread)
 
+# check_atrous_conv2d replaces nothing: it inspects the arguments of every convolution in a torch function mode
+# (dense F.conv2d is the exercise's tool, only dilated use is refused); these must be left untouched.
 GUARDED = {"F.conv2d (deeplab)": (F, "conv2d"), "F.unfold": (F, "unfold")}
-REFERENCES = [("atrous_conv2d", "F.conv2d (deeplab)"), ("atrous_conv2d", "F.unfold")]
+REFERENCES = []
 
 
 def references_still_work():
@@ -41,7 +43,8 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 
 SPECS = {
     "atrous_conv2d": dict(check=check_atrous_conv2d, kind="tensor",
-                          correct=[impl.atrous_taps, impl.atrous_dilated_kernel, impl.atrous_loops],
+                          correct=[impl.atrous_space_to_batch, impl.atrous_phase_loop, impl.atrous_cat_module,
+                                   impl.atrous_unfold_subimages],
                           mistake=impl.atrous_no_bias, forbidden=impl.atrous_uses_conv2d),
     "make_separable_conv": dict(check=check_make_separable_conv, kind="model",
                                 correct=[impl.separable_module, impl.separable_sequential, impl.separable_functional],
@@ -82,15 +85,49 @@ def test_hidden_model_checks_build_more_configurations(name, factory):
     assert set(public) < set(hidden)
 
 
-def test_atrous_cases_cover_stride_padding_and_per_axis_settings():
-    """Do the public atrous cases use dilation > 1 with stride 2, with padding, and without bias; the hidden
-    ones per-axis tuples?"""
+def test_atrous_cases_cover_padding_divisibility_and_per_axis_settings():
+    """Do the public atrous cases use padding 0 and "same" padding d(k − 1)/2, padded sizes that are and are
+    not multiples of d, an even kernel and no bias; the hidden ones per-axis tuples?"""
+    def padded_multiple(c):
+        (h, w), (ph, pw), (dh, dw) = c.args[0].shape[-2:], _pair(c.kwargs["padding"]), _pair(c.kwargs["dilation"])
+        return (h + 2 * ph) % dh == 0 and (w + 2 * pw) % dw == 0
     public = deeplab._atrous_cases(0, extended=False)
-    assert any(c.kwargs["stride"] == 2 and c.kwargs["dilation"] > 1 for c in public)
-    assert any(c.kwargs["padding"] == 0 for c in public) and any(c.kwargs["padding"] != 0 for c in public)
+    assert all(c.kwargs["dilation"] > 1 for c in public)
+    assert any(c.kwargs["padding"] == 0 for c in public)
+    assert any(c.kwargs["padding"] == c.kwargs["dilation"] * (c.args[1].shape[-1] - 1) // 2 > 0 for c in public)
+    assert any(padded_multiple(c) for c in public) and any(not padded_multiple(c) for c in public)
+    assert any(c.args[1].shape[-1] % 2 == 0 for c in public)
     assert any(c.args[2] is None for c in public)
     hidden = deeplab._atrous_cases(0, extended=True)
     assert any(isinstance(c.kwargs["dilation"], tuple) for c in hidden)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_space_to_batch_reference_equals_dilated_conv2d(extended):
+    """Does the check's own space-to-batch (which its hints vary) equal F.conv2d with dilation on every case?"""
+    for case in deeplab._atrous_cases(3, extended=extended):
+        x, weight, bias = case.args
+        got = deeplab._space_to_batch(x, weight, bias, case.kwargs["padding"], case.kwargs["dilation"])
+        torch.testing.assert_close(got, case.expected, atol=1e-5, rtol=1e-5)
+
+
+def test_space_to_batch_costs_the_same_multiply_adds():
+    """Does the dense convolution on the stacked sub-images count the same multiply-adds as the atrous one,
+    up to the outputs cropped away (FlopCounterMode)?"""
+    from torch.utils.flop_counter import FlopCounterMode
+    x, weight = torch.randn(1, 4, 24, 24), torch.randn(5, 4, 3, 3)
+
+    def flops(fn):
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        return counter.get_total_flops()
+    atrous = flops(lambda: F.conv2d(x, weight, padding=2, dilation=2))
+    dense = flops(lambda: impl.atrous_space_to_batch(x, weight, padding=2, dilation=2))
+    assert atrous == dense          # 28 × 28 padded: a multiple of 2, nothing cropped
 
 
 # ==========================================================================
@@ -172,13 +209,28 @@ def test_torchvision_aspp_passes_the_check():
 # ==========================================================================
 
 @pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("Does check_atrous_conv2d notice dilation applied as a stride?", impl.atrous_as_stride,
-            "applied as a stride"),
-    mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "d + 1 pixels apart"),
-    mistake("Does it notice dilation ignored?", impl.atrous_ignores_dilation, "Dilation is ignored"),
+    mistake("Does check_atrous_conv2d notice the phases interleaved with i and j transposed?",
+            impl.atrous_swapped_phases, "i and j transposed"),
+    mistake("Does it notice the sub-images taken before padding, each padded by p?", impl.atrous_pad_after_split,
+            "Pad first, then split"),
     mistake("Does it notice a missing bias?", impl.atrous_no_bias, "bias is missing"),
-    mistake("Does it refuse F.conv2d?", impl.atrous_uses_conv2d, "F.conv2d", field="summary"),
-    mistake("Does it refuse F.unfold?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
+    mistake("Does it notice the bias added twice?", impl.atrous_bias_twice, "bias is added twice"),
+    mistake("Does it notice the interleaved output not cropped?", impl.atrous_uncropped, "Crop the interleaved"),
+    mistake("Does it notice the last rows cut off instead of padded to a multiple of d?", impl.atrous_truncated,
+            "Pad the input up to a multiple of d"),
+    mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "Your taps are d + 1 pixels apart"),
+    mistake("Does it notice dilation ignored (a dense convolution of the whole image)?", impl.atrous_ignores_dilation,
+            "Dilation is ignored"),
+    mistake("Does it refuse a dilated F.conv2d on the sub-images, saying the holes are already there?",
+            impl.atrous_dilated_on_subimages, "holes are already there"),
+    mistake("Does it refuse a zero-filled (dilated) kernel in a dense convolution?", impl.atrous_dilated_kernel,
+            "Keep the compact k × k kernel"),
+    mistake("Does it refuse F.conv2d with dilation?", impl.atrous_uses_conv2d, "F.conv2d", field="summary"),
+    mistake("Does it say why a dilated F.conv2d is refused?", impl.atrous_uses_conv2d, "Use dilation=1 inside"),
+    mistake("Does it refuse an nn.Conv2d with dilation?", impl.atrous_uses_nn_conv, "dilation ≠ 1", field="summary"),
+    mistake("Does it refuse F.unfold with dilation?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
+    mistake("Does it fail right numbers computed without an ordinary convolution (kernel taps, or notebook 01's "
+            "conv2d pasted)?", impl.atrous_taps, "without an ordinary convolution", field="summary"),
 ])
 def test_check_atrous_conv2d_names_each_mistake(learner, outcome, field, needle):
     """Does check_atrous_conv2d fail each plausible wrong function with the message naming its mistake?"""

@@ -1,7 +1,8 @@
 """Checks for notebook 08: DeepLab (atrous convolution, depthwise separable convolution, ASPP, dense CRF).
 
-* ``atrous_conv2d`` is compared with ``F.conv2d(..., dilation=...)``, which (with every other
-  convolution and ``F.unfold``) the learner's code may not call.
+* ``atrous_conv2d`` (stride 1, by space-to-batch) is compared with ``F.conv2d(..., dilation=...)``; while
+  the learner's code runs, a convolution or ``F.unfold`` with dilation ≠ 1 or a kernel larger than k × k is
+  refused, and a dense one with the k × k kernel must be used.
 * ``make_separable_conv`` is judged on its output shape, its parameter count (a formula:
   k²·C_in + C_in·C_out) and its output against an independent composition of two ``F.conv2d``
   calls (depthwise with ``groups=C_in``, then 1 × 1) on the learner's own weights.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from ._engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, _own_random_state, call_learner,
                       compare_tensor, generator, randn, run_cases, shape_of)
-from .conv import CONV_OPS, _conv2d_forbidden
+from .conv import CONV_OPS
 
 __all__ = ["check_atrous_conv2d", "check_make_separable_conv", "check_make_aspp", "check_mean_field_step",
            "separable_param_count"]
@@ -28,16 +29,118 @@ __all__ = ["check_atrous_conv2d", "check_make_separable_conv", "check_make_aspp"
 # atrous_conv2d
 # --------------------------------------------------------------------------
 
-# (N, C_in, C_out, H, W, k, stride, padding, dilation, bias)
-_ATROUS_PUBLIC = [(2, 3, 4, 13, 11, 3, 1, 2, 2, True), (1, 2, 3, 17, 15, 3, 1, 0, 3, False),
-                  (2, 4, 2, 12, 14, 3, 2, 3, 3, True), (1, 3, 2, 9, 10, 2, 1, 1, 4, True)]
-_ATROUS_EXTENDED = [(3, 2, 5, 20, 9, 3, (1, 2), (4, 1), (4, 1), True), (1, 1, 1, 25, 25, 5, 2, 6, 6, False),
-                    (2, 5, 3, 10, 21, 1, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 3, 5, (5, 2), True)]
+# (N, C_in, C_out, H, W, k, padding, dilation, bias); stride 1.  Padded sizes that are and are not multiples
+# of d, padding 0 and "same" padding d(k − 1)/2, an even kernel, per-axis settings in the hidden ones.
+_ATROUS_PUBLIC = [(2, 3, 4, 13, 11, 3, 2, 2, True), (1, 2, 3, 17, 15, 3, 0, 3, False),
+                  (2, 4, 2, 12, 14, 3, 3, 3, True), (1, 3, 2, 8, 10, 3, 2, 2, True),
+                  (1, 3, 2, 9, 10, 2, 1, 4, True)]
+_ATROUS_EXTENDED = [(3, 2, 5, 20, 9, 3, (4, 1), (4, 1), True), (1, 1, 1, 25, 25, 5, 12, 6, False),
+                    (2, 5, 3, 10, 21, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 5, (5, 2), True),
+                    (2, 3, 3, 11, 7, 3, 0, (2, 3), True)]
+
+# Where the dilation sits in the positional arguments of the convolutions the guard inspects.
+_DILATION_AT = {"conv1d": 5, "conv2d": 5, "conv3d": 5, "convolution": 5, "_convolution": 5,
+                "conv_transpose1d": 7, "conv_transpose2d": 7, "conv_transpose3d": 7}
+
+_DILATED_HINT = ("Use dilation=1 inside: the point is to get atrous convolution from an ordinary one. Split the "
+                 "padded input into d × d sub-images x[..., i::d, j::d], stack them into the batch, run a dense "
+                 "convolution with the k × k kernel, and interleave the outputs back.")
+_DILATED_ON_SUBIMAGES_HINT = ("On the sub-images the kernel is compact: pixels d apart in the image are neighbours "
+                              "in a sub-image, so the holes are already there; use dilation=1.")
+_BIG_KERNEL_HINT = ("Keep the compact k × k kernel: a kernel with zeros inserted between its taps (a 'dilated "
+                    "kernel') costs k_eff² instead of k² multiply-adds per output, and on the sub-images it is "
+                    "wrong, since their neighbouring pixels are already d apart in the image.")
+_NO_DENSE_HINT = ("This exercise builds atrous convolution from an ordinary one: split the padded input into "
+                  "d × d sub-images x[..., i::d, j::d] (space to batch), call F.conv2d on them with the k × k "
+                  "kernel and dilation=1, and interleave the outputs (batch to space).")
 
 
-def _atrous_forbidden():
+class _Refused(BaseException):
+    """Raised inside the learner's code by the guard; a BaseException so that `except Exception` cannot hide it."""
+
+    def __init__(self, summary, evidence, hint):
+        super().__init__(summary)
+        self.summary, self.evidence, self.hint = summary, evidence, hint
+
+
+def _dense_only(shape, kernel, record):
+    """A torch function mode: convolutions (and F.unfold) run only with dilation 1 and a kernel no larger than
+    the learner's ``kernel`` (kh, kw); ``record`` collects the input shapes of those with exactly that kernel.
+
+    The engine's ``forbid`` refuses a function whatever its arguments; here a dense ``F.conv2d`` is the tool
+    the exercise asks for, and only its dilated use is refused.
+    """
+    import re
+
     import torch.nn.functional as F
-    return _conv2d_forbidden() + [(F, "unfold", "F.unfold")]
+    from torch.overrides import TorchFunctionMode
+
+    unfold = F.unfold
+    n, dh, dw = shape
+
+    def arg(args, kwargs, index, name, default):
+        return args[index] if len(args) > index else kwargs.get(name, default)
+
+    class DenseOnly(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            if func is unfold or name == "im2col":
+                shown, inp = "F.unfold", arg(args, kwargs, 0, "input", None)
+                dilation, size = arg(args, kwargs, 2, "dilation", 1), arg(args, kwargs, 1, "kernel_size", 1)
+                size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+            elif name in _DILATION_AT:
+                shown = f"{'F.' if name.startswith('conv') else 'torch.'}{name}"
+                inp = arg(args, kwargs, 0, "input", None)
+                dilation = arg(args, kwargs, _DILATION_AT[name], "dilation", 1)
+                size = tuple(arg(args, kwargs, 1, "weight", None).shape[2:])
+            elif re.match(CONV_OPS, name):
+                raise _Refused(f"`atrous_conv2d` called `torch.{name}`, which the check cannot inspect.", [],
+                               "Use F.conv2d (dilation=1) for the ordinary convolution.")
+            else:
+                return func(*args, **kwargs)
+            dilation = tuple(dilation) if isinstance(dilation, (tuple, list)) else (dilation,)
+            if any(int(v) != 1 for v in dilation):
+                batch = getattr(inp, "shape", (None,))[0]
+                raise _Refused(f"a convolution with dilation ≠ 1 was called: `{shown}(..., dilation="
+                               f"{dilation[0] if len(set(dilation)) == 1 else dilation})`.",
+                               [f"its input has shape {tuple(getattr(inp, 'shape', ()))}"],
+                               _DILATED_ON_SUBIMAGES_HINT if batch == n * dh * dw and dh * dw > 1 else _DILATED_HINT)
+            if len(size) == 2 and (size[0] > kernel[0] or size[1] > kernel[1]):
+                raise _Refused(f"`{shown}` was called with a {size[0]} × {size[1]} kernel, larger than the "
+                               f"{kernel[0]} × {kernel[1]} one the function was given.", [], _BIG_KERNEL_HINT)
+            if tuple(size) == tuple(kernel):
+                record.append(tuple(getattr(inp, "shape", ())))
+            return func(*args, **kwargs)
+    return DenseOnly()
+
+
+def _space_to_batch(x, weight, bias, padding, dilation, variant=None):
+    """Atrous convolution by space-to-batch, for the hints: ``variant`` makes a known mistake."""
+    import torch.nn.functional as F
+
+    from ._engine import pair
+    (ph, pw), (dh, dw) = pair(padding), pair(dilation)
+    n, c = x.shape[:2]
+    cout, _, kh, kw = weight.shape
+    h_out, w_out = x.shape[2] + 2 * ph - dh * (kh - 1), x.shape[3] + 2 * pw - dw * (kw - 1)
+    xp = x if variant == "pad_after_split" else F.pad(x, [pw, pw, ph, ph])
+    hs, ws = -(-xp.shape[2] // dh), -(-xp.shape[3] // dw)
+    if variant == "truncated":                        # rows beyond the last multiple of d cut off instead
+        hs, ws = xp.shape[2] // dh, xp.shape[3] // dw
+        xp = xp[:, :, :hs * dh, :ws * dw]
+    xp = F.pad(xp, [0, ws * dw - xp.shape[3], 0, hs * dh - xp.shape[2]])
+    sub = xp.reshape(n, c, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, c, hs, ws)
+    if variant == "pad_after_split":
+        sub = F.pad(sub, [pw, pw, ph, ph])
+    y = F.conv2d(sub, weight, bias)
+    ya, yb = y.shape[-2:]
+    phases = (1, 0) if variant == "swapped_phases" else (0, 1)
+    out = y.reshape(dh, dw, n, cout, ya, yb).permute(2, 3, 4, phases[0], 5, phases[1]).reshape(n, cout, ya * dh,
+                                                                                                 yb * dw)
+    if variant in ("uncropped", "truncated"):
+        return out
+    return out[:, :, :h_out, :w_out]
 
 
 def _atrous_cases(seed, extended):
@@ -46,59 +149,105 @@ def _atrous_cases(seed, extended):
     from ._engine import pair
     g = generator(seed)
     cases = []
-    for n, cin, cout, h, w, k, stride, padding, dilation, has_bias in _ATROUS_PUBLIC + (
+    for n, cin, cout, h, w, k, padding, dilation, has_bias in _ATROUS_PUBLIC + (
             _ATROUS_EXTENDED if extended else []):
-        kh, kw = pair(k)
+        (kh, kw), (ph, pw), (dh, dw) = pair(k), pair(padding), pair(dilation)
         x, weight = randn(g, n, cin, h, w), randn(g, cout, cin, kh, kw)
         bias = randn(g, cout) if has_bias else None
-        kwargs = dict(stride=stride, padding=padding, dilation=dilation)
-
-        def ref(**over):
-            return F.conv2d(x, weight, bias, **{**kwargs, **over})
-        expected = ref()
-        (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+        kwargs = dict(padding=padding, dilation=dilation)
+        expected = F.conv2d(x, weight, bias, **kwargs)
         mistakes = []
 
-        def add(hint, **over):
+        def add(hint, make):
             try:
-                out = ref(**over)
-            except RuntimeError:
+                out = make()
+            except RuntimeError:        # the mistake cannot even run on this case (e.g. a kernel too large)
                 return
-            mistakes.append((hint, out) if out.shape == expected.shape else (hint, tuple(out.shape)))
-        add("The dilation is applied as a stride: dilation spreads the kernel's taps apart (tap m reads input row "
-            "i·stride + m·d); the window still moves `stride` pixels at a time.",
-            stride=(sh * dh, sw * dw), dilation=1)
-        add("The taps are d + 1 pixels apart: with dilation d, tap m reads row i·stride + m·d, so a rate-2 kernel "
-            "leaves one pixel out between taps, not two.", dilation=(dh + 1, dw + 1))
-        add("Dilation is ignored: tap m of the kernel reads input row i·stride + m·d, and the kernel spans "
-            "k + (k − 1)(d − 1) pixels.", dilation=1)
-        if (sh, sw) != (1, 1):
-            add("Stride is ignored: output position i starts at input row i·stride.", stride=1)
+            if out.shape == expected.shape and out.dtype == expected.dtype:
+                if not (out - expected).abs().max() < 1e-3:     # a mistake that changes nothing here is no hint
+                    mistakes.append((hint, out))
+            elif out.shape != expected.shape:
+                mistakes.append((hint, tuple(out.shape)))
+        if dh == dw > 1:
+            add("The phases are interleaved in the wrong order (i and j transposed): output (a, b) of sub-image "
+                "(i, j) = x_p[..., i::d, j::d] goes to row a·d + i, column b·d + j.",
+                lambda: _space_to_batch(x, weight, bias, padding, dilation, "swapped_phases"))
+        if (ph, pw) != (0, 0):
+            add("Pad first, then split: the padding belongs to the image (p pixels around it), so take the "
+                "sub-images of the padded input; padding each sub-image by p shifts the phases.",
+                lambda: _space_to_batch(x, weight, bias, padding, dilation, "pad_after_split"))
         if bias is not None:
-            mistakes.append(("The bias is missing: add bias[o] to every position of output channel o.",
-                             F.conv2d(x, weight, None, **kwargs)))
-        hout, wout = expected.shape[-2:]
-        off = ("The output size uses the *effective* kernel k_eff = k + (k − 1)(d − 1): "
-               "H_out = ⌊(H + 2p − k_eff) / s⌋ + 1.")
-        small_h, small_w = (h + 2 * pair(padding)[0] - kh) // sh + 1, (w + 2 * pair(padding)[1] - kw) // sw + 1
-        if (small_h, small_w) != (hout, wout):
-            mistakes.append((off, (n, cout, small_h, small_w)))
+            add("The bias is missing: add bias[o] to every position of output channel o (passing it to F.conv2d "
+                "on the sub-images does it once).", lambda: F.conv2d(x, weight, None, **kwargs))
+            add("The bias is added twice: F.conv2d on the sub-images already adds it, do not add it again "
+                "(nor once per phase).", lambda: expected + bias[None, :, None, None])
+        add("Crop the interleaved output to H_out = H + 2p − d(k − 1) rows (and W_out columns): the sub-images "
+            "were padded up to a multiple of d, so the interleaved map is a little larger.",
+            lambda: _space_to_batch(x, weight, bias, padding, dilation, "uncropped"))
+        add("Pad the input up to a multiple of d (zeros at the bottom and right) instead of cutting the last "
+            "rows off: the outputs near the far edge need them. Then crop to H + 2p − d(k − 1).",
+            lambda: _space_to_batch(x, weight, bias, padding, dilation, "truncated"))
+        add("Your taps are d + 1 pixels apart; with dilation d they are d apart (one pixel skipped at rate 2): "
+            "take every d-th pixel, x[..., i::d, j::d], d × d sub-images.",
+            lambda: F.conv2d(x, weight, bias, padding=padding, dilation=(dh + 1, dw + 1)))
+        add("Dilation is ignored: a dense k × k convolution of the whole image reads neighbouring pixels; run "
+            "it on the d × d sub-images, where neighbours are d pixels apart in the image. H_out = H + 2p − "
+            "d(k − 1).",
+            lambda: F.conv2d(x, weight, bias, padding=padding))
+        hp, wp = h + 2 * ph, w + 2 * pw
+        note = "" if (hp % dh, wp % dw) == (0, 0) else f"; padded size {hp} × {wp}, not a multiple of d"
         label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else 'None'}, "
-                 f"stride={stride}, padding={padding}, dilation={dilation}")
+                 f"padding={padding}, dilation={dilation}{note}")
         cases.append(Case(label, (x, weight, bias), kwargs, expected=expected, mistakes=mistakes))
     return cases
 
 
 def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:
-    """Check ``atrous_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1)``.
+    """Check ``atrous_conv2d(x, weight, bias=None, padding=0, dilation=1)``: stride 1, by space-to-batch.
 
-    x: (N, C_in, H, W); weight: (C_out, C_in, kh, kw); stride, padding, dilation: int or (along H, along W).
-    Compared with ``F.conv2d``; the learner may call no convolution and not ``F.unfold``.
+    x: (N, C_in, H, W); weight: (C_out, C_in, kh, kw); padding, dilation: int or (along H, along W).  Compared
+    with ``F.conv2d(x, weight, bias, padding=padding, dilation=dilation)``.  While the learner's code runs, a
+    convolution (or ``F.unfold``) with dilation ≠ 1, or with a kernel larger than k × k, is refused; a dense
+    one is allowed, and must be used (with the k × k kernel) wherever the dilation matters.
     """
-    return run_cases("atrous_conv2d", atrous_conv2d, _atrous_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_atrous_forbidden(), op_pattern=CONV_OPS + r"|^im2col",
-                     general_hint="out[b, o, i, j] = bias[o] + Σ over c, m, n of "
-                                  "x_padded[b, c, i·s + m·d, j·s + n·d] · weight[o, c, m, n].")
+    from ._engine import finish, pair
+    check = "atrous_conv2d"
+    cases = _atrous_cases(seed, extended)
+    name = getattr(atrous_conv2d, "__name__", check)
+    current = {"case": None}
+    dense = {}
+
+    def guarded(x, weight, *args, **kwargs):
+        index = next(i for i, case in enumerate(cases) if case.args[0] is x)
+        current["case"] = cases[index]
+        dilation = pair(cases[index].kwargs["dilation"])
+        record = dense.setdefault(index, [])
+        with _dense_only((x.shape[0], *dilation), tuple(weight.shape[-2:]), record):
+            return atrous_conv2d(x, weight, *args, **kwargs)
+    guarded.__name__ = name
+
+    def used_dense():
+        for index, case in enumerate(cases):
+            (kh, kw), (dh, dw) = case.args[1].shape[-2:], pair(case.kwargs["dilation"])
+            if (dh > 1 and kh > 1 or dw > 1 and kw > 1) and not dense.get(index):
+                raise Verdict(CheckResult(
+                    check, INCORRECT, f"`{name}` gives the right numbers, but without an ordinary convolution.",
+                    case=case.label, hint=_NO_DENSE_HINT,
+                    next_step="Rewrite it with one dense F.conv2d on the stacked sub-images."))
+        return "Each used an ordinary (dense) convolution with the k × k kernel."
+
+    try:
+        return run_cases(check, guarded if callable(atrous_conv2d) else atrous_conv2d, cases,
+                         compare=compare_tensor, strict=strict, after=used_dense,
+                         general_hint="out[b, o, r, c] = bias[o] + Σ over c', m, n of "
+                                      "x_padded[b, c', r + m·d, c + n·d] · weight[o, c', m, n]; output (r, c) "
+                                      "comes from sub-image (r mod d, c mod d), at (r // d, c // d).")
+    except _Refused as refused:
+        case = current["case"]
+        return finish(CheckResult(check, INCORRECT, refused.summary, case=case.label if case else None,
+                                  evidence=refused.evidence, hint=refused.hint,
+                                  next_step="Rewrite it with a dense F.conv2d (dilation=1, the k × k kernel) on the "
+                                            "sub-images, re-run its cell, then run this check again."), strict)
 
 
 # --------------------------------------------------------------------------
