@@ -64,9 +64,9 @@ print("device:", device)
 #
 # Notebook 01's `conv2d` already takes a `dilation`. But how do you run a kernel with holes when your fast
 # convolution code (im2col + matrix product, cuDNN) knows only dense kernels? DeepLab v2 (§3.1) names two ways:
-# insert zeros between the kernel's taps (a $k_\text{eff} \times k_\text{eff}$ kernel, mostly zeros, all of them
-# multiplied), or **subsample the input**. At stride 1, output row $r$ reads input rows $r, r + d, r + 2d,
-# \dots$ — all in the same **phase** $r \bmod d$. So split the (padded) input into $d \times d$ sub-images,
+# insert zeros between the kernel's taps — or, equivalently, sample the input sparsely, which DeepLab did
+# inside Caffe's im2col — or **subsample the input**. At stride 1, output row $r$ reads input rows
+# $r, r + d, r + 2d, \dots$ — all in the same **phase** $r \bmod d$. So split the (padded) input into $d \times d$ sub-images,
 # `xp[..., i::d, j::d]`: inside one, pixels that were $d$ apart are neighbours, and the sparse atrous kernel
 # becomes an ordinary **dense** $k \times k$ kernel. Stack the $d^2$ sub-images into the batch (**space to
 # batch**), run *one* ordinary convolution, and put each output back into its phase (**batch to space**).
@@ -129,8 +129,8 @@ check_atrous_conv2d(atrous_conv2d, strict=True, seed=2024, extended=True)
 
 # %% [markdown]
 # What it costs, counted by PyTorch's `FlopCounterMode` (2 FLOPs per multiply-add) on a 64-channel 64 × 64 map
-# at rate 2: the dilated convolution, your space to batch, and the other way DeepLab v2 names, a dense 5 × 5
-# kernel with zeros between the taps.
+# at rate 2: the dilated convolution, your space to batch, and DeepLab v2's first way taken literally, a dense
+# 5 × 5 kernel with zeros between the taps.
 
 # %%
 from torch.utils.flop_counter import FlopCounterMode
