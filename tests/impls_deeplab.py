@@ -555,3 +555,13 @@ def mean_field_transposed_image(unary, q, ka, ks, wa, ws):
     message = message.reshape(L, W, H).transpose(1, 2).reshape(L, -1)
     pairwise = message.sum(0, keepdim=True) - message
     return torch.softmax(-(unary.reshape(L, -1) + pairwise), dim=0).reshape(q.shape)
+
+
+def mean_field_fill_diagonal_inplace(unary, q, k_appearance, k_smooth, w_appearance, w_smooth):
+    """The right numbers, but the kernels' diagonals zeroed in place: the next iteration's kernels are changed."""
+    k_appearance.fill_diagonal_(0)
+    k_smooth.fill_diagonal_(0)
+    L = q.shape[0]
+    message = q.reshape(L, -1) @ (w_appearance * k_appearance + w_smooth * k_smooth).t()
+    pairwise = message.sum(0, keepdim=True) - message
+    return torch.softmax(-(unary.reshape(L, -1) + pairwise), dim=0).reshape(q.shape)

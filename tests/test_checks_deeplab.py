@@ -292,6 +292,8 @@ HINTS = dict(deeplab._MF_MISTAKES)
     mistake("Does it notice the two weights swapped?", impl.mean_field_swapped_weights, HINTS["swapped_weights"]),
     mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image,
             HINTS["column_major"]),
+    mistake("Does it notice the kernels' diagonals zeroed in place (the same kernels serve every iteration)?",
+            impl.mean_field_fill_diagonal_inplace, "changed its input tensors in place", field="summary"),
 ])
 def test_check_mean_field_step_names_each_mistake(learner, outcome, field, needle):
     """Does check_mean_field_step fail each plausible wrong step with the message naming its mistake?"""

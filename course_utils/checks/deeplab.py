@@ -3,9 +3,10 @@
 * ``atrous_conv2d`` (stride 1, by space-to-batch) is compared with ``F.conv2d(..., dilation=...)``; while
   the learner's code runs, a convolution or ``F.unfold`` with dilation ≠ 1 or a kernel larger than k × k is
   refused, and a dense one with the k × k kernel must be used.
-* ``make_separable_conv`` is judged on its output shape, its parameter count (a formula:
-  k²·C_in + C_in·C_out) and its output against an independent composition of two ``F.conv2d``
-  calls (depthwise with ``groups=C_in``, then 1 × 1) on the learner's own weights.
+* ``make_separable_conv`` is judged on its output shape, its strides (the stride on the depthwise step, the
+  pointwise one at stride 1), its parameter count (a formula: k²·C_in + C_in·C_out) and its output
+  against an independent composition of two ``F.conv2d`` calls (depthwise with ``groups=C_in``, then
+  1 × 1) on the learner's own weights.
 * ``make_aspp`` must have the output shape, the atrous rates as dilations of its 3 × 3 branches,
   an image-pooling branch, and torchvision's module layout: torchvision's
   ``deeplabv3.ASPP`` (random weights and batch-norm statistics) is loaded into it with
@@ -643,7 +644,8 @@ def _step(unary, q, ka, ks, wa, ws, variant=None):
 
 _MF_MISTAKES = [
     ("self", "Leave out the self-connection j = i: subtract each kernel's diagonal contribution (k(i, i) = 1, times "
-             "Q_i) from the message, or zero the diagonal. A pixel must not vote for itself."),
+             "Q_i) from the message, or zero the diagonal of a copy (`k - torch.diag(k.diagonal())`, never in "
+             "place: the same kernels serve every iteration). A pixel must not vote for itself."),
     ("plus", "The sign is flipped: Q ∝ exp(−E) with E = unary + pairwise, so take softmax of the *negative* energy."),
     ("no_unary", "The unary term is missing: E_i(l) = ψu_i(l) + pairwise_i(l); without ψu the network's scores are "
                  "forgotten."),
