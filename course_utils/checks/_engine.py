@@ -221,7 +221,8 @@ def forbid(targets: Sequence[tuple[Any, str, str]], op_pattern: str | None = Non
                 if id(func) in originals:
                     raise _Forbidden(originals[id(func)])
                 if pattern is not None and pattern.search(name):
-                    raise _Forbidden(f"torch.{name.split('.')[0]}")
+                    op = name.split('.')[0]   # a torch.ops overload ("nms.default"): name the function given
+                    raise _Forbidden(next((s for *_, s in saved if s.endswith("." + op)), f"torch.{op}"))
                 return func(*args, **(kwargs or {}))
 
         mode = _Guard()
