@@ -411,6 +411,49 @@ roi_pool_batch_zero = _roi_variant("batch_zero")      # mistake: always image 0
 roi_pool_empty_neg_inf = _roi_variant("empty_neg_inf")  # mistake: empty bins −inf
 
 
+def roi_pool_half_up(features, rois, output_size, spatial_scale=1.0):
+    # mistake: torch.floor(v + 0.5), right for v >= 0 only (-0.5 -> 0, -1.5 -> -1), written out
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+    N, C, H, W = features.shape
+    out = torch.zeros(rois.shape[0], C, ph, pw, dtype=features.dtype)
+    corners = torch.floor(rois[:, 1:] * torch.tensor(spatial_scale, dtype=torch.float32) + 0.5).long()
+    for k in range(rois.shape[0]):
+        x1, y1, x2, y2 = corners[k].tolist()
+        bin_h = torch.tensor(float(max(y2 - y1 + 1, 1))) / ph
+        bin_w = torch.tensor(float(max(x2 - x1 + 1, 1))) / pw
+        for i in range(ph):
+            h0 = min(max(int(torch.floor(i * bin_h)) + y1, 0), H)
+            h1 = min(max(int(torch.ceil((i + 1) * bin_h)) + y1, 0), H)
+            for j in range(pw):
+                w0 = min(max(int(torch.floor(j * bin_w)) + x1, 0), W)
+                w1 = min(max(int(torch.ceil((j + 1) * bin_w)) + x1, 0), W)
+                if h1 > h0 and w1 > w0:
+                    out[k, :, i, j] = features[int(rois[k, 0]), :, h0:h1, w0:w1].amax(dim=(1, 2))
+    return out
+
+
+def roi_pool_no_clip_start(features, rois, output_size, spatial_scale=1.0):
+    # mistake: bin starts not clipped at 0, so a negative start slices from the end; an empty slice gives 0
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+    N, C, H, W = features.shape
+    out = torch.zeros(rois.shape[0], C, ph, pw, dtype=features.dtype)
+    scale = torch.tensor(spatial_scale, dtype=torch.float32)
+    for k in range(rois.shape[0]):
+        x1, y1, x2, y2 = [_c_round(float(v)) for v in rois[k, 1:] * scale]
+        bin_h = torch.tensor(float(max(y2 - y1 + 1, 1))) / ph
+        bin_w = torch.tensor(float(max(x2 - x1 + 1, 1))) / pw
+        for i in range(ph):
+            h0 = min(int(torch.floor(i * bin_h)) + y1, H)
+            h1 = min(max(int(torch.ceil((i + 1) * bin_h)) + y1, 0), H)
+            for j in range(pw):
+                w0 = min(int(torch.floor(j * bin_w)) + x1, W)
+                w1 = min(max(int(torch.ceil((j + 1) * bin_w)) + x1, 0), W)
+                window = features[int(rois[k, 0]), :, h0:h1, w0:w1]
+                if window.numel():
+                    out[k, :, i, j] = window.amax(dim=(1, 2))
+    return out
+
+
 def roi_pool_swapped_size(features, rois, output_size, spatial_scale=1.0):
     # mistake: output_size read as (width, height)
     ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
@@ -479,6 +522,11 @@ anchors_no_round = _anchor_variant("no_round")
 anchors_cell_centres = _anchor_variant("cell_centres")
 anchors_column_major = _anchor_variant("column_major")
 anchors_anchor_major = _anchor_variant("anchor_major")
+
+
+def anchors_int64(feature_size, stride, sizes, ratios):
+    # mistake: integer anchors (the inputs are ints; the corners rounded to whole pixels anyway)
+    return anchors_broadcast(feature_size, stride, sizes, ratios).long()
 
 
 def anchors_grid_shape(feature_size, stride, sizes, ratios):
@@ -589,4 +637,25 @@ def decode_no_clamp_written(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
     ax, ay, aw, ah = _centre(anchors)
     x, y = ax + deltas[:, 0] / wx * aw, ay + deltas[:, 1] / wy * ah
     w, h = aw * torch.exp(deltas[:, 2] / ww), ah * torch.exp(deltas[:, 3] / wh)
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+
+
+def decode_symmetric_clamp(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: dw and dh clamped from below as well
+    wx, wy, ww, wh = weights
+    ax, ay, aw, ah = _centre(anchors)
+    clip = math.log(1000.0 / 16)
+    dw, dh = (deltas[:, 2] / ww).clamp(-clip, clip), (deltas[:, 3] / wh).clamp(-clip, clip)
+    x, y = ax + deltas[:, 0] / wx * aw, ay + deltas[:, 1] / wy * ah
+    w, h = aw * torch.exp(dw), ah * torch.exp(dh)
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+
+
+def decode_clamp_before_weights(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: the raw deltas clamped, then divided by the weights
+    clipped = torch.cat([deltas[:, :2], deltas[:, 2:].clamp(max=math.log(1000.0 / 16))], dim=1)
+    d = clipped / torch.tensor(weights, dtype=deltas.dtype)
+    ax, ay, aw, ah = _centre(anchors)
+    x, y = ax + d[:, 0] * aw, ay + d[:, 1] * ah
+    w, h = aw * torch.exp(d[:, 2]), ah * torch.exp(d[:, 3])
     return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)

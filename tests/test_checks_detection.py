@@ -218,6 +218,33 @@ def test_roi_pool_public_case_has_exact_halves():
     assert not torch.equal(detection.c_round(scaled[halves]), torch.round(scaled[halves]))
 
 
+def test_roi_pool_public_case_has_negative_coordinates_at_halves():
+    """Does a public roi_pool case hold a roi with negative scaled coordinates at exact halves, where C's round
+    and floor(v + 0.5) disagree and the first bins start off the map?"""
+    case = detection._roi_cases(0, extended=False)[0]
+    _, rois, _, scale = case.args
+    scaled = rois[:, 1:] * scale
+    negative_halves = (scaled < 0) & ((scaled - scaled.floor()) == 0.5)
+    assert negative_halves.any()
+    assert not torch.equal(detection.c_round(scaled[negative_halves]), torch.floor(scaled[negative_halves] + 0.5))
+    assert (detection.c_round(scaled) < 0).any()
+
+
+def test_decode_public_case_has_weights_and_large_deltas_both_ways():
+    """Does a public decode case have non-unit weights and, after dividing by them, a dw or dh above
+    log(1000/16) and one below −log(1000/16) (where the clamp's side and its order with the division matter)?"""
+    import math
+    clip = math.log(1000.0 / 16)
+    found = False
+    for case in detection._decode_cases(0, extended=False):
+        weights = case.kwargs["weights"]
+        if weights == (1.0, 1.0, 1.0, 1.0):
+            continue
+        d = case.args[0][:, 2:] / torch.tensor(weights[2:])
+        found |= bool((d > clip).any() and (d < -clip).any())
+    assert found
+
+
 def test_anchor_reference_equals_anchor_generator():
     """Does the check's anchor formula equal torchvision's AnchorGenerator on every case?"""
     for case in detection._anchor_cases(0, extended=True):
@@ -306,6 +333,10 @@ def test_check_spatial_pyramid_pool_names_each_mistake(learner, outcome, field, 
     mistake("Does check_roi_pool notice spatial_scale ignored?", impl.roi_pool_no_scale, ROI_HINTS["no_scale"]),
     mistake("Does it notice coordinates floored?", impl.roi_pool_floor, ROI_HINTS["floor"]),
     mistake("Does it notice torch.round's halves to even?", impl.roi_pool_torch_round, ROI_HINTS["torch_round"]),
+    mistake("Does it notice floor(v + 0.5), which rounds negative halves up?", impl.roi_pool_half_up,
+            ROI_HINTS["half_up"]),
+    mistake("Does it notice bin starts not clipped at 0 (negative coordinates)?", impl.roi_pool_no_clip_start,
+            ROI_HINTS["no_clip_start"]),
     mistake("Does it notice coordinates not rounded?", impl.roi_pool_no_round, ROI_HINTS["no_round"]),
     mistake("Does it notice the roi width without +1?", impl.roi_pool_no_plus_one, ROI_HINTS["no_plus_one"]),
     mistake("Does it notice bin ends floored?", impl.roi_pool_floor_end, ROI_HINTS["floor_end"]),
@@ -336,6 +367,8 @@ def test_check_roi_pool_names_each_mistake(learner, outcome, field, needle, hidd
     mistake("Does it notice anchors grouped by anchor, not position?", impl.anchors_anchor_major,
             ANCHOR_HINTS["anchor_major"]),
     mistake("Does it notice an (H, W, A, 4) answer?", impl.anchors_grid_shape, "(H·W·A, 4)"),
+    mistake("Does it notice int64 anchors, with a hint that says float32?", impl.anchors_int64,
+            "Anchors are float32"),
 ])
 def test_check_make_anchors_names_each_mistake(learner, outcome, field, needle, hidden):
     """Does check_make_anchors fail each plausible wrong anchor generator with the message naming its mistake?"""
@@ -366,10 +399,24 @@ def test_check_encode_boxes_names_each_mistake(learner, outcome, field, needle, 
             DECODE_HINTS["unscaled_offsets"]),
     mistake("Does it notice the centre form returned?", impl.decode_centre_form, DECODE_HINTS["centre_form"]),
     mistake("Does it notice the clamp missing?", impl.decode_no_clamp_written, DECODE_HINTS["no_clamp"]),
+    mistake("Does it notice dw and dh clamped from below as well?", impl.decode_symmetric_clamp,
+            DECODE_HINTS["symmetric_clamp"]),
+    mistake("Does it notice the raw deltas clamped before the division by the weights?",
+            impl.decode_clamp_before_weights, DECODE_HINTS["clamp_before_weights"]),
 ])
 def test_check_decode_boxes_names_each_mistake(learner, outcome, field, needle, hidden):
     """Does check_decode_boxes fail each plausible wrong decoder with the message naming its mistake?"""
     assert_names_mistake(check_decode_boxes, learner, outcome, field, needle, hidden)
+
+
+def test_a_direct_call_of_the_torchvision_operator_is_named_as_the_public_function():
+    """Does a learner who calls the registered operator (torch.ops.torchvision.nms) hear
+    `torchvision.ops.nms`, the name they know, rather than a `torch.nms` that does not exist?"""
+    def calls_the_operator(boxes, scores, iou_threshold):
+        return torch.ops.torchvision.nms(boxes, scores, iou_threshold)
+    result = check_nms(calls_the_operator)
+    assert not result
+    assert "torchvision.ops.nms" in result.summary and "torch.nms" not in result.summary
 
 
 def test_a_wrong_answer_is_incorrect_not_uncheckable():

@@ -487,6 +487,8 @@ def roi_pool_reference(features, rois, output_size, spatial_scale=1.0, variant=N
         coords = torch.floor(coords)
     elif variant == "torch_round":
         coords = torch.round(coords)
+    elif variant == "half_up":
+        coords = torch.floor(coords + 0.5)                   # right for v ≥ 0 only: −0.5 → 0, not −1
     elif variant != "no_round":
         coords = c_round(coords)
     for k in range(K):
@@ -504,13 +506,16 @@ def roi_pool_reference(features, rois, output_size, spatial_scale=1.0, variant=N
                 w0 = int(torch.floor(j * bin_w)) + x1
                 w1 = (int(torch.floor((j + 1) * bin_w)) if variant == "floor_end" else
                       int(torch.ceil((j + 1) * bin_w))) + x1
-                h0, h1 = min(max(int(math.floor(h0)), 0), H), min(max(int(math.ceil(h1)), 0), H)
-                w0, w1 = min(max(int(math.floor(w0)), 0), W), min(max(int(math.ceil(w1)), 0), W)
+                low = -(H + W) if variant == "no_clip_start" else 0   # a negative start slices from the end
+                h0, h1 = min(max(int(math.floor(h0)), low), H), min(max(int(math.ceil(h1)), 0), H)
+                w0, w1 = min(max(int(math.floor(w0)), low), W), min(max(int(math.ceil(w1)), 0), W)
                 if h1 <= h0 or w1 <= w0:
                     if variant == "empty_neg_inf":
                         out[k, :, i, j] = float("-inf")
                     continue
                 window = features[b, :, h0:h1, w0:w1]
+                if window.numel() == 0:                       # only no_clip_start: Python's slice came out empty
+                    continue
                 out[k, :, i, j] = window.mean(dim=(-2, -1)) if variant == "average" else window.amax(dim=(-2, -1))
     return out
 
@@ -518,10 +523,16 @@ def roi_pool_reference(features, rois, output_size, spatial_scale=1.0, variant=N
 _ROI_MISTAKES = [
     ("no_scale", "Multiply the roi's image coordinates by `spatial_scale` (e.g. 1/16) to get feature-map "
                  "coordinates."),
-    ("floor", "Round the scaled coordinates to the nearest cell (C's round: halves away from zero, "
-              "`torch.floor(v + 0.5)` for v ≥ 0), not down."),
-    ("torch_round", "torchvision rounds with C's `round`, halves *away from zero* (2.5 → 3); `torch.round` rounds "
-                    "halves to even (2.5 → 2). Use `torch.floor(v + 0.5)` for v ≥ 0 (or sign(v)·floor(|v| + 0.5))."),
+    ("floor", "Round the scaled coordinates to the nearest cell, not down: C's round, halves away from zero, "
+              "`torch.sign(v) * torch.floor(v.abs() + 0.5)`."),
+    ("torch_round", "torchvision rounds with C's `round`, halves *away from zero* (2.5 → 3, −2.5 → −3); "
+                    "`torch.round` rounds halves to even (2.5 → 2). Use `torch.sign(v) * torch.floor(v.abs() + 0.5)`."),
+    ("half_up", "Coordinates may be negative, and C's `round` takes halves away from zero there too (−0.5 → −1, "
+                "−1.5 → −2); `torch.floor(v + 0.5)` rounds them up (0, −1). Use "
+                "`torch.sign(v) * torch.floor(v.abs() + 0.5)`."),
+    ("no_clip_start", "A roi may start left of or above the map (negative coordinates): clip every bin's start "
+                      "and end to [0, H) and [0, W) before slicing (a negative start slices from the end in "
+                      "Python)."),
     ("no_round", "Round the scaled roi coordinates to whole cells first (RoI pooling quantises the roi; the "
                  "unrounded version is RoIAlign's idea)."),
     ("no_plus_one", "The rounded roi covers cells x1 … x2 *inclusive*: its width is x2 − x1 + 1 (at least 1)."),
@@ -562,6 +573,8 @@ def _roi_cases(seed, extended):
                          [0, 0.0, 0.0, 4.0, 4.0], [1, 14.0, 16.0, 30.0, 30.0]])   # the last: partly off the map
     rois[:, 1:] += torch.rand(5, 4, generator=g) * 0.4   # non-integer coordinates, away from halves
     rois[2, 1:] = torch.tensor([5.0, 7.0, 11.0, 9.0])     # scaled by 0.5: 2.5, 3.5, 5.5, 4.5 — exact halves
+    # negative coordinates: scaled −1.5, −0.5 (C's round: −2, −1), so the first bins start above and left of the map
+    rois = torch.cat([rois, torch.tensor([[0, -3.0, -1.0, 9.0, 13.0]])])
     add(f, rois, (3, 2), 0.5, "")
     # 2. a VGG-16-like stride of 16: image coordinates up to ~200 px
     f = torch.randn(1, 4, 9, 13, generator=g)
@@ -591,7 +604,7 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     ``output_size`` an int or (ph, pw).  Compared with ``torchvision.ops.roi_pool`` (which the learner may not
     call), whose CPU kernel scales and rounds the roi (C's round), gives it size end − start + 1, floors each
     bin's start and ceils its end, clips to the map, and gives 0 for an empty bin.  Cases: non-integer
-    coordinates, exact halves, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly outside the map and a
+    coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly outside the map and a
     malformed roi.
     """
     from ._engine import compare_tensor
@@ -601,8 +614,9 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
                  (torchvision.ops, "roi_align", "torchvision.ops.roi_align")]
     return run_cases("roi_pool", roi_pool, _roi_cases(seed, extended), compare=compare_tensor, strict=strict,
                      forbidden=forbidden, op_pattern=r"^(roi_pool|roi_align)$",
-                     general_hint="Per roi: scale and round the corners, h = y2 − y1 + 1 (≥ 1); bin i covers rows "
-                                  "y1 + ⌊i·h/ph⌋ … y1 + ⌈(i+1)·h/ph⌉ − 1, clipped to the map; take the max (0 if "
+                     general_hint="Per roi: scale the corners and round them with "
+                                  "`torch.sign(v) * torch.floor(v.abs() + 0.5)`, h = y2 − y1 + 1 (≥ 1); bin i covers "
+                                  "rows y1 + ⌊i·h/ph⌋ … y1 + ⌈(i+1)·h/ph⌉ − 1, clipped to [0, H); take the max (0 if "
                                   "empty).")
 
 
@@ -695,17 +709,31 @@ def _anchor_cases(seed, extended):
     return cases
 
 
+def _compare_anchors(check, got, case, *, name, general_hint=None):
+    """compare_tensor, with a dtype hint that fits: the inputs are ints and tuples, the anchors float32."""
+    import torch
+    from ._engine import compare_tensor
+    if (isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(case.expected.shape)
+            and got.dtype != case.expected.dtype):
+        raise Verdict(CheckResult(
+            check, INCORRECT, "the output has the wrong dtype.", case=case.label,
+            evidence=[f"expected {case.expected.dtype}, got {got.dtype}"],
+            hint="Anchors are float32, as torchvision's: the inputs are ints and tuples, so start from "
+                 "`torch.as_tensor(sizes, dtype=torch.float32)` (or return `anchors.float()`).",
+            next_step="Fix the dtype and run the check again."))
+    compare_tensor(check, got, case, name=name, general_hint=general_hint)
+
+
 def check_make_anchors(make_anchors, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``make_anchors(feature_size, stride, sizes, ratios) -> (H·W·A, 4)``, A = len(sizes)·len(ratios).
 
     Compared with ``torchvision.models.detection.anchor_utils.AnchorGenerator`` for the same settings: base
     anchors (−w/2, −h/2, w/2, h/2) rounded with ``torch.round``, w = s/√r and h = s·√r (r = height / width),
     ordered ratio by ratio and size by size within a ratio; shifted to (j·stride, i·stride) for every feature
-    cell (i, j), row by row; anchor index (i·W + j)·A + a.
+    cell (i, j), row by row; anchor index (i·W + j)·A + a; float32.
     """
-    from ._engine import compare_tensor
     import torchvision.models.detection.anchor_utils as anchor_utils
-    return run_cases("make_anchors", make_anchors, _anchor_cases(seed, extended), compare=compare_tensor,
+    return run_cases("make_anchors", make_anchors, _anchor_cases(seed, extended), compare=_compare_anchors,
                      strict=strict, forbidden=[(anchor_utils, "AnchorGenerator", "AnchorGenerator")],
                      general_hint="base = round(stack([-w, -h, w, h]) / 2) for r in ratios for s in sizes; shifts "
                                   "(x, y, x, y) with x = j·stride, y = i·stride, row by row; anchors = "
@@ -819,8 +847,12 @@ def decode_reference(deltas, anchors, weights, variant=None):
     if variant == "multiply_weights":
         wx, wy, ww, wh = 1 / wx, 1 / wy, 1 / ww, 1 / wh
     dx, dy, dw, dh = deltas[:, 0] / wx, deltas[:, 1] / wy, deltas[:, 2] / ww, deltas[:, 3] / wh
-    if variant != "no_clamp":
-        clip = math.log(1000.0 / 16)
+    clip = math.log(1000.0 / 16)
+    if variant == "symmetric_clamp":
+        dw, dh = dw.clamp(-clip, clip), dh.clamp(-clip, clip)
+    elif variant == "clamp_before_weights":
+        dw, dh = deltas[:, 2].clamp(max=clip) / ww, deltas[:, 3].clamp(max=clip) / wh
+    elif variant != "no_clamp":
         dw, dh = dw.clamp(max=clip), dh.clamp(max=clip)
     if variant == "unscaled_offsets":
         x, y = ax + dx, ay + dy
@@ -845,8 +877,13 @@ _DECODE_MISTAKES = [
     ("unscaled_offsets", "The offsets are in units of the anchor's size: x = x_anchor + dx·w_anchor."),
     ("centre_form", "Return corners (x1, y1, x2, y2) = (x − w/2, y − h/2, x + w/2, y + h/2), not the centre "
                     "form (x, y, w, h)."),
-    ("no_clamp", "Clamp dw and dh at log(1000 / 16) ≈ 4.135 before `exp`, as torchvision's BoxCoder does "
-                 "(`bbox_xform_clip`): an untrained network's huge deltas would overflow."),
+    ("no_clamp", "Clamp dw and dh from above at log(1000 / 16) ≈ 4.135 (`.clamp(max=...)`) after dividing by "
+                 "the weights and before `exp`, as torchvision's BoxCoder does (`bbox_xform_clip`): an untrained "
+                 "network's huge deltas would overflow."),
+    ("symmetric_clamp", "Clamp dw and dh from above only, `.clamp(max=math.log(1000 / 16))`: a very negative delta "
+                        "gives a tiny box, which cannot overflow, and torchvision leaves it alone."),
+    ("clamp_before_weights", "Divide dw and dh by their weights first, then clamp the result (`(d / ww).clamp(max="
+                             "...)`): clamping the raw delta lets d / ww exceed log(1000 / 16)."),
 ]
 
 
@@ -878,6 +915,12 @@ def _decode_cases(seed, extended):
     deltas[1, 2] = 6.0 + float(torch.rand(1, generator=g))
     add("decode_boxes(deltas (3, 4) with one dw > log(1000/16), anchors (3, 4))", deltas, anchors,
         (1.0, 1.0, 1.0, 1.0))
+    # torchvision's head weights, with a large positive dw and a large negative dh (after / 5: +5 and −6)
+    anchors = _random_boxes(g, 4, high=80.0, min_size=10.0, max_size=40.0)
+    deltas = 2.0 * torch.randn(4, 4, generator=g)
+    deltas[2, 2], deltas[2, 3] = 25.0, -30.0
+    add("decode_boxes(deltas (4, 4) with a dw of +25 and a dh of −30, anchors (4, 4), "
+        "weights=(10.0, 10.0, 5.0, 5.0))", deltas, anchors, (10.0, 10.0, 5.0, 5.0))
     if extended:
         anchors = _random_boxes(g, 50, high=600.0, min_size=16.0, max_size=300.0)
         deltas = torch.randn(50, 4, generator=g)
@@ -892,10 +935,11 @@ def _decode_cases(seed, extended):
 def check_decode_boxes(decode_boxes, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)) -> (N, 4)``: the inverse of encode.
 
-    dx, dy, dw, dh divided by the weights; dw and dh clamped at log(1000/16); x = x_a + dx·w_a,
+    dx, dy, dw, dh divided by the weights; then dw and dh clamped from above at log(1000/16); x = x_a + dx·w_a,
     y = y_a + dy·h_a, w = w_a·exp(dw), h = h_a·exp(dh); returned as corners (x1, y1, x2, y2).  Compared with
     torchvision's ``BoxCoder(weights).decode_single(deltas, anchors)``, including the round trip
-    decode(encode(b, a), a) = b and a delta beyond the clamp.
+    decode(encode(b, a), a) = b, a delta beyond the clamp, and (weights 10, 10, 5, 5) a large positive and a
+    large negative delta.
     """
     from ._engine import compare_tensor
     import torchvision.models.detection._utils as det_utils
