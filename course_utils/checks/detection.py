@@ -604,8 +604,8 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     ``output_size`` an int or (ph, pw).  Compared with ``torchvision.ops.roi_pool`` (which the learner may not
     call), whose CPU kernel scales and rounds the roi (C's round), gives it size end − start + 1, floors each
     bin's start and ceils its end, clips to the map, and gives 0 for an empty bin.  Cases: non-integer
-    coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly outside the map and a
-    malformed roi.
+    coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly
+    outside the map and a malformed roi.
     """
     from ._engine import compare_tensor
     import torchvision.ops
