@@ -828,8 +828,8 @@ else:
 # the same scores gave 0.26 and 62 %, and random scores 0.01 and 15 %. (On a GPU the numbers differ a little:
 # its arithmetic is not bit-for-bit the CPU's.) Learned objectness does most of the work, and the regression
 # moves the anchors onto the objects; three epochs are few, and the loss is still falling. Six test images,
-# the true boxes in red: in the top row the 10 best-scored proposals before NMS, in the bottom row the 10
-# kept after it:
+# the true boxes in red: in the top row the 10 best-scored proposals before NMS, in the bottom row the (up
+# to) 10 best kept after it:
 
 # %%
 if rpn_results:
