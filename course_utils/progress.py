@@ -44,7 +44,7 @@ def progress_file() -> Path:
 def _load() -> dict:
     try:
         data = json.loads(progress_file().read_text())
-    except (OSError, ValueError):
+    except Exception:  # missing, damaged, or no home folder at all (a grading sandbox)
         return {"passed": {}}
     return data if isinstance(data.get("passed"), dict) else {"passed": {}}
 
@@ -145,7 +145,11 @@ def table() -> Progress:
     others = sorted(passed - {e for names in known.values() for e in names})
     if others:  # checks of notebooks this copy of the course does not have
         rows.append(("other", others, others))
-    return Progress(rows, progress_file())
+    try:
+        where = progress_file()
+    except Exception:  # no home folder
+        where = Path("(nowhere: no user data folder)")
+    return Progress(rows, where)
 
 
 def show() -> None:
