@@ -120,7 +120,14 @@ class Lab:
         # `reset` starts from an empty workspace, so no notebook of an earlier test reopens.
         return f"{self.base}/lab/tree/{path.relative_to(ROOT).as_posix()}?reset&token={self.token}"
 
+    def has_kernel(self, path: Path) -> bool:
+        """Does the notebook at ``path`` have a session with a kernel?"""
+        relative = path.relative_to(ROOT).as_posix()
+        return any(s["path"] == relative and s.get("kernel") for s in _api(self.base, self.token, "/api/sessions"))
+
     def shut_down_kernels(self) -> None:
+        for session in _api(self.base, self.token, "/api/sessions"):
+            _api(self.base, self.token, f"/api/sessions/{session['id']}", "DELETE")
         for kernel in _api(self.base, self.token, "/api/kernels"):
             _api(self.base, self.token, f"/api/kernels/{kernel['id']}", "DELETE")
 
@@ -175,6 +182,7 @@ def lab(tmp_path_factory):
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
         log.close()
+        timings["total_s"] = round(time.perf_counter() - start, 1)
         (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
         for path, content in committed.items():  # the test must never change a committed notebook
             if path.read_bytes() != content:
@@ -245,7 +253,17 @@ def _wait_for_idle(page, start: int, deadline: float) -> None:
 def _open(page, lab: Lab, path: Path, shots: str) -> None:
     page.goto(lab.url(path))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")  # kernel started
+    # On a busy machine JupyterLab sometimes asks which kernel to start (its kernel list came late):
+    # accept its choice, Python 3, as a learner would.
+    deadline = time.monotonic() + 90
+    while not lab.has_kernel(path):
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count() and accept.first.is_visible():
+            page.screenshot(path=ARTIFACTS / f"{shots}-kernel-dialog.png")
+            accept.first.click()
+        assert time.monotonic() < deadline, f"no kernel started for {path.name}"
+        time.sleep(0.25)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")  # kernel ready
     page.screenshot(path=ARTIFACTS / f"{shots}-opened.png")
 
 
@@ -281,6 +299,8 @@ def _rendered(page) -> list[dict]:
         stderr: [...cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
                   .map(e => e.innerText),
         widgets: cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+        progress: [...cell.querySelectorAll('.jp-OutputArea-output table.course-progress tr')]
+                    .map(row => [...row.querySelectorAll('td')].map(td => td.innerText.trim())),
     }))""")
 
 
@@ -340,6 +360,7 @@ def test_learner_notebook_in_jupyterlab(page, lab, path):
         if CHECK_CELL.match(source.strip()):
             assert seen["verdicts"] == ["not attempted"], (source, seen)
     assert sum(s["images"] for s in shown) >= 1, "the notebook's plots should appear as images"
+    assert any(r and r[0] == path.stem for r in shown[-1]["progress"]), "the progress table should close the notebook"
     explorers = [i for i, c in enumerate(cells) if re.search(r"widgets\.explore_\w+\(", _source(c))]
     for index in explorers:
         assert shown[index]["widgets"], f"the explorer should render as a live widget:\n{_source(cells[index])}"
@@ -364,6 +385,10 @@ def test_instructor_notebook_shows_passed_verdicts(page, lab, path):
             assert seen["verdicts"] == ["passed"], (_source(cell), seen)
             checks += 1
     assert checks, "the notebook should call its checks"
+    # Its closing progress table counts this notebook complete: the passes were recorded.
+    row = next(r for r in shown[-1]["progress"] if r and r[0] == path.stem)
+    done, total = row[1].split(" / ")
+    assert done == total, row
     first = page.locator(".course-check[data-outcome='passed']").first
     first.scroll_into_view_if_needed()
     first.screenshot(path=ARTIFACTS / f"{shots}-passed-verdict.png")
