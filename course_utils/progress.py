@@ -70,9 +70,7 @@ def record(result, *, strict: bool = False) -> None:
     (``NBGRADER_EXECUTION``/``NBGRADER_VALIDATING``) or when the check did not
     pass; never raises.
     """
-    if strict or not getattr(result, "passed", False):
-        return
-    if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("NBGRADER_VALIDATING"):
+    if strict or not getattr(result, "passed", False) or _grading():
         return
     try:
         data = _load()
@@ -152,8 +150,19 @@ def table() -> Progress:
     return Progress(rows, where)
 
 
+def _grading() -> bool:
+    return bool(os.environ.get("NBGRADER_EXECUTION") or os.environ.get("NBGRADER_VALIDATING"))
+
+
 def show() -> None:
-    """Show the per-notebook progress table (HTML in a notebook, text in a terminal)."""
+    """Show the per-notebook progress table (HTML in a notebook, text in a terminal).
+
+    Under nbgrader it shows nothing but a note: the grader's own progress has no
+    place in a student's feedback.
+    """
+    if _grading():
+        print("(Your progress table is shown in your own notebook, not while nbgrader grades.)")
+        return
     result = table()
     try:
         from IPython import get_ipython

@@ -139,3 +139,12 @@ def test_passing_every_check_of_a_notebook_completes_it(progress_file):
         assert getattr(checks, f"check_{name}")(solutions[name]), name
     row = next(r for r in progress.table().rows if r[0] == "01_convolution")
     assert row[1] == row[2]
+
+
+def test_show_stays_out_of_graded_feedback(progress_file, monkeypatch, capsys):
+    """Under nbgrader, does show() print a note instead of the grader's own progress?"""
+    checks.check_conv_output_size(conv_output_size)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    progress.show()
+    out = capsys.readouterr().out
+    assert "not while nbgrader grades" in out and "01_convolution" not in out
