@@ -101,3 +101,20 @@ def test_importing_course_utils_does_nothing():
             "assert random.getstate() == state; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_lab_listens_on_loopback_with_a_token_and_is_defined_once():
+    """Does `python3 course.py lab` listen on 127.0.0.1 only, keep Jupyter's login token, and build its
+    command line in the one function the browser test and the benchmark also use?"""
+    import importlib.util
+    import inspect
+    spec = importlib.util.spec_from_file_location("course_commands", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    command = course.lab_command("python", "--no-browser")
+    assert "--ServerApp.ip=127.0.0.1" in command and f"--ServerApp.root_dir={ROOT}" in command
+    assert command[-1] in ("--no-browser", "--allow-root")
+    assert not any("token=" in part or "password" in part for part in command), "never disable the login token"
+    assert "lab_command(" in inspect.getsource(course.lab)
+    for user in ("tests/test_browser.py", "benchmarks/run.py"):
+        assert "lab_command(" in (ROOT / user).read_text(), user
