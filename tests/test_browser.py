@@ -39,7 +39,8 @@ LEARNER = sorted(ROOT.glob("notebooks/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))
 # One instructor notebook is enough to see "passed" verdicts render; the first one is the cheapest.
 INSTRUCTOR = sorted(ROOT.glob("source/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))[:1]
 # Seconds a notebook may take to run in the browser (the budget is 60 s on the 2-core CPU;
-# the browser, the server and another test worker share those cores).
+# the browser, the server and another test worker share those cores).  COURSE_BROWSER_TIMEOUT
+# changes it (a slower machine).
 RUN_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
 CHECK_CELL = re.compile(r"check_\w+\(\w+\)\s*$")
 
