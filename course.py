@@ -61,14 +61,25 @@ def ensure_environment() -> Path:
     return python
 
 
-def lab(args: list[str]) -> int:
-    python = ensure_environment()
+def lab_command(python: Path | str, *args: str) -> list[str]:
+    """The JupyterLab command line of `lab`: the course folder, 127.0.0.1 only, a login token.
+
+    One definition, used by `lab` and by the browser test and the benchmark, so
+    that they start JupyterLab exactly as a learner does (`args` add, for
+    example, `--no-browser` and a port).  Jupyter makes a random token unless
+    one is given.
+    """
     command = [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
+    return command
+
+
+def lab(args: list[str]) -> int:
+    python = ensure_environment()
     print("[course] starting JupyterLab; stop it with Ctrl-C", flush=True)
-    return subprocess.call(command, cwd=ROOT)
+    return subprocess.call(lab_command(python, *args), cwd=ROOT)
 
 
 def test(args: list[str]) -> int:

@@ -8,12 +8,24 @@
 """
 
 import os
+import sys
 
 from course_utils.grading import ScrubFeedback
 
+
+def _in_jupyter_server() -> bool:
+    """True when JupyterLab (``course.py lab``, Binder) reads this file for its nbgrader extensions."""
+    server = sys.modules.get("jupyter_server.serverapp")
+    return bool(server and server.ServerApp.initialized())
+
+
 # Kernels inherit this: the ipywidgets explorers draw a static figure while
-# grading (see course_utils.widgets.is_headless).
-os.environ.setdefault("COURSE_HEADLESS", "1")
+# grading (see course_utils.widgets.is_headless).  Not in a learner's JupyterLab,
+# whose kernels would inherit it too and lose their live explorers (seen by
+# tests/test_browser.py); autograding started there is headless through
+# NBGRADER_EXECUTION.
+if not _in_jupyter_server():
+    os.environ.setdefault("COURSE_HEADLESS", "1")
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 

@@ -2,6 +2,7 @@
 
     python3 course.py bench                 notebooks, check latency, im2col vs F.conv2d
     python3 course.py bench --fresh-clone   also: the whole test suite from a fresh clone, install included
+    python3 course.py bench --browser       also: run the browser test and time it
 
 Budgets (issue 2): a notebook executes in at most 60 s on a 2-core CPU; a check
 call takes at most 1 s (median); the reference im2col is within 3x of F.conv2d;
@@ -112,16 +113,102 @@ def fresh_clone() -> None:
             result.returncode == 0 and seconds <= 900)
 
 
+def _course_commands():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("course_commands", ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_lab(course, port: int, token: str, env: dict) -> tuple[subprocess.Popen, str]:
+    """Start JupyterLab with the README's command when the environment is installed for these files
+    (then `lab` only checks its stamp); otherwise, so as not to reinstall, with the same command line."""
+    args = ["--no-browser", f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+    installed = course.STAMP.exists() and course.STAMP.read_text().strip() == course._fingerprint()
+    command = ([sys.executable, str(ROOT / "course.py"), "lab", *args] if installed
+               else course.lab_command(sys.executable, *args))
+    label = "python3 course.py lab" if installed else "course.lab_command (environment stamp out of date)"
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True), label
+
+
+def lab_startup(runs: int = 3) -> None:
+    """Seconds from the lab command to a JupyterLab that answers an authenticated API request."""
+    import secrets
+    import signal
+    import socket
+    import urllib.request
+
+    course = _course_commands()
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_HEADLESS"}
+    times, label = [], ""
+    for run in range(runs + 1):  # the first run warms the disk cache and is not counted
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        token = secrets.token_hex(16)
+        start = time.perf_counter()
+        server, label = _start_lab(course, port, token, env)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/lab/api/settings",
+                                         headers={"Authorization": f"token {token}"})
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if server.poll() is not None or time.perf_counter() - start > 120:
+                        raise RuntimeError("JupyterLab did not start")
+                    time.sleep(0.05)
+            if run:
+                times.append(time.perf_counter() - start)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    print(f"JupyterLab start-up, warm machine ({label}; median of {runs})")
+    row("lab command to an answering JupyterLab", f"{statistics.median(times):.1f} s", "", None)
+
+
+def browser(run: bool) -> None:
+    """The browser test's duration (tests/test_browser.py): run now with --browser, else its last run."""
+    timings_file = ROOT / ".artifacts" / "browser" / "timings.json"
+    if run:
+        print("the browser test (tests/test_browser.py), every learner notebook in JupyterLab and Chromium")
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                                 "tests/test_browser.py"], cwd=ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        print("\n".join(result.stdout.strip().splitlines()[-1:]))
+        row("tests/test_browser.py", f"{seconds:.0f} s", "<= 240 s", result.returncode == 0 and seconds <= 240)
+    elif timings_file.exists():
+        print(f"the browser test's last run ({timings_file.relative_to(ROOT)}; `--browser` runs it again)")
+    else:
+        return
+    import json
+    timings = json.loads(timings_file.read_text())
+    if "lab_ready_s" in timings:
+        row("  JupyterLab ready (test fixture)", f"{timings['lab_ready_s']:.1f} s", "", None)
+    if "total_s" in timings:
+        row("  whole test (server up to server down)", f"{timings['total_s']:.0f} s", "", None)
+    for name, seconds in timings.get("notebooks", {}).items():
+        row(f"  run all: {name}", f"{seconds:.1f} s", "", None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fresh-clone", action="store_true", help="also time the test suite from a fresh clone")
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--browser", action="store_true", help="also run the browser test and time it")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}")
     im2col()
     checks()
     if not args.skip_notebooks:
         notebooks()
+    lab_startup()
+    browser(args.browser)
     if args.fresh_clone:
         fresh_clone()
     return 0

@@ -1,4 +1,4 @@
-"""Helpers for the hands-on CNN course: checks, data, plots, training, widgets.
+"""Helpers for the hands-on CNN course: checks, data, plots, progress, training, widgets.
 
 Importing ``course_utils`` does nothing else: no seeding, no plotting style,
 no downloads, and it does not even import torch.  Import the module you need:
@@ -10,7 +10,7 @@ no downloads, and it does not even import torch.  Import the module you need:
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["checks", "data", "plots", "train", "widgets"]
+__all__ = ["checks", "data", "plots", "progress", "train", "widgets"]
 
 
 def __getattr__(name):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,61 @@ def tool_env() -> dict:
 
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def repository_url(root: Path = ROOT) -> str:
+    """The course repository's URL: ``[project.urls] Repository`` in pyproject.toml, its one home."""
+    text = (root / "pyproject.toml").read_text()
+    section = re.search(r"^\[project\.urls\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    match = section and re.search(r'^Repository\s*=\s*"([^"]+)"', section.group(1), re.M)
+    if not match:
+        raise RuntimeError("pyproject.toml needs [project.urls] Repository = \"https://github.com/OWNER/NAME\"")
+    return match.group(1).rstrip("/")
+
+
+def colab_badge(name: str, url: str) -> str:
+    """Markdown for an "Open in Colab" badge of the learner version of ``name`` (GitHub repositories)."""
+    github = re.match(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?$", url)
+    if not github:
+        raise RuntimeError(f"Colab opens notebooks from GitHub; the repository URL is {url}")
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{github.group(1)}/blob/main/notebooks/{name}/{name}.ipynb)")
+
+
+# The first code cell of every notebook.  It must stay plain Python (the Colab test runs it
+# with a fake google.colab module) and do nothing outside Colab.
+COLAB_SETUP = '''\
+# In Google Colab only: fetch the course (its helpers, course_utils, and its data) from the
+# repository and put it on the path. Anywhere else, for example in `python3 course.py lab`
+# or on Binder, this cell does nothing.
+import os, subprocess, sys
+if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+    course = os.path.abspath("{folder}")
+    if not os.path.isdir(course):
+        repository = os.environ.get("COURSE_REPOSITORY", "{url}")
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", repository, course], check=True)
+    if course not in sys.path:
+        sys.path.insert(0, course)'''
+
+
+def progress_cells() -> list:
+    """The closing cells of every notebook: the learner's progress table (course_utils.progress)."""
+    import nbformat
+    text = ("## Your progress\n\nEach check you passed is noted on this computer only (no account, no network). "
+            "The table shows, for every notebook, how many of its exercises you have done; "
+            "`progress.reset()` forgets it.")
+    return [nbformat.v4.new_markdown_cell(text, id="progress-title"),
+            nbformat.v4.new_code_cell("from course_utils import progress\n\nprogress.show()", id="progress-show")]
+
+
+def colab_cells(name: str, root: Path = ROOT) -> list:
+    """The badge (markdown) and the Colab set-up (code) cells that open every notebook."""
+    import nbformat
+    url = repository_url(root)
+    badge = nbformat.v4.new_markdown_cell(colab_badge(name, url), id="colab-badge")
+    setup = nbformat.v4.new_code_cell(COLAB_SETUP.format(url=url, folder=url.rsplit("/", 1)[-1].removesuffix(".git")),
+                                      id="colab-setup")
+    return [badge, setup]
 
 
 def _nbgrader_metadata(meta: dict) -> dict | None:
@@ -60,6 +116,9 @@ def text_to_notebook(path: Path):
         cell.id = role["grade_id"] if role else f"cell-{index:03d}"
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    # After the title: the Colab badge and set-up cell (their own ids keep the others' ids stable).
+    nb.cells[1:1] = colab_cells(path.stem)
+    nb.cells += progress_cells()
     nbformat.validate(nb)
     return nb
 

@@ -28,8 +28,10 @@ def is_headless() -> bool:
     setting as a plain figure instead of opening widget comms: nbclient, which
     nbgrader also uses, sometimes stalls for its whole cell timeout after a
     widget cell (jupyter/nbclient#312, open), and a widget has nothing to grade.
+    ``nbgrader autograde`` started from JupyterLab's formgrader is headless too
+    (nbgrader sets ``NBGRADER_EXECUTION``).
     """
-    return os.environ.get("COURSE_HEADLESS") == "1"
+    return os.environ.get("COURSE_HEADLESS") == "1" or bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
 def enable_colab_widgets() -> bool:

@@ -7,12 +7,17 @@ modules that do not need torch do not pay for it.
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 # Notebooks executed by the tests (nbval, nbclient, nbgrader) inherit this:
 # the ipywidgets explorers draw static figures there (course_utils.widgets.is_headless).
 os.environ.setdefault("COURSE_HEADLESS", "1")
+# Checks that pass record the learner's progress (course_utils.progress): the suite's
+# passes go to a scratch file, never into the progress of whoever runs the tests.
+os.environ.setdefault("COURSE_PROGRESS_FILE", os.path.join(tempfile.gettempdir(),
+                                                           f"course-test-progress-{os.getpid()}.json"))
 
 
 @pytest.fixture
@@ -30,16 +35,18 @@ def short_time_limit(monkeypatch):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Grading round trips first.
+    """Grading round trips and the browser test first.
 
     The test workers run ``--dist loadscope --no-loadscope-reorder`` (course.py): a
     test file is one unit of work, a test class too — each notebook's grading round
     trip is a class of tests/test_grading.py — and units are handed out in collection
-    order. The round trips are the longest units; starting them first keeps a worker
+    order. The round trips and tests/test_browser.py (every learner notebook in one
+    JupyterLab) are the longest units; starting them first keeps a worker
     from picking one up at the end while the other idles. (Not ``--dist loadgroup``:
     with pytest 9.2 and xdist 3.8 its group marks are silently ignored, which split a
     notebook's nbval cells across workers and kernels.)
     """
-    grading = [item for item in items if item.nodeid.startswith("tests/test_grading.py::TestGrading_")]
-    rest = [item for item in items if not item.nodeid.startswith("tests/test_grading.py::TestGrading_")]
-    items[:] = grading + rest
+    first = ("tests/test_grading.py::TestGrading_", "tests/test_browser.py::")
+    long = [item for item in items if item.nodeid.startswith(first)]
+    rest = [item for item in items if not item.nodeid.startswith(first)]
+    items[:] = long + rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -15,9 +16,9 @@ def _requirements() -> list[str]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _environment_pip() -> list[str]:
-    """The pip section of environment.yml (a plain parser: the file is kept simple on purpose)."""
-    lines = (ROOT / "environment.yml").read_text().splitlines()
+def _environment_pip(path: str = "environment.yml") -> list[str]:
+    """The pip section of a conda environment file (a plain parser: the files are kept simple on purpose)."""
+    lines = (ROOT / path).read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
     entries = []
     for line in lines[start + 1:]:
@@ -28,11 +29,42 @@ def _environment_pip() -> list[str]:
     return entries
 
 
+def _conda_dependencies(path: str) -> list[str]:
+    """The conda (non-pip) dependencies of an environment file."""
+    return [m.group(1) for m in re.finditer(r"^  - (\S+)$", (ROOT / path).read_text(), re.M)]
+
+
 def test_environment_yml_lists_exactly_the_pip_requirements():
     """Do conda/Binder users get the same packages, with the same pins and ranges, as pip users?"""
     pip_section = _environment_pip()
     assert [e for e in pip_section if e != "-e ."] == _requirements()
     assert "-e ." in pip_section, "environment.yml should install course_utils too"
+
+
+def test_binder_environment_lists_exactly_the_pip_requirements():
+    """Does Binder (binder/environment.yml, which repo2docker reads instead of the root files) get the
+    same packages and the same Python, with only an extra index for torch's CPU wheels?"""
+    pip_section = _environment_pip("binder/environment.yml")
+    options = [e for e in pip_section if e.startswith("--")]
+    assert [e for e in pip_section if not e.startswith("--")] == _requirements()
+    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
+    assert _conda_dependencies("binder/environment.yml") == _conda_dependencies("environment.yml")
+    # repo2docker installs the environment before it copies the repository: `-e .` cannot work there
+    assert "-e ." not in pip_section
+
+
+def test_binder_post_build_installs_the_course_package():
+    """Is binder/postBuild an executable bash script that installs course_utils (editable, no other packages)?"""
+    post_build = ROOT / "binder" / "postBuild"
+    text = post_build.read_text()
+    assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text
+    assert os.access(post_build, os.X_OK), "repo2docker runs postBuild only when it is executable"
+    mode = subprocess.run(["git", "ls-files", "-s", "binder/postBuild"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.split()
+    assert not mode or mode[0] == "100755", "commit binder/postBuild with its executable bit"
+    commands = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert commands[-1] == "python -m pip install --no-deps -e ."
+    assert subprocess.run(["bash", "-n", str(post_build)]).returncode == 0
 
 
 def test_torch_and_torchvision_are_pinned_and_everything_else_is_a_range():
@@ -69,3 +101,20 @@ def test_importing_course_utils_does_nothing():
             "assert random.getstate() == state; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_lab_listens_on_loopback_with_a_token_and_is_defined_once():
+    """Does `python3 course.py lab` listen on 127.0.0.1 only, keep Jupyter's login token, and build its
+    command line in the one function the browser test and the benchmark also use?"""
+    import importlib.util
+    import inspect
+    spec = importlib.util.spec_from_file_location("course_commands", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    command = course.lab_command("python", "--no-browser")
+    assert "--ServerApp.ip=127.0.0.1" in command and f"--ServerApp.root_dir={ROOT}" in command
+    assert command[-1] in ("--no-browser", "--allow-root")
+    assert not any("token=" in part or "password" in part for part in command), "never disable the login token"
+    assert "lab_command(" in inspect.getsource(course.lab)
+    for user in ("tests/test_browser.py", "benchmarks/run.py"):
+        assert "lab_command(" in (ROOT / user).read_text(), user
