@@ -81,6 +81,12 @@ class Guard:
         self.sys_hooks = {name: getattr(sys, name, None) for name in SYS_HOOKS}
         self.meta_path = list(sys.meta_path)
         self.builtin_names = set(vars(builtins))
+        dirs = []
+        for top in PROTECTED_PREFIXES:
+            path = getattr(sys.modules.get(top), "__file__", None)
+            if path and path.endswith("__init__.py"):
+                dirs.append(path[: -len("__init__.py")])
+        self.library_dirs = tuple(dirs) or ("\0",)
         self.module_keys: dict[str, set] = {}
         for name, module in list(sys.modules.items()):
             if module is not None and _is_protected_module(name):
@@ -121,6 +127,20 @@ class Guard:
         self.student_callbacks: dict = {}
 
     # -- the comparisons ------------------------------------------------------
+    def _library_wrapper(self, new, old) -> bool:
+        """Is ``new`` a wrapper of ``old`` that library code installed (its code lives in a protected
+        package's folder, not in a notebook cell)?"""
+        wrapped, depth = new, 0
+        while depth < 5 and wrapped is not old:
+            wrapped, depth = getattr(wrapped, "__wrapped__", None), depth + 1
+            if wrapped is None:
+                return False
+        if wrapped is not old:
+            return False
+        code = getattr(new, "__code__", None)
+        filename = getattr(code, "co_filename", "")
+        return bool(filename) and filename.startswith(self.library_dirs)
+
     def _changes(self, fix: bool) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -138,7 +158,11 @@ class Guard:
             for key, value in values.items():
                 if name == "builtins" and key in PER_REQUEST_BUILTINS:
                     continue
-                if current.get(key, _MISSING) is not value:
+                now = current.get(key, _MISSING)
+                if now is not value and self._library_wrapper(now, value):
+                    values[key] = now      # e.g. torch._dynamo wraps torch.manual_seed when first imported
+                    continue
+                if now is not value:
                     changed.append(f"{name}.{key}")
                     if fix:
                         current[key] = value
@@ -152,7 +176,11 @@ class Guard:
         for cls, values in self.classes:
             current = vars(cls)
             for key, value in values.items():
-                if current.get(key, _MISSING) is not value:
+                now = current.get(key, _MISSING)
+                if now is not value and self._library_wrapper(now, value):
+                    values[key] = now
+                    continue
+                if now is not value:
                     changed.append(f"{cls.__qualname__}.{key}")
                     if fix:
                         try:
