@@ -655,14 +655,17 @@ class Grader:
         def assign(slot: dict) -> None:
             if pending and slot["ready"] and slot["task"] is None:
                 task = pending.pop(0)
-                n = len(str(slot["id"]))
                 task = dict(task, scratch=str(work / f"s{slot['id']}"), runtime=str(work / f"r{slot['id']}"))
-                del n
                 slot["task"], slot["since"] = task, time.monotonic()
                 slot["conn"].send(task)
 
+        restarts = [0]
+
         def retire(slot: dict, flags: list[str], error: str) -> None:
             task = slot["task"]
+            restarts[0] += 1
+            if restarts[0] > 5 + 2 * len(queue):
+                raise RuntimeError(f"grading workers keep failing: {error}")
             slot["proc"].kill()
             slot["proc"].join(5)
             if task is not None:

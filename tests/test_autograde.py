@@ -206,12 +206,12 @@ def test_faulty_submissions_are_flagged_in_the_export(graded):
 def test_the_sandbox_hides_the_course_the_gradebook_other_students_and_the_network(graded):
     """Inside a grading kernel, do reading hidden tests, the gradebook or another student's notebook,
     the network, and writing outside the scratch copy all fail?"""
-    for student in ("oscar_reads_secrets", "peggy_writes_gradebook"):
+    # oscar: 5 reads + the network; peggy: 3 writes + an UPDATE through sqlite
+    for student, probes in (("oscar_reads_secrets", 6), ("peggy_writes_gradebook", 4)):
         nb = nbformat.read(graded["course"] / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        assert f"{MARK} refused" in text, student
         assert f"{MARK} ok" not in text, text[:2000]
-    assert text.count(f"{MARK} refused") == 4
+        assert text.count(f"{MARK} refused") == probes, text[:2000]
     course = graded["course"]
     assert not (ROOT / "course_utils" / "evil.py").exists()
     # the gradebook still holds the grader's scores, not the 100 the student tried to write
