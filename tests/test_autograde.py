@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,7 +161,6 @@ def graded(tmp_path_factory):
     """Release notebook 01, submit the catalogue, grade it, stop the run once with SIGTERM, resume it."""
     course = tmp_path_factory.mktemp("grade-01")
     (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
-    import shutil
     shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
     release = nbgrader(course, "generate_assignment", NAME, "--force")
     assert release.returncode == 0, release.stdout + release.stderr
@@ -273,3 +273,45 @@ def test_grading_refuses_to_run_without_a_sandbox(monkeypatch):
         sandbox.require_bwrap(install=False)
     with pytest.raises(sandbox.SandboxUnavailable):
         sandbox.bwrap_command(["true"], scratch=Path("/tmp"), runtime=Path("/tmp"), env={})
+
+
+def _graded_cell(outputs: list[dict]):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+    cell = new_code_cell("check_conv2d(conv2d, strict=True)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "conv2d_tests", "points": 4, "solution": False,
+                                 "locked": True, "schema_version": 3}
+    cell.outputs = [new_output(**o) for o in outputs]
+    return new_notebook(cells=[cell])
+
+
+PASSED = {"output_type": "execute_result", "execution_count": 1,
+          "data": {"text/plain": "conv2d: passed — public checks passed on 6 cases."}}
+
+
+@pytest.mark.parametrize("outputs, record, executed, score, tampered", [
+    ([PASSED], {"restore": [], "verify": [], "status": "ok"}, {0}, 4, False),
+    # the check's verdict is missing although the cell "succeeded" (its call was swallowed)
+    ([{"output_type": "stream", "name": "stdout", "text": "ok\n"}],
+     {"restore": [], "verify": [], "status": "ok"}, {0}, 0, True),
+    # something was patched while the graded cell ran
+    ([PASSED], {"restore": [], "verify": ["torch.allclose"], "status": "ok"}, {0}, 0, True),
+    # the grader's restore step did not answer
+    ([PASSED], {"restore": None, "verify": [], "status": "ok"}, {0}, 0, True),
+    # a patch found and undone before the cell: the cell's own verdict counts, and it is flagged
+    ([PASSED], {"restore": ["torch.allclose"], "verify": [], "status": "ok"}, {0}, 4, True),
+    # never executed (the kernel died earlier): 0, not tampering
+    ([], None, set(), 0, False),
+])
+def test_a_graded_cell_scores_only_when_reply_errors_and_verdict_agree(outputs, record, executed, score, tampered):
+    """Does the grader give a graded cell its points only when the kernel's reply, its error outputs and
+    the check's 'passed' line agree, and put a rejection first so nbgrader's own rule scores it 0?"""
+    from nbgrader.utils import determine_grade
+
+    from course_utils.autograde import judge
+    nb = _graded_cell(outputs)
+    graded = {} if record is None else {"conv2d_tests": dict(record, checks=["conv2d"])}
+    flags: set[str] = set()
+    cells = judge(nb, graded, executed, flags)
+    assert cells["conv2d_tests"]["score"] == score
+    assert determine_grade(nb.cells[0])[0] == score          # what SaveAutoGrades will store
+    assert ("tampered" in flags) == tampered

@@ -11,11 +11,7 @@ notebook, never typed.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -27,6 +23,7 @@ from course_utils.build import ROOT, solution_cells
 NAMES = sorted(p.stem for p in (ROOT / "instructor").glob("[0-9][0-9]_*.py"))
 
 
+# the shared helpers (tests/grading_helpers.py, also used by test_autograde.py and benchmarks/grading.py)
 _points, _nbgrader, _submission, _class = points, nbgrader, submission, class_of
 
 
