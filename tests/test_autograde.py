@@ -315,3 +315,28 @@ def test_a_graded_cell_scores_only_when_reply_errors_and_verdict_agree(outputs, 
     assert cells["conv2d_tests"]["score"] == score
     assert determine_grade(nb.cells[0])[0] == score          # what SaveAutoGrades will store
     assert ("tampered" in flags) == tampered
+
+
+def test_a_tensor_subclass_cannot_answer_the_comparison_itself():
+    """Does check_conv2d fail an answer of zeros wrapped in a Tensor subclass whose __torch_function__
+    says torch.allclose is True (a cheat that needs no monkeypatch, so the guard cannot see it)?"""
+    import torch
+
+    from course_utils.checks import check_conv2d
+
+    class Liar(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if func in (torch.allclose, torch.Tensor.allclose, torch.isclose, torch.equal):
+                return True
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        from course_utils.checks._engine import pair
+        (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+        height = (x.shape[2] + 2 * ph - dh * (weight.shape[2] - 1) - 1) // sh + 1
+        width = (x.shape[3] + 2 * pw - dw * (weight.shape[3] - 1) - 1) // sw + 1
+        return torch.zeros(x.shape[0], weight.shape[0], height, width).as_subclass(Liar)
+
+    assert check_conv2d(conv2d).outcome == "not yet correct"
+    assert check_conv2d(conv2d, seed=2024, extended=True).outcome == "not yet correct"
