@@ -28,9 +28,13 @@ nonce; the grader gives 0 points and the ``tampered`` flag when a line is missin
 reports a change.
 
 Residual limits, honestly: this is in-process Python.  Code written against these
-internals (finding this module through ``gc``, patching ``restore`` itself, reading
-the nonce from the incoming request) can still fool it; ctypes can rewrite any
-object.  What the sandbox guarantees is that such code can only change its own
+internals (finding this module through ``gc``, patching ``restore`` itself, a fake
+``__import__`` or ``sys.modules`` entry that answers the grader's step with its nonce, a
+background thread that patches again after ``verify``) can still fool it; ctypes can rewrite any
+object.  The learner's return values are another way in that no snapshot sees: the check engine
+compares a returned tensor as a plain ``torch.Tensor`` (a subclass cannot answer ``allclose`` for
+itself), but a check that compares other objects with ``==`` trusts their ``__eq__``.
+What the sandbox guarantees is that such code can only change its own
 grade: it cannot read hidden tests, the gradebook or other students' work, nor
 reach the network.  A cheat of that kind also leaves its code in the autograded
 notebook for an instructor to read.
