@@ -30,7 +30,7 @@ reports a change.
 Residual limits, honestly: this is in-process Python.  Code written against these
 internals (finding this module through ``gc``, patching ``restore`` itself, a fake
 ``__import__`` or ``sys.modules`` entry that answers the grader's step with its nonce, a
-background thread that patches again after ``verify``) can still fool it; ctypes can rewrite any
+background thread that patches during the check and puts the original back before ``verify``) can still fool it; ctypes can rewrite any
 object.  The learner's return values are another way in that no snapshot sees: the check engine
 compares a returned tensor as a plain ``torch.Tensor`` (a subclass cannot answer ``allclose`` for
 itself), but a check that compares other objects with ``==`` trusts their ``__eq__``.
