@@ -5,6 +5,8 @@
     python3 course.py test    set up .venv (first run only) and run the whole test suite
     python3 course.py build   regenerate the notebooks from instructor/*.py (instructors)
     python3 course.py bench   print the course's performance figures
+    python3 course.py grade NN_name [--workers N]
+                              grade submitted/*/NN_name/ in sandboxed, parallel kernels (instructors)
 
 Set-up installs requirements.txt and course_utils (editable) into the
 project-local virtual environment `.venv`; it is repeated only when
@@ -107,7 +109,15 @@ def bench(args: list[str]) -> int:
     return subprocess.call([str(python), str(ROOT / "benchmarks" / "run.py"), *args], cwd=ROOT)
 
 
-COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench}
+def grade(args: list[str]) -> int:
+    python = ensure_environment()
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])   # nbgrader runs alembic by name
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return subprocess.call([str(python), "-m", "course_utils.autograde", *args], cwd=ROOT, env=env)
+
+
+COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade}
 
 
 def main(argv: list[str]) -> int:
