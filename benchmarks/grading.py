@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebook", default="01_convolution")
     parser.add_argument("--students", type=int, default=20)
-    parser.add_argument("--workers", type=int, nargs="+", default=[2])
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 3])
     parser.add_argument("--skip-nbgrader", action="store_true", help="time only the grade command")
     args = parser.parse_args(argv)
     name = args.notebook

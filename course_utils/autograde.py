@@ -6,20 +6,23 @@ nbgrader's ``autograde`` runs every submission in one process, one after the oth
 with the instructor's permissions, and pays ~4.5 s of start-up per call.  This
 command keeps nbgrader's own preprocessors and gradebook and changes three things:
 
-**Workers.**  ``--workers`` long-lived processes (default 2: on the 2-core machine 20
-submissions took 123 s with 2 and 129 s with 3, against 273 s for sequential
-``nbgrader autograde``; benchmarks/grading.py) each import nbgrader
+**Workers.**  ``--workers`` long-lived processes (default 3: on the shared 2-core machine,
+three runs of benchmarks/grading.py with 20 submissions gave 2.21x / 1.78x / 1.80x over
+sequential ``nbgrader autograde`` with 2 workers and 2.11x / 2.43x / 1.82x with 3 — a third
+kernel fills the CPU a kernel leaves idle between cells) each import nbgrader
 and nbconvert once and grade one submission at a time with nbgrader's
 preprocessors: ``ClearOutput``, ``DeduplicateIds``, ``OverwriteKernelspec``,
 ``OverwriteCells`` (graded cells come back from the gradebook; each worker reads a
 private copy of it, so it never holds a lock on the real one), ``CheckCellMetadata``,
-then ``GuardedExecute`` (nbgrader's ``Execute`` with a sandboxed kernel), ``LimitOutput``.
+then ``GuardedExecute`` (nbgrader's ``Execute`` with a sandboxed kernel), ``IgnorePattern``,
+``LimitOutput``.
 A submission has a per-cell limit (the course's ``Execute.timeout``) and a
 whole-submission limit (``--limit``); a worker that overruns it by 30 s is killed
 and replaced.
 
 **The parent is the only writer.**  It receives each finished notebook and writes
-it into the gradebook with ``SaveAutoGrades`` (one writer: no lock errors), writes
+it into the gradebook with ``SaveAutoGrades`` and ``AssignLatePenalties`` (one writer: no
+lock errors), writes
 ``autograded/``, the student's feedback (``GetGrades`` + the course's
 ``ScrubFeedback`` + nbconvert's feedback template), and a state file
 ``autograded/STUDENT/NN_name/.grade.json`` with a hash of the submission, the
@@ -320,8 +323,8 @@ def judge(nb, graded: dict, executed: set[int], flags: set[str]) -> dict:
 def grade_notebook(task: dict, options: dict) -> dict:
     """Grade one submission (in a worker).  Returns the executed notebook and what was found."""
     import nbformat
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput,
-                                        OverwriteCells, OverwriteKernelspec)
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                        LimitOutput, OverwriteCells, OverwriteKernelspec)
     from traitlets.config import Config
 
     from course_utils.sandbox import prepare_dir
@@ -369,6 +372,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
         result["flags"].add("grader_error")
         result["error"] = f"{type(exc).__name__}: {exc}"
         graded, executed = {}, set()
+    nb, resources = IgnorePattern(config=config).preprocess(nb, resources)
     nb, resources = LimitOutput(config=config).preprocess(nb, resources)
     nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
     result["cells"] = judge(nb, graded, executed, result["flags"])
@@ -527,7 +531,7 @@ class Grader:
     # -- the single writer ---------------------------------------------------------
     def record(self, task: dict, result: dict, gb) -> None:
         import nbformat
-        from nbgrader.preprocessors import SaveAutoGrades
+        from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
         student = task["student"]
         gb.update_or_create_student(student)
@@ -552,6 +556,7 @@ class Grader:
         if result.get("nb"):
             nb = nbformat.reads(result["nb"], as_version=4)
             SaveAutoGrades(config=self.config).preprocess(nb, resources)
+            AssignLatePenalties(config=self.config).preprocess(nb, resources)
             nbformat.write(nb, out / f"{self.name}.ipynb")
             try:
                 self.feedback(nb, student)
@@ -812,8 +817,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 course.py grade", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignment", help="e.g. 01_convolution (submissions in submitted/STUDENT/NAME/)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("COURSE_GRADE_WORKERS", "2")),
-                        help="sandboxed kernels side by side (default 2)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("COURSE_GRADE_WORKERS", "3")),
+                        help="sandboxed kernels side by side (default 3)")
     parser.add_argument("--course", default=".", help="the course folder (default: here)")
     parser.add_argument("--limit", type=float, default=600, help="seconds one whole submission may take (600)")
     parser.add_argument("--timeout", type=int, default=None, help="seconds one cell may take (default: the "
