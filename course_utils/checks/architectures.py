@@ -63,7 +63,7 @@ def _forward_shape(check, model, label, shape, *, device=None):
     import torch
     model.eval()
     device = device or _model_device(model)
-    case = Case(f"{label} on x of shape {shape}", (torch.empty(*shape, device=device),))
+    case = Case(f"{label} on x of shape {shape}", (torch.zeros(*shape, device=device),))
     with torch.no_grad():
         out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
     return out, case
@@ -117,7 +117,7 @@ def _compare_model(check, model, reference, label, input_shape, num_classes, hin
     for net in (model, reference):
         net.eval()
         with FlopCounterMode(display=False) as counter, torch.no_grad():
-            net(torch.empty(*input_shape, device=_model_device(net)))
+            net(torch.zeros(*input_shape, device=_model_device(net)))
         flops.append(counter.get_total_flops())
     if abs(flops[0] - flops[1]) > 0.01 * flops[1]:
         raise Verdict(CheckResult(check, INCORRECT, "the amount of computation differs from torchvision's.",
