@@ -7,6 +7,7 @@ Every expected score is computed from the points in the source notebook, never t
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,17 +54,34 @@ def submission(learner, solutions: dict[str, str], *, replace: dict[str, str] | 
     return nb
 
 
+def builds_on_others(solutions: dict[str, str]) -> bool:
+    """Does some exercise's solution name another exercise (``make_unet`` calling ``match_size``)?
+    Then its check must inject the course's reference part, and only the full matrix proves it does."""
+    return any(re.search(rf"\b{re.escape(other)}\b", code)
+               for exercise, code in solutions.items() for other in solutions if other != exercise)
+
+
 def class_of(name: str, learner) -> dict:
-    """Every notebook's class: the full solution, the untouched learner version, and one
-    submission per exercise with only that exercise left as it was released (its stub).
-    By the course's convention the graded cell ``<id>_tests`` grades the exercise ``<id>``
-    and nothing else: an unfinished exercise costs its own points only."""
+    """Every notebook's class: the full solution, the untouched learner version, and submissions
+    with exercises left as they were released (their stubs).
+
+    By the course's convention the graded cell ``<id>_tests`` grades the exercise ``<id>`` and
+    nothing else: an unfinished exercise costs its own points only.  Where exercises build on
+    each other (``builds_on_others``), that is what could break, so the class holds the full
+    matrix: one submission per exercise with only that one undone.  Elsewhere two complementary
+    submissions (every other exercise undone, then the rest) prove the same for every exercise at
+    a fraction of the grading time: a graded cell that leaned on a neighbouring exercise would
+    lose points in one of them."""
     solutions, worth = solution_cells(name), points(name)
     total = sum(worth.values())
     released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
                 if c.metadata.get("nbgrader", {}).get("solution")}
     students = {"full": (submission(learner, solutions), total), "untouched": (learner, 0)}
-    for exercise in solutions:
-        students[f"without_{exercise}"] = (submission(learner, solutions, replace={exercise: released[exercise]}),
-                                           total - worth[f"{exercise}_tests"])
+    exercises = list(solutions)
+    undone_sets = ([[exercise] for exercise in exercises] if builds_on_others(solutions)
+                   else [exercises[0::2], exercises[1::2]])
+    for undone in undone_sets:
+        students["without_" + "_and_".join(undone)] = (
+            submission(learner, solutions, replace={exercise: released[exercise] for exercise in undone}),
+            total - sum(worth[f"{exercise}_tests"] for exercise in undone))
     return students

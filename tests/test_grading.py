@@ -2,9 +2,11 @@
 
 Every notebook is released and graded with the repository's own
 ``nbgrader_config.py`` in a scratch course folder, for a class made of the full
-solution, the untouched learner version and one submission per exercise left
-undone; notebook 01 adds a catalogue of wrong, raising, looping and tampered
-submissions.  Every expected score is computed from the points in the source
+solution, the untouched learner version and submissions with exercises left
+undone (see ``grading_helpers.class_of``); notebook 01 adds a catalogue of wrong,
+raising, looping and tampered submissions.  A loop at the top level of a cell, a
+crashed kernel and the hostile submissions are graded through ``course.py grade``
+(tests/test_autograde.py), which runs nbgrader's own ``Execute`` with this timeout.  Every expected score is computed from the points in the source
 notebook, never typed.
 """
 
@@ -105,21 +107,6 @@ def _grade(course: Path, name: str, students: dict, expected: dict) -> None:
     assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
 
 
-def _toplevel_loop(course: Path, learner, expected: dict) -> None:
-    """A loop at the top level of a cell (not inside the function) is stopped by nbgrader's
-    per-cell timeout; graded on its own with a short timeout."""
-    name, points = "01_convolution", _points("01_convolution")
-    solutions = solution_cells(name)
-    toplevel = solutions["conv_param_count"].replace(
-        "def conv_param_count", "while True:\n    pass\n\n\ndef conv_param_count", 1)
-    folder = course / "submitted" / "heidi_toplevel_loop" / name
-    folder.mkdir(parents=True)
-    nbformat.write(_submission(learner, solutions, replace={"conv_param_count": toplevel}), folder / f"{name}.ipynb")
-    expected[("heidi_toplevel_loop", name)] = sum(points.values()) - points["conv_param_count_tests"]
-    looped = _nbgrader(course, "autograde", name, "--student=heidi_toplevel_loop", "--Execute.timeout=15")
-    assert looped.returncode == 0, looped.stdout[-3000:] + looped.stderr[-3000:]
-
-
 def _grade_notebook(name: str, tmp_path_factory):
     """Release one assignment, submit its class, autograde, export and generate feedback.
 
@@ -136,8 +123,6 @@ def _grade_notebook(name: str, tmp_path_factory):
     students.update(ADVERSARIAL.get(name, lambda _: {})(learner))
     expected: dict[tuple[str, str], float] = {}
     _grade(course, name, students, expected)
-    if name == "01_convolution":
-        _toplevel_loop(course, learner, expected)
 
     export = _nbgrader(course, "export", "--to=grades.csv")
     assert export.returncode == 0, export.stdout + export.stderr
