@@ -140,8 +140,9 @@ class _GradedNotebook:
     name = ""
 
     @pytest.fixture(scope="class")
-    def graded_class(self, tmp_path_factory):
-        return _grade_notebook(self.name, tmp_path_factory)
+    @classmethod
+    def graded_class(cls, tmp_path_factory):
+        return _grade_notebook(cls.name, tmp_path_factory)
 
     def test_every_submission_gets_exactly_its_expected_score(self, graded_class):
         """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
