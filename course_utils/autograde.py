@@ -6,16 +6,18 @@ nbgrader's ``autograde`` runs every submission in one process, one after the oth
 with the instructor's permissions, and pays ~4.5 s of start-up per call.  This
 command keeps nbgrader's own preprocessors and gradebook and changes three things:
 
-**Workers.**  ``--workers`` long-lived processes (default 3: on the shared 2-core machine,
-three runs of benchmarks/grading.py with 20 submissions gave 2.21x / 1.78x / 1.80x over
-sequential ``nbgrader autograde`` with 2 workers and 2.11x / 2.43x / 1.82x with 3 — a third
-kernel fills the CPU a kernel leaves idle between cells) each import nbgrader
-and nbconvert once and grade one submission at a time with nbgrader's
+**Workers.**  ``--workers`` long-lived processes (default 3) each import nbgrader and
+nbconvert once, start one bubblewrap sandbox with a fork server in it
+(``course_utils.zygote``: it imports torch, matplotlib, IPython, the checks and whatever the
+source notebook imports, once), and grade one submission at a time with nbgrader's
 preprocessors: ``ClearOutput``, ``DeduplicateIds``, ``OverwriteKernelspec``,
 ``OverwriteCells`` (graded cells come back from the gradebook; each worker reads a
 private copy of it, so it never holds a lock on the real one), ``CheckCellMetadata``,
-then ``GuardedExecute`` (nbgrader's ``Execute`` with a sandboxed kernel), ``IgnorePattern``,
-``LimitOutput``.
+then ``GuardedExecute`` (nbgrader's ``Execute`` with a kernel forked for this submission
+alone), ``IgnorePattern``, ``LimitOutput``.  A fresh kernel process costs nbgrader ~3 s
+of imports per student; a forked one starts warm, which is most of why this command
+beats sequential ``nbgrader autograde`` by more than its worker count alone allows
+(benchmarks/grading.py prints the ratio).
 A submission has a per-cell limit (the course's ``Execute.timeout``) and a
 whole-submission limit (``--limit``); a worker that overruns it by 30 s is killed
 and replaced.
@@ -31,10 +33,12 @@ again: a run stopped by Ctrl-C, SIGTERM or a kill resumes where it was.  At the
 end it writes ``grades.csv`` (nbgrader's columns plus ``flag``) and the class
 report ``reports/NN_name/checks.csv`` + ``checks.png``.
 
-**Sandbox and guarded graded cells.**  Each kernel runs in bubblewrap
-(``course_utils.sandbox``: no network, only its own scratch copy writable, no
+**Sandbox and guarded graded cells.**  Kernels run in bubblewrap
+(``course_utils.sandbox``: no network, only the submission's scratch copy writable, no
 course folder, gradebook or other students, limits on memory, CPU, file size and
-processes).  Around every graded cell the grader runs the trusted restore/verify
+processes; as ``nobody`` when grading as root), one at a time per sandbox; after each,
+every process it left is killed and ``/tmp`` emptied, or the sandbox is replaced.
+Around every graded cell the grader runs the trusted restore/verify
 steps of ``course_utils.guard``, and scores the cell from the kernel's
 ``execute_reply`` status, its error outputs and the check's ``<name>: passed``
 line together; anything inconsistent scores 0 and flags ``tampered``.
@@ -67,7 +71,7 @@ from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
 
-GRADER_VERSION = "course-grade 1"
+GRADER_VERSION = "course-grade 2"   # bump when a grade could come out differently
 FLAGS = ("missing_notebook", "invalid_notebook", "renamed", "kernel_died", "timeout", "memory", "huge_output",
          "tampered", "grader_error")
 OUTPUT_LIMIT = 2_000_000           # characters of output one cell may produce before it is truncated
@@ -121,7 +125,7 @@ def _make_guarded_execute():
     from nbformat.v4 import new_code_cell, new_output
     from nbgrader import utils
     from nbgrader.preprocessors import Execute
-    from traitlets import Dict, Float, Unicode
+    from traitlets import Any, Dict, Float, Unicode
 
     from course_utils.sandbox import SandboxedKernelManager
 
@@ -129,12 +133,12 @@ def _make_guarded_execute():
         scratch = Unicode("")
         runtime = Unicode("")
         limits = Dict({})
-        preload = Unicode("")
+        zygote = Any(None)       # the worker's sandboxed fork server
         deadline = Float(0.0)    # time.monotonic() when the whole submission must be done
 
         def create_kernel_manager(self):
             self.km = SandboxedKernelManager(kernel_name="python3", scratch=self.scratch, runtime=self.runtime,
-                                             limits=self.limits, preload=self.preload, config=self.config)
+                                             limits=self.limits, zygote=self.zygote, config=self.config)
             return self.km
 
         def _get_timeout(self, cell):
@@ -327,7 +331,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
                                         LimitOutput, OverwriteCells, OverwriteKernelspec)
     from traitlets.config import Config
 
-    from course_utils.sandbox import prepare_dir
+    from course_utils.sandbox import empty_dir, prepare_dir
 
     config = Config(options["config"])
     name, student = options["name"], task["student"]
@@ -344,7 +348,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
         result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         return result
     resources = {"nbgrader": {"notebook": name, "assignment": name, "student": student,
-                              "db_url": options["db_copy"]}, "metadata": {"path": task["scratch"]}}
+                              "db_url": options["db_copy"]}, "metadata": {"path": str(options["zygote"].scratch)}}
     try:
         for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
             nb, resources = pp(config=config).preprocess(nb, resources)
@@ -352,16 +356,18 @@ def grade_notebook(task: dict, options: dict) -> dict:
         result["flags"].add("invalid_notebook")
         result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         return result
-    scratch, runtime = Path(task["scratch"]), Path(task["runtime"])
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.copytree(Path(task["notebook"]).parent, scratch,
+    zygote = options["zygote"]
+    zygote.ensure()
+    scratch, runtime = zygote.scratch, zygote.runtime
+    empty_dir(scratch)
+    shutil.copytree(Path(task["notebook"]).parent, scratch, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     for item in Path(options["source_dir"]).iterdir():   # nbgrader copies the source's data files too
         if item.suffix != ".ipynb" and item.is_file():
             shutil.copy(item, scratch / item.name)
     prepare_dir(scratch)
     execute = options["execute_class"](config=config, scratch=str(scratch), runtime=str(runtime),
-                                       limits=options["limits"], preload=options["preload"], deadline=start + options["limit"],
+                                       limits=options["limits"], zygote=zygote, deadline=start + options["limit"],
                                        shutdown_kernel="immediate", record_timing=False)
     nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
     try:
@@ -377,9 +383,8 @@ def grade_notebook(task: dict, options: dict) -> dict:
     nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
     result["cells"] = judge(nb, graded, executed, result["flags"])
     result["nb"] = nbformat.writes(nb)
+    zygote.sweep()   # nothing of this submission reaches the next one
     result["seconds"] = time.monotonic() - start
-    shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(runtime, ignore_errors=True)
     return result
 
 
@@ -390,26 +395,34 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(conn, options: dict) -> None:
+def _worker(conn, options: dict, slot: int) -> None:
+    from course_utils.sandbox import Zygote
+
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides when to stop
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    options = dict(options, execute_class=_make_guarded_execute())
+    work = Path(options["work"])
+    zygote = Zygote(work / f"s{slot}", work / f"r{slot}", options["preload"], work / f"z{slot}.log")
+    zygote.start()
+    options = dict(options, execute_class=_make_guarded_execute(), zygote=zygote)
     conn.send({"ready": True})
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        try:
-            result = grade_notebook(task, options)
-        except Exception:
-            result = {"student": task["student"], "flags": {"grader_error"}, "nb": None, "cells": {},
-                      "error": traceback.format_exc()[-2000:]}
-        result["flags"] = sorted(result["flags"])
-        conn.send(result)
+    try:
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return
+            if task is None:
+                return
+            try:
+                result = grade_notebook(task, options)
+            except Exception:
+                result = {"student": task["student"], "flags": {"grader_error"}, "nb": None, "cells": {},
+                          "error": traceback.format_exc()[-2000:]}
+            result["flags"] = sorted(result["flags"])
+            conn.send(result)
+    finally:
+        zygote.stop()
 
 
 # --------------------------------------------------------------------------
@@ -465,6 +478,30 @@ def ensure_assignment(course: Path, name: str, db_url: str) -> None:
         raise SystemExit(f"nbgrader generate_assignment {name} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
 
+def source_imports(cells) -> list[str]:
+    """The modules that the top level of these code cells imports (``from a import b`` names ``a``
+    and, when it is a submodule, ``a.b``), in order; cells with IPython syntax are read without it."""
+    import ast
+    names: list[str] = []
+    for code in cells:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            try:
+                tree = ast.parse("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))))
+            except SyntaxError:
+                continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"]
+            else:
+                continue
+            names += [n for n in found if n not in names]
+    return names
+
+
 class Grader:
     def __init__(self, course: Path, name: str, *, workers: int, limit: float, timeout: int | None,
                  memory: int, regrade: bool = False, quiet: bool = False):
@@ -494,16 +531,22 @@ class Grader:
             print(f"[grade] {text}", flush=True)
 
     def preload(self) -> list[str]:
-        """Modules the kernel imports before its snapshot: torchvision when this assignment uses it
-        (it costs ~1.3 s of start-up, so only then)."""
-        text = (self.source_dir / f"{self.name}.ipynb").read_text()
+        """Modules each worker's fork server imports once, before any submission: what the source
+        notebook imports (trusted: the instructor's own code), and torchvision when the
+        assignment's checks compare with it."""
+        import nbformat
+        source = nbformat.read(self.source_dir / f"{self.name}.ipynb", as_version=4)
+        modules = source_imports(c.source for c in source.cells if c.cell_type == "code")
+        text = "".join(c.source for c in source.cells)
         used = set(CHECK_CALL.findall(text))
         checks_dir = Path(__file__).resolve().parent / "checks"
         for module in checks_dir.glob("*.py"):
             body = module.read_text()
             if any(f"def check_{name}(" in body for name in used):
                 text += body
-        return ["torchvision", "torchvision.ops"] if "torchvision" in text else []
+        if "torchvision" in text:
+            modules += [m for m in ("torchvision", "torchvision.ops") if m not in modules]
+        return modules
 
     # -- state -----------------------------------------------------------------
     def _out_dir(self, kind: str, student: str) -> Path:
@@ -647,14 +690,14 @@ class Grader:
         shutil.copy(self.db_url[len("sqlite:///"):], db_copy)   # the workers' read-only view of the source cells
         options = {"name": self.name, "config": dict(self.config), "db_copy": f"sqlite:///{db_copy}",
                    "source_dir": str(self.source_dir), "limits": self.limits, "limit": self.limit,
-                   "preload": ",".join(self.preload())}
+                   "preload": self.preload(), "work": str(work)}
         ctx = get_context("spawn")
         pending = list(queue)
         slots: list[dict] = []
 
         def start_worker(i: int) -> dict:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(child, options), daemon=True, name=f"grader-{i}")
+            proc = ctx.Process(target=_worker, args=(child, options, i), daemon=True, name=f"grader-{i}")
             proc.start()
             child.close()
             return {"id": i, "proc": proc, "conn": parent, "task": None, "since": 0.0, "ready": False}
@@ -662,7 +705,6 @@ class Grader:
         def assign(slot: dict) -> None:
             if pending and slot["ready"] and slot["task"] is None:
                 task = pending.pop(0)
-                task = dict(task, scratch=str(work / f"s{slot['id']}"), runtime=str(work / f"r{slot['id']}"))
                 slot["task"], slot["since"] = task, time.monotonic()
                 slot["conn"].send(task)
 

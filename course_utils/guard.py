@@ -1,15 +1,13 @@
-"""The trusted side of a grading kernel: resource limits, a snapshot of what the
-checks rely on, and the restore/verify steps the grader runs around each graded cell.
+"""The trusted side of a grading kernel: a snapshot of what the checks rely on, and the
+restore/verify steps the grader runs around each graded cell.
 
-``python -m course_utils.guard -f CONNECTION_FILE [--limit-memory=BYTES ...]`` is the
-kernel command inside the sandbox (``course_utils.sandbox``).  Before any student
-code runs it
+Every grading kernel is forked inside the sandbox by ``course_utils.zygote``, which has
+already imported what graded cells use (torch, numpy, ``course_utils.checks``, the
+modules the assignment's source notebook imports) and which sets the kernel's resource
+limits and identity.  Before any student code runs:
 
-1. sets resource limits (address space, CPU seconds, file size, processes, no core);
-2. imports what graded cells use (torch, numpy, ``course_utils.checks``, and torchvision
-   when the assignment's checks use it: ``--preload``)
-   and starts IPython's kernel;
-3. on the grader's first request (``arm``, sent before the submission's first cell,
+1. the kernel registers its IPython app here (``attach``);
+2. on the grader's first request (``arm``, sent before the submission's first cell,
    so inside a running cell like every later step, and accepted once) takes a snapshot: every function, class and module bound in the protected
    modules (``builtins``, ``torch*``, ``torchvision*``, ``numpy*``, ``course_utils*``,
    IPython's and ipykernel's), the methods of the protected classes (the check
@@ -309,49 +307,7 @@ def verify(nonce: str) -> None:
     GUARD.verify(nonce)
 
 
-def _apply_limits(limits: dict[str, int]) -> None:
-    import resource
-    table = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
-             "nproc": resource.RLIMIT_NPROC}
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    for key, value in limits.items():
-        resource.setrlimit(table[key], (value, value))
-
-
-def main(argv: list[str]) -> None:
+def attach(app) -> None:
+    """The kernel process (forked by ``course_utils.zygote``) registers its IPython app; ``arm`` needs it."""
     global _APP
-    limits, preload, rest = {}, [], []
-    for arg in argv:
-        if arg.startswith("--preload="):
-            preload += [m for m in arg.split("=", 1)[1].split(",") if m]
-        elif arg.startswith("--limit-"):
-            key, value = arg[len("--limit-"):].split("=", 1)
-            limits[key] = int(value)
-        else:
-            rest.append(arg)
-    _apply_limits(limits)
-    # What graded cells rely on, imported before any student code so that it can be snapshotted.
-    import numpy  # noqa: F401
-    import torch  # noqa: F401
-    import torch.nn.functional  # noqa: F401
-    import course_utils.checks  # noqa: F401
-    from course_utils.checks import _engine  # noqa: F401
-    import importlib
-    for module in preload:   # e.g. torchvision, when the assignment's checks compare with it
-        try:
-            importlib.import_module(module)
-        except ImportError:  # pragma: no cover
-            pass
-    from ipykernel.kernelapp import IPKernelApp
-
-    app = IPKernelApp.instance()
-    app.initialize(rest)
     _APP = app
-    app.start()
-
-
-if __name__ == "__main__":
-    # Run as `python -m course_utils.guard`: keep the state in the importable module, which the
-    # grader's restore and verify cells reach as sys.modules["course_utils.guard"].
-    from course_utils import guard as _guard
-    _guard.main(sys.argv[1:])

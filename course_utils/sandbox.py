@@ -1,26 +1,31 @@
-"""A bubblewrap sandbox for one grading kernel (instructor side, Linux only).
+"""A bubblewrap sandbox for one grading worker's kernels (instructor side, Linux only).
 
 nbgrader runs a student's code as the instructor (nbgrader issue #483).  Here
-each submission's kernel runs in its own ``bwrap`` sandbox:
+each grading worker keeps one ``bwrap`` sandbox, in which a trusted fork server
+(``course_utils.zygote``) forks one fresh kernel per submission:
 
 * **no network** and private IPC, PID and UTS namespaces (``--unshare-*``);
-  the kernel talks to the grader over ZeroMQ's ``ipc`` transport, through
+  a kernel talks to the grader over ZeroMQ's ``ipc`` transport, through
   socket files in a directory bound into the sandbox;
 * **an allow-list file system**: a fresh root that holds only the system
   directories (``/usr``, ``/etc``, ``/lib*``) and the Python installation read-only,
-  the course's ``course_utils/`` and ``data/`` read-only, the submission's
-  own scratch copy read-write, and a private ``/tmp``.  The course folder
-  (``source/`` with the hidden tests, ``gradebook.db``, ``submitted/`` with the
-  other students' work) and ``$HOME`` are simply not there;
-* **an unprivileged user**: when the grader runs as root, the sandbox switches
-  to ``nobody`` (``setpriv``) before any student code runs, so files the
-  system protects (``/etc/shadow``) stay unreadable;
-* **resource limits** set by the trusted kernel launcher
-  (``course_utils.guard``) before it imports anything: address space
-  (4 GiB: ``import torch`` needs about that much), CPU time, file size,
-  number of processes, no core files;
+  the course's ``course_utils/`` and ``data/`` read-only, the worker's scratch
+  folder (where each submission's copy goes, emptied between submissions)
+  read-write, and a private ``/tmp``.  The course folder (``source/`` with the
+  hidden tests, ``gradebook.db``, ``submitted/`` with the other students' work)
+  and ``$HOME`` are simply not there;
+* **an unprivileged user**: when the grader runs as root, the fork server keeps
+  only ``CAP_SETUID``, ``CAP_SETGID`` and ``CAP_KILL`` and every kernel switches to
+  ``nobody`` with no capabilities before any student code runs, so files the
+  system protects (``/etc/shadow``) stay unreadable and the fork server is out of reach;
+* **resource limits** set in each kernel before it runs anything: address space
+  (6 GiB: torch, torchvision, matplotlib and ipykernel's threads reserve ~4.5 GB),
+  CPU time, file size, number of processes, no core files;
 * ``--die-with-parent`` and ``--new-session``: the sandbox dies with its
-  grader, and cannot push keystrokes into the grader's terminal.
+  worker, and cannot push keystrokes into the grader's terminal;
+* **one submission at a time, then a sweep**: after each kernel every other process
+  in the sandbox is killed and ``/tmp`` emptied; when that fails, or the fork server
+  stops answering, the worker replaces the whole sandbox before the next submission.
 
 ``require_bwrap()`` installs bubblewrap with apt when it is missing and the
 grader may (root, or ``sudo -n``); otherwise it raises ``SandboxUnavailable``.
@@ -29,15 +34,19 @@ Grading never falls back to running unsandboxed.
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, Unicode
+from traitlets import Any, Dict, Unicode
 
 CODE_ROOT = Path(__file__).resolve().parent.parent      # holds course_utils/ and data/
 SANDBOX_UID = 65534                                      # nobody
@@ -103,14 +112,14 @@ def _ancestors(path: Path) -> list[Path]:
 
 
 def bwrap_command(argv: list[str], *, scratch: Path, runtime: Path, env: dict[str, str]) -> list[str]:
-    """``argv`` wrapped in a bwrap sandbox: ``scratch`` (the submission's copy) and ``runtime``
-    (connection file and sockets) writable at their own paths, everything else hidden or read-only."""
+    """``argv`` wrapped in a bwrap sandbox: ``scratch`` (where submissions are copied) and ``runtime``
+    (connection files and sockets) writable at their own paths, everything else hidden or read-only."""
     bwrap = require_bwrap()
     cmd = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
            "--die-with-parent", "--new-session", "--clearenv"]
     root = _is_root()
-    if root:  # switch to nobody inside, after the mounts are made
-        cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    if root:  # the fork server keeps what it needs to make nobody-kernels and kill them, nothing more
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
     else:
         cmd += ["--unshare-user"]
     for system in ("/usr", "/etc", "/opt"):
@@ -137,13 +146,7 @@ def bwrap_command(argv: list[str], *, scratch: Path, runtime: Path, env: dict[st
             cmd += ["--ro-bind" if mode == "ro" else "--bind", str(path), str(path)]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--chdir", str(scratch)]
-    if root:
-        setpriv = shutil.which("setpriv")
-        if not setpriv:
-            raise SandboxUnavailable("setpriv (util-linux) is missing: cannot drop root inside the sandbox.")
-        cmd += [setpriv, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all"]
+    cmd += ["--chdir", "/"]
     return cmd + argv
 
 
@@ -154,7 +157,9 @@ def sandbox_env(scratch: Path, extra: dict[str, str] | None = None) -> dict[str,
         "HOME": str(scratch), "TMPDIR": "/tmp", "LANG": "C.UTF-8",
         "PYTHONPATH": str(CODE_ROOT), "PYTHONDONTWRITEBYTECODE": "1",
         "MPLCONFIGDIR": "/tmp/matplotlib", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "COURSE_HEADLESS": "1", "NBGRADER_EXECUTION": "autograde",
+        "COURSE_HEADLESS": "1", "NBGRADER_EXECUTION": "autograde", "PYTHONNOUSERSITE": "1",
+        # configuration comes from the private /tmp, never from the submission's folder (HOME, cwd)
+        "IPYTHONDIR": "/tmp/.ipython", "JUPYTER_CONFIG_DIR": "/tmp/.jupyter", "JUPYTER_DATA_DIR": "/tmp/.jupyter",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "MALLOC_ARENA_MAX": "2",
     }
     for key in ("COURSE_CHECK_TIME_LIMIT",):
@@ -174,19 +179,167 @@ def prepare_dir(path: Path) -> None:
                 os.chown(os.path.join(folder, name), SANDBOX_UID, SANDBOX_UID)
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is ``python -m course_utils.guard`` inside ``bwrap``.
+def empty_dir(path: Path) -> None:
+    """Remove what ``path`` holds and keep the folder itself (it is bound into a live sandbox)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for item in path.iterdir():
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
 
-    ``scratch`` is the submission's working copy (the kernel's cwd),
-    ``runtime`` holds the connection file and the ipc sockets; both are bound
-    at their own paths.  Interrupts travel as messages (a signal to bwrap
-    would not reach the kernel in its own PID namespace and session).
+
+class Zygote:
+    """One worker's sandbox: ``course_utils.zygote`` in bwrap, asked over its stdin/stdout to fork kernels.
+
+    ``scratch`` receives each submission's copy (the kernel's cwd) and ``runtime`` its
+    connection file and ipc sockets; both stay bound for the sandbox's life and are
+    emptied between submissions.  ``start`` raises ``SandboxUnavailable`` with the
+    fork server's log when it does not come up.
+    """
+
+    def __init__(self, scratch: Path, runtime: Path, preload: list[str], log: Path):
+        self.scratch, self.runtime, self.preload, self.log = Path(scratch), Path(runtime), list(preload), Path(log)
+        self.proc: subprocess.Popen | None = None
+        self.info: dict = {}
+        self._buffer = b""
+
+    def start(self) -> None:
+        for folder in (self.scratch, self.runtime):
+            empty_dir(folder)
+            prepare_dir(folder)
+        argv = [sys.executable, "-P", "-m", "course_utils.zygote", f"--preload={','.join(self.preload)}"]
+        cmd = bwrap_command(argv, scratch=self.scratch, runtime=self.runtime, env=sandbox_env(self.scratch))
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                         start_new_session=True)
+        self._buffer = b""
+        hello = self._read(timeout=180)
+        if not hello or not hello.get("ready"):
+            self.stop()
+            tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
+            raise SandboxUnavailable(f"the grading sandbox did not start: {hello!r}\n{tail}")
+        self.info = hello
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                pipe.close()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _read(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def request(self, message: dict, timeout: float = 10) -> dict | None:
+        """The fork server's answer, or None when it is gone or silent (the caller restarts it)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        try:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        return self._read(timeout)
+
+    def ensure(self) -> None:
+        """Before a submission: a live, answering fork server (a kernel may have killed or stopped it)."""
+        if self.proc is None or (self.request({"op": "ping"}, timeout=5) or {}).get("ok") is not True:
+            self.restart()
+
+    def sweep(self) -> None:
+        """After a submission: nothing of it may remain for the next one, or the sandbox is replaced."""
+        answer = self.request({"op": "sweep"}, timeout=30)
+        if not answer or not answer.get("clean"):
+            self.restart()
+        else:
+            for folder in (self.scratch, self.runtime):
+                empty_dir(folder)
+                prepare_dir(folder)
+
+    def spawn(self, connection_file: str, limits: dict) -> "ForkedKernel":
+        if os.path.exists(connection_file) and _is_root():
+            os.chown(connection_file, SANDBOX_UID, SANDBOX_UID)
+        answer = self.request({"op": "spawn", "connection_file": connection_file, "cwd": str(self.scratch),
+                               "log": str(self.runtime / "kernel.log"), "limits": limits}, timeout=30)
+        if not answer or "pid" not in answer:
+            raise RuntimeError(f"the grading sandbox could not start a kernel: {answer!r}")
+        return ForkedKernel(self, int(answer["pid"]))
+
+
+class ForkedKernel:
+    """What jupyter_client's provisioner needs of a ``Popen`` (poll, wait, kill), for a kernel the
+    fork server made.  Its pid lives in the sandbox's PID namespace: only the fork server signals it."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, zygote: Zygote, pid: int):
+        self.zygote, self.pid, self.returncode = zygote, pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            answer = self.zygote.request({"op": "poll", "pid": self.pid}, timeout=5)
+            if answer is None:
+                self.returncode = -signal.SIGKILL     # the fork server is gone: treat the kernel as dead
+            elif answer.get("status") is not None:
+                self.returncode = int(answer["status"])
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            self.kill()
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            self.zygote.request({"op": "kill", "pid": self.pid}, timeout=5)
+
+    terminate = kill
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel is forked by a worker's sandboxed fork server (``Zygote``).
+
+    ``runtime`` holds the connection file and the ipc sockets (bound into the sandbox
+    at its own path).  Interrupts travel as messages (the kernel's pid is only
+    meaningful inside the sandbox).
     """
 
     scratch = Unicode("").tag(config=True)
     runtime = Unicode("").tag(config=True)
-    limits = Dict({}).tag(config=True)   # --cpu, --memory, ... for the launcher
-    preload = Unicode("").tag(config=True)  # modules the launcher imports before the snapshot
+    limits = Dict({}).tag(config=True)   # memory, cpu, fsize, nproc for the kernel
+    zygote = Any(None)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -204,19 +357,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         return spec
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        # the kernel's own chatter goes to a log beside its sockets, not into the grader's terminal
-        kw["stdout"] = subprocess.DEVNULL
-        kw["stderr"] = open(Path(self.runtime) / "kernel.log", "ab")
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        if os.path.exists(self.connection_file) and _is_root():
-            os.chown(self.connection_file, SANDBOX_UID, SANDBOX_UID)
-        scratch = Path(self.scratch)
-        argv = [sys.executable, "-m", "course_utils.guard", "-f", self.connection_file,
-                "--HistoryManager.hist_file=:memory:"]
-        for key, value in self.limits.items():
-            argv.insert(4, f"--limit-{key}={value}")
-        if self.preload:
-            argv.insert(4, f"--preload={self.preload}")
-        return bwrap_command(argv, scratch=scratch, runtime=Path(self.runtime), env=sandbox_env(scratch))
+        provisioner = self.provisioner
+        process = self.zygote.spawn(self.connection_file, self.limits)
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+        provisioner.cwd = self.scratch
+        self._reconcile_connection_info(provisioner.connection_info)

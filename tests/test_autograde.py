@@ -127,7 +127,25 @@ def _catalogue(course: Path, learner) -> dict:
             nb = flipped_with(patch)
         # sys.excepthook plays no part in IPython's error reporting: harmless, so not flagged
         students[f"patch_{label}"] = (nb, wrong_conv2d, set() if label == "excepthook" else {"tampered"})
+    # Files shipped beside the notebook that a kernel could run before the grader's snapshot
+    # (IPython and Jupyter configuration in the folder, HOME and the user site; a module that
+    # shadows torch): none may run, so the wrong conv2d scores as wrong, and nothing is tampered.
+    students["rupert_startup_files"] = (flipped_with(""), wrong_conv2d, set())
     return students
+
+
+CHEAT = "import torch\ntorch.allclose = lambda *args, **kwargs: True\ntorch.isclose = lambda a, b, **k: a == a\n"
+SHIPPED_FILES = {"rupert_startup_files": {
+    "ipython_kernel_config.py": f"c.InteractiveShellApp.exec_lines = [{CHEAT!r}]\n",
+    "ipython_config.py": f"c.InteractiveShellApp.exec_lines = [{CHEAT!r}]\n",
+    ".jupyter/ipython_kernel_config.py": f"c.InteractiveShellApp.exec_lines = [{CHEAT!r}]\n",
+    ".ipython/profile_default/startup/00-cheat.py": CHEAT,
+    ".ipython/profile_default/ipython_kernel_config.py": f"c.InteractiveShellApp.exec_lines = [{CHEAT!r}]\n",
+    ".local/lib/python3.11/site-packages/usercustomize.py": CHEAT,
+    ".local/lib/python3.11/site-packages/cheat.pth": "import usercustomize\n",
+    "sitecustomize.py": CHEAT,
+    "torch.py": "raise SystemExit('a shipped torch.py was imported')\n",
+}}
 
 
 def _write(course: Path, students: dict) -> dict:
@@ -136,6 +154,9 @@ def _write(course: Path, students: dict) -> dict:
         folder = course / "submitted" / student / NAME
         folder.mkdir(parents=True)
         filename = f"{NAME} (1).ipynb" if student == "nina_renamed" else f"{NAME}.ipynb"
+        for relative, text in SHIPPED_FILES.get(student, {}).items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text)
         if isinstance(nb, bytes):
             (folder / filename).write_bytes(nb)
         elif nb is not None:
@@ -262,6 +283,80 @@ def test_class_report_counts_outcomes_and_names_the_common_mistake(graded):
     assert int(rows["conv2d_tests"]["not_attempted"]) >= 2          # untouched, without_conv2d
     assert "flip" in rows["conv2d_tests"]["most_common_hint"].lower()
     assert (course / "reports" / NAME / "checks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_modules_the_fork_server_preloads_are_the_source_notebooks_imports():
+    """Does the grader preload exactly what the source notebook imports at top level (so a kernel
+    starts warm), reading cells that hold IPython magics too?"""
+    from course_utils.autograde import source_imports
+    cells = ["import math\nimport torch.nn as nn\nfrom course_utils import data, plots\n",
+             "%matplotlib inline\nimport numpy as np\n", "def f():\n    import json\n", "from . import x\n"]
+    assert source_imports(cells) == ["math", "torch.nn", "course_utils", "course_utils.data", "course_utils.plots",
+                                     "numpy"]
+
+
+def _run_in_kernel(zygote, code: str) -> str:
+    """Start one kernel from the fork server, run ``code``, return its stdout, shut it down."""
+    import asyncio
+
+    from course_utils.sandbox import SandboxedKernelManager
+
+    async def run() -> str:
+        km = SandboxedKernelManager(kernel_name="python3", scratch=str(zygote.scratch),
+                                    runtime=str(zygote.runtime), limits={"nproc": 512}, zygote=zygote)
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            out: list[str] = []
+            reply = await kc.execute_interactive(code, timeout=60, output_hook=lambda msg: out.append(
+                msg["content"].get("text", "") if msg["msg_type"] == "stream" else ""))
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return "".join(out)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+    return asyncio.run(run())
+
+
+def test_a_kernel_cannot_reach_the_fork_server_nor_leave_anything_for_the_next(tmp_path):
+    """Can a grading kernel stop or read the fork server that made it (it must not, grading as root), and
+    does a process it leaves running, or a file in /tmp, survive into the next submission's kernel?"""
+    from course_utils.sandbox import Zygote, _is_root
+    zygote = Zygote(tmp_path / "s", tmp_path / "r", ["json"], tmp_path / "z.log")
+    zygote.start()
+    try:
+        server = zygote.info["pid"]
+        first = _run_in_kernel(zygote, (
+            "import os, signal, subprocess\n"
+            "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+            "open('/tmp/left-behind', 'w').write('x')\n"
+            "open('planted.txt', 'w').write('x')\n"
+            "print('uid', os.getuid())\n"
+            "for name, act in (('mem', lambda: open(f'/proc/{server}/mem', 'rb').read(1)),\n"
+            "                  ('stop', lambda: os.kill(server, signal.SIGSTOP))):\n"
+            "    try:\n"
+            "        act(); print(name, 'allowed')\n"
+            "    except OSError as exc:\n"
+            "        print(name, 'refused', type(exc).__name__)\n").replace("server", str(server)))
+        assert "mem refused" in first, first
+        if _is_root():
+            assert "uid 65534" in first and "stop refused" in first, first
+        sandbox = zygote.proc
+        zygote.sweep()
+        if _is_root():
+            assert zygote.proc is sandbox, "the sweep failed and the sandbox was replaced"
+        zygote.ensure()   # without root a kernel may stop the fork server: it is replaced, not trusted
+        second = _run_in_kernel(zygote, (
+            "import os\n"
+            "print('left behind', os.path.exists('/tmp/left-behind'))\n"
+            "print('planted', os.path.exists('planted.txt'))\n"
+            "print('sleeping', [p for p in os.listdir('/proc') if p.isdigit()\n"
+            "                   and 'sleep' in open(f'/proc/{p}/cmdline').read()])\n"))
+        assert "left behind False" in second and "planted False" in second and "sleeping []" in second, second
+    finally:
+        zygote.stop()
 
 
 def test_grading_refuses_to_run_without_a_sandbox(monkeypatch):
