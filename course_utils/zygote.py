@@ -189,8 +189,12 @@ def sweep() -> dict:
 
 def _preload(modules: list[str]) -> list[str]:
     import importlib
+    import types
     failed = []
     for name in modules:
+        parent, _, attr = name.rpartition(".")
+        if parent in sys.modules and not isinstance(getattr(sys.modules[parent], attr, types), types.ModuleType):
+            continue   # `from a import f` names a function f, not a module a.f
         try:
             importlib.import_module(name)
         except Exception:   # a module the source names but the system lacks: the kernel will say so

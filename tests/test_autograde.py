@@ -295,6 +295,23 @@ def test_modules_the_fork_server_preloads_are_the_source_notebooks_imports():
                                      "numpy"]
 
 
+def test_every_assignments_fork_server_starts_warm(tmp_path):
+    """Does the fork server start for every notebook, having imported everything its source notebook
+    imports (a module that fails, or one that starts a thread, would make forking unsafe)?"""
+    from course_utils.autograde import Grader
+    from course_utils.sandbox import Zygote
+    for source in sorted((ROOT / "source").glob("[0-9][0-9]_*")):
+        grader = Grader(ROOT, source.name, workers=1, limit=600, timeout=None, memory=0, quiet=True)
+        preload = grader.preload()
+        assert "torch" in preload and "course_utils.checks" in preload, (source.name, preload)
+        zygote = Zygote(tmp_path / "s", tmp_path / "r", preload, tmp_path / "z.log")
+        zygote.start()
+        try:
+            assert zygote.info["failed"] == [], (source.name, zygote.info)
+        finally:
+            zygote.stop()
+
+
 def _run_in_kernel(zygote, code: str) -> str:
     """Start one kernel from the fork server, run ``code``, return its stdout, shut it down."""
     import asyncio
