@@ -395,15 +395,29 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(conn, options: dict, slot: int) -> None:
-    from course_utils.sandbox import Zygote
+def _start_sandbox(conn, options: dict, slot: int):
+    """The worker's sandboxed fork server, or None after telling the parent why it cannot start
+    (the parent stops the run with that message: no student is graded unsandboxed)."""
+    from course_utils.sandbox import SandboxUnavailable, Zygote
 
+    work = Path(options["work"])
+    zygote = Zygote(work / f"s{slot}", work / f"r{slot}", options["preload"], work / f"z{slot}.log")
+    try:
+        zygote.start()
+    except Exception as exc:
+        conn.send({"ready": False, "error": str(exc) if isinstance(exc, SandboxUnavailable)
+                   else f"{type(exc).__name__}: {exc}"})
+        return None
+    return zygote
+
+
+def _worker(conn, options: dict, slot: int) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent decides when to stop
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    work = Path(options["work"])
-    zygote = Zygote(work / f"s{slot}", work / f"r{slot}", options["preload"], work / f"z{slot}.log")
-    zygote.start()
+    zygote = _start_sandbox(conn, options, slot)
+    if zygote is None:
+        return
     options = dict(options, execute_class=_make_guarded_execute(), zygote=zygote)
     conn.send({"ready": True})
     try:
@@ -744,6 +758,9 @@ class Grader:
                         if message.get("ready"):
                             slot["ready"] = True
                             continue
+                        if message.get("ready") is False:
+                            from course_utils.sandbox import SandboxUnavailable
+                            raise SandboxUnavailable(message.get("error", "the grading sandbox did not start"))
                         task, slot["task"] = slot["task"], None
                         self.record(task, message, gb)
                     elif not slot["proc"].is_alive():
@@ -877,6 +894,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (default 6 GiB)")
     parser.add_argument("--regrade", action="store_true", help="grade every submission again")
     args = parser.parse_args(argv)
+    from course_utils.sandbox import SandboxUnavailable
+
     course = Path(args.course).resolve()
     available = sorted(p.name for p in (course / "source").iterdir() if p.is_dir()) \
         if (course / "source").is_dir() else []
@@ -888,6 +907,9 @@ def main(argv: list[str] | None = None) -> int:
                memory=args.memory, regrade=args.regrade).run()
     except KeyboardInterrupt:
         return 130
+    except SandboxUnavailable as exc:
+        print(f"[grade] stopped, nothing graded unsandboxed: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -219,7 +219,10 @@ class Zygote:
         if not hello or not hello.get("ready"):
             self.stop()
             tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
-            raise SandboxUnavailable(f"the grading sandbox did not start: {hello!r}\n{tail}")
+            raise SandboxUnavailable(
+                "bubblewrap could not start the grading sandbox; its log ends:\n" + (tail.strip() or "(empty)") +
+                "\nIf it speaks of user namespaces or a uid map, this system restricts unprivileged user "
+                "namespaces: grade as root (sudo), or allow them for bwrap.")
         self.info = hello
 
     def stop(self) -> None:

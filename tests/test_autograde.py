@@ -376,6 +376,30 @@ def test_a_kernel_cannot_reach_the_fork_server_nor_leave_anything_for_the_next(t
         zygote.stop()
 
 
+def test_a_sandbox_that_cannot_start_stops_the_run_with_its_reason(tmp_path):
+    """When bwrap is installed but cannot make a sandbox (e.g. unprivileged user namespaces are switched
+    off, as on Ubuntu 24.04), does the command stop at once with bwrap's own message, grading no one?"""
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
+    (course / "submitted" / "alice" / NAME).mkdir(parents=True)
+    shutil.copy(ROOT / "source" / NAME / f"{NAME}.ipynb", course / "submitted" / "alice" / NAME)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    env = _env()
+    env["PATH"] = os.pathsep.join([str(fake), env["PATH"]])
+    started = time.monotonic()
+    done = subprocess.run(_command(course), cwd=course, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "nothing graded unsandboxed" in done.stderr and "uid map: Permission denied" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert not (course / "autograded" / "alice" / NAME / ".grade.json").exists()
+    assert time.monotonic() - started < 120
+
+
 def test_grading_refuses_to_run_without_a_sandbox(monkeypatch):
     """With bubblewrap missing and no way to install it, does grading stop with a clear error
     instead of running student code unsandboxed?"""
