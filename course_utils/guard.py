@@ -287,6 +287,7 @@ class Guard:
 _MISSING = object()
 GUARD: Guard | None = None
 _APP = None
+_CWD_ON_PATH = False
 
 
 def arm(nonce: str) -> None:
@@ -296,7 +297,24 @@ def arm(nonce: str) -> None:
         print(f"course-guard {nonce} refused: ", flush=True)
         return
     GUARD = Guard(_APP.shell, _APP.kernel)
+    if _CWD_ON_PATH:
+        _put_cwd_on_path()
     print(f"course-guard {nonce} armed: ", flush=True)
+
+
+def _put_cwd_on_path() -> None:
+    """What IPython's ``init_path`` does for an ordinary kernel (the fork server runs with ``-P``, so it
+    did not): the working folder — the submission's copy, with any helper modules shipped beside the
+    notebook — goes on ``sys.path`` before the site packages.  Only now, after the snapshot, so
+    nothing in that folder is imported before it."""
+    if "" in sys.path:
+        return
+    for index, path in enumerate(sys.path):
+        if path.rstrip("/").endswith(("site-packages", "dist-packages")):
+            break
+    else:
+        index = 0
+    sys.path.insert(index, "")
 
 
 def restore(nonce: str, checks=()) -> None:
@@ -307,7 +325,8 @@ def verify(nonce: str) -> None:
     GUARD.verify(nonce)
 
 
-def attach(app) -> None:
-    """The kernel process (forked by ``course_utils.zygote``) registers its IPython app; ``arm`` needs it."""
-    global _APP
-    _APP = app
+def attach(app, cwd_on_path: bool = False) -> None:
+    """The kernel process (forked by ``course_utils.zygote``) registers its IPython app; ``arm`` needs it,
+    and puts the working folder on ``sys.path`` when ``cwd_on_path``."""
+    global _APP, _CWD_ON_PATH
+    _APP, _CWD_ON_PATH = app, cwd_on_path

@@ -12,9 +12,11 @@ zygote or the next kernel:
   folder is empty, with ``-P`` (no script folder on ``sys.path``), no user site
   packages, and IPython and Jupyter configuration folders under its private
   ``/tmp``; a kernel reads its configuration in ``/`` and only then moves into the
-  submission's copy, so a submission cannot ship a ``torch.py``,
+  submission's copy, whose folder joins ``sys.path`` (for helper modules shipped beside
+  the notebook, as in any kernel) only after the grader's snapshot
+  (``course_utils.guard``), so a submission cannot ship a ``torch.py``,
   ``ipython_kernel_config.py``, IPython start-up file or ``usercustomize.py`` that
-  runs before the grader's snapshot (``course_utils.guard``);
+  runs before it;
 * **another user** (grading as root): the zygote keeps uid 0 with only
   ``CAP_SETUID``, ``CAP_SETGID`` and ``CAP_KILL``; a kernel drops to ``nobody`` with
   no capabilities and ``no_new_privs`` before it runs anything, so it cannot signal,
@@ -103,7 +105,7 @@ def _kernel(request: dict) -> None:
         os.chdir("/")                        # configuration is read here, never from the submission
         app = IPKernelApp.instance()
         app.initialize(["-f", request["connection_file"], "--HistoryManager.hist_file=:memory:"])
-        guard.attach(app)
+        guard.attach(app, cwd_on_path=True)   # after the grader's snapshot, as an ordinary kernel has it
         backend = sys.modules.get("matplotlib_inline.backend_inline")
         if backend is not None:              # imported before the shell existed: hook it up now
             backend._enable_matplotlib_integration()

@@ -131,6 +131,11 @@ def _catalogue(course: Path, learner) -> dict:
     # (IPython and Jupyter configuration in the folder, HOME and the user site; a module that
     # shadows torch): none may run, so the wrong conv2d scores as wrong, and nothing is tampered.
     students["rupert_startup_files"] = (flipped_with(""), wrong_conv2d, set())
+    # An honest learner who keeps one answer in a module beside the notebook (nbgrader copies the
+    # folder): it imports as in any kernel, and earns full marks.
+    students["sybil_helper_module"] = (submission(learner, solutions, replace={
+        "conv_param_count": "from my_helpers import conv_param_count\n"}), total, set())
+    SHIPPED_FILES["sybil_helper_module"] = {"my_helpers.py": solutions["conv_param_count"]}
     return students
 
 
@@ -219,7 +224,8 @@ def test_faulty_submissions_are_flagged_in_the_export(graded):
     for student, (_, flags) in graded["expected"].items():
         shown = set(filter(None, graded["rows"][student]["flag"].split(";")))
         assert flags <= shown, (student, shown)
-    honest = ("full", "untouched", "without_conv2d", "carol_partly_wrong", "grace_deleted_graded_cell")
+    honest = ("full", "untouched", "without_conv2d", "carol_partly_wrong", "grace_deleted_graded_cell",
+              "sybil_helper_module")
     for student in honest:
         assert graded["rows"][student]["flag"] == "", (student, graded["rows"][student]["flag"])
 
