@@ -358,32 +358,34 @@ def grade_notebook(task: dict, options: dict) -> dict:
         return result
     zygote = options["zygote"]
     zygote.ensure()
-    scratch, runtime = zygote.scratch, zygote.runtime
-    empty_dir(scratch)
-    shutil.copytree(Path(task["notebook"]).parent, scratch, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    for item in Path(options["source_dir"]).iterdir():   # nbgrader copies the source's data files too
-        if item.suffix != ".ipynb" and item.is_file():
-            shutil.copy(item, scratch / item.name)
-    prepare_dir(scratch)
-    execute = options["execute_class"](config=config, scratch=str(scratch), runtime=str(runtime),
-                                       limits=options["limits"], zygote=zygote, deadline=start + options["limit"],
-                                       shutdown_kernel="immediate", record_timing=False)
-    nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
     try:
-        nb, resources = execute.preprocess(nb, resources)
-        result["flags"] |= execute.flags
-        graded, executed = execute.graded, execute.executed
-    except Exception as exc:
-        result["flags"].add("grader_error")
-        result["error"] = f"{type(exc).__name__}: {exc}"
-        graded, executed = {}, set()
-    nb, resources = IgnorePattern(config=config).preprocess(nb, resources)
-    nb, resources = LimitOutput(config=config).preprocess(nb, resources)
-    nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
-    result["cells"] = judge(nb, graded, executed, result["flags"])
-    result["nb"] = nbformat.writes(nb)
-    zygote.sweep()   # nothing of this submission reaches the next one
+        scratch, runtime = zygote.scratch, zygote.runtime
+        empty_dir(scratch)
+        shutil.copytree(Path(task["notebook"]).parent, scratch, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        for item in Path(options["source_dir"]).iterdir():   # nbgrader copies the source's data files too
+            if item.suffix != ".ipynb" and item.is_file():
+                shutil.copy(item, scratch / item.name)
+        prepare_dir(scratch)
+        execute = options["execute_class"](config=config, scratch=str(scratch), runtime=str(runtime),
+                                           limits=options["limits"], zygote=zygote, deadline=start + options["limit"],
+                                           shutdown_kernel="immediate", record_timing=False)
+        nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
+        try:
+            nb, resources = execute.preprocess(nb, resources)
+            result["flags"] |= execute.flags
+            graded, executed = execute.graded, execute.executed
+        except Exception as exc:
+            result["flags"].add("grader_error")
+            result["error"] = f"{type(exc).__name__}: {exc}"
+            graded, executed = {}, set()
+        nb, resources = IgnorePattern(config=config).preprocess(nb, resources)
+        nb, resources = LimitOutput(config=config).preprocess(nb, resources)
+        nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
+        result["cells"] = judge(nb, graded, executed, result["flags"])
+        result["nb"] = nbformat.writes(nb)
+    finally:
+        zygote.sweep()   # nothing of this submission reaches the next one
     result["seconds"] = time.monotonic() - start
     return result
 
