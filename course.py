@@ -111,6 +111,13 @@ def bench(args: list[str]) -> int:
 
 def grade(args: list[str]) -> int:
     python = ensure_environment()
+    # --course is read from where you are, although the grader runs from the repository
+    args = list(args)
+    for i, arg in enumerate(args):
+        if arg == "--course" and i + 1 < len(args):
+            args[i + 1] = os.path.abspath(args[i + 1])
+        elif arg.startswith("--course="):
+            args[i] = "--course=" + os.path.abspath(arg.split("=", 1)[1])
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])   # nbgrader runs alembic by name
     env.setdefault("OMP_NUM_THREADS", "1")

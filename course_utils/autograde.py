@@ -47,7 +47,10 @@ Flags in ``grades.csv`` (several are joined with ``;``): ``missing_notebook``,
 ``invalid_notebook``, ``renamed`` (graded from the only notebook in the folder),
 ``kernel_died``, ``timeout`` (a cell or the whole submission ran out of time),
 ``memory`` (a ``MemoryError`` under the sandbox's limit), ``huge_output``
-(outputs truncated), ``tampered``, ``grader_error``.
+(outputs truncated), ``tampered``, ``bad_timestamp`` (``timestamp.txt`` empty or unreadable:
+no late penalty could be computed), ``grader_error``.  A notebook that is a symbolic link, or
+a folder that leads outside ``submitted/``, is not followed (``invalid_notebook``); symbolic
+links beside the notebook are not copied.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ from pathlib import Path
 
 GRADER_VERSION = "course-grade 2"   # bump when a grade could come out differently
 FLAGS = ("missing_notebook", "invalid_notebook", "renamed", "kernel_died", "timeout", "memory", "huge_output",
-         "tampered", "grader_error")
+         "tampered", "bad_timestamp", "grader_error")
 OUTPUT_LIMIT = 2_000_000           # characters of output one cell may produce before it is truncated
 VERDICT = re.compile(r"^(?:CheckFailed: )?(\w+): (passed|not yet correct|not attempted|your code raised|"
                      r"cannot be checked) — (.*)$")
@@ -361,8 +364,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
     try:
         scratch, runtime = zygote.scratch, zygote.runtime
         empty_dir(scratch)
-        shutil.copytree(Path(task["notebook"]).parent, scratch, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        _copy_files(Path(task["notebook"]).parent, scratch)
         for item in Path(options["source_dir"]).iterdir():   # nbgrader copies the source's data files too
             if item.suffix != ".ipynb" and item.is_file():
                 shutil.copy(item, scratch / item.name)
@@ -456,21 +458,50 @@ def discover(course: Path, name: str, dirs: dict) -> list[dict]:
     """One task per student folder ``submitted/STUDENT/NAME/``."""
     tasks = []
     root = course / dirs["submitted"]
+    real_root = os.path.realpath(root)
     for folder in sorted(root.glob(f"*/{name}")):
         if not folder.is_dir():
             continue
         student = folder.parent.name
         notebook, flags = folder / f"{name}.ipynb", []
-        if not notebook.exists():
+        if folder.is_symlink() or folder.parent.is_symlink() or \
+                not os.path.realpath(folder).startswith(real_root + os.sep):
+            notebook, flags = None, ["invalid_notebook"]     # never follow a link out of submitted/
+        elif not notebook.exists() and not notebook.is_symlink():
             others = sorted(p for p in folder.glob("*.ipynb"))
             if len(others) == 1:
                 notebook, flags = others[0], ["renamed"]
             else:
                 notebook = None
-        content = notebook.read_bytes() if notebook else b"<missing>"
+        if notebook is not None and notebook.is_symlink():
+            notebook, flags = None, ["invalid_notebook"]     # e.g. a link to the instructor's source notebook
         tasks.append({"student": student, "folder": str(folder), "notebook": str(notebook) if notebook else None,
-                      "flags": flags, "content_hash": hashlib.sha256(content).hexdigest()})
+                      "flags": flags, "content_hash": _folder_hash(folder) if notebook else "<missing>"})
     return tasks
+
+
+def _folder_hash(folder: Path) -> str:
+    """Everything in a submission that can change its grade: every file's path and bytes (the notebook,
+    timestamp.txt, data files beside it); links count by their target, never followed."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        if path.is_symlink():
+            digest.update(f"link {relative} {os.readlink(path)}\n".encode())
+        elif path.is_file():
+            digest.update(f"file {relative} ".encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _copy_files(source: Path, target: Path) -> None:
+    """A submission's files beside its notebooks (data, helper modules), as nbgrader copies them;
+    symbolic links are left out (one could point at the hidden tests or the gradebook)."""
+    def ignored(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n.endswith(".ipynb") or n == ".ipynb_checkpoints"
+                or os.path.islink(os.path.join(folder, n))}
+    shutil.copytree(source, target, dirs_exist_ok=True, ignore=ignored)
 
 
 def ensure_assignment(course: Path, name: str, db_url: str) -> None:
@@ -596,20 +627,29 @@ class Grader:
         gb.update_or_create_student(student)
         timestamp = None
         stamp = Path(task["folder"]) / "timestamp.txt"
-        if stamp.exists():
+        if stamp.is_file() and not stamp.is_symlink():
             from nbgrader.utils import parse_utc
             try:
                 timestamp = parse_utc(stamp.read_text().strip())
-            except ValueError:
+            except Exception:   # nbgrader itself stops the whole run here; one student's file must not
                 timestamp = None
+            if timestamp is None:
+                result["flags"] = sorted(set(result["flags"]) | {"bad_timestamp"})
         if timestamp:
             gb.update_or_create_submission(self.name, student, timestamp=timestamp)
         else:
             gb.update_or_create_submission(self.name, student)
         out = self._out_dir("autograded", student)
         out.mkdir(parents=True, exist_ok=True)
-        if stamp.exists():
+        if result.get("nb"):   # what nbgrader's autograde leaves there: the student's files, the source's data
+            _copy_files(Path(task["folder"]), out)
+            for item in self.source_dir.iterdir():
+                if item.suffix != ".ipynb" and item.is_file():
+                    shutil.copy(item, out / item.name)
+        if stamp.is_file() and not stamp.is_symlink():
             shutil.copy(stamp, out / "timestamp.txt")
+        else:
+            (out / "timestamp.txt").unlink(missing_ok=True)
         resources = {"nbgrader": {"notebook": self.name, "assignment": self.name, "student": student,
                                   "db_url": self.db_url}}
         if result.get("nb"):
@@ -628,9 +668,13 @@ class Grader:
                 grade.needs_manual_grade = False
             gb.db.commit()
             (out / f"{self.name}.ipynb").unlink(missing_ok=True)
+            # an earlier grade's feedback would contradict the gradebook now
+            (self._out_dir("feedback", student) / f"{self.name}.html").unlink(missing_ok=True)
         gb.db.expire_all()
         submission = gb.find_submission(self.name, student)
-        state = {"hash": self._task_hash(task), "student": student, "score": submission.score,
+        penalty = submission.late_submission_penalty or 0.0
+        state = {"hash": self._task_hash(task), "student": student, "score": submission.score - penalty,
+                 "raw_score": submission.score, "late_penalty": penalty,
                  "max_score": submission.max_score, "flags": result["flags"], "cells": result.get("cells", {}),
                  "error": result.get("error"), "seconds": result.get("seconds")}
         gb.db.commit()   # hold no transaction between results: the next writer never waits on us
@@ -639,7 +683,8 @@ class Grader:
         tmp.replace(self._state_path(student))
         self.results[student] = state
         flags = f"  [{', '.join(result['flags'])}]" if result["flags"] else ""
-        self.log(f"{student}: {submission.score:g} / {submission.max_score:g}{flags}")
+        late = f" (late: {submission.score:g} less a penalty of {penalty:g})" if penalty else ""
+        self.log(f"{student}: {state['score']:g} / {submission.max_score:g}{late}{flags}")
 
     def feedback(self, nb, student: str) -> None:
         from nbconvert.exporters import HTMLExporter
@@ -672,8 +717,14 @@ class Grader:
     def run(self) -> dict:
         from nbgrader.api import Gradebook
 
+        import warnings
+
+        from sqlalchemy.exc import SAWarning
+        warnings.filterwarnings("ignore", category=SAWarning)   # nbgrader's own session chatter, not ours to fix
         ensure_assignment(self.course, self.name, self.db_url)
         tasks = discover(self.course, self.name, self.dirs)
+        if not tasks:
+            self.log(f"no submissions: nothing in {self.course / self.dirs['submitted']}/*/{self.name}/")
         todo = []
         for task in tasks:
             state = self._done(task)
@@ -682,15 +733,18 @@ class Grader:
             else:
                 self.results[task["student"]] = state
         self.log(f"{self.name}: {len(tasks)} submissions, {len(tasks) - len(todo)} already graded, "
-                 f"{len(todo)} to grade with {min(self.workers, max(1, len(todo)))} sandboxed workers")
+                 + (f"{len(todo)} to grade with {min(self.workers, len(todo))} sandboxed "
+                    f"worker{'s' if min(self.workers, len(todo)) > 1 else ''}" if todo else "nothing to grade"))
         start = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix="cg-"))   # short: ipc socket paths must stay under 107 bytes
         try:
             with Gradebook(self.db_url) as gb:
                 for task in todo:
                     if task["notebook"] is None:
-                        self.record(task, {"flags": sorted(set(task["flags"]) | {"missing_notebook"}),
-                                           "nb": None, "cells": {}}, gb)
+                        flags = set(task["flags"])
+                        if "invalid_notebook" not in flags:
+                            flags.add("missing_notebook")
+                        self.record(task, {"flags": sorted(flags), "nb": None, "cells": {}}, gb)
                 queue = [t for t in todo if t["notebook"] is not None]
                 if queue:
                     self._schedule(queue, work, gb)
@@ -738,16 +792,25 @@ class Grader:
                                    "error": error}, gb)
             slots[slots.index(slot)] = start_worker(slot["id"])
 
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # Ctrl-C and SIGTERM only ask to stop; the loop stops at a safe point.  (A handler that raises
+        # can land anywhere, e.g. in a weakref callback, whose exceptions Python prints and ignores: the
+        # run then went on grading everyone, seen once under load.)
+        stop: list[int] = []
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, lambda signum, frame: stop.append(signum))
         try:
             slots.extend(start_worker(i) for i in range(min(self.workers, len(queue))))
             hard_limit = self.limit + 30
             while pending or any(s["task"] is not None for s in slots):
+                if stop:
+                    raise KeyboardInterrupt
                 for slot in slots:
                     assign(slot)
                 waitables = [s["conn"] for s in slots] + [s["proc"].sentinel for s in slots]
                 for ready in wait(waitables, timeout=1.0):
+                    if stop:
+                        break
                     slot = next((s for s in slots if s["conn"] is ready or s["proc"].sentinel == ready), None)
                     if slot is None:
                         continue
@@ -772,10 +835,12 @@ class Grader:
                     if slot["task"] is not None and now - slot["since"] > hard_limit:
                         retire(slot, ["timeout"], f"the whole submission ran longer than {self.limit:g} s")
         except KeyboardInterrupt:
-            self.log("interrupted: finished submissions are saved; run the same command again to resume")
+            again = "the same command without --regrade" if self.regrade else "the same command"
+            self.log(f"interrupted: finished submissions are saved; run {again} again to resume")
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             for slot in slots:
                 try:
                     slot["conn"].send(None)
@@ -868,10 +933,19 @@ class Grader:
         ax.invert_yaxis()
         ax.set_xlabel("submissions")
         ax.set_title(f"{self.name}: what the class got right and wrong")
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)   # never over a bar
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
+
+
+def _size(text: str) -> int:
+    """Bytes from ``6442450944``, ``6G``, ``6144M`` or ``512K``."""
+    units = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
 
 
 def _cpus() -> int:
@@ -889,11 +963,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignment", help="e.g. 01_convolution (submissions in submitted/STUDENT/NAME/)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("COURSE_GRADE_WORKERS", _cpus())),
                         help="sandboxed kernels side by side (default: one per CPU)")
-    parser.add_argument("--course", default=".", help="the course folder (default: here)")
+    parser.add_argument("--course", default=str(Path(__file__).resolve().parent.parent),
+                        help="the course folder (default: this repository)")
     parser.add_argument("--limit", type=float, default=600, help="seconds one whole submission may take (600)")
     parser.add_argument("--timeout", type=int, default=None, help="seconds one cell may take (default: the "
                         "course's Execute.timeout)")
-    parser.add_argument("--memory", type=int, default=0, help="address-space limit in bytes (default 6 GiB)")
+    parser.add_argument("--memory", type=_size, default=0,
+                        help="address-space limit of one kernel, e.g. 8G or 6144M (default 6G)")
     parser.add_argument("--regrade", action="store_true", help="grade every submission again")
     args = parser.parse_args(argv)
     from course_utils.sandbox import SandboxUnavailable
@@ -902,7 +978,10 @@ def main(argv: list[str] | None = None) -> int:
     available = sorted(p.name for p in (course / "source").iterdir() if p.is_dir()) \
         if (course / "source").is_dir() else []
     if args.assignment not in available:
-        print(f"unknown assignment {args.assignment!r}; the course has: {', '.join(available)}")
+        if not available:
+            print(f"{course} has no source/ folder of assignments: is --course the course folder?", file=sys.stderr)
+        else:
+            print(f"unknown assignment {args.assignment!r}; the course has: {', '.join(available)}", file=sys.stderr)
         return 2
     try:
         Grader(course, args.assignment, workers=args.workers, limit=args.limit, timeout=args.timeout,

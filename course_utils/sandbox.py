@@ -173,10 +173,10 @@ def prepare_dir(path: Path) -> None:
     """Make ``path`` writable for the sandbox's user (nobody when the grader is root)."""
     path.mkdir(parents=True, exist_ok=True)
     if _is_root():
-        for folder, dirs, files in os.walk(path):
-            os.chown(folder, SANDBOX_UID, SANDBOX_UID)
-            for name in files:
-                os.chown(os.path.join(folder, name), SANDBOX_UID, SANDBOX_UID)
+        for folder, dirs, files in os.walk(path):   # never follows a link: chown would change its target
+            os.chown(folder, SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                os.chown(os.path.join(folder, name), SANDBOX_UID, SANDBOX_UID, follow_symlinks=False)
 
 
 def empty_dir(path: Path) -> None:

@@ -4,10 +4,16 @@ One class of notebook 01 (the cheapest notebook) is graded through the command,
 honest submissions side by side with a catalogue of broken and hostile ones:
 infinite loops, a kernel crash, a memory hog, huge output, invalid JSON, a missing
 and a renamed notebook, edited and deleted graded cells, reading the hidden tests,
-the gradebook and another student's work, writing the gradebook, the network, and
-each monkeypatch that could turn a wrong answer into points.  The run is
-interrupted (SIGTERM) once and resumed.  Every expected score is computed from
-the source notebook's points, never typed.
+the gradebook and another student's work (also through symbolic links), writing the
+gradebook, the network, each monkeypatch that could turn a wrong answer into points,
+start-up and configuration files shipped to run before the grader's snapshot, and an
+honest helper module beside the notebook.  The run is interrupted (SIGTERM) once and
+resumed.  Every expected score is computed from the source notebook's points, never typed.
+
+``TestSandboxAndForkServer`` proves the rest on small courses and single sandboxes: a
+kernel cannot reach the fork server that made it nor leave anything for the next
+submission, every assignment's fork server starts, a changed ``timestamp.txt`` or a
+vanished notebook is graded again, and a sandbox that cannot start stops the run.
 """
 
 from __future__ import annotations
@@ -90,7 +96,14 @@ def _catalogue(course: Path, learner) -> dict:
                      [course / "gradebook.db", ROOT / "course_utils" / "evil.py", course / "grades.csv"])
     sqlite = _probe(f"__import__('sqlite3').connect({str(course / 'gradebook.db')!r}).execute("
                     "'update grade set auto_score = 100').connection.commit()")
+    # oscar also ships links to the hidden tests and /etc/shadow beside his notebook: not copied, not followed
+    reads += _probe("open('hidden.txt', 'rb').read(1)")
+    SHIPPED_FILES["oscar_reads_secrets"] = {"hidden.txt": ("link", course / "source" / NAME / f"{NAME}.ipynb"),
+                                           "shadow": ("link", Path("/etc/shadow"))}
     students["oscar_reads_secrets"] = (with_code("conv1d_full", reads + network), total, set())
+    # a notebook that is a link to the instructor's source notebook (solutions included) is not graded
+    students["trent_linked_notebook"] = (("link", course / "source" / NAME / f"{NAME}.ipynb"), 0,
+                                         {"invalid_notebook"})
     students["peggy_writes_gradebook"] = (with_code("conv1d_full", writes + sqlite), total, set())
     # Monkeypatches run before the graded cell, each with a wrong conv2d: none may earn its points.
     patches = {
@@ -161,8 +174,13 @@ def _write(course: Path, students: dict) -> dict:
         filename = f"{NAME} (1).ipynb" if student == "nina_renamed" else f"{NAME}.ipynb"
         for relative, text in SHIPPED_FILES.get(student, {}).items():
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            (folder / relative).write_text(text)
-        if isinstance(nb, bytes):
+            if isinstance(text, tuple):   # ("link", target)
+                (folder / relative).symlink_to(text[1])
+            else:
+                (folder / relative).write_text(text)
+        if isinstance(nb, tuple):
+            (folder / filename).symlink_to(nb[1])
+        elif isinstance(nb, bytes):
             (folder / filename).write_bytes(nb)
         elif nb is not None:
             nbformat.write(nb, folder / filename)
@@ -200,7 +218,13 @@ def graded(tmp_path_factory):
     while len(states()) < 4 and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
     first.send_signal(signal.SIGTERM)
-    first_log, _ = first.communicate(timeout=60)
+    try:
+        first_log, _ = first.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        tree = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True).stdout
+        first.kill()
+        out, _ = first.communicate()
+        raise AssertionError(f"still running 60 s after SIGTERM:\n{out[-3000:]}\n{tree[-6000:]}")
     done_before = {p.parent.parent.name: p.stat().st_mtime_ns for p in states()}
     started = time.monotonic()
     second = subprocess.run(_command(course), cwd=course, env=_env(), capture_output=True, text=True, timeout=600)
@@ -234,13 +258,16 @@ def test_the_sandbox_hides_the_course_the_gradebook_other_students_and_the_netwo
     """Inside a grading kernel, do reading hidden tests, the gradebook or another student's notebook,
     the network, and writing outside the scratch copy all fail?"""
     # oscar: 5 reads + the network; peggy: 3 writes + an UPDATE through sqlite
-    for student, probes in (("oscar_reads_secrets", 6), ("peggy_writes_gradebook", 4)):
+    for student, probes in (("oscar_reads_secrets", 7), ("peggy_writes_gradebook", 4)):
         nb = nbformat.read(graded["course"] / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert f"{MARK} ok" not in text, text[:2000]
         assert text.count(f"{MARK} refused") == probes, text[:2000]
     course = graded["course"]
     assert not (ROOT / "course_utils" / "evil.py").exists()
+    if Path("/etc/shadow").exists():   # the link beside oscar's notebook changed nothing on the host
+        assert Path("/etc/shadow").stat().st_uid == 0
+    assert not (course / "autograded" / "oscar_reads_secrets" / NAME / "hidden.txt").exists()
     # the gradebook still holds the grader's scores, not the 100 the student tried to write
     assert float(graded["rows"]["peggy_writes_gradebook"]["score"]) == graded["expected"]["peggy_writes_gradebook"][0]
     assert (course / "grades.csv").read_text().count("\n") == len(graded["expected"]) + 1
@@ -291,33 +318,6 @@ def test_class_report_counts_outcomes_and_names_the_common_mistake(graded):
     assert (course / "reports" / NAME / "checks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_modules_the_fork_server_preloads_are_the_source_notebooks_imports():
-    """Does the grader preload exactly what the source notebook imports at top level (so a kernel
-    starts warm), reading cells that hold IPython magics too?"""
-    from course_utils.autograde import source_imports
-    cells = ["import math\nimport torch.nn as nn\nfrom course_utils import data, plots\n",
-             "%matplotlib inline\nimport numpy as np\n", "def f():\n    import json\n", "from . import x\n"]
-    assert source_imports(cells) == ["math", "torch.nn", "course_utils", "course_utils.data", "course_utils.plots",
-                                     "numpy"]
-
-
-def test_every_assignments_fork_server_starts_warm(tmp_path):
-    """Does the fork server start for every notebook, having imported everything its source notebook
-    imports (a module that fails, or one that starts a thread, would make forking unsafe)?"""
-    from course_utils.autograde import Grader
-    from course_utils.sandbox import Zygote
-    for source in sorted((ROOT / "source").glob("[0-9][0-9]_*")):
-        grader = Grader(ROOT, source.name, workers=1, limit=600, timeout=None, memory=0, quiet=True)
-        preload = grader.preload()
-        assert "torch" in preload and "course_utils.checks" in preload, (source.name, preload)
-        zygote = Zygote(tmp_path / "s", tmp_path / "r", preload, tmp_path / "z.log")
-        zygote.start()
-        try:
-            assert zygote.info["failed"] == [], (source.name, zygote.info)
-        finally:
-            zygote.stop()
-
-
 def _run_in_kernel(zygote, code: str) -> str:
     """Start one kernel from the fork server, run ``code``, return its stdout, shut it down."""
     import asyncio
@@ -341,80 +341,6 @@ def _run_in_kernel(zygote, code: str) -> str:
             kc.stop_channels()
             await km.shutdown_kernel(now=True)
     return asyncio.run(run())
-
-
-def test_a_kernel_cannot_reach_the_fork_server_nor_leave_anything_for_the_next(tmp_path):
-    """Can a grading kernel stop or read the fork server that made it (it must not, grading as root), and
-    does a process it leaves running, or a file in /tmp, survive into the next submission's kernel?"""
-    from course_utils.sandbox import Zygote, _is_root
-    zygote = Zygote(tmp_path / "s", tmp_path / "r", ["json"], tmp_path / "z.log")
-    zygote.start()
-    try:
-        server = zygote.info["pid"]
-        first = _run_in_kernel(zygote, (
-            "import os, signal, subprocess\n"
-            "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
-            "open('/tmp/left-behind', 'w').write('x')\n"
-            "open('planted.txt', 'w').write('x')\n"
-            "print('uid', os.getuid())\n"
-            "for name, act in (('mem', lambda: open(f'/proc/{server}/mem', 'rb').read(1)),\n"
-            "                  ('stop', lambda: os.kill(server, signal.SIGSTOP))):\n"
-            "    try:\n"
-            "        act(); print(name, 'allowed')\n"
-            "    except OSError as exc:\n"
-            "        print(name, 'refused', type(exc).__name__)\n").replace("server", str(server)))
-        assert "mem refused" in first, first
-        if _is_root():
-            assert "uid 65534" in first and "stop refused" in first, first
-        sandbox = zygote.proc
-        zygote.sweep()
-        if _is_root():
-            assert zygote.proc is sandbox, "the sweep failed and the sandbox was replaced"
-        zygote.ensure()   # without root a kernel may stop the fork server: it is replaced, not trusted
-        second = _run_in_kernel(zygote, (
-            "import os\n"
-            "print('left behind', os.path.exists('/tmp/left-behind'))\n"
-            "print('planted', os.path.exists('planted.txt'))\n"
-            "print('sleeping', [p for p in os.listdir('/proc') if p.isdigit()\n"
-            "                   and 'sleep' in open(f'/proc/{p}/cmdline').read()])\n"))
-        assert "left behind False" in second and "planted False" in second and "sleeping []" in second, second
-    finally:
-        zygote.stop()
-
-
-def test_a_sandbox_that_cannot_start_stops_the_run_with_its_reason(tmp_path):
-    """When bwrap is installed but cannot make a sandbox (e.g. unprivileged user namespaces are switched
-    off, as on Ubuntu 24.04), does the command stop at once with bwrap's own message, grading no one?"""
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-    (course / "submitted" / "alice" / NAME).mkdir(parents=True)
-    shutil.copy(ROOT / "source" / NAME / f"{NAME}.ipynb", course / "submitted" / "alice" / NAME)
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
-    (fake / "bwrap").chmod(0o755)
-    env = _env()
-    env["PATH"] = os.pathsep.join([str(fake), env["PATH"]])
-    started = time.monotonic()
-    done = subprocess.run(_command(course), cwd=course, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "nothing graded unsandboxed" in done.stderr and "uid map: Permission denied" in done.stderr, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert not (course / "autograded" / "alice" / NAME / ".grade.json").exists()
-    assert time.monotonic() - started < 120
-
-
-def test_grading_refuses_to_run_without_a_sandbox(monkeypatch):
-    """With bubblewrap missing and no way to install it, does grading stop with a clear error
-    instead of running student code unsandboxed?"""
-    from course_utils import sandbox
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    with pytest.raises(sandbox.SandboxUnavailable, match="never runs student code unsandboxed"):
-        sandbox.require_bwrap(install=False)
-    with pytest.raises(sandbox.SandboxUnavailable):
-        sandbox.bwrap_command(["true"], scratch=Path("/tmp"), runtime=Path("/tmp"), env={})
 
 
 def _graded_cell(outputs: list[dict]):
@@ -482,3 +408,146 @@ def test_a_tensor_subclass_cannot_answer_the_comparison_itself():
 
     assert check_conv2d(conv2d).outcome == "not yet correct"
     assert check_conv2d(conv2d, seed=2024, extended=True).outcome == "not yet correct"
+
+
+class TestSandboxAndForkServer:
+    """Each on its own course or sandbox: one unit of work for the test workers, beside the class run above."""
+
+    def test_a_new_timestamp_a_bad_one_or_a_vanished_notebook_is_handled_on_the_next_run(self, tmp_path):
+        """Graded once, is a submission graded again when its timestamp.txt changes (the late penalty
+        follows it), does an unreadable timestamp get flagged instead of passing as on time, and does a
+        notebook that vanished lose its old feedback along with its points?"""
+        from nbgrader.api import Gradebook
+        course = tmp_path / "course"
+        course.mkdir()
+        (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
+                                                   + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+        shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
+        release = nbgrader(course, "generate_assignment", NAME, "--force")
+        assert release.returncode == 0, release.stdout + release.stderr
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            gb.update_or_create_assignment(NAME, duedate="2025-01-01 00:00:00 UTC")
+        learner = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)
+        full, total = class_of(NAME, learner)["full"]
+        stamps = {"ontime": "2024-12-31 12:00:00.000000 UTC", "garbled": "yesterday at noon", "vanishes": None}
+        for student, stamp in stamps.items():
+            folder = course / "submitted" / student / NAME
+            folder.mkdir(parents=True)
+            nbformat.write(full, folder / f"{NAME}.ipynb")
+            if stamp:
+                (folder / "timestamp.txt").write_text(stamp)
+
+        def grade() -> dict:
+            done = subprocess.run(_command(course), cwd=course, env=_env(), capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            with open(course / "grades.csv", newline="") as handle:
+                return {row["student_id"]: row for row in csv.DictReader(handle)} | {"log": done.stdout}
+
+        first = grade()
+        assert {s: float(first[s]["score"]) for s in stamps} == {s: total for s in stamps}
+        assert first["garbled"]["flag"] == "bad_timestamp" and first["ontime"]["flag"] == ""
+        feedback = course / "feedback" / "vanishes" / NAME / f"{NAME}.html"
+        assert feedback.exists()
+        (course / "submitted" / "ontime" / NAME / "timestamp.txt").write_text("2025-02-01 12:00:00.000000 UTC")
+        (course / "submitted" / "vanishes" / NAME / f"{NAME}.ipynb").unlink()
+        second = grade()
+        assert "1 already graded, 2 to grade" in second["log"], second["log"]
+        assert float(second["ontime"]["score"]) == 0 and float(second["ontime"]["raw_score"]) == total
+        assert float(second["vanishes"]["score"]) == 0 and second["vanishes"]["flag"] == "missing_notebook"
+        assert not feedback.exists(), "the old feedback still shows full marks"
+
+    def test_modules_the_fork_server_preloads_are_the_source_notebooks_imports(self):
+        """Does the grader preload exactly what the source notebook imports at top level (so a kernel
+        starts warm), reading cells that hold IPython magics too?"""
+        from course_utils.autograde import source_imports
+        cells = ["import math\nimport torch.nn as nn\nfrom course_utils import data, plots\n",
+                 "%matplotlib inline\nimport numpy as np\n", "def f():\n    import json\n", "from . import x\n"]
+        assert source_imports(cells) == ["math", "torch.nn", "course_utils", "course_utils.data", "course_utils.plots",
+                                         "numpy"]
+
+    def test_every_assignments_fork_server_starts_warm(self, tmp_path):
+        """Does the fork server start for every notebook, having imported everything its source notebook
+        imports (a module that fails, or one that starts a thread, would make forking unsafe)?"""
+        from course_utils.autograde import Grader
+        from course_utils.sandbox import Zygote
+        for source in sorted((ROOT / "source").glob("[0-9][0-9]_*")):
+            grader = Grader(ROOT, source.name, workers=1, limit=600, timeout=None, memory=0, quiet=True)
+            preload = grader.preload()
+            assert "torch" in preload and "course_utils.checks" in preload, (source.name, preload)
+            zygote = Zygote(tmp_path / "s", tmp_path / "r", preload, tmp_path / "z.log")
+            zygote.start()
+            try:
+                assert zygote.info["failed"] == [], (source.name, zygote.info)
+            finally:
+                zygote.stop()
+
+    def test_a_kernel_cannot_reach_the_fork_server_nor_leave_anything_for_the_next(self, tmp_path):
+        """Can a grading kernel stop or read the fork server that made it (it must not, grading as root), and
+        does a process it leaves running, or a file in /tmp, survive into the next submission's kernel?"""
+        from course_utils.sandbox import Zygote, _is_root
+        zygote = Zygote(tmp_path / "s", tmp_path / "r", ["json"], tmp_path / "z.log")
+        zygote.start()
+        try:
+            server = zygote.info["pid"]
+            first = _run_in_kernel(zygote, (
+                "import os, signal, subprocess\n"
+                "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
+                "open('/tmp/left-behind', 'w').write('x')\n"
+                "open('planted.txt', 'w').write('x')\n"
+                "print('uid', os.getuid())\n"
+                "for name, act in (('mem', lambda: open(f'/proc/{server}/mem', 'rb').read(1)),\n"
+                "                  ('stop', lambda: os.kill(server, signal.SIGSTOP))):\n"
+                "    try:\n"
+                "        act(); print(name, 'allowed')\n"
+                "    except OSError as exc:\n"
+                "        print(name, 'refused', type(exc).__name__)\n").replace("server", str(server)))
+            assert "mem refused" in first, first
+            if _is_root():
+                assert "uid 65534" in first and "stop refused" in first, first
+            sandbox = zygote.proc
+            zygote.sweep()
+            if _is_root():
+                assert zygote.proc is sandbox, "the sweep failed and the sandbox was replaced"
+            zygote.ensure()   # without root a kernel may stop the fork server: it is replaced, not trusted
+            second = _run_in_kernel(zygote, (
+                "import os\n"
+                "print('left behind', os.path.exists('/tmp/left-behind'))\n"
+                "print('planted', os.path.exists('planted.txt'))\n"
+                "print('sleeping', [p for p in os.listdir('/proc') if p.isdigit()\n"
+                "                   and 'sleep' in open(f'/proc/{p}/cmdline').read()])\n"))
+            assert "left behind False" in second and "planted False" in second and "sleeping []" in second, second
+        finally:
+            zygote.stop()
+
+    def test_a_sandbox_that_cannot_start_stops_the_run_with_its_reason(self, tmp_path):
+        """When bwrap is installed but cannot make a sandbox (e.g. unprivileged user namespaces are switched
+        off, as on Ubuntu 24.04), does the command stop at once with bwrap's own message, grading no one?"""
+        course = tmp_path / "course"
+        course.mkdir()
+        shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+        shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
+        (course / "submitted" / "alice" / NAME).mkdir(parents=True)
+        shutil.copy(ROOT / "source" / NAME / f"{NAME}.ipynb", course / "submitted" / "alice" / NAME)
+        fake = tmp_path / "bin"
+        fake.mkdir()
+        (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+        (fake / "bwrap").chmod(0o755)
+        env = _env()
+        env["PATH"] = os.pathsep.join([str(fake), env["PATH"]])
+        started = time.monotonic()
+        done = subprocess.run(_command(course), cwd=course, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "nothing graded unsandboxed" in done.stderr and "uid map: Permission denied" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert not (course / "autograded" / "alice" / NAME / ".grade.json").exists()
+        assert time.monotonic() - started < 120
+
+    def test_grading_refuses_to_run_without_a_sandbox(self, monkeypatch):
+        """With bubblewrap missing and no way to install it, does grading stop with a clear error
+        instead of running student code unsandboxed?"""
+        from course_utils import sandbox
+        monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+        with pytest.raises(sandbox.SandboxUnavailable, match="never runs student code unsandboxed"):
+            sandbox.require_bwrap(install=False)
+        with pytest.raises(sandbox.SandboxUnavailable):
+            sandbox.bwrap_command(["true"], scratch=Path("/tmp"), runtime=Path("/tmp"), env={})
