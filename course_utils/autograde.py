@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import ctypes
 import hashlib
 import json
 import os
@@ -128,20 +127,18 @@ def _make_guarded_execute():
     from nbformat.v4 import new_code_cell, new_output
     from nbgrader import utils
     from nbgrader.preprocessors import Execute
-    from traitlets import Any, Dict, Float, Unicode
+    from traitlets import Any, Dict, Float
 
     from course_utils.sandbox import SandboxedKernelManager
 
     class GuardedExecute(Execute):
-        scratch = Unicode("")
-        runtime = Unicode("")
         limits = Dict({})
         zygote = Any(None)       # the worker's sandboxed fork server
         deadline = Float(0.0)    # time.monotonic() when the whole submission must be done
 
         def create_kernel_manager(self):
-            self.km = SandboxedKernelManager(kernel_name="python3", scratch=self.scratch, runtime=self.runtime,
-                                             limits=self.limits, zygote=self.zygote, config=self.config)
+            self.km = SandboxedKernelManager(kernel_name="python3", limits=self.limits, zygote=self.zygote,
+                                             config=self.config)
             return self.km
 
         def _get_timeout(self, cell):
@@ -334,7 +331,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
                                         LimitOutput, OverwriteCells, OverwriteKernelspec)
     from traitlets.config import Config
 
-    from course_utils.sandbox import empty_dir, prepare_dir
+    from course_utils.sandbox import prepare_dir
 
     config = Config(options["config"])
     name, student = options["name"], task["student"]
@@ -362,15 +359,12 @@ def grade_notebook(task: dict, options: dict) -> dict:
     zygote = options["zygote"]
     zygote.ensure()
     try:
-        scratch, runtime = zygote.scratch, zygote.runtime
-        empty_dir(scratch)
+        scratch = zygote.scratch   # empty: the sweep after the last submission (or the start) emptied it
         _copy_files(Path(task["notebook"]).parent, scratch)
-        for item in Path(options["source_dir"]).iterdir():   # nbgrader copies the source's data files too
-            if item.suffix != ".ipynb" and item.is_file():
-                shutil.copy(item, scratch / item.name)
+        _copy_source_data(Path(options["source_dir"]), scratch)
         prepare_dir(scratch)
-        execute = options["execute_class"](config=config, scratch=str(scratch), runtime=str(runtime),
-                                           limits=options["limits"], zygote=zygote, deadline=start + options["limit"],
+        execute = options["execute_class"](config=config, limits=options["limits"], zygote=zygote,
+                                           deadline=start + options["limit"],
                                            shutdown_kernel="immediate", record_timing=False)
         nb = nbformat.from_dict(nb)   # cells added back by OverwriteCells hold plain dicts
         try:
@@ -393,8 +387,9 @@ def grade_notebook(task: dict, options: dict) -> dict:
 
 
 def _die_with_parent() -> None:
+    from course_utils.zygote import PR_SET_PDEATHSIG, prctl
     try:  # Linux: the worker (and, through bwrap --die-with-parent, its kernel) dies with the grader
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
 
@@ -502,6 +497,13 @@ def _copy_files(source: Path, target: Path) -> None:
         return {n for n in names if n.endswith(".ipynb") or n == ".ipynb_checkpoints"
                 or os.path.islink(os.path.join(folder, n))}
     shutil.copytree(source, target, dirs_exist_ok=True, ignore=ignored)
+
+
+def _copy_source_data(source_dir: Path, target: Path) -> None:
+    """The source assignment's files beside its notebook (data the notebook reads), as nbgrader copies them."""
+    for item in source_dir.iterdir():
+        if item.suffix != ".ipynb" and item.is_file():
+            shutil.copy(item, target / item.name)
 
 
 def ensure_assignment(course: Path, name: str, db_url: str) -> None:
@@ -627,7 +629,8 @@ class Grader:
         gb.update_or_create_student(student)
         timestamp = None
         stamp = Path(task["folder"]) / "timestamp.txt"
-        if stamp.is_file() and not stamp.is_symlink():
+        has_stamp = stamp.is_file() and not stamp.is_symlink()
+        if has_stamp:
             from nbgrader.utils import parse_utc
             try:
                 timestamp = parse_utc(stamp.read_text().strip())
@@ -643,10 +646,8 @@ class Grader:
         out.mkdir(parents=True, exist_ok=True)
         if result.get("nb"):   # what nbgrader's autograde leaves there: the student's files, the source's data
             _copy_files(Path(task["folder"]), out)
-            for item in self.source_dir.iterdir():
-                if item.suffix != ".ipynb" and item.is_file():
-                    shutil.copy(item, out / item.name)
-        if stamp.is_file() and not stamp.is_symlink():
+            _copy_source_data(self.source_dir, out)
+        if has_stamp:
             shutil.copy(stamp, out / "timestamp.txt")
         else:
             (out / "timestamp.txt").unlink(missing_ok=True)

@@ -46,10 +46,11 @@ import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Any, Dict, Unicode
+from traitlets import Any, Dict
+
+from course_utils.zygote import SANDBOX_UID
 
 CODE_ROOT = Path(__file__).resolve().parent.parent      # holds course_utils/ and data/
-SANDBOX_UID = 65534                                      # nobody
 MEMORY_LIMIT = 6 * 1024 ** 3   # bytes of address space: torch + torchvision + matplotlib + ipykernel threads reserve ~4.5 GB
 
 
@@ -150,7 +151,7 @@ def bwrap_command(argv: list[str], *, scratch: Path, runtime: Path, env: dict[st
     return cmd + argv
 
 
-def sandbox_env(scratch: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def sandbox_env(scratch: Path) -> dict[str, str]:
     """The kernel's whole environment (bwrap --clearenv drops everything else, JPY_PARENT_PID included)."""
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -165,7 +166,6 @@ def sandbox_env(scratch: Path, extra: dict[str, str] | None = None) -> dict[str,
     for key in ("COURSE_CHECK_TIME_LIMIT",):
         if key in os.environ:
             env[key] = os.environ[key]
-    env.update(extra or {})
     return env
 
 
@@ -334,19 +334,17 @@ class ForkedKernel:
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel is forked by a worker's sandboxed fork server (``Zygote``).
 
-    ``runtime`` holds the connection file and the ipc sockets (bound into the sandbox
-    at its own path).  Interrupts travel as messages (the kernel's pid is only
-    meaningful inside the sandbox).
+    The zygote's ``runtime`` folder holds the connection file and the ipc sockets (bound
+    into the sandbox at its own path); its ``scratch`` folder is the kernel's working
+    folder.  Interrupts travel as messages (the kernel's pid is only meaningful inside the sandbox).
     """
 
-    scratch = Unicode("").tag(config=True)
-    runtime = Unicode("").tag(config=True)
     limits = Dict({}).tag(config=True)   # memory, cpu, fsize, nproc for the kernel
     zygote = Any(None)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        runtime = Path(self.runtime)
+        runtime = self.zygote.runtime
         prepare_dir(runtime)
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
@@ -363,5 +361,5 @@ class SandboxedKernelManager(AsyncKernelManager):
         provisioner = self.provisioner
         process = self.zygote.spawn(self.connection_file, self.limits)
         provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
-        provisioner.cwd = self.scratch
+        provisioner.cwd = str(self.zygote.scratch)
         self._reconcile_connection_info(provisioner.connection_info)

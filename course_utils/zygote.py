@@ -55,7 +55,7 @@ BASE_PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "course_uti
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _prctl(option: int, value: int) -> None:
+def prctl(option: int, value: int) -> None:
     if _libc.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
@@ -78,8 +78,8 @@ def _drop_identity() -> None:
         os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)   # clears every capability (no keepcaps)
         if os.getuid() != SANDBOX_UID or os.geteuid() != SANDBOX_UID:   # pragma: no cover - defensive
             os._exit(70)
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _prctl(PR_SET_DUMPABLE, 1)   # as after an ordinary exec: its own /proc entries belong to it
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_DUMPABLE, 1)   # as after an ordinary exec: its own /proc entries belong to it
 
 
 def _kernel(request: dict) -> None:
@@ -205,8 +205,8 @@ def _preload(modules: list[str]) -> list[str]:
 
 
 def serve(preload: list[str]) -> None:
-    _prctl(PR_SET_DUMPABLE, 0)     # no ptrace and no /proc/PID/mem for a kernel with the same uid
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_DUMPABLE, 0)     # no ptrace and no /proc/PID/mem for a kernel with the same uid
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.chdir("/")
     failed = _preload(list(BASE_PRELOAD) + [m for m in preload if m not in BASE_PRELOAD])
     for area in SCRATCH_AREAS:

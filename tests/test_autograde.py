@@ -325,8 +325,7 @@ def _run_in_kernel(zygote, code: str) -> str:
     from course_utils.sandbox import SandboxedKernelManager
 
     async def run() -> str:
-        km = SandboxedKernelManager(kernel_name="python3", scratch=str(zygote.scratch),
-                                    runtime=str(zygote.runtime), limits={"nproc": 512}, zygote=zygote)
+        km = SandboxedKernelManager(kernel_name="python3", limits={"nproc": 512}, zygote=zygote)
         await km.start_kernel()
         kc = km.client()
         kc.start_channels()
