@@ -2,7 +2,7 @@
 """The course's commands.  Needs only Python 3.10+ with venv and pip.
 
     python3 course.py lab     set up .venv (first run only) and open JupyterLab on the course
-    python3 course.py test    set up .venv (first run only) and run the whole test suite
+    python3 course.py test    set up .venv (first run only), lint with ruff, run the whole test suite
     python3 course.py build   regenerate the notebooks from instructor/*.py (instructors)
     python3 course.py bench   print the course's performance figures
     python3 course.py grade NN_name [--workers N]
@@ -89,13 +89,19 @@ def test(args: list[str]) -> int:
     workers = os.environ.get("COURSE_TEST_WORKERS", "auto" if (os.cpu_count() or 1) > 1 else "0")
     command = [str(python), "-m", "pytest", "-n", workers, "--dist", "loadscope", "--no-loadscope-reorder",
                "--nbval-lax", "--nbval-cell-timeout=300", "tests", "source", *args]
-    print("[course] " + " ".join(command[2:]), flush=True)
     env = dict(os.environ)  # the venv's scripts (jupyter, nbgrader, alembic) first on PATH
     env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
     # Parallelism comes from the test workers; one math thread per process keeps
     # workers and the kernels they start from oversubscribing the cores.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("COURSE_HEADLESS", "1")  # explorers draw static figures in headless runs
+    lint = [str(python), "-m", "ruff", "check", "."]   # the rules live in pyproject.toml [tool.ruff]
+    print("[course] ruff check .", flush=True)
+    if subprocess.call(lint, cwd=ROOT, env=env) != 0:
+        print("[course] lint failed: fix the lines above (`ruff check --fix .` mends many), then test again",
+              flush=True)
+        return 1
+    print("[course] " + " ".join(command[2:]), flush=True)
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

@@ -160,7 +160,7 @@ def lab_startup(runs: int = 3) -> None:
                             break
                 except OSError:
                     if server.poll() is not None or time.perf_counter() - start > 120:
-                        raise RuntimeError("JupyterLab did not start")
+                        raise RuntimeError("JupyterLab did not start") from None
                     time.sleep(0.05)
             if run:
                 times.append(time.perf_counter() - start)

@@ -151,7 +151,7 @@ def average_precision(detections, truths, *, iou_threshold: float = 0.5):
 
     total = sum(int(t.shape[0]) for t in truths)
     records = []   # (score, image, detection index)
-    for image, (boxes, scores) in enumerate(detections):
+    for image, (_, scores) in enumerate(detections):
         records += [(float(s), image, k) for k, s in enumerate(scores.tolist())]
     records.sort(key=lambda r: -r[0])
     used = [torch.zeros(t.shape[0], dtype=torch.bool) for t in truths]

@@ -101,7 +101,7 @@ class Guard:
         import torch
         from course_utils.checks import _engine
         classes = {torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.Size}
-        for name, (module, values) in self.modules.items():
+        for name, (_, values) in self.modules.items():
             if name.startswith("course_utils"):
                 classes.update(v for v in values.values() if isinstance(v, type) and v.__module__ == name)
         classes.update(_engine.CheckResult.__mro__[:-1])
@@ -309,7 +309,7 @@ def _put_cwd_on_path() -> None:
     nothing in that folder is imported before it."""
     if "" in sys.path:
         return
-    for index, path in enumerate(sys.path):
+    for index, path in enumerate(sys.path):  # noqa: B007 - index is read after the loop
         if path.rstrip("/").endswith(("site-packages", "dist-packages")):
             break
     else:

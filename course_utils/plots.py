@@ -231,7 +231,7 @@ def plot_receptive_field(layers, *, axes=None):
     right.set_xlabel("layer")
     right.set_xticks(list(index))
     right.legend()
-    right.set_title(" → ".join(f"{l[0]}/{l[1]}" + (f"·d{l[2]}" if len(l) > 2 else "") for l in layers))
+    right.set_title(" → ".join(f"{s[0]}/{s[1]}" + (f"·d{s[2]}" if len(s) > 2 else "") for s in layers))
     fig.tight_layout()
     return fig
 

@@ -7,7 +7,8 @@ is plain PyTorch a learner can read top to bottom.
 
 from __future__ import annotations
 
-__all__ = ["conv_bn_relu", "make_upsampler", "TinyFCN", "TinyDeepLabV3Plus", "fit_segmentation", "predict", "confusion", "scores", "evaluate"]
+__all__ = ["conv_bn_relu", "make_upsampler", "TinyFCN", "TinyDeepLabV3Plus",  # noqa: F822 - lazy, see __getattr__
+           "fit_segmentation", "predict", "confusion", "scores", "evaluate"]
 
 
 def conv_bn_relu(c_in, c_out):

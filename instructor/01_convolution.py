@@ -25,7 +25,6 @@
 # Budget: this notebook runs top to bottom in well under a minute on a laptop CPU.
 
 # %%
-import math
 import time
 
 import matplotlib.pyplot as plt

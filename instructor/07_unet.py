@@ -25,7 +25,6 @@
 # autograder skips it (`train.autograding()`).
 
 # %%
-import time
 
 import matplotlib.pyplot as plt
 import torch

@@ -224,7 +224,7 @@ def graded(tmp_path_factory):
         tree = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True).stdout
         first.kill()
         out, _ = first.communicate()
-        raise AssertionError(f"still running 60 s after SIGTERM:\n{out[-3000:]}\n{tree[-6000:]}")
+        raise AssertionError(f"still running 60 s after SIGTERM:\n{out[-3000:]}\n{tree[-6000:]}") from None
     done_before = {p.parent.parent.name: p.stat().st_mtime_ns for p in states()}
     started = time.monotonic()
     second = subprocess.run(_command(course), cwd=course, env=_env(), capture_output=True, text=True, timeout=600)

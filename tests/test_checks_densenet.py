@@ -379,7 +379,7 @@ def test_densenet_channel_trace_equals_the_linear_formula():
     """Are the block calls the check expects for DenseNet-121 the channel counts c0 + L·k, halved by transitions?"""
     result = check_make_densenet(impl.densenet_stale_channels)
     c, want = 64, []
-    for i, layers in enumerate((6, 12, 24, 16)):
+    for layers in (6, 12, 24, 16):
         want.append((layers, c, 32))
         c = (c + layers * 32) // 2
     assert result.evidence[0].endswith(f"expected {want}")

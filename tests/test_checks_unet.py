@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from course_utils.checks import (INCORRECT, PASSED, RAISED, check_make_unet, check_match_size,
+from course_utils.checks import (PASSED, RAISED, check_make_unet, check_match_size,
                                  check_unet_output_size)
 from course_utils.checks import unet
 

@@ -359,7 +359,7 @@ def _rf_mistakes(layers, expected):
         j *= s
         r_own_stride += d * (k - 1) * j
     r_no_dilation, j = 1, 1
-    for k, s, d in specs:
+    for k, s, _ in specs:
         r_no_dilation += (k - 1) * j
         j *= s
     r_sum_kernels = sum(k for k, _, _ in specs)

@@ -260,7 +260,6 @@ def check_make_dense_layer(make_dense_layer, *, strict=False, seed=0, extended=F
     torchvision's ``_DenseLayer`` holding the same weights and statistics, in
     eval and in training mode, on odd and non-square maps.
     """
-    import torch
     from torchvision.models.densenet import _DenseLayer
     check = "make_dense_layer"
     g = generator(seed)
@@ -497,7 +496,6 @@ def check_make_transition(make_transition, *, strict=False, seed=0, extended=Fal
     ``_Transition`` holding the same weights, in eval and training mode, on
     even, odd and non-square maps.
     """
-    import torch
     from torchvision.models.densenet import _Transition
     check = "make_transition"
     g = generator(seed)
@@ -583,7 +581,6 @@ class _BlockFactories:
         self.blocks, self.transitions = [], []
 
     def make_block(self, num_layers, in_channels, growth_rate, *args, **kwargs):
-        import torch
         from torchvision.models.densenet import _DenseBlock
         self.blocks.append((int(num_layers), int(in_channels), int(growth_rate)))
         return _DenseBlock(int(num_layers), int(in_channels), 4, int(growth_rate), drop_rate=0.0)

@@ -479,7 +479,7 @@ def roi_pool_reference(features, rois, output_size, spatial_scale=1.0, variant=N
     """
     import torch
     ph, pw = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
-    K, (N, C, H, W) = rois.shape[0], features.shape
+    K, (_, C, H, W) = rois.shape[0], features.shape
     out = features.new_zeros(K, C, ph, pw)
     scale = 1.0 if variant == "no_scale" else spatial_scale
     coords = rois[:, 1:].float() * torch.tensor(scale, dtype=torch.float32)
@@ -805,7 +805,6 @@ def _box_pairs(g, n, spread=0.3):
 
 
 def _encode_cases(seed, extended):
-    import torch
     from torchvision.models.detection._utils import BoxCoder
     g = generator(seed)
     settings = [(6, (1.0, 1.0, 1.0, 1.0)), (5, (10.0, 10.0, 5.0, 5.0))]
