@@ -74,7 +74,7 @@ def im2col() -> None:
     import torch.nn.functional as F
 
     from course_utils.build import load_solutions
-    from course_utils.checks.conv import im2col_speed_case
+    from course_utils.checks.convolution import im2col_speed_case
 
     conv2d_im2col = load_solutions("01_convolution")["conv2d_im2col"]
     case = im2col_speed_case()

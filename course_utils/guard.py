@@ -99,12 +99,12 @@ class Guard:
                 self.modules[name] = (module, values)
                 self.module_keys[name] = set(vars(module))
         import torch
-        from course_utils.checks import _engine
+        from course_utils.checks import CheckResult
         classes = {torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.Size}
         for name, (_, values) in self.modules.items():
             if name.startswith("course_utils"):
                 classes.update(v for v in values.values() if isinstance(v, type) and v.__module__ == name)
-        classes.update(_engine.CheckResult.__mro__[:-1])
+        classes.update(CheckResult.__mro__[:-1])
         for obj in (shell, kernel, shell.displayhook, shell.display_pub, shell.events):
             classes.update(c for c in type(obj).__mro__ if c is not object)
             self.instances.append((obj, dict(vars(obj))))

@@ -48,7 +48,7 @@ SANDBOX_UID = 65534                       # nobody
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SCRATCH_AREAS = ("/tmp", "/dev/shm")
 BASE_PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "course_utils.checks",
-                "course_utils.checks._engine", "course_utils.guard", "ipykernel.kernelapp", "ipykernel.ipkernel",
+                "course_utils.checks.engine", "course_utils.guard", "ipykernel.kernelapp", "ipykernel.ipkernel",
                 "ipykernel.zmqshell", "ipykernel.iostream", "ipykernel.heartbeat", "ipykernel.comm",
                 "IPython.core.interactiveshell", "IPython.core.completer", "matplotlib", "matplotlib.pyplot")
 

@@ -28,10 +28,10 @@ def short_time_limit(monkeypatch):
     attribute is enough; monkeypatch puts the original back afterwards.
     Returns the limit in force.
     """
-    from course_utils.checks import _engine
+    from course_utils.checks.engine import guards
 
-    monkeypatch.setattr(_engine, "TIME_LIMIT", 0.5)
-    return _engine.TIME_LIMIT
+    monkeypatch.setattr(guards, "TIME_LIMIT", 0.5)
+    return guards.TIME_LIMIT
 
 
 def pytest_collection_modifyitems(config, items):

@@ -108,15 +108,15 @@ def _catalogue(course: Path, learner) -> dict:
     # Monkeypatches run before the graded cell, each with a wrong conv2d: none may earn its points.
     patches = {
         "check_in_main": "check_conv2d = lambda *args, **kwargs: print('conv2d: passed — public checks passed.')",
-        "check_in_package": ("import course_utils.checks as _c, course_utils.checks.conv as _cc\n"
+        "check_in_package": ("import course_utils.checks as _c, course_utils.checks.convolution as _cc\n"
                              "_c.check_conv2d = _cc.check_conv2d = lambda *a, **k: True\n"
                              "check_conv2d = _c.check_conv2d"),
         "assertion_error": "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})",
         "torch_allclose": "torch.allclose = lambda *args, **kwargs: True\ntorch.isclose = lambda a, b, **k: a == a",
-        "result_object": ("from course_utils.checks import _engine\n"
-                          "_engine.finish = lambda result, strict: result\n"
-                          "_engine.CheckResult.__bool__ = lambda self: True\n"
-                          "_engine.CheckResult.lines = lambda self: [f'{self.check}: passed — public checks passed.']"),
+        "result_object": ("from course_utils.checks.engine import results, runner\n"
+                          "runner.finish = lambda result, strict: result\n"
+                          "results.CheckResult.__bool__ = lambda self: True\n"
+                          "results.CheckResult.lines = lambda self: [f'{self.check}: passed — public checks passed.']"),
         "showtraceback": "get_ipython().showtraceback = lambda *args, **kwargs: None",
         "excepthook": "import sys\nsys.excepthook = lambda *args: None",
         "run_cell": ("_ip = get_ipython()\n_orig = _ip.run_cell\n"
@@ -399,7 +399,7 @@ def test_a_tensor_subclass_cannot_answer_the_comparison_itself():
             return super().__torch_function__(func, types, args, kwargs or {})
 
     def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-        from course_utils.checks._engine import pair
+        from course_utils.checks.engine import pair
         (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
         height = (x.shape[2] + 2 * ph - dh * (weight.shape[2] - 1) - 1) // sh + 1
         width = (x.shape[3] + 2 * pw - dw * (weight.shape[3] - 1) - 1) // sw + 1

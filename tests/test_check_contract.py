@@ -31,7 +31,7 @@ import torch.nn as nn
 import course_utils.checks as checks
 from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed,
                                  CheckResult, check_conv_param_count)
-from course_utils.checks import _engine
+from course_utils.checks import engine
 
 from check_helpers import guards_fixture, one_torch_thread, source_line_of  # noqa: F401
 from contract_specs import (ALL, GUARDED, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
@@ -189,9 +189,9 @@ def test_loop_with_bare_except_is_still_stopped(short_time_limit):
 
 def test_time_up_is_a_base_exception():
     """Is the time-up signal outside Exception, so that `except Exception:` cannot swallow it?"""
-    assert issubclass(_engine._TimeUp, BaseException)
-    assert not issubclass(_engine._TimeUp, Exception)
-    assert not issubclass(_engine._Forbidden, Exception)
+    assert issubclass(engine.TimeUp, BaseException)
+    assert not issubclass(engine.TimeUp, Exception)
+    assert not issubclass(engine.Forbidden, Exception)
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -35,8 +35,8 @@ from course_utils import data, train
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, CheckFailed, check_avg_pool2d,
                                  check_batch_norm, check_make_digits_cnn, check_max_pool2d, check_receptive_field,
                                  check_softmax)
-from course_utils.checks import _engine, blocks
-from course_utils.checks.blocks import measure_receptive_field
+from course_utils.checks import building_blocks as blocks, engine
+from course_utils.checks.building_blocks import measure_receptive_field
 
 import impls_blocks as impl
 from check_helpers import assert_names_mistake, guards_fixture, mistake
@@ -114,7 +114,7 @@ def test_correct_implementations_use_no_forbidden_function():
     x = torch.randn(2, 3, 7, 9, generator=torch.Generator().manual_seed(0))
     vector = torch.ones(3)
     pattern = "|".join([blocks.POOL_OPS, blocks.SOFTMAX_OPS, blocks.BATCH_NORM_OPS])
-    with _engine.forbid(blocks._pool_forbidden(), pattern):
+    with engine.forbid(blocks._pool_forbidden(), pattern):
         for name in ("max_pool2d", "avg_pool2d"):
             for fn in SPECS[name]["correct"]:
                 fn(x, 3, 2, 1)
@@ -533,5 +533,5 @@ def test_op_reference_is_refused_only_while_learner_runs(name, call):
         return correct(*args, **kwargs)
     result = SPECS[name]["check"](spy)
     assert result.outcome == PASSED, result.text()
-    assert seen and all(kind is _engine._Forbidden for kind in seen)
+    assert seen and all(kind is engine.Forbidden for kind in seen)
     call()  # and runs again afterwards

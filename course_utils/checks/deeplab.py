@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
-from ._engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, _own_random_state, call_learner,
+from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, own_random_state, call_learner,
                       compare_tensor, generator, randn, run_cases, shape_of)
-from .conv import CONV_OPS
+from .convolution import CONV_OPS
 
 __all__ = ["check_atrous_conv2d", "check_make_separable_conv", "check_make_aspp", "check_mean_field_step",
            "separable_param_count"]
@@ -120,7 +120,7 @@ def _space_to_batch(x, weight, bias, padding, dilation, variant=None):
     """Atrous convolution by space-to-batch, for the hints: ``variant`` makes a known mistake."""
     import torch.nn.functional as F
 
-    from ._engine import pair
+    from .engine import pair
     (ph, pw), (dh, dw) = pair(padding), pair(dilation)
     n, c = x.shape[:2]
     cout, _, kh, kw = weight.shape
@@ -147,7 +147,7 @@ def _space_to_batch(x, weight, bias, padding, dilation, variant=None):
 def _atrous_cases(seed, extended):
     import torch.nn.functional as F
 
-    from ._engine import pair
+    from .engine import pair
     g = generator(seed)
     cases = []
     for n, cin, cout, h, w, k, padding, dilation, has_bias in _ATROUS_PUBLIC + (
@@ -211,7 +211,7 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
     convolution (or ``F.unfold``) with dilation ≠ 1, or with a kernel larger than k × k, is refused; a dense
     one is allowed, and must be used (with the k × k kernel) wherever the dilation matters.
     """
-    from ._engine import finish, pair
+    from .engine import finish, pair
     check = "atrous_conv2d"
     cases = _atrous_cases(seed, extended)
     name = getattr(atrous_conv2d, "__name__", check)
@@ -256,7 +256,7 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
 # --------------------------------------------------------------------------
 
 def _build(check, factory, label, *args, first, **kwargs):
-    from .architectures import _learner_model
+    from .classic_architectures import _learner_model
     return _learner_model(check, factory, label, *args, meta=False, first=first, **kwargs)
 
 
@@ -356,7 +356,7 @@ def check_make_separable_conv(make_separable_conv, *, strict=False, seed=0, exte
     def behaviour():
         for index, (cin, cout, k, stride, dilation, shape) in enumerate(settings):
             label = _sep_label(cin, cout, k, stride, dilation)
-            with _own_random_state():
+            with own_random_state():
                 torch.manual_seed(int(seed) * 100 + index)
                 model = _build(check, make_separable_conv, label, cin, cout, first=index == 0, kernel_size=k,
                                stride=stride, dilation=dilation)
@@ -533,7 +533,7 @@ def check_make_aspp(make_aspp, *, strict=False, seed=0, extended=False) -> Check
                          "pooling (nn.AdaptiveAvgPool2d(1) → 1 × 1 conv → BN → ReLU, upsampled back to H × W), "
                          "which gives every pixel the image's global context.",
                     next_step="Add the branch and run the check again."))
-            with _own_random_state():
+            with own_random_state():
                 reference = ASPP(cin, list(rates), cout)
             _randomise_(reference, g)
             reference.eval()

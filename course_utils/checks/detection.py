@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, generator, run_cases)
+from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, generator, run_cases)
 
 __all__ = ["check_box_iou", "check_nms", "check_spatial_pyramid_pool", "check_roi_pool", "check_make_anchors",
            "check_encode_boxes", "check_decode_boxes", "roi_pool_reference", "anchors_reference",
@@ -163,7 +163,7 @@ def check_box_iou(box_iou, *, strict=False, seed=0, extended=False) -> CheckResu
     touching, nested, identical and zero-area boxes; and on an empty input (N = 0; hidden: M = 0).  Two
     zero-area boxes at the same place would give 0 / 0 = NaN in torchvision: no case builds one.
     """
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     return run_cases("box_iou", box_iou, _iou_cases(seed, extended), compare=compare_tensor, strict=strict,
                      forbidden=_iou_forbidden(), op_pattern=r"^(generalized_)?box_iou$",
                      general_hint="area = (x2 − x1)·(y2 − y1); overlap: lt = max of the top-left corners, rb = min "
@@ -452,7 +452,7 @@ def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, ex
     (N, C·n²) channel-major, and concatenate the levels.  Compared with bins computed explicitly here, on
     sizes that do not divide by n, odd sizes and custom levels; hidden: a map smaller than the finest grid.
     """
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, _spp_cases(seed, extended),
                      compare=compare_tensor, strict=strict,
                      general_hint="`torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)`.")
@@ -607,7 +607,7 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly
     outside the map and a malformed roi.
     """
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     import torchvision.ops
     forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),
                  (torchvision.ops, "RoIPool", "torchvision.ops.RoIPool"),
@@ -712,7 +712,7 @@ def _anchor_cases(seed, extended):
 def _compare_anchors(check, got, case, *, name, general_hint=None):
     """compare_tensor, with a dtype hint that fits: the inputs are ints and tuples, the anchors float32."""
     import torch
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     if (isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(case.expected.shape)
             and got.dtype != case.expected.dtype):
         raise Verdict(CheckResult(
@@ -830,7 +830,7 @@ def check_encode_boxes(encode_boxes, *, strict=False, seed=0, extended=False) ->
     dh = wh·log(h_ref/h_prop), with centres x and sizes w.  Compared with torchvision's
     ``BoxCoder(weights).encode_single(reference, proposals)``, for weights (1, 1, 1, 1) and (10, 10, 5, 5).
     """
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     import torchvision.models.detection._utils as det_utils
     return run_cases("encode_boxes", encode_boxes, _encode_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=[(det_utils, "BoxCoder", "BoxCoder")],
@@ -940,7 +940,7 @@ def check_decode_boxes(decode_boxes, *, strict=False, seed=0, extended=False) ->
     decode(encode(b, a), a) = b, a delta beyond the clamp, and (weights 10, 10, 5, 5) a large positive and a
     large negative delta.
     """
-    from ._engine import compare_tensor
+    from .engine import compare_tensor
     import torchvision.models.detection._utils as det_utils
     return run_cases("decode_boxes", decode_boxes, _decode_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=[(det_utils, "BoxCoder", "BoxCoder")],

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
+from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_tensor, generator, pair, randn, run_cases, shape_of)
-from .conv import CONV_OPS, _conv2d_forbidden
+from .convolution import CONV_OPS, _conv2d_forbidden
 
 __all__ = ["check_convolutionalize", "check_conv_transpose2d", "check_conv_transpose_output_size",
            "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores"]
@@ -405,7 +405,7 @@ def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=F
     whose target is ``ignore_index`` are left out.  Compared with a count made
     with one boolean mask per (t, p) pair.
     """
-    from ._engine import RAISED, finish
+    from .engine import RAISED, finish
     result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
                        compare=_compare_counts, strict=False,
                        general_hint="keep = target != ignore_index; index = target[keep] * K + pred[keep]; "

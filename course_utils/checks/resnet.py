@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 
-from ._engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, _own_random_state, call_learner,
+from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, own_random_state, call_learner,
                       compare_tensor, generator, run_cases)
 
 __all__ = ["check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes",
@@ -54,7 +54,7 @@ def reference_basic_block():
 
 def _build(check, factory, label, *args, first, meta=False, **kwargs):
     """The learner's module, built under the guards; a verdict if it is not an nn.Module."""
-    from .architectures import _learner_model
+    from .classic_architectures import _learner_model
     return _learner_model(check, factory, label, *args, meta=meta, first=first, **kwargs)
 
 
@@ -267,7 +267,7 @@ def check_make_basic_block(make_basic_block, *, strict=False, seed=0, extended=F
                                           case=label, hint="Write the block yourself from nn.Conv2d, nn.BatchNorm2d "
                                                            "and the shortcut.",
                                           next_step="Define your own nn.Module and run the check again."))
-            with _own_random_state():
+            with own_random_state():
                 reference = Reference(cin, cout, stride)
             _randomize(reference, g)
             sd = reference.state_dict()
@@ -331,7 +331,7 @@ def _torchvision_resnet18(num_classes=1000, *, meta=True, **changes):
     """torchvision's resnet18, optionally with one stem layer changed (to predict a mistake's shapes)."""
     import torch
     import torchvision
-    with _own_random_state(), torch.device("meta" if meta else "cpu"):
+    with own_random_state(), torch.device("meta" if meta else "cpu"):
         model = torchvision.models.resnet18(num_classes=num_classes)
         for name, module in changes.items():
             setattr(model, name, module)
@@ -354,7 +354,7 @@ def _stem_mistakes():
     """(hint, stem change) pairs, the changed layers built on the meta device like the models they go into."""
     import torch
     import torch.nn as nn
-    with _own_random_state(), torch.device("meta"):
+    with own_random_state(), torch.device("meta"):
         return [("The notes' stem uses padding 1; a 7×7 convolution with stride 2 needs padding 3 to turn 224 into 112.",
                  dict(conv1=nn.Conv2d(3, 64, 7, 2, 1, bias=False))),
                 ("The stem ends with a 3×3 max pool, stride 2, padding 1 (112 → 56) before layer1.",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from ._engine import (INCORRECT, RAISED, Case, CheckResult, Verdict, _own_random_state, call_learner, compare_int,
+from .engine import (INCORRECT, RAISED, Case, CheckResult, Verdict, own_random_state, call_learner, compare_int,
                       compare_tensor, generator, run_cases)
 
 __all__ = ["check_match_size", "check_make_unet", "check_unet_output_size", "unet_parameter_count"]
@@ -344,7 +344,7 @@ def check_make_unet(make_unet, *, strict=False, seed=0, extended=False) -> Check
 
 
 def _build(check, factory, label, *args, first, meta, **kwargs):
-    from .architectures import _learner_model
+    from .classic_architectures import _learner_model
     return _learner_model(check, factory, label, *args, meta=meta, first=first, **kwargs)
 
 
@@ -402,7 +402,7 @@ def valid_unet_class():
 def _valid_output(size, depth):
     """The output side of the valid U-Net, by running it on the meta device."""
     import torch
-    with _own_random_state(), torch.device("meta"):
+    with own_random_state(), torch.device("meta"):
         model = valid_unet_class()(depth)
         return int(model(torch.empty(1, 1, size, size)).shape[-1])
 

@@ -9,7 +9,7 @@ from torchvision's models and from ``nn.Conv2d`` modules, built on the
 from __future__ import annotations
 
 from ..train import count_parameters
-from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
+from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_parts, run_cases)
 
 __all__ = ["check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from ._engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
+from .engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
                       count_torch_ops, generator, pair, randn, run_cases, shape_of)
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",

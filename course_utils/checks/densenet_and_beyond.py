@@ -29,9 +29,9 @@ import numbers
 import re
 
 from ..train import count_parameters
-from ._engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
+from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_parts, compare_tensor, finish, generator, pair, randn, run_cases)
-from .architectures import _learner_model
+from .classic_architectures import _learner_model
 
 __all__ = ["check_make_dense_layer", "check_make_dense_block", "check_make_transition", "check_densenet_channels",
            "check_make_densenet", "check_make_se_block", "check_compound_scaling",

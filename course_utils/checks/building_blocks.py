@@ -9,7 +9,7 @@ digits.
 
 from __future__ import annotations
 
-from ._engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
+from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_parts, compare_tensor, generator, pair, randn, run_cases, shape_of)
 
 __all__ = ["check_max_pool2d", "check_avg_pool2d", "check_batch_norm", "check_softmax",

@@ -1,0 +1,31 @@
+"""The check engine: the public API for check authors.
+
+One check definition serves learner feedback, nbgrader grading (``strict=True``)
+and the test suite.  A check builds :class:`Case` objects (arguments, the expected
+answer from an independent reference, and what known mistakes would answer),
+and :func:`run_cases` calls the learner's code on each under the guards, compares,
+and turns the first problem into a short :class:`CheckResult`.  A check of a model
+factory describes a :class:`ModelScenario` instead (see ``models``).
+
+Modules, one concern each:
+
+* ``results``  — outcomes, :class:`CheckResult`, :class:`CheckFailed`, the verdict line's format and its parser;
+* ``guards``   — time limit, refused functions, own random state, counting torch operations;
+* ``cases``    — :class:`Case` and the seeded helpers case builders share;
+* ``compare``  — NaN-safe comparison of tensors, integers and tuples, naming the mistake an answer matches;
+* ``runner``   — calling the learner under the guards and the case loop;
+* ``models``   — model scenarios: the learner's model against the reference with the same weights.
+"""
+
+from .cases import Case, generator, pair, randn, shape_of
+from .compare import clone, compare_int, compare_parts, compare_tensor, equal_tensors, same
+from .guards import Forbidden, TimeUp, count_torch_ops, forbid, own_random_state, time_limit
+from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
+                      Verdict, parse_hint, parse_verdict, verdict_line)
+from .runner import call_learner, finish, learner_line, run_cases
+
+__all__ = ["Case", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
+           "compare_tensor", "equal_tensors", "same", "Forbidden", "TimeUp", "count_torch_ops", "forbid",
+           "own_random_state", "time_limit", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
+           "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",
+           "call_learner", "finish", "learner_line", "run_cases"]

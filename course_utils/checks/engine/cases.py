@@ -1,0 +1,45 @@
+"""Cases: one call of the learner's function, what it should return, and what known
+mistakes would return instead; and the seeded helpers that case builders share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+@dataclass
+class Case:
+    """One call of the learner's function and what it should return.
+
+    ``mistakes`` lists ``(hint, wrong_answer)`` pairs: outputs that plausible
+    mistakes produce.  When the learner's answer matches one of them (by
+    shape when the shapes differ from the expected one, else by value) the
+    verdict names that mistake.
+    """
+
+    label: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    expected: Any = None
+    mistakes: list = field(default_factory=list)
+    atol: float = 1e-4
+    rtol: float = 1e-4
+
+
+def pair(v):
+    """3 -> (3, 3); (2, 1) -> (2, 1)."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def generator(seed):
+    """A local torch generator: cases never touch the global random state."""
+    import torch
+    return torch.Generator().manual_seed(int(seed))
+
+
+def randn(g, *shape):
+    import torch
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def shape_of(t) -> str:
+    return str(tuple(t.shape))
