@@ -9,6 +9,7 @@ digits.
 
 from __future__ import annotations
 
+from .engine import mistakes_of
 from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_parts, compare_tensor, generator, pair, randn, run_cases, shape_of)
 
@@ -292,10 +293,10 @@ def _compare_softmax(check, got, case, *, name, general_hint=None):
     import torch
     if isinstance(got, torch.Tensor) and got.shape == case.expected.shape and not torch.isfinite(got).all():
         # name the mistake whose output has the same inf/NaN pattern and values; else the unstable one
-        hint = next((h for h, wrong in case.mistakes
+        hint = next((h for h, wrong in _pairs(case)
                      if wrong.shape == got.shape and torch.allclose(got.detach().cpu().double(), wrong.double(),
                                                                     atol=case.atol, rtol=case.rtol, equal_nan=True)),
-                    case.mistakes[0][0])
+                    _pairs(case)[0][0])
         raise Verdict(CheckResult(
             check, INCORRECT, "the output contains inf or NaN.", case=case.label,
             evidence=[f"{int((~torch.isfinite(got)).sum())} of {got.numel()} values are not finite"],
@@ -493,3 +494,8 @@ def check_make_digits_cnn(make_digits_cnn, *, strict=False, seed=0, extended=Fal
 
     return run_cases(check, make_digits_cnn, result_cases, compare=compare, strict=strict,
                      after=architecture_and_accuracy)
+
+
+def _pairs(case):
+    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
+    return [(m.hint, m.answer) for m in mistakes_of(case)]

@@ -11,6 +11,7 @@ import time
 
 from .engine import (INCORRECT, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
                       count_torch_ops, generator, pair, randn, run_cases, shape_of)
+from .messages.convolution import M
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
            "check_conv_param_count", "check_conv2d_im2col"]
@@ -24,14 +25,6 @@ IM2COL_SPEED_FACTOR = 50.0
 # Any torch convolution, however it is reached: F.conv2d, torch.ops.aten.convolution,
 # F.conv3d on an unsqueezed input, a transposed convolution, cudnn/mkldnn variants.
 CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv"
-
-_FLIP_HINT_1D = ("Your output equals the cross-correlation: convolution flips the kernel "
-                 "(out[t] uses kernel[t - i], not kernel[i - t]); reverse it with `kernel.flip(0)`.")
-_FLIP_HINT = ("Your output equals the cross-correlation: true convolution flips the kernel "
-              "(index K[i - m, j - n]), e.g. `kernel.flip(0, 1)` before sliding it.")
-_NOFLIP_HINT = ("Your output equals a *true* convolution (kernel flipped). Deep-learning conv layers, "
-                "like F.conv2d, compute cross-correlation: slide the kernel as it is, without flipping.")
-
 
 # --------------------------------------------------------------------------
 # conv1d_full — vs numpy.convolve
@@ -49,16 +42,12 @@ def _conv1d_cases(seed, extended):
         signal, kernel = randn(g, length), randn(g, k)
         expected = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
         correlated = torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy(), mode="full"))
-        mistakes = [(_FLIP_HINT_1D, correlated)] if k > 1 else []
+        mistakes = [M.mistake("conv1d_full.no_flip", correlated)] if k > 1 else []
         valid = max(length, k) - min(length, k) + 1
-        mistakes += [
-            ("That is only the 'valid' part, where the kernel fits entirely inside the signal. 'Full' keeps every "
-             "shift with at least one sample of overlap: length L + K - 1.", (valid,)),
-            ("That is the 'same' length max(L, K). 'Full' keeps every shift with at least one sample of "
-             "overlap: length L + K - 1.", (max(length, k),)),
-            ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k - 2,)),
-            ("Off by one: the full convolution of lengths L and K has L + K - 1 samples.", (length + k,)),
-        ]
+        mistakes += [M.mistake("conv1d_full.valid_length", (valid,)),
+                     M.mistake("conv1d_full.same_length", (max(length, k),)),
+                     M.mistake("conv1d_full.off_by_one", (length + k - 2,)),
+                     M.mistake("conv1d_full.off_by_one", (length + k,))]
         cases.append(Case(f"signal {shape_of(signal)}, kernel {shape_of(kernel)}", (signal, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
@@ -81,8 +70,7 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
     """
     return run_cases("conv1d_full", conv1d_full, _conv1d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv1d_forbidden(), op_pattern=CONV_OPS,
-                     general_hint="out[t] = sum over i of signal[i] * kernel[t - i], for every i where "
-                                  "both indices are inside their tensors.")
+                     general_hint=M("conv1d_full.general"))
 
 
 # --------------------------------------------------------------------------
@@ -103,26 +91,18 @@ def _conv2d_true_cases(seed, extended):
             return F.conv2d(image[None, None], k[None, None])[0, 0]
 
         expected = corr(kernel.flip(0, 1))
-        mistakes = [(_FLIP_HINT, corr(kernel))]
+        mistakes = [M.mistake("conv2d_true.no_flip", corr(kernel))]
         if kh > 1:
-            mistakes.append(("The kernel was flipped left–right only (`flip(1)`); flip it up–down too: "
-                             "`kernel.flip(0, 1)`.", corr(kernel.flip(1))))
+            mistakes.append(M.mistake("conv2d_true.flip_lr_only", corr(kernel.flip(1))))
         if kw > 1:
-            mistakes.append(("The kernel was flipped up–down only (`flip(0)`); flip it left–right too: "
-                             "`kernel.flip(0, 1)`.", corr(kernel.flip(0))))
+            mistakes.append(M.mistake("conv2d_true.flip_ud_only", corr(kernel.flip(0))))
         if kh == kw:
-            mistakes.append(("The kernel was transposed, not flipped: flipping reverses both axes "
-                             "(`kernel.flip(0, 1)`), it does not swap them.", corr(kernel.T)))
-        mistakes += [
-            ("That is the 'full' size. This exercise keeps only positions where the kernel lies entirely "
-             "inside the image: (H - kh + 1, W - kw + 1).", (h + kh - 1, w + kw - 1)),
-            ("That is the 'same' size. This exercise keeps only positions where the kernel lies entirely "
-             "inside the image: (H - kh + 1, W - kw + 1).", (h, w)),
-            ("Off by one in the output size: it is (H - kh + 1, W - kw + 1).", (h - kh, w - kw)),
-            ("Off by one in the output size: it is (H - kh + 1, W - kw + 1).", (h - kh + 2, w - kw + 2)),
-            ("Height and width are swapped: the output is (H - kh + 1, W - kw + 1), rows first.",
-             (w - kw + 1, h - kh + 1)),
-        ]
+            mistakes.append(M.mistake("conv2d_true.transposed", corr(kernel.T)))
+        mistakes += [M.mistake("conv2d_true.full_size", (h + kh - 1, w + kw - 1)),
+                     M.mistake("conv2d_true.same_size", (h, w)),
+                     M.mistake("conv2d_true.off_by_one", (h - kh, w - kw)),
+                     M.mistake("conv2d_true.off_by_one", (h - kh + 2, w - kw + 2)),
+                     M.mistake("conv2d_true.swapped_hw", (w - kw + 1, h - kh + 1))]
         cases.append(Case(f"image {shape_of(image)}, kernel {shape_of(kernel)}", (image, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
@@ -137,8 +117,7 @@ def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> C
     """
     return run_cases("conv2d_true", conv2d_true, _conv2d_true_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
-                     general_hint="out[i, j] = sum over m, n of image[i + m, j + n] * "
-                                  "kernel[kh - 1 - m, kw - 1 - n].")
+                     general_hint=M("conv2d_true.general"))
 
 
 # --------------------------------------------------------------------------
@@ -185,46 +164,31 @@ def _conv2d_cases(seed, extended):
         expected = ref()
         n_, c_, ho, wo = expected.shape
         (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
-        mistakes = [(_NOFLIP_HINT, ref(weight=weight.flip(-1, -2)))]
+        mistakes = [M.mistake("conv2d.flipped", ref(weight=weight.flip(-1, -2)))]
         if bias is not None:
-            mistakes.append(("The bias is missing: add bias[c_out] to every output position of channel c_out.",
-                             ref(bias=None)))
+            mistakes.append(M.mistake("conv2d.no_bias", ref(bias=None)))
         if cin > 1:
-            mistakes.append(("Only the first input channel contributes: one kernel spans all C_in input "
-                             "channels, and the products are summed over channels too.",
-                             ref(x=x[:, :1], weight=weight[:, :1])))
-        mistakes += [
-            ("The output is channels-last (N, H_out, W_out, C_out); PyTorch uses (N, C_out, H_out, W_out).",
-             (n_, ho, wo, c_)),
-        ]
+            mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
+        mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
         if (ph, pw) != (0, 0):
-            mistakes.append(("Padding is ignored: pad x with `padding` zeros on both sides of H and of W "
-                             "before sliding the kernel.", tuple(ref(padding=0).shape)))
+            mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
         if (sh, sw) != (1, 1):
-            mistakes.append(("Stride is ignored: move the window `stride` pixels at a time, so output "
-                             "position i reads input row i * stride.", tuple(ref(stride=1).shape)))
+            mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
         if (dh, dw) != (1, 1):
-            mistakes.append(("Dilation is ignored: kernel tap m reads input row i * stride + m * dilation; the "
-                             "kernel spans d·(k−1)+1 pixels.", tuple(ref(dilation=1).shape)))
+            mistakes.append(M.mistake("conv2d.dilation_ignored", tuple(ref(dilation=1).shape)))
         swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
         if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
             try:
-                mistakes.append(("Height and width settings are swapped: a tuple like stride=(2, 1) means "
-                                 "(along H, along W).", tuple(ref(**swapped).shape)))
+                mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
             except RuntimeError:
                 pass
-        off = "Off by one in the output size: H_out = ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1."
-        mistakes += [(off, (n_, c_, ho - 1, wo - 1)), (off, (n_, c_, ho + 1, wo + 1)),
-                     (off, (n_, c_, ho - 1, wo)), (off, (n_, c_, ho, wo - 1)),
-                     (off, (n_, c_, ho + 1, wo)), (off, (n_, c_, ho, wo + 1))]
+        mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
+                     [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
+                      (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]
         label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else 'None'}, "
                  f"stride={stride}, padding={padding}, dilation={dilation}")
         cases.append(Case(label, (x, weight, bias), kw_args, expected=expected, mistakes=mistakes))
     return cases
-
-
-_CONV2D_HINT = ("out[b, o, i, j] = bias[o] + sum over c, m, n of "
-                "x_padded[b, c, i*s + m*d, j*s + n*d] * weight[o, c, m, n].")
 
 
 def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -235,7 +199,7 @@ def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult
     ``torch.nn.functional.conv2d``, which the learner's code may not call.
     """
     return run_cases("conv2d", conv2d, _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=_CONV2D_HINT)
+                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=M("conv2d.general"))
 
 
 # --------------------------------------------------------------------------
@@ -306,8 +270,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                     case=case.label,
                     evidence=[f"torch operations per call: {ops[0]} on a 16×16 input, {ops[1]} on 32×32 "
                               "(a vectorised im2col runs the same number on any size)"],
-                    hint="Build the patch matrix for all positions at once with `Tensor.unfold` (or indexing), "
-                         "then do a single matrix product with the weights as (C_out, C_in·kh·kw).",
+                    hint=M("conv2d_im2col.loops"),
                     next_step="Remove the loop over output pixels and run the check again."))
             ref_time, mine = _interleaved_min_times(
                 lambda: F.conv2d(*case.args, **case.kwargs),
@@ -319,12 +282,12 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
             raise Verdict(CheckResult(
                 "conv2d_im2col", INCORRECT, "correct, but too slow for an im2col convolution.", case=case.label,
                 evidence=[f"speed: {figures}; the target is within {speed_factor:g}×"],
-                hint="Avoid Python loops and per-element work: one `unfold`-style gather, one reshape, one matmul.",
+                hint=M("conv2d_im2col.slow"),
                 next_step="Speed it up and run the check again."))
         return f"Speed on x {shape_of(case.args[0])} with 3×3 filters: {figures}."
 
     return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=_CONV2D_HINT,
+                     strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=M("conv2d.general"),
                      after=vectorised_and_fast)
 
 
@@ -346,22 +309,13 @@ def _conv_output_size_cases(extended):
                        stride=s, padding=p, dilation=d)
         expected = int(out.shape[-1])
         exact = (size + 2 * p - d * (k - 1) - 1) / s + 1
-        candidates = [
-            ("Round down: the window only counts when it fits entirely, so use floor division "
-             "`(size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1`.", exact),
-            ("Missing the +1: the first window position counts too.", expected - 1),
-            ("Dilation is ignored: a dilated kernel spans dilation·(k−1)+1 pixels.",
-             (size + 2 * p - (k - 1) - 1) // s + 1),
-            ("Padding is added on both sides: use 2·padding.", (size + p - d * (k - 1) - 1) // s + 1),
-            ("Rounded up: a window that sticks out past the (padded) edge does not count; use floor.",
-             -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1),
-        ]
-        mistakes = []
-        for hint, value in candidates:
-            if isinstance(value, float) and value == int(value):
-                continue
-            if value != expected:
-                mistakes.append((hint, value))
+        candidates = [("conv_output_size.not_floored", exact),
+                      ("conv_output_size.no_plus_one", expected - 1),
+                      ("conv_output_size.dilation_ignored", (size + 2 * p - (k - 1) - 1) // s + 1),
+                      ("conv_output_size.padding_once", (size + p - d * (k - 1) - 1) // s + 1),
+                      ("conv_output_size.rounded_up", -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1)]
+        mistakes = [M.mistake(key, value) for key, value in candidates
+                    if value != expected and not (isinstance(value, float) and value == int(value))]
         cases.append(Case(f"conv_output_size({size}, kernel_size={k}, stride={s}, padding={p}, dilation={d})",
                           (size, k), dict(stride=s, padding=p, dilation=d), expected=expected, mistakes=mistakes))
     return cases
@@ -375,7 +329,7 @@ def check_conv_output_size(conv_output_size, *, strict=False, seed=0, extended=F
     """
     return run_cases("conv_output_size", conv_output_size, _conv_output_size_cases(extended),
                      compare=compare_int, strict=strict,
-                     general_hint="size_out = ⌊(size + 2·padding − dilation·(kernel_size − 1) − 1) / stride⌋ + 1.")
+                     general_hint=M("conv_output_size.general"))
 
 
 _PARAM_SPECS = [(3, 64, 3, True), (64, 128, 3, False), (3, 96, 11, True), (16, 32, (3, 5), True),
@@ -390,17 +344,13 @@ def _conv_param_count_cases(extended):
         layer = nn.Conv2d(cin, cout, k, bias=bias, device="meta")
         expected = sum(p.numel() for p in layer.parameters())
         kh, kw = pair(k)
-        candidates = [
-            ("The bias is missing: with bias=True each output channel has one bias.", kh * kw * cin * cout),
-            ("With bias=False there is no bias term at all.", kh * kw * cin * cout + cout),
-            ("The input channels are missing: each filter is kh × kw × C_in.", (kh * kw + 1) * cout),
-            ("There is one bias per output channel, not one per (input, output) pair.",
-             (kh * kw + 1) * cin * cout),
-            ("A kernel of size k has k × k weights per channel (or kh × kw for a tuple).",
-             (kh * cin + bias) * cout),
-            ("For a tuple kernel_size=(kh, kw) use kh × kw, not kh × kh.", (kh * kh * cin + bias) * cout),
-        ]
-        mistakes = [(h, v) for h, v in candidates if v != expected]
+        candidates = [("conv_param_count.no_bias", kh * kw * cin * cout),
+                      ("conv_param_count.bias_when_false", kh * kw * cin * cout + cout),
+                      ("conv_param_count.no_input_channels", (kh * kw + 1) * cout),
+                      ("conv_param_count.bias_per_pair", (kh * kw + 1) * cin * cout),
+                      ("conv_param_count.one_side_only", (kh * cin + bias) * cout),
+                      ("conv_param_count.kh_squared", (kh * kh * cin + bias) * cout)]
+        mistakes = [M.mistake(key, value) for key, value in candidates if value != expected]
         cases.append(Case(f"conv_param_count({cin}, {cout}, kernel_size={k}, bias={bias})", (cin, cout, k),
                           dict(bias=bias), expected=expected, mistakes=mistakes))
     return cases
@@ -414,4 +364,4 @@ def check_conv_param_count(conv_param_count, *, strict=False, seed=0, extended=F
     """
     return run_cases("conv_param_count", conv_param_count, _conv_param_count_cases(extended),
                      compare=compare_int, strict=strict,
-                     general_hint="params = (kh · kw · C_in + 1) · C_out with a bias, without the +1 otherwise.")
+                     general_hint=M("conv_param_count.general"))

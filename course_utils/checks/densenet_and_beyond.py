@@ -29,6 +29,7 @@ import numbers
 import re
 
 from ..train import count_parameters
+from .engine import mistakes_of
 from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_parts, compare_tensor, finish, generator, pair, randn, run_cases)
 from .classic_architectures import _learner_model
@@ -859,7 +860,7 @@ def _compare_float(check, got, case, *, name, general_hint=None):
                                   case=case.label, next_step="Return a float and run the check again."))
     if math.isclose(float(got), case.expected, rel_tol=1e-6, abs_tol=1e-9):
         return
-    hint = next((h for h, wrong in case.mistakes
+    hint = next((h for h, wrong in _pairs(case)
                  if isinstance(wrong, float) and math.isclose(float(got), wrong, rel_tol=1e-6, abs_tol=1e-9)),
                 general_hint)
     raise Verdict(CheckResult(check, INCORRECT, "the number is wrong.", case=case.label,
@@ -1002,3 +1003,8 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
         if dims is not None and expected is not None and dims[0] == expected != dims[1]:
             result.hint = _SETTINGS_HINT   # the offset is right; deform_conv2d was called with its defaults
     return finish(result, strict)
+
+
+def _pairs(case):
+    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
+    return [(m.hint, m.answer) for m in mistakes_of(case)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 
+from .engine import mistakes_of
 from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, generator, run_cases)
 
 __all__ = ["check_box_iou", "check_nms", "check_spatial_pyramid_pool", "check_roi_pool", "check_make_anchors",
@@ -334,7 +335,7 @@ def _compare_indices(check, got, case, *, name, general_hint=None):
     if same_set and ordered:
         return
     hint = None
-    for mistake_hint, wrong in case.mistakes:
+    for mistake_hint, wrong in _pairs(case):
         if wrong.shape == got.shape and bool((wrong == got).all()):
             hint = mistake_hint
             break
@@ -946,3 +947,8 @@ def check_decode_boxes(decode_boxes, *, strict=False, seed=0, extended=False) ->
                      strict=strict, forbidden=[(det_utils, "BoxCoder", "BoxCoder")],
                      general_hint="Anchor centre and size first; x = x_a + (dx/wx)·w_a, w = w_a·exp(min(dw/ww, "
                                   "log(1000/16))); then corners x ± w/2.")
+
+
+def _pairs(case):
+    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
+    return [(m.hint, m.answer) for m in mistakes_of(case)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from .engine import mistakes_of
 from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int,
                       compare_tensor, generator, pair, randn, run_cases, shape_of)
 from .convolution import CONV_OPS, _conv2d_forbidden
@@ -548,14 +549,14 @@ def _compare_scores(check, got, case, *, name, general_hint=None):
         if not same_nan:
             hint = ("A class absent from both truth and prediction has union 0: its IoU is undefined — return NaN "
                     "for it (0/0 in floating point gives NaN), never 0 or 1.")
-        hint = next((h for h, wrong in case.mistakes if isinstance(wrong, torch.Tensor) and _same_values(mine, wrong)),
+        hint = next((h for h, wrong in _pairs(case) if isinstance(wrong, torch.Tensor) and _same_values(mine, wrong)),
                     hint)
         raise Verdict(CheckResult(check, INCORRECT, "the per-class IoU is wrong.", case=case.label,
                                   evidence=[f"first class that differs: {int((~torch.isclose(mine, want_iou, equal_nan=True)).nonzero()[0])}"],
                                   hint=hint, next_step="Fix it and run the check again."))
     got_miou = _as_float(miou)
     if not _close(got_miou, want_miou):
-        hint = next((h for h, wrong in case.mistakes if isinstance(wrong, float) and _close(got_miou, wrong)),
+        hint = next((h for h, wrong in _pairs(case) if isinstance(wrong, float) and _close(got_miou, wrong)),
                     "mean IoU = the mean of iou over the classes whose IoU is defined (`torch.nanmean(iou)`).")
         raise Verdict(CheckResult(check, INCORRECT, "the mean IoU is wrong.", case=case.label,
                                   evidence=[f"expected {want_miou:.6g}, got {got_miou:.6g}"], hint=hint,
@@ -572,3 +573,8 @@ def check_segmentation_scores(segmentation_scores, *, strict=False, seed=0, exte
     """
     return run_cases("segmentation_scores", segmentation_scores, _scores_cases(seed, extended),
                      compare=_compare_scores, strict=strict)
+
+
+def _pairs(case):
+    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
+    return [(m.hint, m.answer) for m in mistakes_of(case)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 
+from .engine import mistakes_of
 from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, own_random_state, call_learner,
                       compare_tensor, generator, run_cases)
 
@@ -601,7 +602,7 @@ def _compare_shapes(check, got, case, *, name, general_hint=None):
     if mine == case.expected:
         return
     key = next(k for k in STAGES if mine[k] != case.expected[k])
-    hint = next((h for h, wrong in case.mistakes if wrong == mine), general_hint)
+    hint = next((h for h, wrong in _pairs(case) if wrong == mine), general_hint)
     raise Verdict(CheckResult(check, INCORRECT, f"the shape after `{key}` is wrong.", case=case.label,
                               evidence=[f"{key}: expected {case.expected[key]}, got {mine[key]}"], hint=hint,
                               next_step="Fix the arithmetic, re-run its cell, then run this check again."))
@@ -746,7 +747,7 @@ def _compare_norm(check, got, case, *, name, general_hint=None):
     got = float(got)
     if math.isclose(got, case.expected, rel_tol=1e-4, abs_tol=1e-7):
         return
-    hint = next((h for h, wrong in case.mistakes if math.isclose(got, wrong, rel_tol=1e-3, abs_tol=1e-7)),
+    hint = next((h for h, wrong in _pairs(case) if math.isclose(got, wrong, rel_tol=1e-3, abs_tol=1e-7)),
                 general_hint)
     raise Verdict(CheckResult(check, INCORRECT, "the gradient norm is wrong.", case=case.label,
                               evidence=[f"expected {case.expected:.6g}, got {got:.6g}"], hint=hint,
@@ -767,3 +768,8 @@ def check_first_layer_grad_norm(first_layer_grad_norm, *, strict=False, seed=0, 
                      compare=_compare_norm, strict=strict,
                      general_hint="zero the gradients, loss = F.cross_entropy(model(images), labels), "
                                   "loss.backward(), then `layer.weight.grad.norm().item()`.")
+
+
+def _pairs(case):
+    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
+    return [(m.hint, m.answer) for m in mistakes_of(case)]

@@ -17,14 +17,20 @@ Modules, one concern each:
 * ``models``   — model scenarios: the learner's model against the reference with the same weights.
 """
 
-from .cases import Case, generator, pair, randn, shape_of
-from .compare import clone, compare_int, compare_parts, compare_tensor, equal_tensors, same
+from .cases import Case, Mistake, generator, pair, randn, shape_of
+from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
+                      mistakes_of, same)
 from .guards import Forbidden, TimeUp, count_torch_ops, forbid, own_random_state, time_limit
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
+from .messages import Messages
+from .models import (EVAL, TRAIN, WEIGHTS_BY_KEYS, WEIGHTS_BY_STRUCTURE, ModelCase, ModelMistake, ModelScenario,
+                     build_learner_model, check_model, randomize_)
 from .runner import call_learner, finish, learner_line, run_cases
 
-__all__ = ["Case", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
+__all__ = ["Case", "Mistake", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
+           "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
+           "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
            "compare_tensor", "equal_tensors", "same", "Forbidden", "TimeUp", "count_torch_ops", "forbid",
            "own_random_state", "time_limit", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
            "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",

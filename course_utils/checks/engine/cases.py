@@ -6,12 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake on one case: its key in the notebook's message table, what it answers, and its hint.
+
+    ``answer`` is a tensor (compared by value), a number (compared with ``==``)
+    or, for a mistake that shows in the shape alone, a tuple of ints (compared
+    with the shape of a wrong-shaped answer).  Build it with ``M.mistake(key,
+    answer)`` (``engine.messages``).
+    """
+
+    key: str | None
+    answer: Any
+    hint: str
+
+
 @dataclass
 class Case:
     """One call of the learner's function and what it should return.
 
-    ``mistakes`` lists ``(hint, wrong_answer)`` pairs: outputs that plausible
-    mistakes produce.  When the learner's answer matches one of them (by
+    ``mistakes`` lists :class:`Mistake` objects: what plausible mistakes
+    answer on this case.  When the learner's answer matches one of them (by
     shape when the shapes differ from the expected one, else by value) the
     verdict names that mistake.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .cases import Case
+from .cases import Case, Mistake
 from .results import INCORRECT, UNCHECKABLE, CheckResult, Verdict
 
 
@@ -56,24 +56,36 @@ def _fmt_shape(shape) -> str:
     return str(tuple(int(s) for s in shape))
 
 
-def _matching_hint(got, case: Case, by_shape: bool) -> str | None:
+def mistakes_of(case: Case) -> list[Mistake]:
+    """The case's known mistakes as :class:`Mistake` objects (a bare ``(hint, answer)`` pair has no key)."""
+    return [m if isinstance(m, Mistake) else Mistake(None, m[1], m[0]) for m in case.mistakes]
+
+
+def matching_mistake(got, case: Case, by_shape: bool) -> Mistake | None:
+    """The first known mistake whose answer ``got`` equals: by shape when ``by_shape``, else by value."""
     import torch
-    for hint, wrong in case.mistakes:
+    for mistake in mistakes_of(case):
+        wrong = mistake.answer
         if isinstance(wrong, torch.Size) or (isinstance(wrong, tuple) and all(isinstance(s, int) for s in wrong)):
             if by_shape and tuple(got.shape) == tuple(wrong):
-                return hint
+                return mistake
             continue
         if isinstance(wrong, torch.Tensor):
             if tuple(got.shape) != tuple(wrong.shape):
                 continue
             if by_shape:
                 if tuple(wrong.shape) != tuple(case.expected.shape):
-                    return hint
+                    return mistake
             elif torch.allclose(got.double(), wrong.double(), atol=case.atol, rtol=case.rtol):
-                return hint
+                return mistake
         elif not isinstance(wrong, torch.Tensor) and not by_shape and got == wrong:
-            return hint
+            return mistake
     return None
+
+
+def _diagnosis(mistake: Mistake | None, general_hint: str | None) -> tuple[str | None, str | None]:
+    """(hint, mistake key) for a verdict: the matched mistake's, else the general hint with no key."""
+    return (mistake.hint, mistake.key) if mistake else (general_hint, None)
 
 
 def compare_tensor(check: str, got, case: Case, *, name: str, general_hint: str | None = None) -> None:
@@ -100,11 +112,11 @@ def compare_tensor(check: str, got, case: Case, *, name: str, general_hint: str 
         with torch._C.DisableTorchFunctionSubclass():
             got = got.detach().as_subclass(torch.Tensor)
     if tuple(got.shape) != tuple(expected.shape):
-        hint = _matching_hint(got, case, by_shape=True) or general_hint
+        hint, key = _diagnosis(matching_mistake(got, case, by_shape=True), general_hint)
         raise Verdict(CheckResult(
             check, INCORRECT, "the output has the wrong shape.", case=case.label,
             evidence=[f"expected shape {_fmt_shape(expected.shape)}, got {_fmt_shape(got.shape)}"],
-            hint=hint, next_step="Fix the shape first; then the values are compared."))
+            hint=hint, next_step="Fix the shape first; then the values are compared.", mistake=key))
     if got.dtype != expected.dtype:
         raise Verdict(CheckResult(
             check, INCORRECT, "the output has the wrong dtype.", case=case.label,
@@ -123,9 +135,9 @@ def compare_tensor(check: str, got, case: Case, *, name: str, general_hint: str 
                 f"got {got_cpu[index].item():.4g}"]
     if torch.isnan(got_cpu).any():
         evidence.append("the output contains NaN")
-    hint = _matching_hint(got_cpu, case, by_shape=False) or general_hint
+    hint, key = _diagnosis(matching_mistake(got_cpu, case, by_shape=False), general_hint)
     raise Verdict(CheckResult(check, INCORRECT, "the output values are wrong.", case=case.label,
-                              evidence=evidence, hint=hint,
+                              evidence=evidence, hint=hint, mistake=key,
                               next_step="Fix the computation, re-run its cell, then run this check again."))
 
 
@@ -143,19 +155,20 @@ def compare_int(check: str, got, case: Case, *, name: str, general_hint: str | N
             check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; the check expects an int.",
             case=case.label, next_step="Return a plain Python int and run the check again."))
     if not isinstance(got, numbers.Integral):
-        hint = "Sizes and counts are whole numbers: use floor division `//` (or `math.floor`) and return an int."
-        for mistake_hint, wrong in case.mistakes:
-            if isinstance(wrong, float) and abs(float(got) - wrong) < 1e-9:
-                hint = mistake_hint
+        hint, key = "Sizes and counts are whole numbers: use floor division `//` (or `math.floor`) and return an int.", None
+        for mistake in mistakes_of(case):
+            if isinstance(mistake.answer, float) and abs(float(got) - mistake.answer) < 1e-9:
+                hint, key = mistake.hint, mistake.key
         raise Verdict(CheckResult(
             check, INCORRECT, f"`{name}` returned the float {got!r}; expected an int.", case=case.label,
-            evidence=[f"expected {case.expected}, got {got!r}"], hint=hint,
+            evidence=[f"expected {case.expected}, got {got!r}"], hint=hint, mistake=key,
             next_step="Return an int and run the check again."))
     if int(got) == case.expected:
         return
-    hint = next((h for h, wrong in case.mistakes if isinstance(wrong, int) and wrong == int(got)), general_hint)
+    matched = next((m for m in mistakes_of(case) if isinstance(m.answer, int) and m.answer == int(got)), None)
+    hint, key = _diagnosis(matched, general_hint)
     raise Verdict(CheckResult(check, INCORRECT, "the number is wrong.", case=case.label,
-                              evidence=[f"expected {case.expected}, got {int(got)}"], hint=hint,
+                              evidence=[f"expected {case.expected}, got {int(got)}"], hint=hint, mistake=key,
                               next_step="Fix the formula, re-run its cell, then run this check again."),
                   case=case, got=int(got))
 
@@ -181,6 +194,6 @@ def compare_parts(check: str, got, case: Case, *, name: str, parts: Sequence[str
                                   next_step=f"Return {shape} and run the check again."))
     for index, (part, got_part, expected_part) in enumerate(zip(parts, got, case.expected)):
         sub = Case(f"{case.label}; comparing {part}", (), expected=expected_part, atol=case.atol, rtol=case.rtol,
-                   mistakes=[(hint, wrong[index]) for hint, wrong in case.mistakes])
+                   mistakes=[Mistake(m.key, m.answer[index], m.hint) for m in mistakes_of(case)])
         compare(check, got_part, sub, name=f"{name}(...)[{index}] ({part})", general_hint=general_hint)
 

@@ -69,6 +69,8 @@ class CheckResult:
     evidence: list[str] = field(default_factory=list)
     hint: str | None = None
     next_step: str | None = None
+    # the key of the known mistake the hint names (engine.messages), None for a general hint; not shown
+    mistake: str | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:
         return self.outcome == PASSED

@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 from . import guards
 from .cases import Case
-from .compare import clone, compare_int, same
+from .compare import clone, compare_int, mistakes_of, same
 from .guards import Forbidden, TimeUp, forbid, own_random_state, time_limit
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
 
@@ -116,10 +116,12 @@ def _consensus_hint(fn, cases: list[Case], failed: Verdict, forbidden, op_patter
     if failed.case is None:
         return
     # candidates: the mistakes that explain the failing answer itself
-    hints = [h for h, wrong in failed.case.mistakes if wrong == failed.got]
-    if len(hints) < 2:
+    candidates = [m for m in mistakes_of(failed.case) if m.answer == failed.got]
+    if len(candidates) < 2:
         return
-    scores = dict.fromkeys(hints, 0)
+    # a mistake is known by its key (its hint's text may hold the case's numbers), or by its hint
+    chosen = {m.key or m.hint: m for m in candidates}
+    scores = dict.fromkeys(chosen, 0)
     for index, case in enumerate(cases):
         try:
             got, _ = call_learner(failed.result.check, fn, case, forbidden=forbidden, op_pattern=op_pattern,
@@ -128,12 +130,13 @@ def _consensus_hint(fn, cases: list[Case], failed: Verdict, forbidden, op_patter
             continue
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             continue
-        predictions = dict(case.mistakes)
-        for hint in hints:
+        predictions = {m.key or m.hint: m.answer for m in mistakes_of(case)}
+        for ident in chosen:
             # a mistake absent from this case's list gives the right answer here
-            scores[hint] += 1 if got == predictions.get(hint, case.expected) else -1
+            scores[ident] += 1 if got == predictions.get(ident, case.expected) else -1
     best = max(scores.values())
-    failed.result.hint = next(h for h in hints if scores[h] == best)
+    mistake = chosen[next(i for i in chosen if scores[i] == best)]
+    failed.result.hint, failed.result.mistake = mistake.hint, mistake.key
 
 
 def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
