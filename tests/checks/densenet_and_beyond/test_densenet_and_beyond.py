@@ -37,8 +37,8 @@ from course_utils.checks import (PASSED, RAISED, UNCHECKABLE, check_compound_sca
                                  check_make_dense_layer, check_make_densenet, check_make_se_block,
                                  check_make_transition)
 
-import impls_densenet as impl
-from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
+from checks.densenet_and_beyond import impls as impl
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
                            one_torch_thread, spy)
 from course_utils.train import count_parameters
 
@@ -53,41 +53,41 @@ guards_put_everything_back = guards_fixture(GUARDED)
 # ==========================================================================
 
 SPECS = {
-    "make_dense_layer": dict(check=check_make_dense_layer, kind="model", hidden_cases=None,
+    "make_dense_layer": CheckSpec(check=check_make_dense_layer, kind="model", hidden_cases=None,
                              correct=[impl.dense_layer_class, impl.dense_layer_sequential,
                                       impl.dense_layer_convs_first],
                              mistake=impl.dense_layer_relu_before_bn),
-    "make_dense_block": dict(check=check_make_dense_block, kind="model", hidden_cases=None,
+    "make_dense_block": CheckSpec(check=check_make_dense_block, kind="model", hidden_cases=None,
                              correct=[impl.dense_block_list, impl.dense_block_growing, impl.dense_block_dict],
                              mistake=impl.dense_block_reversed_output),
-    "make_transition": dict(check=check_make_transition, kind="model", hidden_cases=None,
+    "make_transition": CheckSpec(check=check_make_transition, kind="model", hidden_cases=None,
                             correct=[impl.transition_sequential, impl.transition_pool_first,
                                      impl.transition_ordered_dict],
                             mistake=impl.transition_max_pool),
-    "densenet_channels": dict(check=check_densenet_channels, kind="int",
+    "densenet_channels": CheckSpec(check=check_densenet_channels, kind="int",
                               correct=[impl.densenet_channels_formula, impl.densenet_channels_loop,
                                        impl.densenet_channels_list],
                               mistake=impl.densenet_channels_geometric),
-    "make_densenet": dict(check=check_make_densenet, kind="model", hidden_cases=None,
+    "make_densenet": CheckSpec(check=check_make_densenet, kind="model", hidden_cases=None,
                           correct=[impl.densenet_class, impl.densenet_sequential],
                           mistake=impl.densenet_no_compression),
-    "make_se_block": dict(check=check_make_se_block, kind="model", hidden_cases=None,
+    "make_se_block": CheckSpec(check=check_make_se_block, kind="model", hidden_cases=None,
                           correct=[impl.se_block_linear, impl.se_block_conv, impl.se_block_no_bias],
                           mistake=impl.se_block_no_sigmoid),
-    "compound_scaling": dict(check=check_compound_scaling, kind="floats",
+    "compound_scaling": CheckSpec(check=check_compound_scaling, kind="floats",
                              correct=[impl.compound_scaling_formula, impl.compound_scaling_exp_log,
                                       impl.compound_scaling_torch],
                              mistake=impl.compound_scaling_linear_flops),
-    "deform_conv_zero_offset": dict(check=check_deform_conv_zero_offset, kind="tensor",
+    "deform_conv_zero_offset": CheckSpec(check=check_deform_conv_zero_offset, kind="tensor",
                                     correct=[impl.deform_zero_formula, impl.deform_zero_layer],
                                     mistake=impl.deform_ones, forbidden=impl.deform_calls_conv2d),
 }
 ALL = list(SPECS)
-MODELS = [name for name in ALL if SPECS[name]["kind"] == "model"]
+MODELS = [name for name in ALL if SPECS[name].kind == "model"]
 
 
 def correct_of(name):
-    return SPECS[name]["correct"][0]
+    return SPECS[name].correct[0]
 
 
 # ==========================================================================
@@ -97,7 +97,7 @@ def correct_of(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases build the learner's model with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], correct_of(name))
+    assert_hidden_cases_try_more(SPECS[name].check, correct_of(name))
 
 
 @pytest.mark.parametrize("name", ["make_dense_layer", "make_dense_block", "make_transition", "make_se_block"])
@@ -110,7 +110,7 @@ def test_seed_sets_the_random_inputs(name):
             model = correct_of(name)(*args, **kwargs)
             model.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
             return model
-        assert SPECS[name]["check"](make, seed=seed)
+        assert SPECS[name].check(make, seed=seed)
         return seen
     first, again, other = inputs_for(0), inputs_for(0), inputs_for(1)
     assert len(first) == len(again) and all(torch.equal(a, b) for a, b in zip(first, again))

@@ -7,11 +7,35 @@ fixtures among a module's attributes).
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
+from typing import Callable
 
 import pytest
 import torch
 
 from course_utils.checks import INCORRECT
+
+TENSOR_KIND, INT_KIND, PAIR_KIND, MODEL_KIND = "tensor", "int", "pair", "model"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What the generic contract needs to know about one check."""
+
+    check: Callable
+    kind: str                         # "tensor", "int", "pair", "model"; any other kind gets the generic tests only
+    correct: tuple                    # correct implementations in several styles; the first is the reference learner
+    mistake: Callable                 # a known wrong implementation
+    forbidden: Callable | None = None  # a learner calling a refused function
+    main: int | None = None           # index of the compared output when the answer is a tuple
+    timed: bool = False               # the verdict contains a measured speed
+    hidden_cases: str | None = "more"  # "more", "same" or None: hidden run's case count vs the public one
+    rng_learners: tuple | None = None  # learners drawing nothing from torch's global RNG, where `correct` does
+    stand_in_models: bool = True      # False where the check refuses a stand-in model before its forward
+    forward_label: str = "`{cls}.forward`"   # how a stopped forward is named ({cls}: the model's class)
+
+    def __post_init__(self):
+        object.__setattr__(self, "correct", tuple(self.correct))
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -38,8 +38,8 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, CheckFa
 from course_utils.checks import building_blocks as blocks, engine
 from course_utils.checks.building_blocks import measure_receptive_field
 
-import impls_blocks as impl
-from check_helpers import assert_names_mistake, guards_fixture, mistake
+from checks.building_blocks import impls as impl
+from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, mistake
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
 
@@ -71,38 +71,38 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 # ==========================================================================
 
 SPECS = {
-    "max_pool2d": dict(check=check_max_pool2d, kind="tensor",
+    "max_pool2d": CheckSpec(check=check_max_pool2d, kind="tensor",
                        correct=[impl.max_pool2d_loops, impl.max_pool2d_unfold, impl.max_pool2d_shifted_maximum],
                        mistake=impl.max_pool2d_is_avg, forbidden=impl.max_pool2d_calls_F),
-    "avg_pool2d": dict(check=check_avg_pool2d, kind="tensor",
+    "avg_pool2d": CheckSpec(check=check_avg_pool2d, kind="tensor",
                        correct=[impl.avg_pool2d_loops, impl.avg_pool2d_unfold, impl.avg_pool2d_box_filter],
                        mistake=impl.avg_pool2d_window_sum, forbidden=impl.avg_pool2d_calls_F),
-    "batch_norm": dict(check=check_batch_norm, kind="tensor",
+    "batch_norm": CheckSpec(check=check_batch_norm, kind="tensor",
                        correct=[impl.batch_norm_torch_var, impl.batch_norm_explicit_sums,
                                 impl.batch_norm_per_channel_loop],
                        mistake=impl.batch_norm_swapped_affine, forbidden=impl.batch_norm_calls_F, main=0),
-    "softmax": dict(check=check_softmax, kind="tensor",
+    "softmax": CheckSpec(check=check_softmax, kind="tensor",
                     correct=[impl.softmax_max_shift, impl.softmax_logsumexp, impl.softmax_shifted_logsumexp,
                              impl.softmax_moved_dim_loop],
                     mistake=impl.softmax_log_softmax, forbidden=impl.softmax_calls_torch),
-    "receptive_field": dict(check=check_receptive_field, kind="int",
+    "receptive_field": CheckSpec(check=check_receptive_field, kind="int",
                             correct=[impl.receptive_field_forward, impl.receptive_field_backward,
                                      impl.receptive_field_closed_form],
                             mistake=impl.receptive_field_ignores_strides, forbidden=None),
-    "make_digits_cnn": dict(check=check_make_digits_cnn, kind="model",
+    "make_digits_cnn": CheckSpec(check=check_make_digits_cnn, kind="model",
                             correct=[impl.digits_cnn_batch_norm, impl.digits_cnn_subclass],
                             mistake=impl.digits_mlp, forbidden=None, hidden_cases="same",
                             rng_learners=[impl.digits_cnn_without_rng], stand_in_models=False),
 }
 ALL = list(SPECS)
-TENSOR = [name for name in ALL if SPECS[name]["kind"] == "tensor"]
-INTEGER = [name for name in ALL if SPECS[name]["kind"] == "int"]
-WITH_FORBIDDEN = [name for name in ALL if SPECS[name]["forbidden"] is not None]
+TENSOR = [name for name in ALL if SPECS[name].kind == "tensor"]
+INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
+WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
 
 
 
 def correct_of(name):
-    return SPECS[name]["correct"][0]
+    return SPECS[name].correct[0]
 
 
 # ==========================================================================
@@ -116,11 +116,11 @@ def test_correct_implementations_use_no_forbidden_function():
     pattern = "|".join([blocks.POOL_OPS, blocks.SOFTMAX_OPS, blocks.BATCH_NORM_OPS])
     with engine.forbid(blocks._pool_forbidden(), pattern):
         for name in ("max_pool2d", "avg_pool2d"):
-            for fn in SPECS[name]["correct"]:
+            for fn in SPECS[name].correct:
                 fn(x, 3, 2, 1)
-        for fn in SPECS["softmax"]["correct"]:
+        for fn in SPECS["softmax"].correct:
             fn(x, dim=1)
-        for fn in SPECS["batch_norm"]["correct"]:
+        for fn in SPECS["batch_norm"].correct:
             fn(x, vector * 0, vector, vector, vector * 0, True)
 
 
@@ -531,7 +531,7 @@ def test_op_reference_is_refused_only_while_learner_runs(name, call):
         except BaseException as exc:  # noqa: B036 - catches the refusal to record it
             seen.append(type(exc))
         return correct(*args, **kwargs)
-    result = SPECS[name]["check"](spy)
+    result = SPECS[name].check(spy)
     assert result.outcome == PASSED, result.text()
     assert seen and all(kind is engine.Forbidden for kind in seen)
     call()  # and runs again afterwards

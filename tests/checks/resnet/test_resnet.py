@@ -40,9 +40,9 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_f
 from course_utils.checks import resnet
 from course_utils.checks.resnet import reference_basic_block
 
-import impls_resnet as impl
-from check_helpers import assert_hidden_cases_try_more, assert_names_mistake, one_torch_thread, spy  # noqa: F401
-from check_helpers import mistake_case as mistake
+from checks.resnet import impls as impl
+from checks.helpers import CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, one_torch_thread, spy  # noqa: F401
+from checks.helpers import mistake_case as mistake
 from course_utils.train import count_parameters
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -53,20 +53,20 @@ REPO_DIR = os.path.dirname(COURSE_UTILS_DIR)
 # ==========================================================================
 
 SPECS = {
-    "first_layer_grad_norm": dict(check=check_first_layer_grad_norm, kind="float",
+    "first_layer_grad_norm": CheckSpec(check=check_first_layer_grad_norm, kind="float",
                                   correct=[impl.grad_norm_backward, impl.grad_norm_autograd,
                                            impl.grad_norm_optimizer_zero_grad, impl.grad_norm_returns_tensor],
                                   mistake=impl.grad_norm_no_zero_grad),
     # The model checks compare the state dict's keys before running a forward, so a stand-in model (a Linear
     # layer, a forward stub) is 'not yet correct' there; their verdicts state no case count.
-    "make_basic_block": dict(check=check_make_basic_block, kind="model",
+    "make_basic_block": CheckSpec(check=check_make_basic_block, kind="model",
                              correct=[impl.block_explicit, impl.block_torchvision_style, impl.block_identity_module],
                              mistake=impl.block_relu_before_add, stand_in_models=False, hidden_cases=None),
-    "resnet18_shapes": dict(check=check_resnet18_shapes, kind="dict",
+    "resnet18_shapes": CheckSpec(check=check_resnet18_shapes, kind="dict",
                             correct=[impl.shapes_formula, impl.shapes_math_floor, impl.shapes_meta_model,
                                      impl.shapes_halving],
                             mistake=impl.shapes_stem_padding_1),
-    "make_resnet18": dict(check=check_make_resnet18, kind="model",
+    "make_resnet18": CheckSpec(check=check_make_resnet18, kind="model",
                           correct=[impl.resnet18_explicit, impl.resnet18_loop, impl.resnet18_sequential],
                           mistake=impl.resnet18_stem_padding_1, stand_in_models=False, hidden_cases=None),
 }
@@ -80,7 +80,7 @@ WRONG_BLOCK = {"no_final_relu": impl.block_no_final_relu, "relu_before_add": imp
 
 
 def correct_of(name):
-    return SPECS[name]["correct"][0]
+    return SPECS[name].correct[0]
 
 
 def block_with(make, sd, stride, training):
@@ -155,7 +155,7 @@ def cpu_stage_shapes(model, h, w):
 @pytest.mark.parametrize("name", ["make_basic_block", "make_resnet18", "resnet18_shapes"])
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases call the learner with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], correct_of(name))
+    assert_hidden_cases_try_more(SPECS[name].check, correct_of(name))
 
 
 def test_grad_norm_hidden_cases_measure_a_layer_inside_the_network():
@@ -483,7 +483,7 @@ def test_model_instead_of_function_is_uncheckable(name):
     itself'?"""
     with torch.device("meta"):
         model = correct_of(name)(16, 16) if name == "make_basic_block" else correct_of(name)()
-    result = SPECS[name]["check"](model)
+    result = SPECS[name].check(model)
     assert result.outcome == UNCHECKABLE, result.text()
     assert "Pass the function itself" in (result.hint or "")
 
@@ -505,7 +505,7 @@ def test_seed_sets_the_random_inputs(name):
             model = correct_of(name)(*args, **kwargs)
             model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().clone()))
             return model
-        assert SPECS[name]["check"](make, seed=seed)
+        assert SPECS[name].check(make, seed=seed)
         return [x for x in seen if x.device.type == "cpu"]
     first, again, other = inputs_for(0), inputs_for(0), inputs_for(1)
     assert first and len(first) == len(again)

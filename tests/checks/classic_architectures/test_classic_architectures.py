@@ -38,10 +38,10 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_b
                                  check_make_alexnet, check_make_inception, check_make_mini_googlenet,
                                  check_make_vgg, check_vgg_stack_params)
 
-import impls_architectures as impl
-from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, one_torch_thread,  # noqa: F401
+from checks.classic_architectures import impls as impl
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, one_torch_thread,  # noqa: F401
                            source_line_of, spy)
-from check_helpers import mistake_case as mistake
+from checks.helpers import mistake_case as mistake
 from course_utils.train import count_parameters
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -61,37 +61,36 @@ RELUS_INVISIBLE = (
 # ==========================================================================
 
 SPECS = {
-    "make_alexnet": dict(check=check_make_alexnet, kind="model",
+    "make_alexnet": CheckSpec(check=check_make_alexnet, hidden_cases=None, kind="model",
                          correct=[impl.alexnet_class, impl.alexnet_flat_sequential, impl.alexnet_functional],
                          mistake=impl.alexnet_missing_pool),
-    "make_vgg": dict(check=check_make_vgg, kind="model",
+    "make_vgg": CheckSpec(check=check_make_vgg, hidden_cases=None, kind="model",
                      correct=[impl.vgg_loop, impl.vgg_recursive, impl.vgg_comprehension],
                      mistake=impl.vgg_skips_pools),
-    "vgg_stack_params": dict(check=check_vgg_stack_params, kind="pair",
+    "vgg_stack_params": CheckSpec(check=check_vgg_stack_params, hidden_cases=None, kind="pair",
                              correct=[impl.vgg_stack_params_formula, impl.vgg_stack_params_meta_layers,
                                       impl.vgg_stack_params_shapes],
                              mistake=impl.vgg_stack_params_one_layer),
-    "bottleneck_params": dict(check=check_bottleneck_params, kind="pair",
+    "bottleneck_params": CheckSpec(check=check_bottleneck_params, hidden_cases=None, kind="pair",
                               correct=[impl.bottleneck_params_formula, impl.bottleneck_params_meta_modules,
                                        impl.bottleneck_params_weight_shapes],
                               mistake=impl.bottleneck_params_no_reduction),
-    "make_inception": dict(check=check_make_inception, kind="model",
+    "make_inception": CheckSpec(check=check_make_inception, hidden_cases=None, kind="model",
                            correct=[impl.inception_sequential, impl.inception_explicit, impl.inception_dict],
                            mistake=impl.inception_3x3_first),
-    "make_mini_googlenet": dict(check=check_make_mini_googlenet, kind="model",
+    "make_mini_googlenet": CheckSpec(check=check_make_mini_googlenet, hidden_cases=None, kind="model",
                                 correct=[impl.mini_googlenet_if_training, impl.mini_googlenet_early_return,
                                          impl.mini_googlenet_inception_blocks],
                                 mistake=impl.mini_googlenet_always_runs_heads),
 }
 # Their verdicts state no case count: test_check_contract.py checks the hidden pass only (and
 # test_hidden_cases_call_the_learner_on_more_settings below that the hidden cases try more).
-SPEC_DEFAULTS = dict(hidden_cases=None)
 ALL = list(SPECS)
-PAIRS = [name for name in ALL if SPECS[name]["kind"] == "pair"]
+PAIRS = [name for name in ALL if SPECS[name].kind == "pair"]
 
 
 def correct_of(name):
-    return SPECS[name]["correct"][0]
+    return SPECS[name].correct[0]
 
 
 def wrong_on_call(learner, wrong, number):
@@ -146,7 +145,7 @@ def inception_count(cin, c1, c3r, c3, c5r, c5, pp, big_kernel=5):
 @pytest.mark.parametrize("name", ALL)
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases call the learner with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], correct_of(name))
+    assert_hidden_cases_try_more(SPECS[name].check, correct_of(name))
 
 
 def test_alexnet_hidden_cases_also_try_another_image_size():
@@ -278,7 +277,7 @@ def test_wrong_class_count_shows_both_shapes(name, learner):
         model = learner(*args, **kwargs)
         model.register_forward_hook(lambda module, inputs, out: shapes.append((inputs[0].shape[0], out.shape)))
         return model
-    result = SPECS[name]["check"](make, extended=True, seed=7)
+    result = SPECS[name].check(make, extended=True, seed=7)
     assert result.outcome == INCORRECT, result.text()
     batch, got = shapes[-1]
     assert tuple(got) != (batch, make.num_classes)
@@ -329,7 +328,7 @@ def test_check_bottleneck_params_names_each_mistake(learner, outcome, field, nee
 def test_swapped_pair_shows_both_numbers(name, learner):
     """Does a swapped pair show the expected first number and the learner's (the second one)?"""
     recorded = spy(learner)
-    result = SPECS[name]["check"](recorded)
+    result = SPECS[name].check(recorded)
     args, kwargs = recorded.calls[0]
     right = correct_of(name)(*args, **kwargs)
     assert result.evidence == [f"expected {right[0]}, got {right[1]}"]
@@ -501,10 +500,10 @@ def test_pair_references_equal_the_formula(name, position):
     """For every case of the hidden cases, is each number the check expects the closed formula's?"""
     formula = correct_of(name)
     learner = spy(formula)
-    assert SPECS[name]["check"](learner, extended=True)
+    assert SPECS[name].check(learner, extended=True)
     for number, (args, kwargs) in enumerate(learner.calls):
         wrong = wrong_on_call(formula, off_by_one_at(position)(formula), number)
-        result = SPECS[name]["check"](wrong, extended=True)
+        result = SPECS[name].check(wrong, extended=True)
         want = formula(*args, **kwargs)[position]
         assert result.evidence == [f"expected {want}, got {want + 1}"], result.text()
         assert result.case.endswith(f"number {position + 1} of the pair")
@@ -530,7 +529,7 @@ def test_model_instead_of_function_is_uncheckable(name):
     """Does a model check refuse a built model (`check(make_alexnet())`) as 'pass the function itself'?"""
     with torch.device("meta"):
         model = correct_of(name)()
-    result = SPECS[name]["check"](model)
+    result = SPECS[name].check(model)
     assert result.outcome == UNCHECKABLE, result.text()
     assert "Pass the function itself" in (result.hint or "")
 
@@ -543,7 +542,7 @@ def test_factory_moving_the_model_to_a_device_is_not_called_unattempted(name):
 
     def moves_to_device(*args, **kwargs):
         return correct(*args, **kwargs).to(torch.device("cpu"))
-    result = SPECS[name]["check"](moves_to_device)
+    result = SPECS[name].check(moves_to_device)
     assert result.outcome == PASSED, result.text()
 
 
@@ -558,7 +557,7 @@ def test_seed_sets_the_random_inputs(name):
             model = correct_of(name)(*args, **kwargs)
             model.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
             return model
-        assert SPECS[name]["check"](make, seed=seed)
+        assert SPECS[name].check(make, seed=seed)
         return seen
     first, again, other = inputs_for(0), inputs_for(0), inputs_for(1)
     assert all(torch.equal(a, b) for a, b in zip(first, again)) and len(first) == len(again)
@@ -574,7 +573,7 @@ def test_meta_checks_allocate_no_real_weights(name):
         model = correct_of(name)(*args, **kwargs)
         devices.extend({p.device.type for p in model.parameters()})
         return model
-    assert SPECS[name]["check"](make, extended=True, seed=7)
+    assert SPECS[name].check(make, extended=True, seed=7)
     assert set(devices) == {"meta"}
 
 
@@ -587,5 +586,5 @@ def test_value_checks_build_real_models(name):
         model = correct_of(name)(*args, **kwargs)
         devices.extend({p.device.type for p in model.parameters()})
         return model
-    assert SPECS[name]["check"](make)
+    assert SPECS[name].check(make)
     assert set(devices) == {"cpu"}

@@ -39,8 +39,8 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_b
                                  check_segmentation_scores)
 from course_utils.checks import fcn
 
-import impls_fcn as impl
-from check_helpers import assert_names_mistake, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
+from checks.fcn import impls as impl
+from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
 
 # The functions the guards replace while the learner's conv_transpose2d runs, and the originals they must put
 # back (check_conv_transpose2d refuses every convolution function, as the convolution checks do).
@@ -72,27 +72,27 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 # tensors drawn with the seed).  bilinear_kernel takes two ints and is the same whatever the seed, and
 # confusion_matrix answers integer counts; their tensor tests are below (section 1).
 SPECS = {
-    "convolutionalize": dict(check=check_convolutionalize, kind="module",
+    "convolutionalize": CheckSpec(check=check_convolutionalize, kind="module",
                              correct=[impl.convolutionalize_copy, impl.convolutionalize_view,
                                       impl.convolutionalize_state_dict],
                              mistake=impl.convolutionalize_hwc_order, hidden_cases=None),
-    "conv_transpose2d": dict(check=check_conv_transpose2d, kind="tensor",
+    "conv_transpose2d": CheckSpec(check=check_conv_transpose2d, kind="tensor",
                              correct=[impl.conv_transpose2d_taps, impl.conv_transpose2d_pixels,
                                       impl.conv_transpose2d_zero_insertion, impl.conv_transpose2d_fold],
                              mistake=impl.conv_transpose2d_assigns, forbidden=impl.conv_transpose2d_calls_F),
-    "conv_transpose_output_size": dict(check=check_conv_transpose_output_size, kind="int",
+    "conv_transpose_output_size": CheckSpec(check=check_conv_transpose_output_size, kind="int",
                                        correct=[impl.transpose_size_formula, impl.transpose_size_span,
                                                 impl.transpose_size_meta_layer],
                                        mistake=impl.transpose_size_no_output_padding),
-    "bilinear_kernel": dict(check=check_bilinear_kernel, kind="kernel",
+    "bilinear_kernel": CheckSpec(check=check_bilinear_kernel, kind="kernel",
                             correct=[impl.bilinear_kernel_outer, impl.bilinear_kernel_loops,
                                      impl.bilinear_kernel_numpy_eye],
                             mistake=impl.bilinear_kernel_centre_swapped),
-    "confusion_matrix": dict(check=check_confusion_matrix, kind="counts",
+    "confusion_matrix": CheckSpec(check=check_confusion_matrix, kind="counts",
                              correct=[impl.confusion_bincount, impl.confusion_one_hot, impl.confusion_loops,
                                       impl.confusion_numpy],
                              mistake=impl.confusion_transposed),
-    "segmentation_scores": dict(check=check_segmentation_scores, kind="triple",
+    "segmentation_scores": CheckSpec(check=check_segmentation_scores, kind="triple",
                                 correct=[impl.scores_nanmean, impl.scores_masks, impl.scores_numpy],
                                 mistake=impl.scores_dice),
 }
@@ -101,7 +101,7 @@ TENSOR_LIKE = ["conv_transpose2d", "bilinear_kernel", "confusion_matrix"]
 
 
 def correct_of(name):
-    return SPECS[name]["correct"][0]
+    return SPECS[name].correct[0]
 
 
 def returning(transform, correct):
@@ -121,7 +121,7 @@ def returning(transform, correct):
 def test_wrong_shape_shows_both_shapes(name):
     """Does every tensor-valued check of notebook 06 report a wrong shape with the expected and the returned one?"""
     learner = returning(lambda out: out.unsqueeze(0), correct_of(name))
-    result = SPECS[name]["check"](learner)
+    result = SPECS[name].check(learner)
     assert result.outcome == INCORRECT, result.text()
     got = learner.seen[-1]
     assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
@@ -130,7 +130,7 @@ def test_wrong_shape_shows_both_shapes(name):
 @pytest.mark.parametrize("name", TENSOR_LIKE)
 def test_numpy_answer_is_uncheckable(name):
     """Does every tensor-valued check refuse a NumPy array and say how to convert it?"""
-    result = SPECS[name]["check"](returning(lambda out: out.numpy(), correct_of(name)))
+    result = SPECS[name].check(returning(lambda out: out.numpy(), correct_of(name)))
     assert result.outcome == UNCHECKABLE, result.text()
     assert "torch.from_numpy" in result.hint
 
@@ -426,7 +426,7 @@ def test_bilinear_reference_is_the_tent_of_every_correct_style():
     and zero off the channel diagonal, for every factor the checks use?"""
     for case in fcn._bilinear_cases(0, True):
         channels, factor = case.args
-        for learner in SPECS["bilinear_kernel"]["correct"]:
+        for learner in SPECS["bilinear_kernel"].correct:
             torch.testing.assert_close(learner(channels, factor), case.expected)
         off_diagonal = case.expected.clone()
         off_diagonal[range(channels), range(channels)] = 0

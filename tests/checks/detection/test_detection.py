@@ -26,30 +26,30 @@ from course_utils.checks import (INCORRECT, check_box_iou, check_decode_boxes, c
                                  check_make_anchors, check_nms, check_roi_pool, check_spatial_pyramid_pool)
 from course_utils.checks import detection
 
-import impls_detection as impl
-from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, guards_fixture,  # noqa: F401
+from checks.detection import impls as impl
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
 SPECS = {
-    "box_iou": dict(check=check_box_iou, kind="tensor",
+    "box_iou": CheckSpec(check=check_box_iou, kind="tensor",
                     correct=[impl.box_iou_broadcast, impl.box_iou_loops, impl.box_iou_unbind],
                     mistake=impl.box_iou_no_clamp, forbidden=impl.box_iou_calls_torchvision),
     # indices compared as a set in score order: the generic tensor tests (float32 dtype) do not apply
-    "nms": dict(check=check_nms, kind="indices",
+    "nms": CheckSpec(check=check_nms, kind="indices",
                 correct=[impl.nms_greedy, impl.nms_shrinking_order, impl.nms_python_lists],
                 mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision),
-    "spatial_pyramid_pool": dict(check=check_spatial_pyramid_pool, kind="tensor",
+    "spatial_pyramid_pool": CheckSpec(check=check_spatial_pyramid_pool, kind="tensor",
                                  correct=[impl.spp_adaptive, impl.spp_loops, impl.spp_module],
                                  mistake=impl.spp_average),
-    "roi_pool": dict(check=check_roi_pool, kind="tensor",
+    "roi_pool": CheckSpec(check=check_roi_pool, kind="tensor",
                      correct=[impl.roi_pool_loops, impl.roi_pool_vectorised_bins],
                      mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision),
     # the first argument is a tuple (feature_size), not a tensor: generic tests only
-    "make_anchors": dict(check=check_make_anchors, kind="anchors",
+    "make_anchors": CheckSpec(check=check_make_anchors, kind="anchors",
                          correct=[impl.anchors_broadcast, impl.anchors_loops], mistake=impl.anchors_swapped),
-    "encode_boxes": dict(check=check_encode_boxes, kind="tensor",
+    "encode_boxes": CheckSpec(check=check_encode_boxes, kind="tensor",
                          correct=[impl.encode_columns, impl.encode_vectors], mistake=impl.encode_no_log),
-    "decode_boxes": dict(check=check_decode_boxes, kind="tensor",
+    "decode_boxes": CheckSpec(check=check_decode_boxes, kind="tensor",
                          correct=[impl.decode_columns, impl.decode_vectors], mistake=impl.decode_no_exp),
 }
 ALL = list(SPECS)
@@ -87,7 +87,7 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 @pytest.mark.parametrize("name", ALL)
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases call the learner with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], SPECS[name]["correct"][0])
+    assert_hidden_cases_try_more(SPECS[name].check, SPECS[name].correct[0])
 
 
 def test_box_iou_public_cases_hold_the_special_pairs():

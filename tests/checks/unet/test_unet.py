@@ -28,23 +28,23 @@ from course_utils.checks import (PASSED, RAISED, check_make_unet, check_match_si
                                  check_unet_output_size)
 from course_utils.checks import unet
 
-import impls_unet as impl
-from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, mistake, one_torch_thread,  # noqa: F401
+from checks.unet import impls as impl
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, mistake, one_torch_thread,  # noqa: F401
                            spy)
 from course_utils.train import count_parameters
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SPECS = {
-    "match_size": dict(check=check_match_size, kind="tensor",
+    "match_size": CheckSpec(check=check_match_size, kind="tensor",
                        correct=[impl.match_pad, impl.match_slices, impl.match_crop_then_pad],
                        mistake=impl.match_ceil),
     # Parameter counts are compared before any forward, so a stand-in model is 'not yet correct' there.
-    "make_unet": dict(check=check_make_unet, kind="model",
+    "make_unet": CheckSpec(check=check_make_unet, kind="model",
                       correct=[impl.unet_lists, impl.unet_up_then_skip, impl.unet_interpolates_to_skip,
                                impl.unet_recursive, impl.UNetLists],
                       mistake=impl.unet_no_skip, stand_in_models=False, hidden_cases=None),
-    "unet_output_size": dict(check=check_unet_output_size, kind="int",
+    "unet_output_size": CheckSpec(check=check_unet_output_size, kind="int",
                              correct=[impl.output_size_loop, impl.output_size_layers, impl.output_size_meta],
                              mistake=impl.output_size_one_conv),
 }
@@ -58,7 +58,7 @@ ALL = list(SPECS)
 @pytest.mark.parametrize("name", ALL)
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases call the learner with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], SPECS[name]["correct"][0])
+    assert_hidden_cases_try_more(SPECS[name].check, SPECS[name].correct[0])
 
 
 def test_match_size_cases_cover_odd_pads_and_crops_on_both_axes():

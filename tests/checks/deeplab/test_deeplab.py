@@ -24,8 +24,8 @@ from course_utils.checks import (RAISED, check_atrous_conv2d, check_make_aspp, c
                                  check_mean_field_step)
 from course_utils.checks import deeplab
 
-import impls_deeplab as impl
-from check_helpers import (assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
+from checks.deeplab import impls as impl
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
                            one_torch_thread)
 
 # check_atrous_conv2d replaces nothing: it inspects the arguments of every convolution in a torch function mode
@@ -42,17 +42,17 @@ def references_still_work():
 guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 
 SPECS = {
-    "atrous_conv2d": dict(check=check_atrous_conv2d, kind="tensor",
+    "atrous_conv2d": CheckSpec(check=check_atrous_conv2d, kind="tensor",
                           correct=[impl.atrous_space_to_batch, impl.atrous_phase_loop, impl.atrous_cat_module,
                                    impl.atrous_unfold_subimages],
                           mistake=impl.atrous_no_bias, forbidden=impl.atrous_uses_conv2d),
-    "make_separable_conv": dict(check=check_make_separable_conv, kind="model",
+    "make_separable_conv": CheckSpec(check=check_make_separable_conv, kind="model",
                                 correct=[impl.separable_module, impl.separable_sequential, impl.separable_functional],
                                 mistake=impl.separable_no_groups, hidden_cases=None),
-    "make_aspp": dict(check=check_make_aspp, kind="model",
+    "make_aspp": CheckSpec(check=check_make_aspp, kind="model",
                       correct=[impl.aspp_module, impl.aspp_torchvision, impl.aspp_expand],
                       mistake=impl.aspp_no_pooling, hidden_cases=None),
-    "mean_field_step": dict(check=check_mean_field_step, kind="tensor",
+    "mean_field_step": CheckSpec(check=check_mean_field_step, kind="tensor",
                             correct=[impl.mean_field_matrix, impl.mean_field_zero_diagonal, impl.mean_field_einsum],
                             mistake=impl.mean_field_self_connection),
 }
@@ -66,7 +66,7 @@ ALL = list(SPECS)
 @pytest.mark.parametrize("name", ["atrous_conv2d", "mean_field_step"])
 def test_hidden_cases_call_the_learner_on_more_settings(name):
     """Do the hidden cases call the learner with settings the public cases never use?"""
-    assert_hidden_cases_try_more(SPECS[name]["check"], SPECS[name]["correct"][0])
+    assert_hidden_cases_try_more(SPECS[name].check, SPECS[name].correct[0])
 
 
 @pytest.mark.parametrize("name, factory", [("make_separable_conv", impl.separable_module),
@@ -80,8 +80,8 @@ def test_hidden_model_checks_build_more_configurations(name, factory):
             calls.append(repr((args, sorted(kwargs.items()))))
             return factory(*args, **kwargs)
         return make
-    assert SPECS[name]["check"](recording(public))
-    assert SPECS[name]["check"](recording(hidden), extended=True, seed=7)
+    assert SPECS[name].check(recording(public))
+    assert SPECS[name].check(recording(hidden), extended=True, seed=7)
     assert set(public) < set(hidden)
 
 

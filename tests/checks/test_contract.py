@@ -33,13 +33,13 @@ from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAI
                                  CheckResult, check_conv_param_count)
 from course_utils.checks import engine
 
-from check_helpers import guards_fixture, one_torch_thread, source_line_of  # noqa: F401
-from contract_specs import (ALL, GUARDED, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
+from checks.helpers import guards_fixture, one_torch_thread, source_line_of  # noqa: F401
+from checks.registry import (ALL, GUARDED, catalogue_module, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
                             correct_of, guarded_now, references_still_work)
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
 
-CORRECT = [pytest.param(name, fn, id=f"{name}-{fn.__name__}") for name in ALL for fn in SPECS[name]["correct"]]
+CORRECT = [pytest.param(name, fn, id=f"{name}-{fn.__name__}") for name in ALL for fn in SPECS[name].correct]
 
 
 guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
@@ -56,7 +56,7 @@ def case_count(result):
 @pytest.mark.parametrize("name, learner", CORRECT)
 def test_correct_implementation_passes_public_cases(name, learner):
     """Does a correct implementation, in any style, pass the public cases (seed 0)?"""
-    result = SPECS[name]["check"](learner)
+    result = SPECS[name].check(learner)
     assert result.outcome == PASSED, result.text()
     assert result and result.passed
     assert result.summary.startswith("public checks passed")
@@ -67,11 +67,11 @@ def test_correct_implementation_passes_public_cases(name, learner):
 def test_correct_implementation_passes_hidden_cases(name, learner):
     """Does a correct implementation also pass the hidden cases (extended=True, seed=7), strictly,
     on more cases than the public ones (or as many, where the hidden run only enlarges a case)?"""
-    check = SPECS[name]["check"]
+    check = SPECS[name].check
     public = check(learner)
     hidden = check(learner, extended=True, seed=7, strict=True)
     assert hidden.outcome == PASSED, hidden.text()
-    cases = SPECS[name].get("hidden_cases", "more")
+    cases = SPECS[name].hidden_cases
     if cases == "same":  # e.g. make_digits_cnn: one build case; extended adds a batch of 64 inside it
         assert case_count(hidden) == case_count(public)
     elif cases == "more":
@@ -131,7 +131,7 @@ def swallows_everything_for(seconds):
 @pytest.mark.parametrize("name", ALL)
 def test_stub_is_not_attempted(name):
     """Does every check call the untouched nbgrader stub 'not attempted'?"""
-    result = SPECS[name]["check"](stub)
+    result = SPECS[name].check(stub)
     assert result.outcome == NOT_ATTEMPTED, result.text()
     assert "NotImplementedError" in result.summary
     assert not result
@@ -140,7 +140,7 @@ def test_stub_is_not_attempted(name):
 @pytest.mark.parametrize("name", ALL)
 def test_forgotten_return_is_uncheckable(name):
     """Does every check ask 'did you forget a return?' when the function returns None?"""
-    result = SPECS[name]["check"](forgets_return_for(name))
+    result = SPECS[name].check(forgets_return_for(name))
     assert result.outcome == UNCHECKABLE, result.text()
     assert "return" in result.hint
     assert "None" in result.summary
@@ -149,7 +149,7 @@ def test_forgotten_return_is_uncheckable(name):
 @pytest.mark.parametrize("name", ALL)
 def test_exception_shows_type_and_learner_line(name):
     """Does every check report the learner's exception with its type and the learner's own line?"""
-    result = SPECS[name]["check"](raises_index_error)
+    result = SPECS[name].check(raises_index_error)
     assert result.outcome == RAISED, result.text()
     assert "IndexError" in result.summary
     with pytest.raises(IndexError) as info:
@@ -164,7 +164,7 @@ def test_exception_shows_type_and_learner_line(name):
 def test_infinite_loop_is_stopped(name, short_time_limit):
     """Does every check stop an infinite loop after the time limit and say so?"""
     start = time.perf_counter()
-    result = SPECS[name]["check"](spins_forever)
+    result = SPECS[name].check(spins_forever)
     elapsed = time.perf_counter() - start
     assert result.outcome == UNCHECKABLE, result.text()
     assert "stopped" in result.summary
@@ -175,7 +175,7 @@ def test_infinite_loop_is_stopped(name, short_time_limit):
 @pytest.mark.parametrize("name", ALL)
 def test_infinite_loop_catching_exception_is_still_stopped(name, short_time_limit):
     """Does every check still stop an infinite loop that catches `except Exception:` inside?"""
-    result = SPECS[name]["check"](spins_and_catches)
+    result = SPECS[name].check(spins_and_catches)
     assert result.outcome == UNCHECKABLE, result.text()
     assert "stopped" in result.summary
 
@@ -198,7 +198,7 @@ def test_time_up_is_a_base_exception():
 @pytest.mark.parametrize("not_a_function", [None, 42], ids=["None", "a result instead of the function"])
 def test_non_function_is_uncheckable(name, not_a_function):
     """Does every check refuse something that is not a function (e.g. None) as 'cannot be checked'?"""
-    result = SPECS[name]["check"](not_a_function)
+    result = SPECS[name].check(not_a_function)
     assert result.outcome == UNCHECKABLE, result.text()
     assert type(not_a_function).__name__ in result.summary
     assert "Pass the function itself" in result.hint
@@ -221,14 +221,14 @@ def capturing(transform, correct):
 
 def on_main_output(name, transform):
     """``transform`` applied to the output the check compares first (y, for batch_norm's tuple)."""
-    index = SPECS[name].get("main")
+    index = SPECS[name].main
     if index is None:
         return transform
     return lambda out: (*out[:index], transform(out[index]), *out[index + 1:])
 
 
 def main_output(name, out):
-    index = SPECS[name].get("main")
+    index = SPECS[name].main
     return out if index is None else out[index]
 
 
@@ -236,7 +236,7 @@ def main_output(name, out):
 def test_wrong_shape_shows_both_shapes(name):
     """Does every tensor check report a wrong shape with the expected and the returned shape?"""
     learner = capturing(on_main_output(name, lambda out: out.unsqueeze(0)), correct_of(name))
-    result = SPECS[name]["check"](learner)
+    result = SPECS[name].check(learner)
     assert result.outcome == INCORRECT, result.text()
     got = main_output(name, learner.seen[-1])
     assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
@@ -246,7 +246,7 @@ def test_wrong_shape_shows_both_shapes(name):
 @pytest.mark.parametrize("name", TENSOR)
 def test_float64_output_is_a_dtype_error(name):
     """Does every tensor check fail a float64 output and name the dtypes?"""
-    result = SPECS[name]["check"](capturing(on_main_output(name, lambda out: out.double()), correct_of(name)))
+    result = SPECS[name].check(capturing(on_main_output(name, lambda out: out.double()), correct_of(name)))
     assert result.outcome == INCORRECT, result.text()
     assert "dtype" in result.summary
     assert result.evidence == [f"expected {torch.float32}, got {torch.float64}"]
@@ -255,7 +255,7 @@ def test_float64_output_is_a_dtype_error(name):
 @pytest.mark.parametrize("name", TENSOR)
 def test_numpy_output_is_uncheckable(name):
     """Does every tensor check refuse a NumPy array and say how to convert it?"""
-    result = SPECS[name]["check"](capturing(on_main_output(name, lambda out: out.numpy()), correct_of(name)))
+    result = SPECS[name].check(capturing(on_main_output(name, lambda out: out.numpy()), correct_of(name)))
     assert result.outcome == UNCHECKABLE, result.text()
     assert "NumPy" in result.summary
     assert "torch.from_numpy" in result.hint
@@ -270,7 +270,7 @@ def test_in_place_change_of_an_input_is_caught(name):
         out = correct(first, *args, **kwargs)
         first.mul_(2)  # reuses the input as scratch space
         return out
-    result = SPECS[name]["check"](mutates_input)
+    result = SPECS[name].check(mutates_input)
     assert result.outcome == INCORRECT, result.text()
     assert "in place" in result.summary
 
@@ -283,7 +283,7 @@ def test_in_place_change_of_an_input_is_caught(name):
 def test_float_answer_is_incorrect(name):
     """Does every integer check fail a float answer, even a whole-valued one, showing both numbers?"""
     learner = capturing(float, correct_of(name))
-    result = SPECS[name]["check"](learner)
+    result = SPECS[name].check(learner)
     assert result.outcome == INCORRECT, result.text()
     got = learner.seen[0]
     assert got == int(got)  # whole-valued: only the type is wrong
@@ -294,7 +294,7 @@ def test_float_answer_is_incorrect(name):
 @pytest.mark.parametrize("name", INTEGER)
 def test_numpy_integer_answer_passes(name):
     """Does every integer check accept a NumPy integer (np.int64 is an Integral)?"""
-    result = SPECS[name]["check"](capturing(np.int64, correct_of(name)))
+    result = SPECS[name].check(capturing(np.int64, correct_of(name)))
     assert result.outcome == PASSED, result.text()
 
 
@@ -302,7 +302,7 @@ def test_numpy_integer_answer_passes(name):
 def test_pair_answer_of_numpy_integers_passes(name):
     """Does every pair check accept NumPy integers (np.int64 is an Integral)?"""
     correct = correct_of(name)
-    result = SPECS[name]["check"](lambda *args, **kwargs: tuple(np.int64(v) for v in correct(*args, **kwargs)))
+    result = SPECS[name].check(lambda *args, **kwargs: tuple(np.int64(v) for v in correct(*args, **kwargs)))
     assert result.outcome == PASSED, result.text()
 
 
@@ -310,7 +310,7 @@ def test_pair_answer_of_numpy_integers_passes(name):
 def test_pair_as_list_passes(name):
     """Does every pair check accept a list of two ints as well as a tuple?"""
     correct = correct_of(name)
-    result = SPECS[name]["check"](lambda *args, **kwargs: list(correct(*args, **kwargs)))
+    result = SPECS[name].check(lambda *args, **kwargs: list(correct(*args, **kwargs)))
     assert result.outcome == PASSED, result.text()
 
 
@@ -334,7 +334,7 @@ def raising_model(*args, **kwargs):
 @pytest.mark.parametrize("name", STAND_IN_MODELS)
 def test_exception_in_forward_shows_learner_line(name):
     """Does every model check report an error inside forward with the learner's line in forward?"""
-    result = SPECS[name]["check"](raising_model)
+    result = SPECS[name].check(raising_model)
     assert result.outcome == RAISED, result.text()
     assert "RuntimeError" in result.summary
     line = source_line_of(RaisesInForward.forward, "return self.layer(")
@@ -352,7 +352,7 @@ class SpinsInForward(nn.Module):
 @pytest.mark.parametrize("name", STAND_IN_MODELS)
 def test_model_forward_that_never_ends_is_stopped(name, short_time_limit):
     """Does every model check stop a forward that never ends, on the forward's case?"""
-    result = SPECS[name]["check"](lambda *args, **kwargs: SpinsInForward())
+    result = SPECS[name].check(lambda *args, **kwargs: SpinsInForward())
     assert result.outcome == UNCHECKABLE, result.text()
     assert "stopped" in result.summary
     assert f"{short_time_limit:g} s" in result.summary
@@ -369,9 +369,9 @@ def test_correct_model_whose_forward_never_ends_is_stopped(name, short_time_limi
         model.forward = spins_forever
         built.append(model)
         return model
-    result = SPECS[name]["check"](make_spinning_model)
+    result = SPECS[name].check(make_spinning_model)
     assert result.outcome == UNCHECKABLE, result.text()
-    label = SPECS[name].get("forward_label", "`{cls}.forward`").format(cls=type(built[-1]).__name__)
+    label = SPECS[name].forward_label.format(cls=type(built[-1]).__name__)
     assert f"{label} ran for more than" in result.summary
 
 
@@ -390,7 +390,7 @@ class ForwardStub(nn.Module):
 @pytest.mark.parametrize("name", STAND_IN_MODELS)
 def test_forward_stub_is_not_attempted(name):
     """Does every model check call a model whose forward is still the stub 'not attempted'?"""
-    result = SPECS[name]["check"](lambda *args, **kwargs: ForwardStub())
+    result = SPECS[name].check(lambda *args, **kwargs: ForwardStub())
     assert result.outcome == NOT_ATTEMPTED, result.text()
     assert "NotImplementedError" in result.summary
 
@@ -402,17 +402,17 @@ def test_forward_stub_is_not_attempted(name):
 @pytest.mark.parametrize("name", ALL)
 def test_strict_pass_returns_truthy_result(name):
     """Does strict=True let a correct implementation through, returning a truthy result?"""
-    result = SPECS[name]["check"](correct_of(name), strict=True)
+    result = SPECS[name].check(correct_of(name), strict=True)
     assert isinstance(result, CheckResult) and result
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_strict_failure_raises_short_assertion_error(name):
     """Does strict=True raise a CheckFailed (an AssertionError) with the hint and a short traceback?"""
-    check = SPECS[name]["check"]
-    expected = check(SPECS[name]["mistake"])
+    check = SPECS[name].check
+    expected = check(SPECS[name].mistake)
     with pytest.raises(CheckFailed) as info:
-        check(SPECS[name]["mistake"], strict=True)
+        check(SPECS[name].mistake, strict=True)
     exc = info.value
     assert isinstance(exc, AssertionError)
     assert expected.hint and expected.hint in str(exc)
@@ -428,7 +428,7 @@ def test_strict_failure_raises_short_assertion_error(name):
 def test_strict_not_attempted_raises_too(name):
     """Does strict=True withhold the points from the untouched stub as well?"""
     with pytest.raises(AssertionError, match="not attempted"):
-        SPECS[name]["check"](stub, strict=True)
+        SPECS[name].check(stub, strict=True)
 
 
 # ==========================================================================
@@ -440,8 +440,8 @@ def raises_with_angle_brackets(*args, **kwargs):
 
 
 def results_of_every_outcome(name):
-    check = SPECS[name]["check"]
-    return [check(correct_of(name)), check(SPECS[name]["mistake"]), check(stub),
+    check = SPECS[name].check
+    return [check(correct_of(name)), check(SPECS[name].mistake), check(stub),
             check(raises_with_angle_brackets), check(forgets_return_for(name))]
 
 
@@ -462,7 +462,7 @@ def test_results_render_as_html_and_text(name):
 @pytest.mark.parametrize("name", ALL)
 def test_html_escapes_learner_messages(name):
     """Does the HTML escape '<' in the learner's own exception message?"""
-    result = SPECS[name]["check"](raises_with_angle_brackets)
+    result = SPECS[name].check(raises_with_angle_brackets)
     assert "<Tensor>" in result.text()
     page = result._repr_html_()
     assert "&lt;Tensor&gt;" in page and "&lt;None&gt;" in page
@@ -474,10 +474,10 @@ def test_html_escapes_learner_messages(name):
 # ==========================================================================
 
 def learners_for_guard_test(name):
-    kinds = {"passing": correct_of(name), "failing": SPECS[name]["mistake"], "raising": raises_index_error,
+    kinds = {"passing": correct_of(name), "failing": SPECS[name].mistake, "raising": raises_index_error,
              "stopped": spins_forever}
-    if SPECS[name].get("forbidden") is not None:
-        kinds["forbidden"] = SPECS[name]["forbidden"]
+    if SPECS[name].forbidden is not None:
+        kinds["forbidden"] = SPECS[name].forbidden
     return kinds
 
 
@@ -488,7 +488,7 @@ def test_guards_restore_the_reference_functions(name, short_time_limit):
     for kind, learner in learners_for_guard_test(name).items():
         for strict in ((False,) if kind == "stopped" else (False, True)):
             try:
-                SPECS[name]["check"](learner, strict=strict)
+                SPECS[name].check(learner, strict=strict)
             except CheckFailed:
                 pass
             assert guarded_now() == ORIGINALS, (kind, strict)
@@ -506,7 +506,7 @@ def test_reference_is_replaced_only_while_learner_runs(name, reference):
     def spy(*args, **kwargs):
         seen.append(getattr(owner, attr) is ORIGINALS[reference])
         return correct(*args, **kwargs)
-    result = SPECS[name]["check"](spy)
+    result = SPECS[name].check(spy)
     assert result.outcome == PASSED, result.text()
     assert seen and not any(seen)
     assert getattr(owner, attr) is ORIGINALS[reference]
@@ -519,14 +519,14 @@ def test_reference_is_replaced_only_while_learner_runs(name, reference):
 def verdict(name, result):
     """The verdict text, without the measured speed sentence for timed checks (timings vary)."""
     text = result.text()
-    return text.split(" Speed on")[0] if SPECS[name].get("timed") else text
+    return text.split(" Speed on")[0] if SPECS[name].timed else text
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_same_seed_gives_same_verdict(name):
     """Does the same seed give the same verdict text, for a pass and for a failure?"""
-    check = SPECS[name]["check"]
-    for learner in (correct_of(name), SPECS[name]["mistake"]):
+    check = SPECS[name].check
+    for learner in (correct_of(name), SPECS[name].mistake):
         for kwargs in ({"seed": 3}, {"seed": 3, "extended": True}):
             assert verdict(name, check(learner, **kwargs)) == verdict(name, check(learner, **kwargs))
 
@@ -534,7 +534,7 @@ def test_same_seed_gives_same_verdict(name):
 @pytest.mark.parametrize("name", TENSOR)
 def test_other_seed_gives_other_values(name):
     """Does seed= change the random values (the evidence of a wrong answer changes)?"""
-    check, wrong = SPECS[name]["check"], SPECS[name]["mistake"]
+    check, wrong = SPECS[name].check, SPECS[name].mistake
     first, second = check(wrong, seed=0), check(wrong, seed=1)
     assert first.outcome == second.outcome == INCORRECT
     assert first.hint == second.hint
@@ -550,9 +550,19 @@ def test_checks_leave_the_global_rng_alone(name):
     initialise, so for such a check the spec names learners that build their
     model with skip_init (``rng_learners``).
     """
-    learners = SPECS[name].get("rng_learners") or [correct_of(name), SPECS[name]["mistake"]]
+    learners = SPECS[name].rng_learners or [correct_of(name), SPECS[name].mistake]
     before = torch.random.get_rng_state()
     for learner in learners:
-        SPECS[name]["check"](learner)
-        SPECS[name]["check"](learner, extended=True)
+        SPECS[name].check(learner)
+        SPECS[name].check(learner, extended=True)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_every_exported_check_has_exactly_one_spec():
+    """Is every check the course exports registered once in the contract (through its notebook's folder), and
+    nothing else?"""
+    exported = {name[len("check_"):] for name in checks.__all__ if name.startswith("check_")}
+    assert set(SPECS) == exported
+    for notebook, names in checks.CHECKS_BY_NOTEBOOK.items():
+        module = checks.registry.NOTEBOOKS[notebook]
+        assert {n[len("check_"):] for n in names} == set(catalogue_module(module).SPECS), notebook

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 import course_utils.checks as checks
-from check_helpers import assert_names_mistake, guards_fixture, mistake, one_torch_thread  # noqa: F401
+from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, mistake, one_torch_thread  # noqa: F401
 from course_utils.checks import (INCORRECT, check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                                  check_conv_output_size, check_conv_param_count)
 
@@ -618,31 +618,31 @@ def conv_param_count_math_pow(in_channels, out_channels, kernel_size, bias=True)
 # ==========================================================================
 
 SPECS = {
-    "conv1d_full": dict(check=check_conv1d_full, kind="tensor",
+    "conv1d_full": CheckSpec(check=check_conv1d_full, kind="tensor",
                         correct=[conv1d_full_loops, conv1d_full_unfold, conv1d_full_numpy],
                         mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve),
-    "conv2d_true": dict(check=check_conv2d_true, kind="tensor",
+    "conv2d_true": CheckSpec(check=check_conv2d_true, kind="tensor",
                         correct=[conv2d_true_loops, conv2d_true_unfold, conv2d_true_numpy],
                         mistake=conv2d_true_cross_correlation, forbidden=conv2d_true_calls_F_conv2d),
-    "conv2d": dict(check=check_conv2d, kind="tensor",
+    "conv2d": CheckSpec(check=check_conv2d, kind="tensor",
                    correct=[conv2d_loops, conv2d_unfold, conv2d_numpy],
                    mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d),
-    "conv_output_size": dict(check=check_conv_output_size, kind="int",
+    "conv_output_size": CheckSpec(check=check_conv_output_size, kind="int",
                              correct=[conv_output_size_floor_div, conv_output_size_math_floor,
                                       conv_output_size_count_windows],
                              mistake=conv_output_size_missing_plus_one, forbidden=None),
-    "conv_param_count": dict(check=check_conv_param_count, kind="int",
+    "conv_param_count": CheckSpec(check=check_conv_param_count, kind="int",
                              correct=[conv_param_count_formula, conv_param_count_shapes,
                                       conv_param_count_meta_layer],
                              mistake=conv_param_count_no_bias, forbidden=None),
-    "conv2d_im2col": dict(check=check_conv2d_im2col, kind="tensor",
+    "conv2d_im2col": CheckSpec(check=check_conv2d_im2col, kind="tensor",
                           correct=[conv2d_im2col_strided, conv2d_im2col_unfold],
                           mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True),
 }
 ALL = list(SPECS)
-TENSOR = [name for name in ALL if SPECS[name]["kind"] == "tensor"]
-INTEGER = [name for name in ALL if SPECS[name]["kind"] == "int"]
-WITH_FORBIDDEN = [name for name in ALL if SPECS[name]["forbidden"] is not None]
+TENSOR = [name for name in ALL if SPECS[name].kind == "tensor"]
+INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
+WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
 
 
 # ==========================================================================

@@ -1,0 +1,1 @@
+"""The checks of notebook building_blocks: their catalogue and what is specific to them."""

@@ -1,0 +1,1 @@
+"""The checks of notebook classic_architectures: their catalogue and what is specific to them."""

@@ -1,0 +1,1 @@
+"""The checks of notebook detection: their catalogue and what is specific to them."""

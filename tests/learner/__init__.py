@@ -1,0 +1,1 @@
+"""Tests of the learner package's helpers: data, plots, progress, training, segmentation, detection."""
