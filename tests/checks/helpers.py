@@ -88,7 +88,8 @@ def mistake(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=N
 
 
 def mistake_case(question, learner, needle, *, field="hint", outcome=INCORRECT, bug=None, hidden=False):
-    """One catalogue entry with a fifth field: ``hidden`` runs the check's hidden cases for it."""
+    """One catalogue entry with a fifth field: ``hidden`` runs the check's hidden cases for it.  A notebook's
+    ``CATALOGUE`` (check name -> entries) is made of these; test_contract.py runs them all."""
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
 

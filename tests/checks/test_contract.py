@@ -33,8 +33,8 @@ from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAI
                                  CheckResult, check_conv_param_count)
 from course_utils.checks import engine
 
-from checks.helpers import guards_fixture, one_torch_thread, source_line_of  # noqa: F401
-from checks.registry import (ALL, GUARDED, catalogue_module, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
+from checks.helpers import assert_names_mistake, guards_fixture, one_torch_thread, source_line_of  # noqa: F401
+from checks.registry import (ALL, CATALOGUES, GUARDED, catalogue_module, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
                             correct_of, guarded_now, references_still_work)
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -566,3 +566,19 @@ def test_every_exported_check_has_exactly_one_spec():
     for notebook, names in checks.CHECKS_BY_NOTEBOOK.items():
         module = checks.registry.NOTEBOOKS[notebook]
         assert {n[len("check_"):] for n in names} == set(catalogue_module(module).SPECS), notebook
+
+
+# ==========================================================================
+# Every notebook's catalogue of wrong implementations, run by one test
+# ==========================================================================
+
+CATALOGUE = [pytest.param(name, *entry.values, id=f"{name}: {entry.id}", marks=entry.marks)
+             for module in CATALOGUES for name, entries in getattr(module, "CATALOGUE", {}).items()
+             for entry in entries]
+
+
+@pytest.mark.parametrize("name, learner, outcome, field, needle, hidden", CATALOGUE)
+def test_catalogue_entry_fails_with_its_own_message(name, learner, outcome, field, needle, hidden):
+    """Does the check fail each wrong implementation of its notebook's catalogue (``CATALOGUE`` in
+    ``tests/checks/<module>/test_<module>.py``) with the outcome and message that name its mistake?"""
+    assert_names_mistake(SPECS[name].check, learner, outcome, field, needle, hidden)

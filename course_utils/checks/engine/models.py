@@ -74,6 +74,9 @@ class ModelScenario:
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
+    # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
+    # raises Verdict on a problem (e.g. a gradient that must reach the first layer)
+    probes: Sequence[Callable[..., None]] = ()
     atol: float = 1e-4
     rtol: float = 1e-4
 
@@ -369,6 +372,8 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                 hook.remove()
         _compare_outputs(scenario, got, expected, wrong, label, pairs, records, forward_name(model))
         # the reference and the learner both updated their running statistics in training mode: still equal
+    for probe in scenario.probes:
+        probe(scenario, model, reference, case, inputs)
 
 
 def _compare_outputs(scenario, got, expected, wrong, label, pairs, records, name) -> None:
