@@ -25,6 +25,7 @@
 # Budget: this notebook runs top to bottom in well under a minute on a laptop CPU.
 
 # %%
+import math  # noqa: F401 - for your own code (e.g. math.floor)
 import time
 
 import matplotlib.pyplot as plt
@@ -222,8 +223,9 @@ widgets.explore_filters(data.load_image("camera", gray=True, size=256))
 # the *cross-correlation* $\text{out}[i, j] = \sum_{m, n} I[i + m, j + n]\, K[m, n]$. For a
 # learned kernel the difference is immaterial — the network simply learns the flipped
 # weights — but it matters the moment you copy a kernel from a textbook. Let us verify it
-# with your `conv2d_true` and the Sobel kernel, which is antisymmetric: flipping it changes
-# its sign, so convolution and cross-correlation give mirror-image edge maps.
+# with your `conv2d_true` and the Sobel kernel, which is antisymmetric: flipping it on both axes
+# negates it, so convolution and cross-correlation give the same edge map with the opposite sign —
+# the same positions light up, bright where the other is dark.
 
 # %%
 crop = data.load_image("camera", gray=True, size=64)   # small, so the loop version is quick

@@ -1,8 +1,9 @@
 # %% [markdown]
 # # 03 · Classic architectures: AlexNet, VGG, GoogLeNet
 #
-# Between 2012 and 2014 the ImageNet challenge (ILSVRC: 1.2 million images, 1,000 classes) was
-# won by three networks whose ideas every later CNN reuses. This notebook builds each of them
+# Between 2012 and 2014 the ImageNet challenge (ILSVRC: 1.2 million images, 1,000 classes) produced
+# three networks whose ideas every later CNN reuses: two winners of the classification task and
+# VGG, its runner-up in 2014 (and winner of that year's localisation task). This notebook builds each of them
 # and measures the design choices instead of quoting them.
 #
 # **You will**
@@ -144,8 +145,9 @@ plt.show()
 #
 # ## 2. VGG (Simonyan & Zisserman, 2015)
 #
-# VGG (runner-up of ILSVRC 2014) asked one question: how far does **depth** take you if every
-# convolution is a 3 × 3 with stride 1 and padding 1, and every downsampling a 2 × 2 max pool? The
+# VGG (runner-up in ILSVRC 2014's classification, winner of its localisation task) asked one question:
+# how far does **depth** take you if the convolutions are 3 × 3 with stride 1 and padding 1 (only
+# configuration C adds three 1 × 1 convolutions), and every downsampling a 2 × 2 max pool? The
 # answer was 16–19 layers and a much better error. The whole family is described by one list —
 # output channels of each 3 × 3 convolution, and `"M"` for a max pool:
 
@@ -234,8 +236,10 @@ check_vgg_stack_params(vgg_stack_params, strict=True, extended=True)
 #
 # ## 3. GoogLeNet (Szegedy et al., 2015)
 #
-# GoogLeNet won ILSVRC 2014 (top-5 error 6.7 %) with 22 layers and only 6.6 million parameters
-# (torchvision's count), nine times fewer than AlexNet. It combines **network in network** (Lin et al., 2014:
+# GoogLeNet won ILSVRC 2014 (top-5 error 6.7 %) with 22 layers and, the paper says, 12 times fewer
+# parameters than AlexNet. torchvision's GoogLeNet has 6.6 million, 9 times fewer than its AlexNet's 61.1
+# million; its inception branches use a 3 × 3 convolution where the paper's have 5 × 5, which saves
+# 0.38 million (with the paper's kernels it would have 7.0 million). It combines **network in network** (Lin et al., 2014:
 # 1 × 1 convolutions as small per-pixel networks, global average pooling instead of big dense
 # layers) with **inception blocks** — nine of them — that look at the same input through several
 # kernel sizes in parallel.

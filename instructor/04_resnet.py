@@ -308,7 +308,7 @@ check_make_basic_block(make_basic_block, strict=True, seed=2024, extended=True)
 # ## 4. A residual network is many networks at once
 #
 # Veit, Wilber and Belongie (*Residual Networks Behave Like Ensembles of Relatively Shallow Networks*,
-# NeurIPS 2016) unrolled the sum: each block either applies its $F$ or lets the signal skip past, so
+# NIPS 2016) unrolled the sum: each block either applies its $F$ or lets the signal skip past, so
 # $n$ blocks contain $2^n$ paths from input to output, of every length from 0 to $n$. The number of
 # paths of length $k$ is $\binom{n}{k}$ — most of them are about $n/2$ blocks long. They also showed that
 # deleting a single block from a trained ResNet barely hurts it, while deleting a layer of VGG destroys

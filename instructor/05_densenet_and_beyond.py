@@ -250,9 +250,10 @@ check_densenet_channels(densenet_channels, strict=True, seed=2024, extended=True
 # Inside a block every map keeps its height and width — concatenation needs equal sizes. Between two
 # blocks, a **transition** shrinks both: batch norm → ReLU → 1 × 1 convolution → 2 × 2 average pool with
 # stride 2. The 1 × 1 convolution halves the channels (DenseNet-C's *compression* θ = 0.5), the pool
-# halves H and W. The paper (and the lecture notes) define the transition as BN → 1 × 1 conv → 2 × 2
-# average pool, without a ReLU; torchvision's `_Transition` adds a ReLU after the batch norm, and this
-# course follows torchvision (so that your parts reproduce its `densenet121`).
+# halves H and W. The lecture notes write the transition as BN → 1 × 1 conv → 2 × 2 average pool, without
+# a ReLU, but in the paper every "conv" stands for BN → ReLU → conv (Huang et al., 2017, caption of
+# Table 1), the transition's 1 × 1 convolution included; torchvision's `_Transition` follows the paper,
+# and so does this course (so that your parts reproduce its `densenet121`).
 #
 # DenseNet-121 starts with a 7 × 7 stride-2 convolution to 64 channels, batch norm, ReLU and a 3 × 3
 # stride-2 max pool, then has four blocks of 6, 12, 24 and 16 layers with $k = 32$. Trace its
@@ -732,7 +733,7 @@ display(Markdown("\n".join(table)))
 # - **GoogLeNet**: 1 × 1 convolutions reduce channels before expensive branches.
 # - **ResNet**: skip connections, $x + F(x)$, make very deep networks trainable.
 # - **DenseNet**: concatenation, $H_\ell([x_0, \dots, x_{\ell-1}])$; channels grow *linearly*,
-#   $c_0 + \ell k$ — not geometrically; transitions (BN, ReLU in torchvision, 1 × 1 conv, 2 × 2 average
+#   $c_0 + \ell k$ — not geometrically; transitions (BN, ReLU, 1 × 1 conv, 2 × 2 average
 #   pool) halve channels and resolution between blocks; far fewer parameters than VGG-16 or ResNet-50.
 # - **SENet**: squeeze (global average pool), excitation (bottleneck, sigmoid), scale: channel attention
 #   for about $2C^2/r$ extra weights.

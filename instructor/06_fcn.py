@@ -27,7 +27,6 @@
 # Demonstrations that only train and plot carry no points; the autograder skips them.
 
 # %%
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn

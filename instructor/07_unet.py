@@ -25,7 +25,6 @@
 # autograder skips it (`train.autograding()`).
 
 # %%
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn

@@ -1,14 +1,15 @@
 # %% [markdown]
 # # 08 · DeepLab: atrous convolution, separable convolution, ASPP and the dense CRF
 #
-# FCN (notebook 06) and U-Net (notebook 07) downsample and then climb back up. The DeepLab family of
-# Chen, Papandreou, Kokkinos, Murphy and Yuille asks a different question: *why throw the resolution
+# FCN (notebook 06) and U-Net (notebook 07) downsample and then climb back up. The DeepLab family
+# (Chen, Papandreou, Kokkinos, Murphy & Yuille for v1 and v2; Chen, Papandreou, Schroff & Adam for v3,
+# with Zhu for v3+) asks a different question: *why throw the resolution
 # away in the first place?* Four ideas, one per paper, all in this notebook:
 #
 # - **atrous (dilated) convolution** — a kernel with holes, whose view grows without more weights and
 #   without lowering the resolution (DeepLab v1, ICLR 2015; DeepLab v2, TPAMI vol. 40, 2018, online 2017);
 # - the **fully connected CRF** as post-processing — every pixel linked to every other, pulling a blurry
-#   score map onto the image's real edges (Krähenbühl & Koltun, NeurIPS 2011; used by DeepLab v1 and v2);
+#   score map onto the image's real edges (Krähenbühl & Koltun, NIPS 2011; used by DeepLab v1 and v2);
 # - **atrous spatial pyramid pooling (ASPP)** — several rates side by side, plus the whole image's
 #   average, to see objects at several scales (DeepLab v2; in its modern form DeepLab v3, *Rethinking
 #   Atrous Convolution for Semantic Image Segmentation*, 2017);
@@ -463,7 +464,8 @@ else:
 # ## 4. A small DeepLab v3+, made of your parts
 #
 # DeepLab v3+ (Chen, Zhu, Papandreou, Schroff & Adam, ECCV 2018) puts a light **decoder** after the DeepLab v3
-# encoder: the ASPP output (at output stride 16 or 8) is upsampled ×4, concatenated with **low-level
+# encoder: the ASPP output is upsampled to stride 4 — ×4 from output stride 16, as in the paper (§3.1),
+# ×2 from output stride 8 — concatenated with **low-level
 # features** from the backbone at stride 4 (their channels first reduced by a 1 × 1 convolution, so that
 # they do not outweigh the encoder's), refined by two 3 × 3 convolutions, and upsampled ×4 to the image.
 #
@@ -529,7 +531,7 @@ if deeplab_result is not None:
 # DeepLab v1 and v2 had no decoder: their score maps, at output stride 8, were bilinearly upsampled and
 # blurry at the edges. They sharpened them with a **fully connected conditional random field**
 # (Krähenbühl & Koltun, *Efficient Inference in Fully Connected CRFs with Gaussian Edge Potentials*,
-# NeurIPS 2011): every pixel $i$ is a node with a label $x_i$, and *every pair* of pixels is an edge. A CRF
+# NIPS 2011): every pixel $i$ is a node with a label $x_i$, and *every pair* of pixels is an edge. A CRF
 # trusts the image where the network is vague: two nearby pixels of similar colour probably belong to the same
 # object, so their labels should agree — and because every pixel is linked to every other, that agreement can
 # travel along a whole edge, not only between neighbours.
@@ -615,8 +617,8 @@ check_mean_field_step(mean_field_step, strict=True, seed=2024, extended=True)
 # saw: mean IoU, and the accuracy in a band of ±2 pixels around the true coin edges (DeepLab's "trimap"
 # measure).
 #
-# The CRF's starting parameters are those of DeepLab v2's released script (`exper/run_densecrf.sh` of the
-# deeplab-public-ver2 code, PASCAL VOC): $w_1 = 4$, $\theta_\alpha = 49$, $\theta_\beta = 5$, $w_2 = 3$,
+# The CRF's starting parameters are the defaults of DeepLab v2's released script (`exper/run_densecrf.sh`
+# of the deeplab-public-ver2 code, PASCAL VOC), not the cross-validated values of the released models: $w_1 = 4$, $\theta_\alpha = 49$, $\theta_\beta = 5$, $w_2 = 3$,
 # $\theta_\gamma = 3$, 10 iterations (forks and re-implementations use other values, e.g. 50 and 3 for
 # $\theta_\alpha$ and $\theta_\beta$ in a fork's CamVid script). DeepLab v1 and v2 kept $w_2 = 3$ and
 # $\theta_\gamma = 3$ fixed and chose only $w_1$, $\theta_\alpha$ and $\theta_\beta$ by cross-validation. The two

@@ -11,7 +11,7 @@
 # | **R-CNN** (Girshick, Donahue, Darrell & Malik, CVPR 2014) | run a CNN on each of ~2,000 *region proposals*, warped to 227 × 227 | — |
 # | **SPPNet** (He, Zhang, Ren & Sun, ECCV 2014) | run the CNN *once*; pool each region's features to a fixed length with a *spatial pyramid* | 2,000 CNN passes per image |
 # | **Fast R-CNN** (Girshick, ICCV 2015) | *RoI pooling* and one network trained end to end with a multi-task loss | multi-stage training, features cached on disk |
-# | **Faster R-CNN** (Ren, He, Girshick & Sun, NIPS 2015, now NeurIPS) | a *region proposal network* on the same features, with *anchors* | proposals from selective search, on the CPU |
+# | **Faster R-CNN** (Ren, He, Girshick & Sun, NIPS 2015) | a *region proposal network* on the same features, with *anchors* | proposals from selective search, on the CPU |
 #
 # **You will**
 # 1. measure overlap with `box_iou` and remove duplicates with non-maximum suppression (`nms`);
@@ -341,7 +341,8 @@ else:
 # $$C \cdot \sum_{n \in \text{levels}} n^2 \quad\text{numbers; for levels } (1, 2, 4):\ 21\,C.$$
 #
 # For detection, SPPNet computes the convolutional feature map of the whole image **once** and pools each
-# proposal's window of it; it reports detection 24–102 × faster than R-CNN at comparable accuracy.
+# proposal's window of it; it reports detection 24–102 × faster than R-CNN at comparable accuracy (He et al.,
+# ECCV 2014, the conference version; Pascal VOC 2007).
 #
 # **Bins.** The paper builds each level with an ordinary max pool of window $\lceil a/n \rceil$ and
 # stride $\lfloor a/n \rfloor$ on an $a \times a$ map. That gives n bins only for some sizes (and none
@@ -589,8 +590,9 @@ else:
 # small anchor, little for a large one — and the log makes the size change symmetric (twice as large:
 # +log 2; half as large: −log 2) and lets `exp` keep predicted sizes positive. The weights only rescale
 # the targets: Faster R-CNN's RPN uses (1, 1, 1, 1); torchvision's detection head uses (10, 10, 5, 5), the
-# inverse of the standard deviations (0.1, 0.1, 0.2, 0.2) by which the original Fast and Faster R-CNN code
-# normalised its targets.
+# inverse of the fixed standard deviations (0.1, 0.1, 0.2, 0.2) of later released code (py-faster-rcnn's
+# configuration). The Fast R-CNN paper itself normalised the targets by their empirical mean and standard
+# deviation over the training set (§2.3).
 #
 # ### Exercise 6 — `encode_boxes`
 #
