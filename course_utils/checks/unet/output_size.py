@@ -10,7 +10,7 @@ import math
 
 from ..engine import Case, CheckResult, compare_int, own_random_state, run_cases
 from ..messages.unet import M
-from .reference import valid_unet_class
+from .reference import make_valid_unet
 
 MISTAKES = ("unet_output_size.one_conv", "unet_output_size.padded", "unet_output_size.ceil",
             "unet_output_size.true_division", "unet_output_size.no_bottom", "unet_output_size.no_decoder_convs",
@@ -21,7 +21,7 @@ def _valid_output(size, depth):
     """The output side of the valid U-Net, by running it on the meta device."""
     import torch
     with own_random_state(), torch.device("meta"):
-        model = valid_unet_class()(depth)
+        model = make_valid_unet(depth)
         return int(model(torch.empty(1, 1, size, size)).shape[-1])
 
 

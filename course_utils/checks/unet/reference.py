@@ -67,10 +67,6 @@ def reference_unet_class():
     return _UNET
 
 
-def valid_unet_class():
-    """The paper's unpadded U-Net: ``valid_unet_class()(depth)`` has 1 input channel and 2 classes."""
-    cls = reference_unet_class()
-
-    def valid_unet(depth, base=1, in_channels=1, num_classes=2):
-        return cls(in_channels, num_classes, depth, base, batch_norm=False, padding=0)
-    return valid_unet
+def make_valid_unet(depth, base_channels=1, in_channels=1, num_classes=2):
+    """The paper's unpadded U-Net: valid 3 × 3 convolutions with biases, no batch norm, skips centre-cropped."""
+    return reference_unet_class()(in_channels, num_classes, depth, base_channels, batch_norm=False, padding=0)

@@ -340,7 +340,7 @@ def test_output_size_references_equal_the_layer_formula_and_a_cpu_run(extended):
         assert case.expected == impl.output_size_layers(size, depth), case.label
         if size <= 200:
             with torch.random.fork_rng(devices=[]):
-                model = reference.valid_unet_class()(depth)
+                model = reference.make_valid_unet(depth)
             with torch.no_grad():
                 assert model(torch.zeros(1, 1, size, size)).shape[-1] == case.expected, case.label
 
