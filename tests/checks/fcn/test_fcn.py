@@ -6,14 +6,16 @@ A check that was never seen failing is not a check.  This module holds what
 is specific to these checks:
 
 * the correct implementations, in several styles, that
-  ``test_check_contract.py`` runs on the public and hidden cases (registered
+  ``test_contract.py`` runs on the public and hidden cases (registered
   through ``SPECS`` below, with the generic contract: not attempted, raised,
   cannot be checked, stopped, strict, rendering, guards, determinism), and
   here the generic tensor tests that the contract cannot run on a kernel
   built from two ints or on integer counts;
-* a catalogue of plausible wrong implementations fails, each with the hint
-  that names its mistake, and the convolution functions are refused while
-  the learner's conv_transpose2d runs;
+* ``CATALOGUE``: plausible wrong implementations fail, each with the hint
+  that names its mistake (run by ``test_contract.py``'s generic catalogue
+  test), the convolution functions are refused while the learner's
+  conv_transpose2d runs, and ``KEYS``: each verdict names its known mistake by
+  its message key;
 * the references the checks compare with equal numbers computed here another
   way: the overlap-add machinery with no mistake equals F.conv_transpose2d,
   each predicted mistake equals what the wrong implementation computes, the
@@ -50,7 +52,7 @@ GUARDED = {
     "torch.convolution": (torch, "convolution"), "torch._convolution": (torch, "_convolution"),
     "F.conv1d": (F, "conv1d"), "F.conv3d": (F, "conv3d"),
 }
-# (check, guarded function) pairs: test_check_contract.py spies that the function is replaced while the
+# (check, guarded function) pairs: test_contract.py spies that the function is replaced while the
 # learner's code runs, and only then.
 REFERENCES = [("conv_transpose2d", "F.conv_transpose2d"), ("conv_transpose2d", "F.conv2d"),
               ("conv_transpose2d", "torch.convolution")]

@@ -1,9 +1,10 @@
 """Proof that the three checks of notebook 07 (match_size, make_unet, unet_output_size) work.
 
 * correct implementations, in several styles, are registered in ``SPECS`` for
-  the generic contract (``test_check_contract.py``);
-* a catalogue of plausible wrong implementations fails, each with the message
-  naming its mistake;
+  the generic contract (``tests/checks/test_contract.py``);
+* ``CATALOGUE``: plausible wrong implementations fail, each with the message
+  naming its mistake (run by the contract's generic catalogue test), and
+  ``KEYS``: the verdict names each known mistake by its message key;
 * the references the checks compare with equal numbers computed here another
   way: ``match_size``'s expected tensors equal ``F.pad`` and torchvision's
   ``center_crop`` where they agree with the stated convention; the parameter
@@ -209,18 +210,20 @@ def test_a_softmax_at_the_end_is_named_by_value():
     assert result.hint == M("make_unet.softmax")
 
 
-def test_make_unet_compares_values_in_both_modes():
-    """Does check_make_unet compare outputs by value with the reference's weights loaded (a head that adds 0.01,
-    with every count, size and concatenation right, fails), in eval and in training mode?"""
+@pytest.mark.parametrize("mode", ["eval", "training"])
+def test_make_unet_compares_values_in_both_modes(mode):
+    """Does check_make_unet compare outputs by value with the reference's weights loaded, in eval and in training
+    mode: does a head that adds 0.01 in one mode only (every count, size and concatenation right) fail there?"""
     def shifted(*args, **kwargs):
         model = impl.unet_lists(*args, **kwargs)
         head = model.head.forward
-        model.head.forward = lambda x: head(x) + 0.01
+        model.head.forward = lambda x: head(x) + 0.01 if model.training == (mode == "training") else head(x)
         return model
     result = check_make_unet(shifted)
     assert result.outcome == INCORRECT, result.text()
-    assert "values" in result.summary and "eval mode" in result.case
-    assert check_make_unet(impl.unet_lists).summary.endswith("in eval and in training mode.")
+    assert result.summary == "the output values are wrong."
+    assert f"{mode} mode" in result.case
+    assert result.mistake is None and result.hint == M("make_unet.general")
 
 
 def test_the_other_concatenation_order_is_an_equivalent_not_a_mistake():
