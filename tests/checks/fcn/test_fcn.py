@@ -6,14 +6,16 @@ A check that was never seen failing is not a check.  This module holds what
 is specific to these checks:
 
 * the correct implementations, in several styles, that
-  ``test_check_contract.py`` runs on the public and hidden cases (registered
+  ``test_contract.py`` runs on the public and hidden cases (registered
   through ``SPECS`` below, with the generic contract: not attempted, raised,
   cannot be checked, stopped, strict, rendering, guards, determinism), and
   here the generic tensor tests that the contract cannot run on a kernel
   built from two ints or on integer counts;
-* a catalogue of plausible wrong implementations fails, each with the hint
-  that names its mistake, and the convolution functions are refused while
-  the learner's conv_transpose2d runs;
+* ``CATALOGUE``: plausible wrong implementations fail, each with the hint
+  that names its mistake (run by ``test_contract.py``'s generic catalogue
+  test), the convolution functions are refused while the learner's
+  conv_transpose2d runs, and ``KEYS``: each verdict names its known mistake by
+  its message key;
 * the references the checks compare with equal numbers computed here another
   way: the overlap-add machinery with no mistake equals F.conv_transpose2d,
   each predicted mistake equals what the wrong implementation computes, the
@@ -22,7 +24,7 @@ is specific to these checks:
   scores equal a numpy computation, the dense layer over windows equals
   nn.Linear on explicit slices.
 
-The learner implementations live in ``impls_fcn.py``.  Every expected number
+The learner implementations live in ``impls.py``.  Every expected number
 is computed (by torch, numpy or a formula), never typed in.
 """
 
@@ -37,10 +39,11 @@ import torch.nn.functional as F
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_bilinear_kernel, check_confusion_matrix,
                                  check_conv_transpose2d, check_conv_transpose_output_size, check_convolutionalize,
                                  check_segmentation_scores)
-from course_utils.checks import fcn
+from course_utils.checks.fcn import bilinear, convolutionalize, scores, transposed
+from course_utils.checks.messages.fcn import M
 
 from checks.fcn import impls as impl
-from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
+from checks.helpers import CheckSpec, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
 
 # The functions the guards replace while the learner's conv_transpose2d runs, and the originals they must put
 # back (check_conv_transpose2d refuses every convolution function, as the convolution checks do).
@@ -49,7 +52,7 @@ GUARDED = {
     "torch.convolution": (torch, "convolution"), "torch._convolution": (torch, "_convolution"),
     "F.conv1d": (F, "conv1d"), "F.conv3d": (F, "conv3d"),
 }
-# (check, guarded function) pairs: test_check_contract.py spies that the function is replaced while the
+# (check, guarded function) pairs: test_contract.py spies that the function is replaced while the
 # learner's code runs, and only then.
 REFERENCES = [("conv_transpose2d", "F.conv_transpose2d"), ("conv_transpose2d", "F.conv2d"),
               ("conv_transpose2d", "torch.convolution")]
@@ -186,48 +189,98 @@ def test_convolutionalize_check_passes_a_convolution_sharing_the_dense_weights()
 # 2. Catalogues of plausible wrong implementations
 # ==========================================================================
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_convolutionalize notice the weight read as (H, W, C)?", impl.convolutionalize_hwc_order,
-            "not (…, H, W, C)"),
-    mistake("Does it notice the bias left at its random initial values?", impl.convolutionalize_bias_not_copied,
-            "Copy the bias too"),
-    mistake("Does it notice a convolution without bias for a dense layer with one?", impl.convolutionalize_never_bias,
-            "Give the convolution a bias exactly when the dense layer has one"),
-    mistake("Does it notice a 1×1 kernel over C·H·W channels?", impl.convolutionalize_one_by_one,
-            "The kernel covers the whole (H, W) input"),
-    mistake("Does it notice in and out channels swapped?", impl.convolutionalize_channels_swapped,
-            "out_channels = out_features"),
-    mistake("Does it refuse the dense layer itself?", impl.convolutionalize_returns_linear,
-            "returned Linear; expected an nn.Conv2d", field="summary", outcome=UNCHECKABLE),
-    mistake("Does it notice the dense layer's weight reshaped in place?", impl.convolutionalize_reshapes_linear,
-            "do not write into the dense layer"),
-])
-def test_check_convolutionalize_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_convolutionalize fail each plausible wrong convolutionalize with the message naming its mistake?"""
-    assert_names_mistake(check_convolutionalize, learner, outcome, field, needle, hidden)
-
-
+# (question, wrong implementation, needle of its hint, key of the known mistake the hint names)
+CONVOLUTIONALIZE_MISTAKES = [
+    ("Does check_convolutionalize notice the weight read as (H, W, C)?", impl.convolutionalize_hwc_order,
+     "not (…, H, W, C)", "convolutionalize.hwc_order"),
+    ("Does it notice the bias left at its random initial values?", impl.convolutionalize_bias_not_copied,
+     "Copy the bias too", "convolutionalize.bias_not_copied"),
+    ("Does it notice a convolution without bias for a dense layer with one?", impl.convolutionalize_never_bias,
+     "Give the convolution a bias exactly when the dense layer has one", "convolutionalize.bias_presence"),
+    ("Does it notice a 1×1 kernel over C·H·W channels?", impl.convolutionalize_one_by_one,
+     "The kernel covers the whole (H, W) input", "convolutionalize.kernel_size"),
+    ("Does it notice in and out channels swapped?", impl.convolutionalize_channels_swapped,
+     "out_channels = out_features", "convolutionalize.out_channels"),
+    ("Does it notice the dense layer's weight reshaped in place?", impl.convolutionalize_reshapes_linear,
+     "do not write into the dense layer", "convolutionalize.writes_into_linear"),
+]
 TRANSPOSE_MISTAKES = [
     ("Does check_conv_transpose2d notice `=` instead of `+=` (no overlap-add)?", impl.conv_transpose2d_assigns,
-     "use `+=`, not `=`"),
-    ("Does it notice a flipped kernel?", impl.conv_transpose2d_flipped, "do not flip it"),
+     "use `+=`, not `=`", "conv_transpose2d.assigns"),
+    ("Does it notice a flipped kernel?", impl.conv_transpose2d_flipped, "do not flip it", "conv_transpose2d.flipped"),
     ("Does it notice padding ignored (the full output)?", impl.conv_transpose2d_ignores_padding,
-     "crops p rows and columns from each border"),
+     "crops p rows and columns from each border", "conv_transpose2d.padding_ignored"),
     ("Does it notice padding cropped from the top and left only?", impl.conv_transpose2d_crops_one_side,
-     "from *each* side"),
+     "from *each* side", "conv_transpose2d.crops_one_side"),
     ("Does it notice output_padding ignored?", impl.conv_transpose2d_ignores_output_padding,
-     "output_padding adds rows/columns"),
+     "output_padding adds rows/columns", "conv_transpose2d.output_padding_ignored"),
     ("Does it notice per-axis settings read from the height's value only, on a public case?",
-     impl.conv_transpose2d_first_axis_only, "use the second value for the width"),
-    ("Does it notice the bias added to every stamp?", impl.conv_transpose2d_bias_per_stamp, "not to every stamp"),
-    ("Does it notice the bias forgotten?", impl.conv_transpose2d_no_bias, "The bias is missing"),
+     impl.conv_transpose2d_first_axis_only, "use the second value for the width", "conv_transpose2d.first_axis_only"),
+    ("Does it notice the bias added to every stamp?", impl.conv_transpose2d_bias_per_stamp, "not to every stamp",
+     "conv_transpose2d.bias_per_stamp"),
+    ("Does it notice the bias forgotten?", impl.conv_transpose2d_no_bias, "The bias is missing",
+     "conv_transpose2d.no_bias"),
     ("Does it notice the weight read as (C_out, C_in, kH, kW)?", impl.conv_transpose2d_weight_out_in,
-     "(C_in, C_out, kH, kW), input channels first"),
+     "(C_in, C_out, kH, kW), input channels first", "conv_transpose2d.weight_out_in"),
 ]
+SIZE_MISTAKES = [
+    ("Does check_conv_transpose_output_size notice the ordinary convolution's formula?",
+     impl.transpose_size_conv_formula, "inverts the convolution formula", "conv_transpose_output_size.conv_formula"),
+    ("Does it notice output_padding forgotten?", impl.transpose_size_no_output_padding, "Forgot output_padding",
+     "conv_transpose_output_size.no_output_padding"),
+    ("Does it notice − p instead of − 2p?", impl.transpose_size_pads_once, "subtract 2·p, not p",
+     "conv_transpose_output_size.pads_once"),
+    ("Does it notice n·s instead of (n − 1)·s?", impl.transpose_size_n_times_s, "(n − 1)·s, not n·s",
+     "conv_transpose_output_size.n_times_s"),
+    ("Does it notice dilation ignored?", impl.transpose_size_ignores_dilation, "A dilated kernel spans",
+     "conv_transpose_output_size.no_dilation"),
+]
+BILINEAR_MISTAKES = [
+    ("Does check_bilinear_kernel notice the two centres exchanged?", impl.bilinear_kernel_centre_swapped,
+     "The tent is centred at factor − 1 when the kernel size is odd", "bilinear_kernel.centre"),
+    ("Does it notice a kernel of size 2·factor for an odd factor?", impl.bilinear_kernel_size_2f,
+     "2·factor − factor % 2", "bilinear_kernel.size"),
+    ("Does it notice every channel mixed into every other?", impl.bilinear_kernel_mixes_channels,
+     "Each channel is upsampled on its own", "bilinear_kernel.mixes_channels"),
+    ("Does it notice the tent not divided by the factor?", impl.bilinear_kernel_not_divided, "Divide by the factor",
+     "bilinear_kernel.not_divided"),
+    ("Does it notice a kernel normalised to sum 1?", impl.bilinear_kernel_sums_to_one,
+     "Do not normalise the kernel to sum 1", "bilinear_kernel.sums_to_one"),
+]
+CONFUSION_MISTAKES = [
+    ("Does check_confusion_matrix notice rows and columns exchanged?", impl.confusion_transposed,
+     "Rows are the true classes", "confusion_matrix.transposed"),
+    ("Does it notice a class-range mask instead of ignore_index, on a public case where ignore_index = 0 is a "
+     "class?", impl.confusion_valid_range, "Drop the pixels whose *target* is ignore_index",
+     "confusion_matrix.ignore_is_class"),
+    ("Does it notice ignore_index never applied?", impl.confusion_loops_never_ignore,
+     "Drop the pixels whose *target* is ignore_index", "confusion_matrix.ignore_is_class"),
+]
+CONFUSION_RAISES = [
+    ("Does it explain the error of a bincount over unmasked targets (255 indexes beyond K·K)?",
+     impl.confusion_bincount_unmasked, "Drop the pixels whose target equals ignore_index"),
+]
+SCORES_MISTAKES = [
+    ("Does check_segmentation_scores notice the Dice coefficient?", impl.scores_dice, "Dice coefficient",
+     "segmentation_scores.dice"),
+    ("Does it notice the per-class accuracy (recall)?", impl.scores_recall, "per-class accuracy (recall",
+     "segmentation_scores.recall"),
+    ("Does it notice integer division of the counts?", impl.scores_integer_division, "Integer division",
+     "segmentation_scores.integer_division"),
+]
+KEYED = {"convolutionalize": CONVOLUTIONALIZE_MISTAKES, "conv_transpose2d": TRANSPOSE_MISTAKES,
+         "conv_transpose_output_size": SIZE_MISTAKES, "bilinear_kernel": BILINEAR_MISTAKES,
+         "confusion_matrix": CONFUSION_MISTAKES, "segmentation_scores": SCORES_MISTAKES}
 
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake(question, learner, needle) for question, learner, needle in TRANSPOSE_MISTAKES] + [
+# check name -> its plausible wrong implementations, each with the message that names its mistake; run by
+# test_contract.py's generic catalogue test
+CATALOGUE = {name: [mistake(question, learner, needle) for question, learner, needle, _ in entries]
+             for name, entries in KEYED.items()}
+CATALOGUE["convolutionalize"] += [
+    mistake("Does it refuse the dense layer itself?", impl.convolutionalize_returns_linear,
+            "returned Linear; expected an nn.Conv2d", field="summary", outcome=UNCHECKABLE),
+]
+CATALOGUE["conv_transpose2d"] += [
     mistake("Does it refuse F.conv_transpose2d?", impl.conv_transpose2d_calls_F, "F.conv_transpose2d",
             field="summary"),
     mistake("Does it refuse torch.conv_transpose2d?", impl.conv_transpose2d_calls_torch, "conv_transpose2d`",
@@ -236,85 +289,16 @@ TRANSPOSE_MISTAKES = [
             field="summary"),
     mistake("Does it refuse zero insertion finished by F.conv2d?", impl.conv_transpose2d_zero_insertion_F_conv2d,
             "F.conv2d", field="summary"),
-])
-def test_check_conv_transpose2d_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_conv_transpose2d fail each plausible wrong conv_transpose2d with the message naming its mistake?"""
-    assert_names_mistake(check_conv_transpose2d, learner, outcome, field, needle, hidden)
-
-
-SIZE_MISTAKES = [
-    ("Does check_conv_transpose_output_size notice the ordinary convolution's formula?",
-     impl.transpose_size_conv_formula, "inverts the convolution formula"),
-    ("Does it notice output_padding forgotten?", impl.transpose_size_no_output_padding, "Forgot output_padding"),
-    ("Does it notice − p instead of − 2p?", impl.transpose_size_pads_once, "subtract 2·p, not p"),
-    ("Does it notice n·s instead of (n − 1)·s?", impl.transpose_size_n_times_s, "(n − 1)·s, not n·s"),
-    ("Does it notice dilation ignored?", impl.transpose_size_ignores_dilation, "A dilated kernel spans"),
 ]
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake(question, learner, needle) for question, learner, needle in SIZE_MISTAKES])
-def test_check_conv_transpose_output_size_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_conv_transpose_output_size fail each plausible wrong formula with the hint naming its mistake?"""
-    assert_names_mistake(check_conv_transpose_output_size, learner, outcome, field, needle, hidden)
-
-
-BILINEAR_MISTAKES = [
-    ("Does check_bilinear_kernel notice the two centres exchanged?", impl.bilinear_kernel_centre_swapped,
-     "The tent is centred at factor − 1 when the kernel size is odd"),
-    ("Does it notice a kernel of size 2·factor for an odd factor?", impl.bilinear_kernel_size_2f,
-     "2·factor − factor % 2"),
-    ("Does it notice every channel mixed into every other?", impl.bilinear_kernel_mixes_channels,
-     "Each channel is upsampled on its own"),
-    ("Does it notice the tent not divided by the factor?", impl.bilinear_kernel_not_divided, "Divide by the factor"),
-    ("Does it notice a kernel normalised to sum 1?", impl.bilinear_kernel_sums_to_one,
-     "Do not normalise the kernel to sum 1"),
-]
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake(question, learner, needle) for question, learner, needle in BILINEAR_MISTAKES] + [
+CATALOGUE["bilinear_kernel"] += [
     mistake("Does it ask for float32 when the kernel is float64?", impl.bilinear_kernel_float64,
             "dtype=torch.float32"),
-])
-def test_check_bilinear_kernel_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_bilinear_kernel fail each plausible wrong kernel with the hint naming its mistake?"""
-    assert_names_mistake(check_bilinear_kernel, learner, outcome, field, needle, hidden)
-
-
-CONFUSION_MISTAKES = [
-    ("Does check_confusion_matrix notice rows and columns exchanged?", impl.confusion_transposed,
-     "Rows are the true classes"),
-    ("Does it notice a class-range mask instead of ignore_index, on a public case where ignore_index = 0 is a "
-     "class?", impl.confusion_valid_range, "Drop the pixels whose *target* is ignore_index"),
-    ("Does it notice ignore_index never applied?", impl.confusion_loops_never_ignore,
-     "Drop the pixels whose *target* is ignore_index"),
 ]
-CONFUSION_RAISES = [
-    ("Does it explain the error of a bincount over unmasked targets (255 indexes beyond K·K)?",
-     impl.confusion_bincount_unmasked, "Drop the pixels whose target equals ignore_index"),
-]
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake(question, learner, needle) for question, learner, needle in CONFUSION_MISTAKES] + [
+CATALOGUE["confusion_matrix"] += [
     mistake("Does it ask for integer counts when they are float?", impl.confusion_float_counts,
             "Counts are whole numbers"),
-])
-def test_check_confusion_matrix_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_confusion_matrix fail each plausible wrong count with the hint naming its mistake?"""
-    assert_names_mistake(check_confusion_matrix, learner, outcome, field, needle, hidden)
-
-
-SCORES_MISTAKES = [
-    ("Does check_segmentation_scores notice the Dice coefficient?", impl.scores_dice, "Dice coefficient"),
-    ("Does it notice the per-class accuracy (recall)?", impl.scores_recall, "per-class accuracy (recall"),
-    ("Does it notice integer division of the counts?", impl.scores_integer_division, "Integer division"),
 ]
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake(question, learner, needle) for question, learner, needle in SCORES_MISTAKES] + [
+CATALOGUE["segmentation_scores"] += [
     mistake("Does it notice an absent class scored 0?", impl.scores_absent_as_zero, "return NaN for it"),
     mistake("Does it notice the absent class counted as 0 in the mean?", impl.scores_mean_counts_absent_as_zero,
             "do not count it as 0"),
@@ -325,10 +309,24 @@ SCORES_MISTAKES = [
             field="evidence"),
     mistake("Does it ask for a tuple when a dict is returned?", impl.scores_returns_dict, "Return a tuple",
             outcome=UNCHECKABLE),
-])
-def test_check_segmentation_scores_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_segmentation_scores fail each plausible wrong score with the message naming its mistake?"""
-    assert_names_mistake(check_segmentation_scores, learner, outcome, field, needle, hidden)
+]
+
+# (check, wrong implementation, key): every verdict above whose hint names a known mistake, by its key
+KEYS = [(name, learner, key) for name, entries in KEYED.items() for _, learner, _, key in entries] + [
+    ("bilinear_kernel", impl.bilinear_kernel_float64, "bilinear_kernel.dtype"),
+    ("confusion_matrix", impl.confusion_float_counts, "confusion_matrix.float_counts"),
+    ("segmentation_scores", impl.scores_mean_counts_absent_as_zero, "segmentation_scores.mean_absent_as_zero"),
+]
+
+
+@pytest.mark.parametrize("name, learner, key", KEYS, ids=[f"{learner.__name__}-{key}" for _, learner, key in KEYS])
+def test_verdict_names_the_known_mistake_by_key(name, learner, key):
+    """Does the verdict name each wrong implementation's known mistake by its key in notebook 06's message table,
+    with that key's text as the hint?"""
+    result = SPECS[name].check(learner)
+    assert not result, result.text()
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
 
 
 # ==========================================================================
@@ -337,7 +335,7 @@ def test_check_segmentation_scores_names_each_mistake(learner, outcome, field, n
 
 def transposed_cases():
     """The public and hidden cases of check_conv_transpose2d, for two seeds."""
-    return fcn._transposed_cases(0, True) + fcn._transposed_cases(7, True)
+    return transposed._transposed_cases(0, True) + transposed._transposed_cases(7, True)
 
 
 @pytest.mark.parametrize("case", transposed_cases(), ids=lambda case: case.label)
@@ -347,7 +345,7 @@ def test_overlap_add_without_mistake_equals_F_conv_transpose2d(case):
     x, weight, bias = case.args
     expected = F.conv_transpose2d(x, weight, bias, **case.kwargs)
     torch.testing.assert_close(case.expected, expected)
-    torch.testing.assert_close(fcn._overlap_add(x, weight, bias, **case.kwargs), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(transposed._overlap_add(x, weight, bias, **case.kwargs), expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(impl.conv_transpose2d_pixels(x, weight, bias, **case.kwargs), expected,
                                atol=1e-5, rtol=1e-5)
 
@@ -367,29 +365,29 @@ def main_part(name, got):
     return got[2] if name == "segmentation_scores" and isinstance(got[2], torch.Tensor) and got[2].ndim else got
 
 
-PREDICTED = ([("conv_transpose2d", fcn._transposed_cases, learner, needle) for _, learner, needle in TRANSPOSE_MISTAKES]
-             + [("conv_transpose_output_size", lambda seed, extended: fcn._transposed_size_cases(extended), learner,
-                 needle) for _, learner, needle in SIZE_MISTAKES]
-             + [("bilinear_kernel", fcn._bilinear_cases, learner, needle) for _, learner, needle in BILINEAR_MISTAKES]
-             + [("confusion_matrix", fcn._confusion_cases, learner, needle)
-                for _, learner, needle in CONFUSION_MISTAKES]
-             + [("segmentation_scores", fcn._scores_cases, learner, needle) for _, learner, needle in SCORES_MISTAKES])
+PREDICTED = ([("conv_transpose2d", transposed._transposed_cases, learner, key)
+              for _, learner, _, key in TRANSPOSE_MISTAKES]
+             + [("conv_transpose_output_size", lambda seed, extended: transposed._transposed_size_cases(extended),
+                 learner, key) for _, learner, _, key in SIZE_MISTAKES]
+             + [("bilinear_kernel", bilinear._bilinear_cases, learner, key) for _, learner, _, key in BILINEAR_MISTAKES]
+             + [("confusion_matrix", scores._confusion_cases, learner, key) for _, learner, _, key in CONFUSION_MISTAKES]
+             + [("segmentation_scores", scores._scores_cases, learner, key) for _, learner, _, key in SCORES_MISTAKES])
 
 
-@pytest.mark.parametrize("name, make_cases, learner, needle", PREDICTED,
+@pytest.mark.parametrize("name, make_cases, learner, key", PREDICTED,
                          ids=[f"{name}-{learner.__name__}" for name, _, learner, _ in PREDICTED])
-def test_each_predicted_mistake_is_what_the_wrong_implementation_computes(name, make_cases, learner, needle):
-    """Does each wrong answer a check predicts equal what the implementation making that mistake returns, on every
-    public and hidden case that predicts it, and is it wrong on some public case (so that the hint can be
-    reached)?"""
+def test_each_predicted_mistake_is_what_the_wrong_implementation_computes(name, make_cases, learner, key):
+    """Does each wrong answer a check predicts (by its mistake's key) equal what the implementation making that
+    mistake returns, on every public and hidden case that predicts it, and is it wrong on some public case (so
+    that the hint can be reached)?"""
     checked, reachable = 0, False
     for extended in (False, True):
         for case in make_cases(7 if extended else 0, extended):
-            predictions = [wrong for hint, wrong in case.mistakes if needle in hint]
+            predictions = [m.answer for m in case.mistakes if m.key == key]
             if not predictions:
                 continue
             got = main_part(name, learner(*case.args, **case.kwargs))
-            # one hint may stand for several predictions (kernel sizes 2f and 2f + 1): one of them is enough
+            # one key may stand for several predictions (kernel sizes 2f and 2f + 1): one of them is enough
             assert any(matches(got, wrong, case) for wrong in predictions), case.label
             checked += 1
             if not extended:
@@ -404,7 +402,7 @@ def test_bilinear_reference_upsamples_like_F_interpolate(factor):
     align_corners=False) away from the border, with the same output size n·f, for factors 2 to 5?"""
     g = torch.Generator().manual_seed(factor)
     x = torch.randn(2, 3, 7, 9, generator=g, dtype=torch.float64)
-    weight = fcn._bilinear_reference(3, factor).double()
+    weight = bilinear._bilinear_reference(3, factor).double()
     k = weight.shape[-1]
     assert k == 2 * factor - factor % 2
     mine = F.conv_transpose2d(x, weight, stride=factor, padding=factor // 2)
@@ -424,7 +422,7 @@ def test_bilinear_reference_upsamples_like_F_interpolate(factor):
 def test_bilinear_reference_is_the_tent_of_every_correct_style():
     """Is _bilinear_reference equal to the kernels of the learners' three styles (loops, outer product, numpy)
     and zero off the channel diagonal, for every factor the checks use?"""
-    for case in fcn._bilinear_cases(0, True):
+    for case in bilinear._bilinear_cases(0, True):
         channels, factor = case.args
         for learner in SPECS["bilinear_kernel"].correct:
             torch.testing.assert_close(learner(channels, factor), case.expected)
@@ -437,7 +435,7 @@ def test_bilinear_reference_is_the_tent_of_every_correct_style():
 def test_confusion_reference_equals_bincount(seed):
     """Does _confusion_reference (one mask per pair) equal torch.bincount of target·K + pred over the kept
     pixels, and count exactly the pixels whose target is not ignore_index, on every public and hidden case?"""
-    for case in fcn._confusion_cases(seed, True):
+    for case in scores._confusion_cases(seed, True):
         pred, target, classes = case.args
         ignore = case.kwargs["ignore_index"]
         keep = target != ignore
@@ -449,7 +447,7 @@ def test_confusion_reference_equals_bincount(seed):
 def test_confusion_cases_include_an_ignore_index_that_is_a_class_in_public():
     """Design: does a public case use an ignore_index that is also a class id, with that class in the target
     (so that masking the class range instead of ignore_index fails before grading)?"""
-    cases = [case for case in fcn._confusion_cases(0, False) if 0 <= case.kwargs["ignore_index"] < case.args[2]]
+    cases = [case for case in scores._confusion_cases(0, False) if 0 <= case.kwargs["ignore_index"] < case.args[2]]
     assert cases and all(bool((case.args[1] == case.kwargs["ignore_index"]).any()) for case in cases)
 
 
@@ -464,7 +462,7 @@ def numpy_scores(matrix):
 
 def score_matrices():
     """The checks' matrices for two seeds, plus edge cases: all-zero, one class, one class absent of many."""
-    matrices = [case.args[0] for seed in (0, 7) for case in fcn._scores_cases(seed, True)]
+    matrices = [case.args[0] for seed in (0, 7) for case in scores._scores_cases(seed, True)]
     g = torch.Generator().manual_seed(3)
     sparse = torch.randint(0, 3, (6, 6), generator=g)
     sparse[2, :], sparse[:, 2] = 0, 0
@@ -475,7 +473,7 @@ def score_matrices():
 def test_scores_reference_equals_numpy(matrix):
     """Does _scores_reference (class by class, from the definitions) equal numpy's vectorised pixel accuracy,
     per-class IoU with NaN for empty unions, and nanmean?"""
-    pa, miou, iou = fcn._scores_reference(matrix)
+    pa, miou, iou = scores._scores_reference(matrix)
     want_pa, want_miou, want_iou = numpy_scores(matrix)
     np.testing.assert_allclose(pa, want_pa, rtol=1e-12)
     np.testing.assert_allclose(miou, want_miou, rtol=1e-12)
@@ -485,7 +483,7 @@ def test_scores_reference_equals_numpy(matrix):
 def test_scores_reference_matches_the_cases_expected_answers():
     """Are the answers the scores check expects those of numpy, and does each public matrix with an absent class
     really have an empty union there?"""
-    for case in fcn._scores_cases(0, False):
+    for case in scores._scores_cases(0, False):
         pa, miou, iou = case.expected
         want_pa, want_miou, want_iou = numpy_scores(case.args[0])
         assert (pa, miou) == pytest.approx((want_pa, want_miou), rel=1e-12)
@@ -498,7 +496,7 @@ def test_scores_reference_matches_the_cases_expected_answers():
 def test_transposed_size_reference_equals_formula_and_a_real_layer(extended):
     """Is the size the output-size check expects (F.conv_transpose2d on the meta device) that of the formula and
     of nn.ConvTranspose1d run for real on the CPU?"""
-    for case in fcn._transposed_size_cases(extended):
+    for case in transposed._transposed_size_cases(extended):
         (n,), kw = case.args, case.kwargs
         formula = (n - 1) * kw["stride"] - 2 * kw["padding"] + kw["dilation"] * (kw["kernel_size"] - 1) \
             + kw["output_padding"] + 1
@@ -511,7 +509,7 @@ def test_transposed_size_reference_equals_formula_and_a_real_layer(extended):
 
 
 @pytest.mark.parametrize("c, h, w, out_features, bias",
-                         fcn._CONVOLUTIONALIZE_SPECS + fcn._CONVOLUTIONALIZE_EXTENDED)
+                         convolutionalize._CONVOLUTIONALIZE_SPECS + convolutionalize._CONVOLUTIONALIZE_EXTENDED)
 def test_linear_windows_equal_the_dense_layer_on_each_window(c, h, w, out_features, bias):
     """Does _linear_windows (unfold and a matrix product) equal nn.Linear applied to each window cut out by
     slicing, and F.conv2d with the weight reshaped to (out, C, H, W)?"""
@@ -520,7 +518,7 @@ def test_linear_windows_equal_the_dense_layer_on_each_window(c, h, w, out_featur
         linear = nn.Linear(c * h * w, out_features, bias=bias)
     x = torch.randn(2, c, h + 3, w + 2, generator=g)
     with torch.no_grad():
-        got = fcn._linear_windows(linear.weight, linear.bias, x, h, w)
+        got = convolutionalize._linear_windows(linear.weight, linear.bias, x, h, w)
         by_slices = torch.stack([torch.stack([linear(x[:, :, i:i + h, j:j + w].flatten(1)) for j in range(3)], -1)
                                  for i in range(4)], -2)
         by_conv = F.conv2d(x, linear.weight.view(out_features, c, h, w), linear.bias)
@@ -540,8 +538,8 @@ def test_convolutionalize_hwc_prediction_is_the_wrong_layers_output():
     x = torch.randn(2, c, h + 2, w + 1, generator=g)
     hwc = linear.weight.reshape(out_features, h, w, c).permute(0, 3, 1, 2).reshape(out_features, -1)
     with torch.no_grad():
-        torch.testing.assert_close(fcn._linear_windows(hwc, linear.bias, x, h, w), wrong(x), atol=1e-5, rtol=1e-5)
-        assert not torch.allclose(wrong(x), fcn._linear_windows(linear.weight, linear.bias, x, h, w), atol=1e-3)
+        torch.testing.assert_close(convolutionalize._linear_windows(hwc, linear.bias, x, h, w), wrong(x), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(wrong(x), convolutionalize._linear_windows(linear.weight, linear.bias, x, h, w), atol=1e-3)
 
 
 @pytest.mark.parametrize("question, learner, needle", CONFUSION_RAISES, ids=[q for q, _, _ in CONFUSION_RAISES])

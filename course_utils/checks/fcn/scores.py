@@ -1,0 +1,224 @@
+"""The confusion matrix of a segmentation and the scores read off it (pixel accuracy, IoU, mean IoU).
+
+References: a count with one boolean mask per (true, predicted) pair, and the
+scores from their definitions, class by class.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, compare_tensor, finish, generator,
+                      mistakes_of, run_cases)
+from ..messages.fcn import M
+
+# --------------------------------------------------------------------------
+# confusion_matrix
+# --------------------------------------------------------------------------
+
+
+def _confusion_reference(pred, target, num_classes, ignore_index):
+    """Counted with one boolean mask per (true, predicted) pair: slow, obvious, independent of bincount."""
+    import torch
+    keep = target != ignore_index
+    matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    for t in range(num_classes):
+        for p in range(num_classes):
+            matrix[t, p] = int(((target == t) & (pred == p) & keep).sum())
+    return matrix
+
+
+def _confusion_cases(seed, extended):
+    import torch
+    g = generator(seed)
+    # the last public case has an ignore label that is also a class id: there only the mask on the target works
+    specs = [((2, 6, 5), 3, 255, 0.1), ((1, 7, 9), 4, 255, 0.0), ((3, 4, 4), 2, 255, 0.3), ((2, 5, 6), 5, -1, 0.2),
+             ((2, 4, 5), 3, 0, 0.0)]
+    if extended:
+        specs += [((1, 1, 1), 2, 255, 0.0), ((4, 16, 12), 7, 255, 0.15), ((2, 3, 3), 6, 0, 0.0)]
+    cases = []
+    for shape, classes, ignore, fraction in specs:
+        target = torch.randint(0, classes, shape, generator=g)
+        # a prediction right about 60 % of the time, so that the matrix is far from diagonal and far from uniform
+        noise = torch.randint(0, classes, shape, generator=g)
+        pred = torch.where(torch.rand(shape, generator=g) < 0.6, target, noise)
+        if ignore != 0:   # an ignore label that is also a class id (0) needs no extra ignored pixels
+            target = torch.where(torch.rand(shape, generator=g) < fraction, torch.full_like(target, ignore), target)
+        expected = _confusion_reference(pred, target, classes, ignore)
+        mistakes = [M.mistake("confusion_matrix.transposed", expected.T.contiguous())]
+        if ignore == 0:   # masking the class range instead of ignore_index keeps every pixel: all are class ids
+            mistakes.append(M.mistake("confusion_matrix.ignore_is_class",
+                                      _confusion_reference(pred, target, classes, ignore_index=-1)))
+        label = f"pred and target of shape {shape}, num_classes={classes}, ignore_index={ignore}"
+        cases.append(Case(label, (pred, target, classes), dict(ignore_index=ignore), expected=expected,
+                          mistakes=mistakes, atol=0, rtol=0))
+    return cases
+
+
+def _compare_counts(check, got, case, *, name, general_hint=None):
+    import torch
+    if isinstance(got, torch.Tensor) and not got.is_floating_point() and got.dtype != torch.int64 \
+            and got.dtype != torch.bool:
+        got = got.long()   # any integer dtype holds counts
+    if isinstance(got, torch.Tensor) and got.is_floating_point() and tuple(got.shape) == tuple(case.expected.shape):
+        raise Verdict(CheckResult(check, INCORRECT, M("confusion_matrix.wrong_dtype"), case=case.label,
+                                  evidence=[f"expected {case.expected.dtype}, got {got.dtype}"],
+                                  hint=M("confusion_matrix.float_counts"), mistake="confusion_matrix.float_counts",
+                                  next_step="Fix the dtype and run the check again."))
+    compare_tensor(check, got, case, name=name, general_hint=general_hint)
+
+
+def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``confusion_matrix(pred, target, num_classes, ignore_index=255) -> LongTensor (K, K)``.
+
+    ``matrix[t, p]`` counts the pixels of true class t predicted as p; pixels
+    whose target is ``ignore_index`` are left out.  Compared with a count made
+    with one boolean mask per (t, p) pair.
+    """
+    result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
+                       compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"))
+    if result.outcome == RAISED and not result.hint and "ignore_index" in (result.case or ""):
+        # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1
+        result.hint, result.mistake = M("confusion_matrix.unmasked"), "confusion_matrix.unmasked"
+    return finish(result, strict)
+
+
+# --------------------------------------------------------------------------
+# segmentation_scores
+# --------------------------------------------------------------------------
+
+def _scores_reference(matrix):
+    """Pixel accuracy, mean IoU and per-class IoU from the definitions (NaN for a class absent everywhere)."""
+    import torch
+    m = matrix.double()
+    total = m.sum()
+    pixel_accuracy = float(m.diagonal().sum() / total) if total > 0 else float("nan")
+    iou = []
+    for c in range(m.shape[0]):
+        tp, fp, fn = m[c, c], m[:, c].sum() - m[c, c], m[c, :].sum() - m[c, c]
+        union = tp + fp + fn
+        iou.append(float(tp / union) if union > 0 else float("nan"))
+    present = [v for v in iou if not math.isnan(v)]
+    mean_iou = sum(present) / len(present) if present else float("nan")
+    return pixel_accuracy, mean_iou, torch.tensor(iou, dtype=torch.float64)
+
+
+def _nanmean(values):
+    present = [v for v in values if not math.isnan(v)]
+    return sum(present) / len(present) if present else float("nan")
+
+
+def _scores_cases(seed, extended):
+    import torch
+    g = generator(seed)
+    specs = [(3, False), (4, True), (2, False), (5, True)] + ([(6, True), (1, False), (8, False)] if extended else [])
+    cases = []
+    for classes, with_absent in specs:
+        matrix = torch.randint(0, 40, (classes, classes), generator=g) + 60 * torch.eye(classes, dtype=torch.int64)
+        if with_absent:   # one class absent from both truth and prediction: its IoU is undefined
+            matrix[classes - 1, :] = 0
+            matrix[:, classes - 1] = 0
+        pa, miou, iou = _scores_reference(matrix)
+        m = matrix.double()
+        tp = m.diagonal()
+        dice = [float(2 * tp[c] / (m[:, c].sum() + m[c, :].sum())) if m[:, c].sum() + m[c, :].sum() > 0
+                else float("nan") for c in range(classes)]
+        recall = [float(tp[c] / m[c, :].sum()) if m[c, :].sum() > 0 else float("nan") for c in range(classes)]
+        zero_filled = [0.0 if math.isnan(v) else v for v in iou.tolist()]
+        union = m.sum(dim=0) + m.sum(dim=1) - tp
+        # per-class answers (tensors) first, then mean IoUs (floats)
+        mistakes = [M.mistake("segmentation_scores.dice", torch.tensor(dice, dtype=torch.float64)),
+                    M.mistake("segmentation_scores.recall", torch.tensor(recall, dtype=torch.float64)),
+                    M.mistake("segmentation_scores.integer_division",
+                              torch.div(matrix.diagonal(), union.long().clamp(min=1), rounding_mode="floor").double()),
+                    M.mistake("segmentation_scores.mean_recall", _nanmean(recall)),
+                    M.mistake("segmentation_scores.dice", _nanmean(dice)),
+                    M.mistake("segmentation_scores.mean_absent_as_zero", sum(zero_filled) / classes)]
+        cases.append(Case(f"segmentation_scores(<{classes}×{classes} confusion matrix"
+                          f"{', last class absent' if with_absent else ''}>)", (matrix,), expected=(pa, miou, iou),
+                          mistakes=mistakes))
+    return cases
+
+
+def _as_float(value):
+    import torch
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _same_values(a, b):
+    """Same NaNs in the same places, and the other values within 1e-6."""
+    import torch
+    return (a.shape == b.shape and torch.equal(torch.isnan(a), torch.isnan(b))
+            and torch.allclose(a.nan_to_num(-1), b.double().nan_to_num(-1), atol=1e-6))
+
+
+def _close(a, b, tol=1e-6):
+    return (math.isnan(a) and math.isnan(b)) or (not math.isnan(a) and not math.isnan(b) and abs(a - b) <= tol)
+
+
+def _incorrect(check, case, key, evidence, hint, mistake=None):
+    return Verdict(CheckResult(check, INCORRECT, M(key), case=case.label, evidence=evidence, hint=hint,
+                               mistake=mistake, next_step="Fix it and run the check again."))
+
+
+def _compare_scores(check, got, case, *, name, general_hint=None):
+    import torch
+    if got is None:
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
+                                  hint=M("segmentation_scores.return_none"),
+                                  next_step="Return the three results and run the check again."))
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        what = type(got).__name__ + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+        raise Verdict(CheckResult(check, UNCHECKABLE, M("segmentation_scores.not_a_triple", name=name, what=what),
+                                  case=case.label, hint=M("segmentation_scores.return_tuple"),
+                                  next_step="Return the three results and run the check again."))
+    pa, miou, iou = got
+    want_pa, want_miou, want_iou = case.expected
+    for part, value in (("pixel_accuracy", pa), ("mean_iou", miou)):
+        if _as_float(value) is None:
+            raise Verdict(CheckResult(check, UNCHECKABLE, M("segmentation_scores.not_a_float", part=part,
+                                                            type=type(value).__name__),
+                                      case=case.label, hint=M("segmentation_scores.return_floats"),
+                                      next_step="Fix the type and run the check again."))
+    if not isinstance(iou, torch.Tensor) or iou.shape != want_iou.shape:
+        got_shape = tuple(iou.shape) if isinstance(iou, torch.Tensor) else type(iou).__name__
+        raise _incorrect(check, case, "segmentation_scores.iou_shape",
+                         [f"expected shape {tuple(want_iou.shape)}, got {got_shape}"],
+                         M("segmentation_scores.iou_definition"))
+    if not _close(_as_float(pa), want_pa):
+        raise _incorrect(check, case, "segmentation_scores.pixel_accuracy_wrong",
+                         [f"expected {want_pa:.6g}, got {_as_float(pa):.6g}"], M("segmentation_scores.pixel_accuracy"))
+    mine = iou.detach().double().cpu()
+    if not _same_values(mine, want_iou):
+        matched = next((m for m in mistakes_of(case)
+                        if isinstance(m.answer, torch.Tensor) and _same_values(mine, m.answer)), None)
+        same_nan = torch.equal(torch.isnan(mine), torch.isnan(want_iou))
+        hint = M("segmentation_scores.iou_general" if same_nan else "segmentation_scores.absent_nan")
+        first = int((~torch.isclose(mine, want_iou, equal_nan=True)).nonzero()[0])
+        raise _incorrect(check, case, "segmentation_scores.iou_wrong", [f"first class that differs: {first}"],
+                         matched.hint if matched else hint, matched.key if matched else None)
+    got_miou = _as_float(miou)
+    if not _close(got_miou, want_miou):
+        matched = next((m for m in mistakes_of(case) if isinstance(m.answer, float) and _close(got_miou, m.answer)),
+                       None)
+        raise _incorrect(check, case, "segmentation_scores.mean_iou_wrong",
+                         [f"expected {want_miou:.6g}, got {got_miou:.6g}"],
+                         matched.hint if matched else M("segmentation_scores.mean_iou_general"),
+                         matched.key if matched else None)
+
+
+def check_segmentation_scores(segmentation_scores, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``segmentation_scores(matrix) -> (pixel_accuracy, mean_iou, iou)`` from a confusion matrix.
+
+    ``matrix[t, p]`` counts pixels of true class t predicted as p.  Pixel
+    accuracy = trace / sum; ``iou[c]`` = TP / (TP + FP + FN), NaN for a class
+    absent from both truth and prediction; ``mean_iou`` the mean over the
+    defined IoUs.  Compared with the definitions, computed class by class.
+    """
+    return run_cases("segmentation_scores", segmentation_scores, _scores_cases(seed, extended),
+                     compare=_compare_scores, strict=strict)
