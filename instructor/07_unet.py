@@ -199,8 +199,11 @@ def double_conv(in_channels, out_channels, batch_norm=True):
 #
 # The check builds your network for several configurations — the paper's among them — and compares its
 # parameter count with a formula written from the description above; runs it on odd and non-square
-# inputs (7 × 7 first) and expects the input's size back; and watches `torch.cat` to see that each
-# level concatenates two different maps of $w_i$ channels.
+# inputs (7 × 7 first) and expects the input's size back; watches `torch.cat` to see that each
+# level concatenates two different maps of $w_i$ channels; and finally puts the weights of its own
+# reference U-Net into yours (layer by layer, in the order your forward pass runs them) and compares
+# the **outputs value by value**, in eval and in training mode — so a missing ReLU, a batch norm in the
+# wrong place or a softmax on the logits shows even when every shape is right.
 
 # %% solution="make_unet"
 class UNet(nn.Module):
