@@ -463,6 +463,13 @@ def aspp_no_padding(in_channels, out_channels, rates):
     return ASPPNoPadding(in_channels, out_channels, rates)
 
 
+def aspp_no_dropout(in_channels, out_channels, rates):
+    """The projection without its Dropout(0.5): the same numbers in eval mode, not in training mode."""
+    model = ASPP(in_channels, out_channels, rates)
+    model.project[-1] = nn.Identity()
+    return model
+
+
 # ==========================================================================
 # mean_field_step
 # ==========================================================================
