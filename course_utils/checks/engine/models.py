@@ -255,6 +255,13 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
     return list(zip(mine, theirs))
 
 
+def pair_by_name(model, reference) -> list[tuple[Any, Any]]:
+    """Each weighted layer of the reference with the learner's of the same name (their state dicts matched,
+    so the names exist on both sides, whatever order the learner registered the layers in)."""
+    mine = dict(model.named_modules())
+    return [(mine[name], theirs) for name, theirs in reference.named_modules() if _weighted(theirs) and name in mine]
+
+
 def load_by_structure(pairs) -> None:
     """Copy every weight and buffer of each reference layer into its learner counterpart."""
     import torch
@@ -365,8 +372,7 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
         load_by_keys(scenario, case.label, model, reference)
-        pairs = pair_layers(scenario, case.label, [m for m in model.modules() if _weighted(m)],
-                            [m for m in reference.modules() if _weighted(m)], model=model, reference=reference)
+        pairs = pair_by_name(model, reference)
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
         mine = layers_in_forward_order(check, model, inputs, learner=True)

@@ -200,6 +200,15 @@ def test_boundary_mask_marks_a_band_around_label_changes():
     assert torch.equal(band, ((torch.arange(10) >= 3) & (torch.arange(10) <= 6)).expand(5, 10))
 
 
+@pytest.mark.parametrize("check, factory", [(check_make_separable_conv, impl.separable_pointwise_registered_first),
+                                            (check_make_aspp, impl.aspp_project_first)])
+def test_layers_registered_in_another_order_still_pass(check, factory):
+    """Does a correct module whose layers are registered in another order than the reference's pass (the
+    weights go in by state-dict key, and its layers are paired with the reference's by name)?"""
+    result = check(factory)
+    assert result, result.text()
+
+
 def test_torchvision_aspp_passes_the_check():
     """Does torchvision's own deeplabv3.ASPP pass check_make_aspp, public and hidden?"""
     assert check_make_aspp(impl.aspp_torchvision)
