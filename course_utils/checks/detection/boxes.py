@@ -243,21 +243,21 @@ def _compare_indices(check, got, case, *, name, general_hint=None):
     if isinstance(got, np.ndarray) or not isinstance(got, torch.Tensor):
         raise Verdict(CheckResult(
             check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; the check expects a torch.Tensor.",
-            case=case.label, hint=M("nms.not_a_tensor"), next_step="Return a tensor and run the check again."))
+            case=case.label, hint=M("nms.not_a_tensor"), mistake="nms.not_a_tensor", next_step="Return a tensor and run the check again."))
     if got.dtype == torch.bool:
         raise Verdict(CheckResult(
             check, INCORRECT, "the output is a boolean mask; expected the kept indices.", case=case.label,
             evidence=[f"expected int64 indices of shape {tuple(expected.shape)}, got a bool tensor of shape "
                       f"{tuple(got.shape)}"],
-            hint=M("nms.mask"), next_step="Return indices and run the check again."))
+            hint=M("nms.mask"), mistake="nms.mask", next_step="Return indices and run the check again."))
     if got.dim() != 1:
         raise Verdict(CheckResult(check, INCORRECT, "the output has the wrong shape.", case=case.label,
                                   evidence=[f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"],
-                                  hint=M("nms.not_1d"),
+                                  hint=M("nms.not_1d"), mistake="nms.not_1d",
                                   next_step="Fix the shape first; then the indices are compared."))
     if got.dtype != torch.int64:
         raise Verdict(CheckResult(check, INCORRECT, "the output has the wrong dtype.", case=case.label,
-                                  evidence=[f"expected {torch.int64}, got {got.dtype}"], hint=M("nms.int64"),
+                                  evidence=[f"expected {torch.int64}, got {got.dtype}"], hint=M("nms.int64"), mistake="nms.int64",
                                   next_step="Fix the dtype and run the check again."))
     got = got.detach().cpu()
     wanted = sorted(expected.tolist())

@@ -294,7 +294,7 @@ CATALOGUE = {
         mistake("Does it notice indices sorted by index?", impl.nms_index_order, M("nms.index_order")),
         mistake("Does it notice positions in the sorted order returned?", impl.nms_positions, M("nms.positions")),
         mistake("Does it notice a boolean mask returned?", impl.nms_mask, "boolean mask", field="summary"),
-        mistake("Does it notice int32 indices?", impl.nms_int32, "int64"),
+        mistake("Does it notice int32 indices?", impl.nms_int32, "Indices are int64"),
         mistake("Does it notice a float tensor when nothing is kept?", impl.nms_empty_float, "also when nothing"),
         mistake("Does it refuse torchvision.ops.nms?", impl.nms_calls_torchvision, "torchvision.ops.nms",
                 field="summary"),
@@ -374,10 +374,11 @@ CATALOGUE = {
     ],
 }
 
-# The catalogue entries whose hint names a known mistake, with that mistake's key (the needle is its text).
-NAMED = [pytest.param(name, key, entry.values[0], id=f"{name}: {entry.id}")
-         for name, entries in CATALOGUE.items() for entry in entries
-         for key in [k for k, text in M.texts.items() if entry.values[3] == text]]
+# The catalogue entries whose hint names a known mistake: the one key of the check whose text holds the needle.
+NAMED = [pytest.param(name, keys[0], entry.values[0], id=f"{name}: {entry.id}")
+         for name, entries in CATALOGUE.items() for entry in entries if entry.values[2] == "hint"
+         for keys in [[k for k, text in M.texts.items() if k.startswith(name + ".") and entry.values[3] in text]]
+         if len(keys) == 1]
 
 
 @pytest.mark.parametrize("name, key, learner", NAMED)
@@ -386,6 +387,13 @@ def test_a_named_mistake_carries_its_key(name, key, learner):
     so that a hint's text can change without the catalogue losing track of which mistake it names?"""
     result = SPECS[name].check(learner)
     assert result.mistake == key, result.text()
+    assert result.hint == M(key)
+
+
+def test_most_catalogue_hints_name_a_key():
+    """Does every catalogue entry whose needle is a hint find its one key (so the keyed test covers it)?"""
+    hints = [entry for entries in CATALOGUE.values() for entry in entries if entry.values[2] == "hint"]
+    assert len(NAMED) == len(hints)
 
 
 def test_nms_names_the_score_order_when_the_kept_set_is_right():
