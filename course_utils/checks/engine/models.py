@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 from .cases import Case, Mistake
 from .compare import compare_tensor
 from .guards import own_random_state
-from .results import INCORRECT, UNCHECKABLE, CheckResult, Verdict
+from .results import INCORRECT, RAISED, UNCHECKABLE, CheckResult, Verdict
 from .runner import call_learner, run_cases
 
 WEIGHTS_BY_STRUCTURE = "structure"
@@ -74,6 +74,11 @@ class ModelScenario:
     weights: str = WEIGHTS_BY_STRUCTURE          # or WEIGHTS_BY_KEYS: the state dict's keys and shapes must match
     general_hint: str | None = None              # for outputs that match no known mistake
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
+    # or, instead of one text, a diagnosis: diagnose(model, reference) -> the Mistake (M.mistake(key, None)) that
+    # explains the layers that differ, or None for structure_hint
+    diagnose: Callable[[Any, Any], Mistake | None] | None = None
+    # (text in the error message, hint) for errors the learner's forward raises that the check recognises
+    error_hints: Sequence[tuple[str, str]] = ()
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
@@ -94,7 +99,14 @@ def check_model(factory, scenario: ModelScenario, *, strict: bool, seed: int = 0
         for step in scenario.before:
             step(scenario, factory)
         for index, case in enumerate(scenario.cases):
-            run_model_case(scenario, factory, case, g, first=index == 0)
+            try:
+                run_model_case(scenario, factory, case, g, first=index == 0)
+            except Verdict as verdict:
+                result = verdict.result
+                if result.outcome == RAISED and not result.hint:
+                    result.hint = next((hint for text, hint in scenario.error_hints
+                                        if any(text in line for line in result.evidence)), None)
+                raise
         return scenario.passed
 
     return run_cases(scenario.check, factory, [], compare=None, strict=strict, after=all_cases)
@@ -215,7 +227,14 @@ def _shapes_text(module) -> str:
     return ", ".join(f"{name} {shape}" for name, shape in _tensor_shapes(module)) or "no tensors"
 
 
-def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list) -> list[tuple[Any, Any]]:
+def _structure_diagnosis(scenario: ModelScenario, model, reference) -> tuple[str | None, str | None]:
+    """(hint, mistake key) for layers that differ from the reference's: the scenario's diagnosis, else its text."""
+    found = scenario.diagnose(model, reference) if scenario.diagnose and model is not None else None
+    return (found.hint, found.key) if found else (scenario.structure_hint or scenario.general_hint, None)
+
+
+def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list, *, model=None,
+                reference=None) -> list[tuple[Any, Any]]:
     """Pair the learner's weighted layers with the reference's, or a verdict naming the first that differs."""
     check = scenario.check
     for index, (a, b) in enumerate(zip(mine, theirs), start=1):
@@ -226,21 +245,28 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
                        f"the reference's is {describe_layer(b)}, with {_shapes_text(b)}")
         else:
             continue
+        hint, key = _structure_diagnosis(scenario, model, reference)
         raise Verdict(CheckResult(check, INCORRECT, "a layer with weights differs from the reference's "
                                   "(layers counted in the order forward runs them).",
-                                  case=case_label, evidence=[problem],
-                                  hint=scenario.structure_hint or scenario.general_hint,
+                                  case=case_label, evidence=[problem], hint=hint, mistake=key,
                                   next_step="Fix that layer and run the check again."))
     if len(mine) != len(theirs):
         extra = mine[len(theirs)] if len(mine) > len(theirs) else theirs[len(mine)]
         whose = "yours has" if len(mine) > len(theirs) else "the reference has"
+        hint, key = _structure_diagnosis(scenario, model, reference)
         raise Verdict(CheckResult(check, INCORRECT, "the model has a different number of layers with weights.",
                                   case=case_label,
                                   evidence=[f"{len(mine)} layers with weights, the reference {len(theirs)}; "
                                             f"{whose} one more: {describe_layer(extra)}"],
-                                  hint=scenario.structure_hint or scenario.general_hint,
-                                  next_step="Fix the layers and run the check again."))
+                                  hint=hint, mistake=key, next_step="Fix the layers and run the check again."))
     return list(zip(mine, theirs))
+
+
+def pair_by_name(model, reference) -> list[tuple[Any, Any]]:
+    """Each weighted layer of the reference with the learner's of the same name (their state dicts matched,
+    so the names exist on both sides, whatever order the learner registered the layers in)."""
+    mine = dict(model.named_modules())
+    return [(mine[name], theirs) for name, theirs in reference.named_modules() if _weighted(theirs) and name in mine]
 
 
 def load_by_structure(pairs) -> None:
@@ -269,9 +295,9 @@ def load_by_keys(scenario: ModelScenario, case_label: str, model, reference) -> 
         evidence = [f"{k}: expected shape {tuple(t.shape)}, got {tuple(mine[k].shape)}"
                     for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)][:1]
     if evidence:
+        hint, key = _structure_diagnosis(scenario, model, reference)
         raise Verdict(CheckResult(scenario.check, INCORRECT, "the state dict differs from the reference's.",
-                                  case=case_label, evidence=evidence,
-                                  hint=scenario.structure_hint or scenario.general_hint,
+                                  case=case_label, evidence=evidence, hint=hint, mistake=key,
                                   next_step="Fix the layers and run the check again."))
     model.load_state_dict(theirs, strict=True)
 
@@ -353,12 +379,11 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
         load_by_keys(scenario, case.label, model, reference)
-        pairs = pair_layers(scenario, case.label, [m for m in model.modules() if _weighted(m)],
-                            [m for m in reference.modules() if _weighted(m)])
+        pairs = pair_by_name(model, reference)
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
         mine = layers_in_forward_order(check, model, inputs, learner=True)
-        pairs = pair_layers(scenario, case.label, mine, theirs)
+        pairs = pair_layers(scenario, case.label, mine, theirs, model=model, reference=reference)
         randomize_(reference, g)
         load_by_structure(pairs)
     for mode in case.modes:

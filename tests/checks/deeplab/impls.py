@@ -252,6 +252,23 @@ def separable_functional(in_channels, out_channels, kernel_size=3, stride=1, dil
     return Functional()
 
 
+class PointwiseRegisteredFirst(nn.Module):
+    """The solution with `pointwise` registered before `depthwise` (and applied after it): correct."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+        super().__init__()
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, stride, dilation * (kernel_size - 1) // 2,
+                                   dilation, groups=in_channels, bias=False)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+def separable_pointwise_registered_first(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+    return PointwiseRegisteredFirst(in_channels, out_channels, kernel_size, stride, dilation)
+
+
 def separable_no_groups(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
     return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, groups=False)
 
@@ -461,6 +478,27 @@ class ASPPNoPadding(ASPP):
 
 def aspp_no_padding(in_channels, out_channels, rates):
     return ASPPNoPadding(in_channels, out_channels, rates)
+
+
+class ASPPProjectFirst(ASPP):
+    """The solution with `project` registered before `convs`: the same state-dict keys, in another order."""
+
+    def __init__(self, in_channels, out_channels, rates):
+        super().__init__(in_channels, out_channels, rates)
+        convs = self.convs
+        del self.convs
+        self.convs = convs
+
+
+def aspp_project_first(in_channels, out_channels, rates):
+    return ASPPProjectFirst(in_channels, out_channels, rates)
+
+
+def aspp_no_dropout(in_channels, out_channels, rates):
+    """The projection without its Dropout(0.5): the same numbers in eval mode, not in training mode."""
+    model = ASPP(in_channels, out_channels, rates)
+    model.project[-1] = nn.Identity()
+    return model
 
 
 # ==========================================================================

@@ -23,10 +23,12 @@ from course_utils import crf
 from course_utils.checks import (RAISED, check_atrous_conv2d, check_make_aspp, check_make_separable_conv,
                                  check_mean_field_step)
 from course_utils.checks import deeplab
+from course_utils.checks.deeplab import atrous, crf as crf_check
+from course_utils.checks.messages.deeplab import M
 
 from checks.deeplab import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, guards_fixture, mistake,  # noqa: F401
-                           one_torch_thread)
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
+                           mistake_case as mistake, one_torch_thread)
 
 # check_atrous_conv2d replaces nothing: it inspects the arguments of every convolution in a torch function mode
 # (dense F.conv2d is the exercise's tool, only dilated use is refused); these must be left untouched.
@@ -48,10 +50,10 @@ SPECS = {
                           mistake=impl.atrous_no_bias, forbidden=impl.atrous_uses_conv2d),
     "make_separable_conv": CheckSpec(check=check_make_separable_conv, kind="model",
                                 correct=[impl.separable_module, impl.separable_sequential, impl.separable_functional],
-                                mistake=impl.separable_no_groups, hidden_cases=None),
+                                mistake=impl.separable_no_groups, hidden_cases=None, stand_in_models=False),
     "make_aspp": CheckSpec(check=check_make_aspp, kind="model",
                       correct=[impl.aspp_module, impl.aspp_torchvision, impl.aspp_expand],
-                      mistake=impl.aspp_no_pooling, hidden_cases=None),
+                      mistake=impl.aspp_no_pooling, hidden_cases=None, stand_in_models=False),
     "mean_field_step": CheckSpec(check=check_mean_field_step, kind="tensor",
                             correct=[impl.mean_field_matrix, impl.mean_field_zero_diagonal, impl.mean_field_einsum],
                             mistake=impl.mean_field_self_connection),
@@ -91,14 +93,14 @@ def test_atrous_cases_cover_padding_divisibility_and_per_axis_settings():
     def padded_multiple(c):
         (h, w), (ph, pw), (dh, dw) = c.args[0].shape[-2:], _pair(c.kwargs["padding"]), _pair(c.kwargs["dilation"])
         return (h + 2 * ph) % dh == 0 and (w + 2 * pw) % dw == 0
-    public = deeplab._atrous_cases(0, extended=False)
+    public = atrous.atrous_cases(0, extended=False)
     assert all(c.kwargs["dilation"] > 1 for c in public)
     assert any(c.kwargs["padding"] == 0 for c in public)
     assert any(c.kwargs["padding"] == c.kwargs["dilation"] * (c.args[1].shape[-1] - 1) // 2 > 0 for c in public)
     assert any(padded_multiple(c) for c in public) and any(not padded_multiple(c) for c in public)
     assert any(c.args[1].shape[-1] % 2 == 0 for c in public)
     assert any(c.args[2] is None for c in public)
-    hidden = deeplab._atrous_cases(0, extended=True)
+    hidden = atrous.atrous_cases(0, extended=True)
     assert any(isinstance(c.kwargs["dilation"], tuple) for c in hidden)
 
 
@@ -109,9 +111,9 @@ def _pair(v):
 @pytest.mark.parametrize("extended", [False, True])
 def test_space_to_batch_reference_equals_dilated_conv2d(extended):
     """Does the check's own space-to-batch (which its hints vary) equal F.conv2d with dilation on every case?"""
-    for case in deeplab._atrous_cases(3, extended=extended):
+    for case in atrous.atrous_cases(3, extended=extended):
         x, weight, bias = case.args
-        got = deeplab._space_to_batch(x, weight, bias, case.kwargs["padding"], case.kwargs["dilation"])
+        got = atrous.space_to_batch(x, weight, bias, case.kwargs["padding"], case.kwargs["dilation"])
         torch.testing.assert_close(got, case.expected, atol=1e-5, rtol=1e-5)
 
 
@@ -141,14 +143,14 @@ def test_separable_formula_equals_built_layers(cin, cout, k):
              + sum(p.numel() for p in nn.Conv2d(cin, cout, 1, bias=False).parameters()))
     assert deeplab.separable_param_count(cin, cout, k) == built
     standard = sum(p.numel() for p in nn.Conv2d(cin, cout, k, bias=False).parameters())
-    assert deeplab.separable_param_count(cin, cout, k, variant="standard") == standard
+    assert deeplab.separable_param_count(cin, cout, k, variant="make_separable_conv.standard") == standard
 
 
 def test_check_kernels_equal_the_course_crf_kernels():
     """Do the check's pair-by-pair kernels equal course_utils.crf's chunked kernel matrices?"""
     g = torch.Generator().manual_seed(3)
     image = torch.rand(3, 7, 9, generator=g) * 255
-    mine = deeplab._kernels(image, 3.0, 20.0, 1.5)
+    mine = crf_check.kernels(image, 3.0, 20.0, 1.5)
     course = crf.crf_kernels(image, 3.0, 20.0, 1.5)
     for a, b in zip(mine, course):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
@@ -198,6 +200,15 @@ def test_boundary_mask_marks_a_band_around_label_changes():
     assert torch.equal(band, ((torch.arange(10) >= 3) & (torch.arange(10) <= 6)).expand(5, 10))
 
 
+@pytest.mark.parametrize("check, factory", [(check_make_separable_conv, impl.separable_pointwise_registered_first),
+                                            (check_make_aspp, impl.aspp_project_first)])
+def test_layers_registered_in_another_order_still_pass(check, factory):
+    """Does a correct module whose layers are registered in another order than the reference's pass (the
+    weights go in by state-dict key, and its layers are paired with the reference's by name)?"""
+    result = check(factory)
+    assert result, result.text()
+
+
 def test_torchvision_aspp_passes_the_check():
     """Does torchvision's own deeplabv3.ASPP pass check_make_aspp, public and hidden?"""
     assert check_make_aspp(impl.aspp_torchvision)
@@ -205,99 +216,139 @@ def test_torchvision_aspp_passes_the_check():
 
 
 # ==========================================================================
-# 3. Catalogues of plausible wrong implementations
+# 3. Catalogues of plausible wrong implementations (run by test_contract.py's generic test)
 # ==========================================================================
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("Does check_atrous_conv2d notice the phases interleaved with i and j transposed?",
-            impl.atrous_swapped_phases, "i and j transposed"),
-    mistake("Does it notice the sub-images taken before padding, each padded by p?", impl.atrous_pad_after_split,
-            "Pad first, then split"),
-    mistake("Does it notice a missing bias?", impl.atrous_no_bias, "bias is missing"),
-    mistake("Does it notice the bias added twice?", impl.atrous_bias_twice, "bias is added twice"),
-    mistake("Does it notice the interleaved output not cropped?", impl.atrous_uncropped, "Crop the interleaved"),
-    mistake("Does it notice the last rows cut off instead of padded to a multiple of d?", impl.atrous_truncated,
-            "Pad the input up to a multiple of d"),
-    mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "Your taps are d + 1 pixels apart"),
-    mistake("Does it notice dilation ignored (a dense convolution of the whole image)?", impl.atrous_ignores_dilation,
-            "Dilation is ignored"),
-    mistake("Does it refuse a dilated F.conv2d on the sub-images, saying the holes are already there?",
-            impl.atrous_dilated_on_subimages, "holes are already there"),
-    mistake("Does it refuse a zero-filled (dilated) kernel in a dense convolution?", impl.atrous_dilated_kernel,
-            "Keep the compact k × k kernel"),
-    mistake("Does it refuse F.conv2d with dilation?", impl.atrous_uses_conv2d, "F.conv2d", field="summary"),
-    mistake("Does it say why a dilated F.conv2d is refused?", impl.atrous_uses_conv2d, "Use dilation=1 inside"),
-    mistake("Does it refuse an nn.Conv2d with dilation?", impl.atrous_uses_nn_conv, "dilation ≠ 1", field="summary"),
-    mistake("Does it refuse F.unfold with dilation?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
-    mistake("Does it fail right numbers computed without an ordinary convolution (kernel taps, or notebook 01's "
-            "conv2d pasted)?", impl.atrous_taps, "without an ordinary convolution", field="summary"),
-])
-def test_check_atrous_conv2d_names_each_mistake(learner, outcome, field, needle):
-    """Does check_atrous_conv2d fail each plausible wrong function with the message naming its mistake?"""
-    assert_names_mistake(check_atrous_conv2d, learner, outcome, field, needle)
+CATALOGUE = {
+    "atrous_conv2d": [
+        mistake("Does check_atrous_conv2d notice the phases interleaved with i and j transposed?",
+                impl.atrous_swapped_phases, "i and j transposed"),
+        mistake("Does it notice the sub-images taken before padding, each padded by p?", impl.atrous_pad_after_split,
+                "Pad first, then split"),
+        mistake("Does it notice a missing bias?", impl.atrous_no_bias, "bias is missing"),
+        mistake("Does it notice the bias added twice?", impl.atrous_bias_twice, "bias is added twice"),
+        mistake("Does it notice the interleaved output not cropped?", impl.atrous_uncropped, "Crop the interleaved"),
+        mistake("Does it notice the last rows cut off instead of padded to a multiple of d?", impl.atrous_truncated,
+                "Pad the input up to a multiple of d"),
+        mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "Your taps are d + 1 pixels apart"),
+        mistake("Does it notice dilation ignored (a dense convolution of the whole image)?",
+                impl.atrous_ignores_dilation, "Dilation is ignored"),
+        mistake("Does it refuse a dilated F.conv2d on the sub-images, saying the holes are already there?",
+                impl.atrous_dilated_on_subimages, "holes are already there"),
+        mistake("Does it refuse a zero-filled (dilated) kernel in a dense convolution?", impl.atrous_dilated_kernel,
+                "Keep the compact k × k kernel"),
+        mistake("Does it refuse F.conv2d with dilation?", impl.atrous_uses_conv2d, "F.conv2d", field="summary"),
+        mistake("Does it say why a dilated F.conv2d is refused?", impl.atrous_uses_conv2d, "Use dilation=1 inside"),
+        mistake("Does it refuse an nn.Conv2d with dilation?", impl.atrous_uses_nn_conv, "dilation ≠ 1",
+                field="summary"),
+        mistake("Does it refuse F.unfold with dilation?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
+        mistake("Does it fail right numbers computed without an ordinary convolution (kernel taps, or notebook "
+                "01's conv2d pasted)?", impl.atrous_taps, "without an ordinary convolution", field="summary"),
+    ],
+    "make_separable_conv": [
+        mistake("Does check_make_separable_conv notice a depthwise convolution without groups?",
+                impl.separable_no_groups, "groups=in_channels"),
+        mistake("Does it notice pointwise before depthwise?", impl.separable_pointwise_first, "Depthwise first"),
+        mistake("Does it notice biases?", impl.separable_with_bias, "bias=False"),
+        mistake("Does it notice batch norm inside the block?", impl.separable_with_norm, "no BatchNorm2d inside"),
+        mistake("Does it notice padding not scaled with the dilation?", impl.separable_padding_not_scaled,
+                "Scale the padding with the dilation"),
+        mistake("Does it notice the dilation not passed on?", impl.separable_ignores_dilation, "Pass `dilation`"),
+        mistake("Does it notice a ReLU between the two convolutions?", impl.separable_relu_between, "non-linearity"),
+        mistake("Does it notice the stride put on the pointwise convolution (same numbers, s² times the depthwise "
+                "work)?", impl.separable_stride_on_pointwise,
+                "Pass `stride` to the depthwise convolution: striding after"),
+        mistake("Does it notice a standard convolution?", impl.separable_standard, "self.depthwise"),
+        mistake("Does it notice layers without the expected names?", impl.separable_unnamed, "self.depthwise"),
+    ],
+    "make_aspp": [
+        mistake("Does check_make_aspp notice the image-pooling branch left out?", impl.aspp_no_pooling,
+                "five branches"),
+        mistake("Does it notice max instead of average image pooling?", impl.aspp_max_pooling,
+                "averages the whole map"),
+        mistake("Does it notice fixed rates instead of the argument?", impl.aspp_fixed_rates,
+                "Use the `rates` argument"),
+        mistake("Does it notice rates used as padding only?", impl.aspp_rates_as_padding, "*dilation*"),
+        mistake("Does it notice biases before batch norm?", impl.aspp_with_bias, "no bias"),
+        mistake("Does it notice a bias on the image-pooling convolution alone?", impl.aspp_pooling_bias, "no bias"),
+        mistake("Does it notice the projection's ReLU missing?", impl.aspp_project_no_relu, "ReLU is missing"),
+        mistake("Does it notice branches concatenated in another order?", impl.aspp_reversed, "torchvision's order"),
+        mistake("Does it notice the projection left out?", impl.aspp_no_project, "Project the concatenation"),
+        mistake("Does it explain atrous branches without padding?", impl.aspp_no_padding, "padding=rate",
+                outcome=RAISED),
+        mistake("Does it notice the projection's dropout left out (equal outputs in eval mode; the check compares "
+                "training mode too)?", impl.aspp_no_dropout, "training mode", field="case"),
+    ],
+    "mean_field_step": [
+        mistake("Does check_mean_field_step notice the self-connection kept?", impl.mean_field_self_connection,
+                M("mean_field_step.self")),
+        mistake("Does it notice the wrong sign?", impl.mean_field_plus, M("mean_field_step.plus")),
+        mistake("Does it notice the unary left out?", impl.mean_field_no_unary, M("mean_field_step.no_unary")),
+        mistake("Does it notice no Potts compatibility?", impl.mean_field_no_potts, M("mean_field_step.no_potts")),
+        mistake("Does it notice the message normalised before the compatibility?", impl.mean_field_normalised,
+                M("mean_field_step.normalised")),
+        mistake("Does it notice the message computed from the unary instead of q?", impl.mean_field_ignores_q,
+                M("mean_field_step.ignores_q")),
+        mistake("Does it notice a missing softmax?", impl.mean_field_no_softmax, M("mean_field_step.no_softmax")),
+        mistake("Does it notice a softmax over the pixels?", impl.mean_field_softmax_pixels,
+                M("mean_field_step.softmax_pixels")),
+        mistake("Does it notice the two weights swapped?", impl.mean_field_swapped_weights,
+                M("mean_field_step.swapped_weights")),
+        mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image,
+                M("mean_field_step.column_major")),
+        mistake("Does it notice the kernels' diagonals zeroed in place (the same kernels serve every iteration)?",
+                impl.mean_field_fill_diagonal_inplace, "changed its input tensors in place", field="summary"),
+    ],
+}
+
+# Each catalogue entry whose hint names a known mistake, with that mistake's key: the entries are in the same
+# order as their catalogue, an entry without a key (a summary, a refusal by the engine) is None.
+KEYS = {
+    "atrous_conv2d": ["atrous_conv2d.swapped_phases", "atrous_conv2d.pad_after_split", "atrous_conv2d.no_bias",
+                      "atrous_conv2d.bias_twice", "atrous_conv2d.uncropped", "atrous_conv2d.truncated",
+                      "atrous_conv2d.holes_too_wide", "atrous_conv2d.ignores_dilation",
+                      "atrous_conv2d.dilated_on_subimages", "atrous_conv2d.big_kernel", "atrous_conv2d.dilated",
+                      "atrous_conv2d.dilated", "atrous_conv2d.dilated", "atrous_conv2d.dilated",
+                      "atrous_conv2d.no_dense"],
+    "make_separable_conv": ["make_separable_conv.no_groups", "make_separable_conv.pointwise_first",
+                            "make_separable_conv.biases", "make_separable_conv.batch_norm",
+                            "make_separable_conv.padding_not_scaled", "make_separable_conv.ignores_dilation",
+                            "make_separable_conv.relu_between", "make_separable_conv.stride_on_pointwise",
+                            "make_separable_conv.names", "make_separable_conv.names"],
+    "make_aspp": ["make_aspp.no_pooling", "make_aspp.max_pooling", "make_aspp.fixed_rates",
+                  "make_aspp.rates_as_padding", "make_aspp.conv_bias", "make_aspp.conv_bias",
+                  "make_aspp.project_no_relu", "make_aspp.branch_order", "make_aspp.no_projection", None, None],
+    "mean_field_step": ["mean_field_step.self", "mean_field_step.plus", "mean_field_step.no_unary",
+                        "mean_field_step.no_potts", "mean_field_step.normalised", "mean_field_step.ignores_q",
+                        "mean_field_step.no_softmax", "mean_field_step.softmax_pixels",
+                        "mean_field_step.swapped_weights", "mean_field_step.column_major", None],
+}
+NAMED = [pytest.param(name, key, entry.values[0], id=f"{name}: {entry.id}")
+         for name, entries in CATALOGUE.items() for entry, key in zip(entries, KEYS[name]) if key is not None]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("Does check_make_separable_conv notice a depthwise convolution without groups?",
-            impl.separable_no_groups, "groups=in_channels"),
-    mistake("Does it notice pointwise before depthwise?", impl.separable_pointwise_first, "Depthwise first"),
-    mistake("Does it notice biases?", impl.separable_with_bias, "bias=False"),
-    mistake("Does it notice batch norm inside the block?", impl.separable_with_norm, "no BatchNorm2d inside"),
-    mistake("Does it notice padding not scaled with the dilation?", impl.separable_padding_not_scaled,
-            "Scale the padding with the dilation"),
-    mistake("Does it notice the dilation not passed on?", impl.separable_ignores_dilation, "Pass `dilation`"),
-    mistake("Does it notice a ReLU between the two convolutions?", impl.separable_relu_between, "non-linearity"),
-    mistake("Does it notice the stride put on the pointwise convolution (same numbers, s² times the depthwise "
-            "work)?", impl.separable_stride_on_pointwise, "Pass `stride` to the depthwise convolution: striding after"),
-    mistake("Does it notice a standard convolution?", impl.separable_standard, "self.depthwise"),
-    mistake("Does it notice layers without the expected names?", impl.separable_unnamed, "self.depthwise"),
-])
-def test_check_make_separable_conv_names_each_mistake(learner, outcome, field, needle):
-    """Does check_make_separable_conv fail each plausible wrong module with the message naming its mistake?"""
-    assert_names_mistake(check_make_separable_conv, learner, outcome, field, needle)
+def test_every_catalogue_entry_has_its_key_listed():
+    assert {name: len(entries) for name, entries in CATALOGUE.items()} == {name: len(k) for name, k in KEYS.items()}
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("Does check_make_aspp notice the image-pooling branch left out?", impl.aspp_no_pooling, "five branches"),
-    mistake("Does it notice max instead of average image pooling?", impl.aspp_max_pooling, "averages the whole map"),
-    mistake("Does it notice fixed rates instead of the argument?", impl.aspp_fixed_rates, "Use the `rates` argument"),
-    mistake("Does it notice rates used as padding only?", impl.aspp_rates_as_padding, "*dilation*"),
-    mistake("Does it notice biases before batch norm?", impl.aspp_with_bias, "no bias"),
-    mistake("Does it notice a bias on the image-pooling convolution alone?", impl.aspp_pooling_bias, "no bias"),
-    mistake("Does it notice the projection's ReLU missing?", impl.aspp_project_no_relu, "ReLU is missing"),
-    mistake("Does it notice branches concatenated in another order?", impl.aspp_reversed, "torchvision's order"),
-    mistake("Does it notice the projection left out?", impl.aspp_no_project, "Project the concatenation"),
-    mistake("Does it explain atrous branches without padding?", impl.aspp_no_padding, "padding=rate", outcome=RAISED),
-])
-def test_check_make_aspp_names_each_mistake(learner, outcome, field, needle):
-    """Does check_make_aspp fail each plausible wrong ASPP with the message naming its mistake?"""
-    assert_names_mistake(check_make_aspp, learner, outcome, field, needle)
+@pytest.mark.parametrize("name, key, learner", NAMED)
+def test_a_named_mistake_carries_its_key(name, key, learner):
+    """Does the verdict that names a known mistake carry that mistake's key (``result.mistake``), with the
+    table's text for it as the hint?"""
+    result = SPECS[name].check(learner)
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
 
 
-HINTS = dict(deeplab._MF_MISTAKES)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("Does check_mean_field_step notice the self-connection kept?", impl.mean_field_self_connection,
-            HINTS["self"]),
-    mistake("Does it notice the wrong sign?", impl.mean_field_plus, HINTS["plus"]),
-    mistake("Does it notice the unary left out?", impl.mean_field_no_unary, HINTS["no_unary"]),
-    mistake("Does it notice no Potts compatibility?", impl.mean_field_no_potts, HINTS["no_potts"]),
-    mistake("Does it notice the message normalised before the compatibility?", impl.mean_field_normalised,
-            HINTS["normalised"]),
-    mistake("Does it notice the message computed from the unary instead of q?", impl.mean_field_ignores_q,
-            HINTS["ignores_q"]),
-    mistake("Does it notice a missing softmax?", impl.mean_field_no_softmax, HINTS["no_softmax"]),
-    mistake("Does it notice a softmax over the pixels?", impl.mean_field_softmax_pixels, HINTS["softmax_pixels"]),
-    mistake("Does it notice the two weights swapped?", impl.mean_field_swapped_weights, HINTS["swapped_weights"]),
-    mistake("Does it notice pixels numbered column by column?", impl.mean_field_transposed_image,
-            HINTS["column_major"]),
-    mistake("Does it notice the kernels' diagonals zeroed in place (the same kernels serve every iteration)?",
-            impl.mean_field_fill_diagonal_inplace, "changed its input tensors in place", field="summary"),
-])
-def test_check_mean_field_step_names_each_mistake(learner, outcome, field, needle):
-    """Does check_mean_field_step fail each plausible wrong step with the message naming its mistake?"""
-    assert_names_mistake(check_mean_field_step, learner, outcome, field, needle)
+def test_every_message_is_used_and_every_use_has_a_message():
+    """Is every key of notebook 08's table used by the check modules, and every key they use in the table?"""
+    import pathlib
+    import re
+    used = set()
+    for path in pathlib.Path(deeplab.__file__).parent.glob("*.py"):
+        used |= set(re.findall(r'"((?:atrous_conv2d|make_separable_conv|make_aspp|mean_field_step)\.\w+)"',
+                               path.read_text()))
+    assert used == set(M.keys())
 
 
 # ==========================================================================

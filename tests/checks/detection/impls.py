@@ -395,7 +395,7 @@ def _roi_variant(variant):
     from course_utils.checks.detection import roi_pool_reference
 
     def learner(features, rois, output_size, spatial_scale=1.0):
-        return roi_pool_reference(features, rois, output_size, spatial_scale, variant)
+        return roi_pool_reference(features, rois, output_size, spatial_scale, f"roi_pool.{variant}")
     learner.__name__ = f"roi_pool_{variant}"
     return learner
 
@@ -510,7 +510,7 @@ def _anchor_variant(variant):
     from course_utils.checks.detection import anchors_reference
 
     def learner(feature_size, stride, sizes, ratios):
-        return anchors_reference(feature_size, stride, sizes, ratios, variant)
+        return anchors_reference(feature_size, stride, sizes, ratios, f"make_anchors.{variant}")
     learner.__name__ = f"anchors_{variant}"
     return learner
 
@@ -566,10 +566,10 @@ def encode_vectors(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
 
 
 def _encode_variant(variant):
-    from course_utils.checks.detection import encode_reference
+    from course_utils.checks.detection.anchors import encode_reference
 
     def learner(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
-        return encode_reference(reference, proposals, weights, variant)
+        return encode_reference(reference, proposals, weights, f"encode_boxes.{variant}")
     learner.__name__ = f"encode_{variant}"
     return learner
 
@@ -614,10 +614,10 @@ def decode_vectors(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
 
 
 def _decode_variant(variant):
-    from course_utils.checks.detection import decode_reference
+    from course_utils.checks.detection.anchors import decode_reference
 
     def learner(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
-        return decode_reference(deltas, anchors, weights, variant)
+        return decode_reference(deltas, anchors, weights, f"decode_boxes.{variant}")
     learner.__name__ = f"decode_{variant}"
     return learner
 

@@ -25,9 +25,11 @@ import torchvision.ops.boxes as tv_boxes
 from course_utils.checks import (INCORRECT, check_box_iou, check_decode_boxes, check_encode_boxes,
                                  check_make_anchors, check_nms, check_roi_pool, check_spatial_pyramid_pool)
 from course_utils.checks import detection
+from course_utils.checks.detection import anchors as det_anchors, boxes as det_boxes, pooling as det_pooling
+from course_utils.checks.messages.detection import M
 
 from checks.detection import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, guards_fixture,  # noqa: F401
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
 SPECS = {
@@ -93,7 +95,7 @@ def test_hidden_cases_call_the_learner_on_more_settings(name):
 def test_box_iou_public_cases_hold_the_special_pairs():
     """Do the public IoU cases contain an empty input and disjoint, touching, nested, identical and zero-area
     pairs (IoU 0 with a zero-area box, exactly 0 for touching, exactly 1 for identical)?"""
-    cases = detection._iou_cases(0, extended=False)
+    cases = det_boxes.iou_cases(0, extended=False)
     assert any(0 in c.expected.shape for c in cases)
     special = cases[1]
     a, b = special.args
@@ -103,14 +105,14 @@ def test_box_iou_public_cases_hold_the_special_pairs():
     assert (iou == 1).any() and (iou == 0).sum() >= 3
     touching = (b[:, 0] == a[0, 2])   # shares the edge x = x2 of the first box
     assert touching.any() and (iou[0, touching] == 0).all()
-    extended = detection._iou_cases(0, extended=True)
+    extended = det_boxes.iou_cases(0, extended=True)
     assert any(c.expected.shape[1] == 0 for c in extended)
 
 
 def test_nms_public_cases_hold_a_threshold_tie_a_chain_and_an_empty_input():
     """Do the public NMS cases include an IoU exactly at the threshold (where > and >= differ), score ties,
     and an empty input whose answer is an empty int64 tensor?"""
-    cases = detection._nms_cases(0, extended=False)
+    cases = det_boxes.nms_cases(0, extended=False)
     at_threshold = [c for c in cases if len(c.args[0]) and
                     (torchvision.ops.box_iou(c.args[0], c.args[0]) == c.args[2]).any()]
     assert at_threshold
@@ -123,7 +125,7 @@ def test_nms_tie_cases_have_one_kept_set_whatever_the_order_among_ties():
     """Where scores tie, is the kept set the same for every order of the tied boxes (so that the check judges
     only what torchvision defines)?"""
     import itertools
-    for case in detection._nms_cases(0, extended=True):
+    for case in det_boxes.nms_cases(0, extended=True):
         boxes, scores, t = case.args
         if scores.unique().numel() == scores.numel():
             continue
@@ -178,7 +180,7 @@ def test_spp_reference_bins_equal_adaptive_max_pool():
 
 def test_spp_length_is_c_times_sum_of_squares_on_every_case():
     """Does every SPP case expect C·Σn² numbers per image, whatever H and W?"""
-    for case in detection._spp_cases(0, extended=True):
+    for case in det_pooling.spp_cases(0, extended=True):
         x = case.args[0]
         levels = case.kwargs["levels"]
         assert case.expected.shape == (x.shape[0], x.shape[1] * sum(n * n for n in levels))
@@ -187,9 +189,9 @@ def test_spp_length_is_c_times_sum_of_squares_on_every_case():
 def test_sppnet_bins_differ_from_adaptive_bins_somewhere():
     """Is the paper's window/stride rule really different from adaptive pooling on a public case (so that the
     notebook's remark is true and the hint can fire)?"""
-    assert any(any(h == detection._SPP_MISTAKES[3][1] for h, _ in case.mistakes)
-               for case in detection._spp_cases(0, extended=False))
-    assert detection._bins(7, 4) != detection._bins(7, 4, "sppnet")
+    assert any(any(m.key == "spatial_pyramid_pool.sppnet" for m in case.mistakes)
+               for case in det_pooling.spp_cases(0, extended=False))
+    assert det_pooling.bins(7, 4) != det_pooling.bins(7, 4, "spatial_pyramid_pool.sppnet")
 
 
 def test_roi_pool_reference_equals_torchvision_on_random_rois():
@@ -210,7 +212,7 @@ def test_roi_pool_reference_equals_torchvision_on_random_rois():
 def test_roi_pool_public_case_has_exact_halves():
     """Does a public roi_pool case hold scaled coordinates at exact halves, where C's round and torch.round
     disagree?"""
-    case = detection._roi_cases(0, extended=False)[0]
+    case = det_pooling.roi_cases(0, extended=False)[0]
     _, rois, _, scale = case.args
     scaled = rois[:, 1:] * scale
     halves = (scaled - scaled.floor()) == 0.5
@@ -221,7 +223,7 @@ def test_roi_pool_public_case_has_exact_halves():
 def test_roi_pool_public_case_has_negative_coordinates_at_halves():
     """Does a public roi_pool case hold a roi with negative scaled coordinates at exact halves, where C's round
     and floor(v + 0.5) disagree and the first bins start off the map?"""
-    case = detection._roi_cases(0, extended=False)[0]
+    case = det_pooling.roi_cases(0, extended=False)[0]
     _, rois, _, scale = case.args
     scaled = rois[:, 1:] * scale
     negative_halves = (scaled < 0) & ((scaled - scaled.floor()) == 0.5)
@@ -236,7 +238,7 @@ def test_decode_public_case_has_weights_and_large_deltas_both_ways():
     import math
     clip = math.log(1000.0 / 16)
     found = False
-    for case in detection._decode_cases(0, extended=False):
+    for case in det_anchors.decode_cases(0, extended=False):
         weights = case.kwargs["weights"]
         if weights == (1.0, 1.0, 1.0, 1.0):
             continue
@@ -247,7 +249,7 @@ def test_decode_public_case_has_weights_and_large_deltas_both_ways():
 
 def test_anchor_reference_equals_anchor_generator():
     """Does the check's anchor formula equal torchvision's AnchorGenerator on every case?"""
-    for case in detection._anchor_cases(0, extended=True):
+    for case in det_anchors.anchor_cases(0, extended=True):
         assert torch.equal(detection.anchors_reference(*case.args), case.expected)
 
 
@@ -255,158 +257,164 @@ def test_decode_of_encode_gives_the_boxes_back():
     """Do the notebook-style encode and decode make a round trip on the check's pairs, and does the check's
     round-trip case expect the original boxes?"""
     g = torch.Generator().manual_seed(3)
-    reference, proposals = detection._box_pairs(g, 20)
+    reference, proposals = det_anchors.box_pairs(g, 20)
     for weights in ((1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0)):
         deltas = impl.encode_columns(reference, proposals, weights)
         assert torch.allclose(impl.decode_columns(deltas, proposals, weights), reference, atol=1e-4)
-    case = detection._decode_cases(0, extended=False)[1]
+    case = det_anchors.decode_cases(0, extended=False)[1]
     assert "round trip" in case.label
 
 
 # ==========================================================================
-# 2. Catalogues of plausible wrong implementations
+# 2. Catalogues of plausible wrong implementations (run by test_contract.py's generic test)
 # ==========================================================================
 
-IOU_HINTS = dict(detection._IOU_MISTAKES)
-NMS_HINTS = dict(detection._NMS_MISTAKES)
-SPP_HINTS = dict(detection._SPP_MISTAKES)
-ROI_HINTS = dict(detection._ROI_MISTAKES)
-ANCHOR_HINTS = dict(detection._ANCHOR_MISTAKES)
-ENCODE_HINTS = dict(detection._ENCODE_MISTAKES)
-DECODE_HINTS = dict(detection._DECODE_MISTAKES)
+CATALOGUE = {
+    "box_iou": [
+        mistake("Does check_box_iou notice the missing clamp on a negative overlap?", impl.box_iou_no_clamp,
+                M("box_iou.no_clamp")),
+        mistake("Does it notice the product clamped instead of each side?", impl.box_iou_clamp_product,
+                M("box_iou.clamp_product")),
+        mistake("Does it notice a union that counts the overlap twice?", impl.box_iou_double_union,
+                M("box_iou.no_minus_inter")),
+        mistake("Does it notice the +1 pixel convention?", impl.box_iou_plus_one, M("box_iou.plus_one")),
+        mistake("Does it notice intersection over the first area?", impl.box_iou_over_first_area,
+                M("box_iou.over_first_area")),
+        mistake("Does it notice box i compared with box i only?", impl.box_iou_diagonal, "not box i with box i"),
+        mistake("Does it notice an (M, N) answer?", impl.box_iou_transposed, "not (M, N)"),
+        mistake("Does it refuse torchvision.ops.box_iou?", impl.box_iou_calls_torchvision, "torchvision.ops.box_iou",
+                field="summary"),
+    ],
+    "nms": [
+        mistake("Does check_nms notice >= instead of >?", impl.nms_greater_equal, M("nms.greater_equal")),
+        mistake("Does it notice the lowest score kept first?", impl.nms_ascending, M("nms.ascending")),
+        mistake("Does it notice boxes visited in index order (no sort)?", impl.nms_unsorted, M("nms.unsorted")),
+        mistake("Does it notice suppressed boxes that still suppress?", impl.nms_suppressed_suppress,
+                M("nms.suppressed_suppress")),
+        mistake("Does it notice indices sorted by index?", impl.nms_index_order, M("nms.index_order")),
+        mistake("Does it notice positions in the sorted order returned?", impl.nms_positions, M("nms.positions")),
+        mistake("Does it notice a boolean mask returned?", impl.nms_mask, "boolean mask", field="summary"),
+        mistake("Does it notice int32 indices?", impl.nms_int32, "Indices are int64"),
+        mistake("Does it notice a float tensor when nothing is kept?", impl.nms_empty_float, "also when nothing"),
+        mistake("Does it refuse torchvision.ops.nms?", impl.nms_calls_torchvision, "torchvision.ops.nms",
+                field="summary"),
+    ],
+    "spatial_pyramid_pool": [
+        mistake("Does check_spatial_pyramid_pool notice average pooling?", impl.spp_average,
+                M("spatial_pyramid_pool.average")),
+        mistake("Does it notice the levels concatenated in the wrong order?", impl.spp_reversed,
+                M("spatial_pyramid_pool.reversed_levels")),
+        mistake("Does it notice a channels-last flatten?", impl.spp_spatial_major,
+                M("spatial_pyramid_pool.spatial_major")),
+        mistake("Does it notice the paper's window/stride bins?", impl.spp_sppnet_bins, M("spatial_pyramid_pool.sppnet")),
+        mistake("Does it notice levels not flattened?", impl.spp_no_flatten, "one vector of length C·Σn²"),
+        mistake("Does it notice the levels argument ignored?", impl.spp_fixed_levels, "Use the `levels` argument"),
+    ],
+    "roi_pool": [
+        mistake("Does check_roi_pool notice spatial_scale ignored?", impl.roi_pool_no_scale, M("roi_pool.no_scale")),
+        mistake("Does it notice coordinates floored?", impl.roi_pool_floor, M("roi_pool.floor")),
+        mistake("Does it notice torch.round's halves to even?", impl.roi_pool_torch_round, M("roi_pool.torch_round")),
+        mistake("Does it notice floor(v + 0.5), which rounds negative halves up?", impl.roi_pool_half_up,
+                M("roi_pool.half_up")),
+        mistake("Does it notice bin starts not clipped at 0 (negative coordinates)?", impl.roi_pool_no_clip_start,
+                M("roi_pool.no_clip_start")),
+        mistake("Does it notice coordinates not rounded?", impl.roi_pool_no_round, M("roi_pool.no_round")),
+        mistake("Does it notice the roi width without +1?", impl.roi_pool_no_plus_one, M("roi_pool.no_plus_one")),
+        mistake("Does it notice bin ends floored?", impl.roi_pool_floor_end, M("roi_pool.floor_end")),
+        mistake("Does it notice average pooling?", impl.roi_pool_average, M("roi_pool.average")),
+        mistake("Does it notice the batch index ignored?", impl.roi_pool_batch_zero, M("roi_pool.batch_zero")),
+        mistake("Does it notice empty bins set to -inf?", impl.roi_pool_empty_neg_inf, M("roi_pool.empty_neg_inf")),
+        mistake("Does it notice output_size read as (width, height)?", impl.roi_pool_swapped_size,
+                "(height, width)"),
+        mistake("Does it refuse torchvision.ops.roi_pool?", impl.roi_pool_calls_torchvision,
+                "torchvision.ops.roi_pool", field="summary"),
+    ],
+    "make_anchors": [
+        mistake("Does check_make_anchors notice widths and heights swapped?", impl.anchors_swapped,
+                M("make_anchors.swapped")),
+        mistake("Does it notice anchors whose area is not s²?", impl.anchors_area_not_kept,
+                M("make_anchors.area_not_kept")),
+        mistake("Does it notice size-major order?", impl.anchors_size_major, M("make_anchors.size_major")),
+        mistake("Does it notice full-size offsets?", impl.anchors_full_size, M("make_anchors.full_size_offsets")),
+        mistake("Does it notice base anchors not rounded?", impl.anchors_no_round, M("make_anchors.no_round")),
+        mistake("Does it notice anchors at cell centres?", impl.anchors_cell_centres, M("make_anchors.cell_centres")),
+        mistake("Does it notice positions visited column by column?", impl.anchors_column_major,
+                M("make_anchors.column_major")),
+        mistake("Does it notice anchors grouped by anchor, not position?", impl.anchors_anchor_major,
+                M("make_anchors.anchor_major")),
+        mistake("Does it notice an (H, W, A, 4) answer?", impl.anchors_grid_shape, "(H·W·A, 4)"),
+        mistake("Does it notice int64 anchors, with a hint that says float32?", impl.anchors_int64,
+                "Anchors are float32"),
+    ],
+    "encode_boxes": [
+        mistake("Does check_encode_boxes notice the log missing?", impl.encode_no_log_written,
+                M("encode_boxes.no_log")),
+        mistake("Does it notice the weights ignored?", impl.encode_no_weights, M("encode_boxes.no_weights")),
+        mistake("Does it notice weights divided?", impl.encode_divide_weights, M("encode_boxes.divide_weights")),
+        mistake("Does it notice offsets normalised by the reference's size?", impl.encode_reference_size,
+                M("encode_boxes.reference_size")),
+        mistake("Does it notice the arguments swapped?", impl.encode_swapped, M("encode_boxes.swapped")),
+        mistake("Does it notice corners encoded instead of centres?", impl.encode_corner, M("encode_boxes.corner")),
+        mistake("Does it notice the +1 width?", impl.encode_plus_one, M("encode_boxes.plus_one")),
+    ],
+    "decode_boxes": [
+        mistake("Does check_decode_boxes notice the exp missing?", impl.decode_no_exp, M("decode_boxes.no_exp")),
+        mistake("Does it notice exp added instead of multiplied?", impl.decode_exp_plus, M("decode_boxes.exp_plus")),
+        mistake("Does it notice the weights ignored?", impl.decode_no_weights, M("decode_boxes.no_weights")),
+        mistake("Does it notice weights multiplied?", impl.decode_multiply_weights,
+                M("decode_boxes.multiply_weights")),
+        mistake("Does it notice offsets not scaled by the anchor?", impl.decode_unscaled_offsets,
+                M("decode_boxes.unscaled_offsets")),
+        mistake("Does it notice the centre form returned?", impl.decode_centre_form, M("decode_boxes.centre_form")),
+        mistake("Does it notice the clamp missing?", impl.decode_no_clamp_written, M("decode_boxes.no_clamp")),
+        mistake("Does it notice dw and dh clamped from below as well?", impl.decode_symmetric_clamp,
+                M("decode_boxes.symmetric_clamp")),
+        mistake("Does it notice the raw deltas clamped before the division by the weights?",
+                impl.decode_clamp_before_weights, M("decode_boxes.clamp_before_weights")),
+    ],
+}
+
+# The catalogue entries whose hint names a known mistake: the one key of the check whose text holds the needle.
+NAMED = [pytest.param(name, keys[0], entry.values[0], id=f"{name}: {entry.id}")
+         for name, entries in CATALOGUE.items() for entry in entries if entry.values[2] == "hint"
+         for keys in [[k for k, text in M.texts.items() if k.startswith(name + ".") and entry.values[3] in text]]
+         if len(keys) == 1]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_box_iou notice the missing clamp on a negative overlap?", impl.box_iou_no_clamp,
-            IOU_HINTS["no_clamp"]),
-    mistake("Does it notice the product clamped instead of each side?", impl.box_iou_clamp_product,
-            IOU_HINTS["clamp_product"]),
-    mistake("Does it notice a union that counts the overlap twice?", impl.box_iou_double_union,
-            IOU_HINTS["no_minus_inter"]),
-    mistake("Does it notice the +1 pixel convention?", impl.box_iou_plus_one, IOU_HINTS["plus_one"]),
-    mistake("Does it notice intersection over the first area?", impl.box_iou_over_first_area,
-            IOU_HINTS["over_first_area"]),
-    mistake("Does it notice box i compared with box i only?", impl.box_iou_diagonal, "not box i with box i"),
-    mistake("Does it notice an (M, N) answer?", impl.box_iou_transposed, "not (M, N)"),
-    mistake("Does it refuse torchvision.ops.box_iou?", impl.box_iou_calls_torchvision, "torchvision.ops.box_iou",
-            field="summary"),
-])
-def test_check_box_iou_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_box_iou fail each plausible wrong IoU with the message naming its mistake?"""
-    assert_names_mistake(check_box_iou, learner, outcome, field, needle, hidden)
+@pytest.mark.parametrize("name, key, learner", NAMED)
+def test_a_named_mistake_carries_its_key(name, key, learner):
+    """Does the verdict that shows a known mistake's hint also carry that mistake's key (``result.mistake``),
+    so that a hint's text can change without the catalogue losing track of which mistake it names?"""
+    result = SPECS[name].check(learner)
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_nms notice >= instead of >?", impl.nms_greater_equal, NMS_HINTS["greater_equal"]),
-    mistake("Does it notice the lowest score kept first?", impl.nms_ascending, NMS_HINTS["ascending"]),
-    mistake("Does it notice boxes visited in index order (no sort)?", impl.nms_unsorted, NMS_HINTS["unsorted"]),
-    mistake("Does it notice suppressed boxes that still suppress?", impl.nms_suppressed_suppress,
-            NMS_HINTS["suppressed_suppress"]),
-    mistake("Does it notice indices sorted by index?", impl.nms_index_order, NMS_HINTS["index_order"]),
-    mistake("Does it notice positions in the sorted order returned?", impl.nms_positions, NMS_HINTS["positions"]),
-    mistake("Does it notice a boolean mask returned?", impl.nms_mask, "boolean mask", field="summary"),
-    mistake("Does it notice int32 indices?", impl.nms_int32, "int64"),
-    mistake("Does it notice a float tensor when nothing is kept?", impl.nms_empty_float, "also when nothing"),
-    mistake("Does it refuse torchvision.ops.nms?", impl.nms_calls_torchvision, "torchvision.ops.nms",
-            field="summary"),
-])
-def test_check_nms_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_nms fail each plausible wrong NMS with the message naming its mistake?"""
-    assert_names_mistake(check_nms, learner, outcome, field, needle, hidden)
+def test_most_catalogue_hints_name_a_key():
+    """Does every catalogue entry whose needle is a hint find its one key (so the keyed test covers it)?"""
+    hints = [entry for entries in CATALOGUE.values() for entry in entries if entry.values[2] == "hint"]
+    assert len(NAMED) == len(hints)
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_spatial_pyramid_pool notice average pooling?", impl.spp_average, SPP_HINTS["average"]),
-    mistake("Does it notice the levels concatenated in the wrong order?", impl.spp_reversed,
-            SPP_HINTS["reversed_levels"]),
-    mistake("Does it notice a channels-last flatten?", impl.spp_spatial_major, SPP_HINTS["spatial_major"]),
-    mistake("Does it notice the paper's window/stride bins?", impl.spp_sppnet_bins, SPP_HINTS["sppnet"]),
-    mistake("Does it notice levels not flattened?", impl.spp_no_flatten, "one vector of length C·Σn²"),
-    mistake("Does it notice the levels argument ignored?", impl.spp_fixed_levels, "Use the `levels` argument"),
-])
-def test_check_spatial_pyramid_pool_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_spatial_pyramid_pool fail each plausible wrong SPP with the message naming its mistake?"""
-    assert_names_mistake(check_spatial_pyramid_pool, learner, outcome, field, needle, hidden)
+def test_nms_names_the_score_order_when_the_kept_set_is_right():
+    """Does check_nms name the score order (its key and hint) when the kept set is right but listed worst first?"""
+    def worst_first(boxes, scores, iou_threshold):
+        return impl.nms_greedy(boxes, scores, iou_threshold).flip(0)
+    result = check_nms(worst_first)
+    assert result.mistake == "nms.score_order", result.text()
+    assert result.hint == M("nms.score_order")
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_roi_pool notice spatial_scale ignored?", impl.roi_pool_no_scale, ROI_HINTS["no_scale"]),
-    mistake("Does it notice coordinates floored?", impl.roi_pool_floor, ROI_HINTS["floor"]),
-    mistake("Does it notice torch.round's halves to even?", impl.roi_pool_torch_round, ROI_HINTS["torch_round"]),
-    mistake("Does it notice floor(v + 0.5), which rounds negative halves up?", impl.roi_pool_half_up,
-            ROI_HINTS["half_up"]),
-    mistake("Does it notice bin starts not clipped at 0 (negative coordinates)?", impl.roi_pool_no_clip_start,
-            ROI_HINTS["no_clip_start"]),
-    mistake("Does it notice coordinates not rounded?", impl.roi_pool_no_round, ROI_HINTS["no_round"]),
-    mistake("Does it notice the roi width without +1?", impl.roi_pool_no_plus_one, ROI_HINTS["no_plus_one"]),
-    mistake("Does it notice bin ends floored?", impl.roi_pool_floor_end, ROI_HINTS["floor_end"]),
-    mistake("Does it notice average pooling?", impl.roi_pool_average, ROI_HINTS["average"]),
-    mistake("Does it notice the batch index ignored?", impl.roi_pool_batch_zero, ROI_HINTS["batch_zero"]),
-    mistake("Does it notice empty bins set to -inf?", impl.roi_pool_empty_neg_inf, ROI_HINTS["empty_neg_inf"]),
-    mistake("Does it notice output_size read as (width, height)?", impl.roi_pool_swapped_size,
-            "(height, width)"),
-    mistake("Does it refuse torchvision.ops.roi_pool?", impl.roi_pool_calls_torchvision,
-            "torchvision.ops.roi_pool", field="summary"),
-])
-def test_check_roi_pool_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_roi_pool fail each plausible wrong RoI pooling with the message naming its mistake?"""
-    assert_names_mistake(check_roi_pool, learner, outcome, field, needle, hidden)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_make_anchors notice widths and heights swapped?", impl.anchors_swapped,
-            ANCHOR_HINTS["swapped"]),
-    mistake("Does it notice anchors whose area is not s²?", impl.anchors_area_not_kept,
-            ANCHOR_HINTS["area_not_kept"]),
-    mistake("Does it notice size-major order?", impl.anchors_size_major, ANCHOR_HINTS["size_major"]),
-    mistake("Does it notice full-size offsets?", impl.anchors_full_size, ANCHOR_HINTS["full_size_offsets"]),
-    mistake("Does it notice base anchors not rounded?", impl.anchors_no_round, ANCHOR_HINTS["no_round"]),
-    mistake("Does it notice anchors at cell centres?", impl.anchors_cell_centres, ANCHOR_HINTS["cell_centres"]),
-    mistake("Does it notice positions visited column by column?", impl.anchors_column_major,
-            ANCHOR_HINTS["column_major"]),
-    mistake("Does it notice anchors grouped by anchor, not position?", impl.anchors_anchor_major,
-            ANCHOR_HINTS["anchor_major"]),
-    mistake("Does it notice an (H, W, A, 4) answer?", impl.anchors_grid_shape, "(H·W·A, 4)"),
-    mistake("Does it notice int64 anchors, with a hint that says float32?", impl.anchors_int64,
-            "Anchors are float32"),
-])
-def test_check_make_anchors_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_make_anchors fail each plausible wrong anchor generator with the message naming its mistake?"""
-    assert_names_mistake(check_make_anchors, learner, outcome, field, needle, hidden)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_encode_boxes notice the log missing?", impl.encode_no_log_written, ENCODE_HINTS["no_log"]),
-    mistake("Does it notice the weights ignored?", impl.encode_no_weights, ENCODE_HINTS["no_weights"]),
-    mistake("Does it notice weights divided?", impl.encode_divide_weights, ENCODE_HINTS["divide_weights"]),
-    mistake("Does it notice offsets normalised by the reference's size?", impl.encode_reference_size,
-            ENCODE_HINTS["reference_size"]),
-    mistake("Does it notice the arguments swapped?", impl.encode_swapped, ENCODE_HINTS["swapped"]),
-    mistake("Does it notice corners encoded instead of centres?", impl.encode_corner, ENCODE_HINTS["corner"]),
-    mistake("Does it notice the +1 width?", impl.encode_plus_one, ENCODE_HINTS["plus_one"]),
-])
-def test_check_encode_boxes_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_encode_boxes fail each plausible wrong encoder with the message naming its mistake?"""
-    assert_names_mistake(check_encode_boxes, learner, outcome, field, needle, hidden)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
-    mistake("Does check_decode_boxes notice the exp missing?", impl.decode_no_exp, DECODE_HINTS["no_exp"]),
-    mistake("Does it notice exp added instead of multiplied?", impl.decode_exp_plus, DECODE_HINTS["exp_plus"]),
-    mistake("Does it notice the weights ignored?", impl.decode_no_weights, DECODE_HINTS["no_weights"]),
-    mistake("Does it notice weights multiplied?", impl.decode_multiply_weights, DECODE_HINTS["multiply_weights"]),
-    mistake("Does it notice offsets not scaled by the anchor?", impl.decode_unscaled_offsets,
-            DECODE_HINTS["unscaled_offsets"]),
-    mistake("Does it notice the centre form returned?", impl.decode_centre_form, DECODE_HINTS["centre_form"]),
-    mistake("Does it notice the clamp missing?", impl.decode_no_clamp_written, DECODE_HINTS["no_clamp"]),
-    mistake("Does it notice dw and dh clamped from below as well?", impl.decode_symmetric_clamp,
-            DECODE_HINTS["symmetric_clamp"]),
-    mistake("Does it notice the raw deltas clamped before the division by the weights?",
-            impl.decode_clamp_before_weights, DECODE_HINTS["clamp_before_weights"]),
-])
-def test_check_decode_boxes_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_decode_boxes fail each plausible wrong decoder with the message naming its mistake?"""
-    assert_names_mistake(check_decode_boxes, learner, outcome, field, needle, hidden)
+def test_every_message_is_used_and_every_use_has_a_message():
+    """Is every key of notebook 09's table used by the check modules, and every key they use in the table?"""
+    import pathlib
+    import re
+    folder = pathlib.Path(detection.__file__).parent
+    used = set()
+    for path in folder.glob("*.py"):
+        used |= set(re.findall(r'"((?:box_iou|nms|spatial_pyramid_pool|roi_pool|make_anchors|encode_boxes|'
+                               r'decode_boxes)\.\w+)"', path.read_text()))
+    assert used == set(M.keys())
 
 
 def test_a_direct_call_of_the_torchvision_operator_is_named_as_the_public_function():

@@ -1,0 +1,225 @@
+"""Notebook 09, pooling: ``spatial_pyramid_pool`` (bins written out) and ``roi_pool`` (vs torchvision.ops)."""
+
+from __future__ import annotations
+
+import math
+
+from ..engine import Case, CheckResult, compare_tensor, generator, run_cases
+from ..messages.detection import M
+
+__all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round"]
+
+
+# --------------------------------------------------------------------------
+# spatial_pyramid_pool
+# --------------------------------------------------------------------------
+
+# the mistakes spp_reference computes: their keys are its variants
+SPP_VARIANTS = ("spatial_pyramid_pool.average", "spatial_pyramid_pool.reversed_levels",
+                "spatial_pyramid_pool.spatial_major", "spatial_pyramid_pool.sppnet")
+
+
+def bins(size, n, variant=None):
+    """(start, end) of the n bins over ``size`` cells: the adaptive rule, or (variant
+    ``"spatial_pyramid_pool.sppnet"``) SPPNet's window/stride rule."""
+    if variant == "spatial_pyramid_pool.sppnet":
+        window, stride = math.ceil(size / n), math.floor(size / n)
+        return [(i * stride, min(i * stride + window, size)) for i in range(n)]
+    return [(math.floor(i * size / n), math.ceil((i + 1) * size / n)) for i in range(n)]
+
+
+def spp_reference(x, levels, variant=None):
+    """Spatial pyramid pooling of x (N, C, H, W), computed bin by bin; ``variant`` is the key of a mistake."""
+    import torch
+    H, W = x.shape[-2:]
+    order = list(reversed(levels)) if variant == "spatial_pyramid_pool.reversed_levels" else list(levels)
+    parts = []
+    for n in order:
+        pooled = x.new_zeros(x.shape[0], x.shape[1], n, n)
+        for i, (h0, h1) in enumerate(bins(H, n, variant)):
+            for j, (w0, w1) in enumerate(bins(W, n, variant)):
+                window = x[:, :, h0:h1, w0:w1]
+                if variant == "spatial_pyramid_pool.average":
+                    pooled[:, :, i, j] = window.mean(dim=(-2, -1))
+                else:
+                    pooled[:, :, i, j] = window.amax(dim=(-2, -1))
+        if variant == "spatial_pyramid_pool.spatial_major":
+            parts.append(pooled.permute(0, 2, 3, 1).flatten(1))
+        else:
+            parts.append(pooled.flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_cases(seed, extended):
+    import torch
+    g = generator(seed)
+    settings = [((2, 3, 13, 9), (1, 2, 4)), ((1, 4, 7, 7), (1, 2, 4)), ((3, 2, 6, 11), (3, 1))]
+    if extended:
+        settings += [((2, 3, 3, 2), (1, 2, 4)), ((1, 5, 16, 16), (1, 2, 3, 6)), ((2, 2, 10, 7), (2,)),
+                     ((1, 3, 31, 20), (1, 2, 4))]
+    cases = []
+    for shape, levels in settings:
+        x = torch.randn(*shape, generator=g)
+        N, C = shape[:2]
+        length = C * sum(n * n for n in levels)
+        mistakes = []
+        for key in SPP_VARIANTS:
+            if key == "spatial_pyramid_pool.sppnet" and min(shape[-2:]) < max(levels):
+                continue   # the paper's stride ⌊H/n⌋ is 0 there: no answer to compare
+            mistakes.append(M.mistake(key, spp_reference(x, levels, key)))
+        mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
+        if levels != (1, 2, 4):
+            mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", (N, C * 21)))
+        cases.append(Case(f"spatial_pyramid_pool(x of shape {shape}, levels={levels}) -> ({N}, {length})",
+                          (x,), dict(levels=levels), expected=spp_reference(x, levels), mistakes=mistakes,
+                          atol=1e-6, rtol=1e-6))
+    return cases
+
+
+def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``spatial_pyramid_pool(features, levels=(1, 2, 4)) -> (N, C·Σn²)``.
+
+    For each n in ``levels`` (in that order), max-pool (N, C, H, W) into an n × n grid of bins with the
+    adaptive rule (bin i covers rows ⌊i·H/n⌋ … ⌈(i+1)·H/n⌉ − 1, as ``F.adaptive_max_pool2d``), flatten it to
+    (N, C·n²) channel-major, and concatenate the levels.  Compared with bins computed explicitly here, on
+    sizes that do not divide by n, odd sizes and custom levels; hidden: a map smaller than the finest grid.
+    """
+    return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, spp_cases(seed, extended),
+                     compare=compare_tensor, strict=strict, general_hint=M("spatial_pyramid_pool.general"))
+
+
+# --------------------------------------------------------------------------
+# roi_pool
+# --------------------------------------------------------------------------
+
+def c_round(t):
+    """C's ``round``: halves away from zero (``torch.round`` rounds halves to even); computed in float64,
+    where v + 0.5 is exact for these magnitudes."""
+    import torch
+    d = t.double()
+    return (torch.sign(d) * torch.floor(d.abs() + 0.5)).to(t.dtype)
+
+
+# the mistakes roi_pool_reference computes: their keys are its variants
+ROI_VARIANTS = ("roi_pool.no_scale", "roi_pool.floor", "roi_pool.torch_round", "roi_pool.half_up",
+                "roi_pool.no_clip_start", "roi_pool.no_round", "roi_pool.no_plus_one", "roi_pool.floor_end",
+                "roi_pool.average", "roi_pool.batch_zero", "roi_pool.empty_neg_inf")
+
+
+def roi_pool_reference(features, rois, output_size, spatial_scale=1.0, variant=None):
+    """RoI max pooling written out as torchvision's CPU kernel does it; ``variant`` is the key of a mistake.
+
+    Each roi (batch_index, x1, y1, x2, y2) is scaled by ``spatial_scale`` and rounded (C's round);
+    its size is end − start + 1 (at least 1); bin (i, j) covers rows start + ⌊i·h/ph⌋ … start +
+    ⌈(i+1)·h/ph⌉ − 1 (bin size h/ph in float32), clipped to the map; an empty bin gives 0.
+    """
+    import torch
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    K, (_, C, H, W) = rois.shape[0], features.shape
+    out = features.new_zeros(K, C, ph, pw)
+    scale = 1.0 if variant == "roi_pool.no_scale" else spatial_scale
+    coords = rois[:, 1:].float() * torch.tensor(scale, dtype=torch.float32)
+    if variant == "roi_pool.floor":
+        coords = torch.floor(coords)
+    elif variant == "roi_pool.torch_round":
+        coords = torch.round(coords)
+    elif variant == "roi_pool.half_up":
+        coords = torch.floor(coords + 0.5)                   # right for v ≥ 0 only: −0.5 → 0, not −1
+    elif variant != "roi_pool.no_round":
+        coords = c_round(coords)
+    floor_end = variant == "roi_pool.floor_end"
+    for k in range(K):
+        b = 0 if variant == "roi_pool.batch_zero" else int(rois[k, 0])
+        x1, y1, x2, y2 = coords[k].tolist()
+        plus = 0 if variant == "roi_pool.no_plus_one" else 1
+        roi_w = torch.tensor(max(x2 - x1 + plus, 1.0), dtype=torch.float32)
+        roi_h = torch.tensor(max(y2 - y1 + plus, 1.0), dtype=torch.float32)
+        bin_h, bin_w = roi_h / ph, roi_w / pw
+        for i in range(ph):
+            for j in range(pw):
+                h0 = int(torch.floor(i * bin_h)) + y1
+                h1 = (int(torch.floor((i + 1) * bin_h)) if floor_end else int(torch.ceil((i + 1) * bin_h))) + y1
+                w0 = int(torch.floor(j * bin_w)) + x1
+                w1 = (int(torch.floor((j + 1) * bin_w)) if floor_end else int(torch.ceil((j + 1) * bin_w))) + x1
+                low = -(H + W) if variant == "roi_pool.no_clip_start" else 0   # a negative start slices from the end
+                h0, h1 = min(max(int(math.floor(h0)), low), H), min(max(int(math.ceil(h1)), 0), H)
+                w0, w1 = min(max(int(math.floor(w0)), low), W), min(max(int(math.ceil(w1)), 0), W)
+                if h1 <= h0 or w1 <= w0:
+                    if variant == "roi_pool.empty_neg_inf":
+                        out[k, :, i, j] = float("-inf")
+                    continue
+                window = features[b, :, h0:h1, w0:w1]
+                if window.numel() == 0:                       # only no_clip_start: Python's slice came out empty
+                    continue
+                out[k, :, i, j] = (window.mean(dim=(-2, -1)) if variant == "roi_pool.average"
+                                   else window.amax(dim=(-2, -1)))
+    return out
+
+
+def roi_cases(seed, extended):
+    import torch
+    import torchvision.ops as ops
+    g = generator(seed)
+    cases = []
+
+    def add(features, rois, output_size, scale, note):
+        expected = ops.roi_pool(features, rois, output_size, scale)
+        mistakes = []
+        for key in ROI_VARIANTS:
+            wrong = roi_pool_reference(features, rois, output_size, scale, key)
+            if not torch.equal(wrong, expected):
+                mistakes.append(M.mistake(key, wrong))
+        ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+        if ph != pw:
+            mistakes.append(M.mistake("roi_pool.swapped_size", (rois.shape[0], features.shape[1], pw, ph)))
+        label = (f"roi_pool(features {tuple(features.shape)}, {rois.shape[0]} rois, output_size={output_size}, "
+                 f"spatial_scale={scale:g}){note}")
+        cases.append(Case(label, (features, rois, output_size, scale), expected=expected, mistakes=mistakes,
+                          atol=1e-6, rtol=1e-6))
+
+    # 1. image coordinates with a stride-2 map; halves that round differently in C and torch
+    f = torch.randn(2, 3, 12, 10, generator=g)
+    rois = torch.tensor([[0, 1.0, 2.0, 9.0, 13.0], [1, 2.0, 0.0, 19.0, 23.0], [1, 5.0, 7.0, 11.0, 9.0],
+                         [0, 0.0, 0.0, 4.0, 4.0], [1, 14.0, 16.0, 30.0, 30.0]])   # the last: partly off the map
+    rois[:, 1:] += torch.rand(5, 4, generator=g) * 0.4   # non-integer coordinates, away from halves
+    rois[2, 1:] = torch.tensor([5.0, 7.0, 11.0, 9.0])     # scaled by 0.5: 2.5, 3.5, 5.5, 4.5 — exact halves
+    # negative coordinates: scaled −1.5, −0.5 (C's round: −2, −1), so the first bins start above and left of the map
+    rois = torch.cat([rois, torch.tensor([[0, -3.0, -1.0, 9.0, 13.0]])])
+    add(f, rois, (3, 2), 0.5, "")
+    # 2. a VGG-16-like stride of 16: image coordinates up to ~200 px
+    f = torch.randn(1, 4, 9, 13, generator=g)
+    xy = torch.rand(5, 2, generator=g) * 120
+    wh = 20 + torch.rand(5, 2, generator=g) * 80
+    rois = torch.cat([torch.zeros(5, 1), xy, xy + wh], dim=1)
+    add(f, rois, 2, 1 / 16, "")
+    if extended:
+        f = torch.randn(3, 2, 8, 8, generator=g)
+        rois = torch.tensor([[2, -20.0, -8.0, 40.0, 30.0],     # partly outside the map
+                             [1, 100.0, 100.0, 180.0, 150.0],  # wholly outside: every bin empty
+                             [0, 30.0, 30.0, 20.0, 20.0],      # malformed (x2 < x1): a 1 × 1 roi
+                             [1, 0.0, 0.0, 127.0, 127.0]])     # the whole map
+        add(f, rois, (4, 3), 1 / 16, " (rois outside the map, malformed)")
+        f = torch.randn(2, 3, 20, 15, generator=g)
+        xy = torch.rand(8, 2, generator=g) * 12
+        rois = torch.cat([torch.randint(0, 2, (8, 1), generator=g).float(), xy,
+                          xy + 1 + torch.rand(8, 2, generator=g) * 10], dim=1)
+        add(f, rois, 7, 1.0, "")
+    return cases
+
+
+def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``roi_pool(features, rois, output_size, spatial_scale=1.0) -> (K, C, ph, pw)``.
+
+    ``features`` (N, C, H, W); ``rois`` (K, 5) rows (batch_index, x1, y1, x2, y2) in image coordinates;
+    ``output_size`` an int or (ph, pw).  Compared with ``torchvision.ops.roi_pool`` (which the learner may not
+    call), whose CPU kernel scales and rounds the roi (C's round), gives it size end − start + 1, floors each
+    bin's start and ceils its end, clips to the map, and gives 0 for an empty bin.  Cases: non-integer
+    coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly
+    outside the map and a malformed roi.
+    """
+    import torchvision.ops
+    forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),
+                 (torchvision.ops, "RoIPool", "torchvision.ops.RoIPool"),
+                 (torchvision.ops, "roi_align", "torchvision.ops.roi_align")]
+    return run_cases("roi_pool", roi_pool, roi_cases(seed, extended), compare=compare_tensor, strict=strict,
+                     forbidden=forbidden, op_pattern=r"^(roi_pool|roi_align)$", general_hint=M("roi_pool.general"))
