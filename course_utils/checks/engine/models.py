@@ -72,11 +72,16 @@ class ModelScenario:
     weights: str = WEIGHTS_BY_STRUCTURE          # or WEIGHTS_BY_KEYS: the state dict's keys and shapes must match
     general_hint: str | None = None              # for outputs that match no known mistake
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
+    # (or a function hint(case, problem) -> str | None, problem a dict: by keys, "missing", "unexpected" and
+    # "shape_key"; by structure, "mine" and "theirs", the weighted layers in forward order)
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
     # raises Verdict on a problem (e.g. a gradient that must reach the first layer)
     probes: Sequence[Callable[..., None]] = ()
+    # a check-specific look at the factory before a case's model is built: preflight(factory, case, first)
+    # raises Verdict on a problem (e.g. per-stage shapes on the meta device, before any weight is loaded)
+    preflight: Callable[..., None] | None = None
     atol: float = 1e-4
     rtol: float = 1e-4
 
@@ -87,6 +92,8 @@ def check_model(factory, scenario: ModelScenario, *, strict: bool, seed: int = 0
         import torch
         g = torch.Generator().manual_seed(int(seed))
         for index, case in enumerate(scenario.cases):
+            if scenario.preflight is not None:
+                scenario.preflight(factory, case, index == 0)
             run_model_case(scenario, factory, case, g, first=index == 0)
         return scenario.passed
 
@@ -155,6 +162,12 @@ def randomize_(module, g) -> None:
                 tensor.uniform_(-bound, bound, generator=g)
 
 
+def structure_hint(scenario: ModelScenario, case, problem: dict) -> str | None:
+    """The hint for weights that do not fit the reference's: the scenario's text, or what its function says."""
+    hint = scenario.structure_hint(case, problem) if callable(scenario.structure_hint) else scenario.structure_hint
+    return hint or scenario.general_hint
+
+
 def forward_name(model) -> str:
     return f"{type(model).__name__}.forward"
 
@@ -208,7 +221,8 @@ def _shapes_text(module) -> str:
     return ", ".join(f"{name} {shape}" for name, shape in _tensor_shapes(module)) or "no tensors"
 
 
-def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list) -> list[tuple[Any, Any]]:
+def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list,
+                case=None) -> list[tuple[Any, Any]]:
     """Pair the learner's weighted layers with the reference's, or a verdict naming the first that differs."""
     check = scenario.check
     for index, (a, b) in enumerate(zip(mine, theirs), start=1):
@@ -222,7 +236,7 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
         raise Verdict(CheckResult(check, INCORRECT, "a layer with weights differs from the reference's "
                                   "(layers counted in the order forward runs them).",
                                   case=case_label, evidence=[problem],
-                                  hint=scenario.structure_hint or scenario.general_hint,
+                                  hint=structure_hint(scenario, case, {"mine": mine, "theirs": theirs}),
                                   next_step="Fix that layer and run the check again."))
     if len(mine) != len(theirs):
         extra = mine[len(theirs)] if len(mine) > len(theirs) else theirs[len(mine)]
@@ -231,7 +245,7 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
                                   case=case_label,
                                   evidence=[f"{len(mine)} layers with weights, the reference {len(theirs)}; "
                                             f"{whose} one more: {describe_layer(extra)}"],
-                                  hint=scenario.structure_hint or scenario.general_hint,
+                                  hint=structure_hint(scenario, case, {"mine": mine, "theirs": theirs}),
                                   next_step="Fix the layers and run the check again."))
     return list(zip(mine, theirs))
 
@@ -247,7 +261,7 @@ def load_by_structure(pairs) -> None:
                 a.copy_(b)
 
 
-def load_by_keys(scenario: ModelScenario, case_label: str, model, reference) -> None:
+def load_by_keys(scenario: ModelScenario, case_label: str, model, reference, case=None) -> None:
     """Load the reference's state dict with ``strict=True``, or a verdict listing the keys that differ."""
     mine, theirs = model.state_dict(), reference.state_dict()
     missing = [k for k in theirs if k not in mine]
@@ -258,13 +272,16 @@ def load_by_keys(scenario: ModelScenario, case_label: str, model, reference) -> 
     if unexpected:
         evidence.append("unexpected: " + ", ".join(unexpected[:4])
                         + (f" and {len(unexpected) - 4} more" if len(unexpected) > 4 else ""))
+    shape_key = None
     if not evidence:
-        evidence = [f"{k}: expected shape {tuple(t.shape)}, got {tuple(mine[k].shape)}"
-                    for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)][:1]
+        shape_key = next((k for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)), None)
+        if shape_key is not None:
+            evidence = [f"{shape_key}: expected shape {tuple(theirs[shape_key].shape)}, "
+                        f"got {tuple(mine[shape_key].shape)}"]
     if evidence:
+        problem = {"missing": missing, "unexpected": unexpected, "shape_key": shape_key}
         raise Verdict(CheckResult(scenario.check, INCORRECT, "the state dict differs from the reference's.",
-                                  case=case_label, evidence=evidence,
-                                  hint=scenario.structure_hint or scenario.general_hint,
+                                  case=case_label, evidence=evidence, hint=structure_hint(scenario, case, problem),
                                   next_step="Fix the layers and run the check again."))
     model.load_state_dict(theirs, strict=True)
 
@@ -345,13 +362,14 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
-        load_by_keys(scenario, case.label, model, reference)
-        pairs = pair_layers(scenario, case.label, [m for m in model.modules() if _weighted(m)],
-                            [m for m in reference.modules() if _weighted(m)])
+        load_by_keys(scenario, case.label, model, reference, case)
+        # the keys matched: pair the layers by name (the order they were registered in is the learner's choice)
+        pairs = [(model.get_submodule(name), module) for name, module in reference.named_modules()
+                 if _weighted(module)]
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
         mine = layers_in_forward_order(check, model, inputs, learner=True)
-        pairs = pair_layers(scenario, case.label, mine, theirs)
+        pairs = pair_layers(scenario, case.label, mine, theirs, case)
         randomize_(reference, g)
         load_by_structure(pairs)
     for mode in case.modes:
