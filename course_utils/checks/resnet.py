@@ -1,19 +1,23 @@
 """Checks for notebook 04: ResNet (He et al., 2016).
 
-The block and the network are judged by behaviour against torchvision's
-``models/resnet.py``: the state dict must have torchvision's keys and shapes
-(so its weights load with ``strict=True``), and with the same random weights
-the learner's module must compute the same outputs, in eval and in training
-mode.  Known mistakes are diagnosed by computing what they would output.
+The block and the network are model scenarios (``engine.models``) judged by
+behaviour against torchvision's ``models/resnet.py``: the state dict must have
+torchvision's keys and shapes (so its weights load with ``strict=True``), and
+with the same random weights the learner's module must compute the same
+outputs, in eval and in training mode.  Known mistakes are diagnosed by
+computing what they would output.  Texts are in ``messages/resnet.py``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import numbers
 
-from .engine import mistakes_of
-from .engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, own_random_state, call_learner,
-                      compare_tensor, generator, run_cases)
+from .engine import (EVAL, INCORRECT, RAISED, TRAIN, UNCHECKABLE, WEIGHTS_BY_KEYS, Case, CheckResult, ModelCase,
+                     ModelScenario, Verdict, build_learner_model, call_learner, check_model, finish, generator,
+                     mistakes_of, own_random_state, run_cases)
+from .messages.resnet import M
 
 __all__ = ["check_make_basic_block", "check_make_resnet18", "check_resnet18_shapes",
            "check_first_layer_grad_norm", "reference_basic_block"]
@@ -50,51 +54,8 @@ def reference_basic_block():
 
 
 # --------------------------------------------------------------------------
-# Shared helpers: building the learner's module, comparing state dicts
+# Hints for a state dict that differs from torchvision's
 # --------------------------------------------------------------------------
-
-def _build(check, factory, label, *args, first, meta=False, **kwargs):
-    """The learner's module, built under the guards; a verdict if it is not an nn.Module."""
-    from .classic_architectures import _learner_model
-    return _learner_model(check, factory, label, *args, meta=meta, first=first, **kwargs)
-
-
-def _randomize(module, g):
-    """Give every weight and batch-norm statistic a seeded random value (the defaults, all ones and
-    zeros, would hide a batch norm applied in the wrong place)."""
-    import torch
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var") or (name.endswith("weight") and tensor.dim() == 1):
-                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=g))
-            elif name.endswith(("running_mean", "bias")):
-                tensor.copy_(0.2 * torch.randn(tensor.shape, generator=g))
-            else:  # convolution and dense weights, He-scaled so activations neither vanish nor explode
-                fan_in = tensor[0].numel()
-                tensor.copy_(torch.randn(tensor.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-
-
-def _state_dict_problem(mine, reference):
-    """(summary, evidence, missing keys, unexpected keys) of the first way ``mine`` differs from ``reference``,
-    or None.  A weight of the wrong shape has no missing or unexpected key: its name leads the evidence."""
-    missing = [k for k in reference if k not in mine]
-    unexpected = [k for k in mine if k not in reference]
-    if missing or unexpected:
-        evidence = []
-        if missing:
-            evidence.append(f"missing: {', '.join(missing[:4])}" + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
-        if unexpected:
-            evidence.append(f"unexpected: {', '.join(unexpected[:4])}"
-                            + (f" and {len(unexpected) - 4} more" if len(unexpected) > 4 else ""))
-        return "the state dict's keys differ from torchvision's.", evidence, missing, unexpected
-    for key, tensor in reference.items():
-        if tuple(mine[key].shape) != tuple(tensor.shape):
-            return ("a weight has the wrong shape.",
-                    [f"{key}: expected shape {tuple(tensor.shape)}, got {tuple(mine[key].shape)}"], [], [])
-    return None
-
 
 def _renames(missing, unexpected):
     """{learner's name: torchvision's name} when the keys differ only by renamed parts (``shortcut.0.weight``
@@ -120,8 +81,7 @@ def _rename_hint(missing, unexpected):
     renames = _renames(missing, unexpected)
     if not renames:
         return None
-    pairs = ", ".join(f"`{mine}` to `{theirs}`" for mine, theirs in renames.items())
-    return f"Rename {pairs}, as torchvision names them, so that its weights load."
+    return M("make_basic_block.rename", pairs=", ".join(f"`{mine}` to `{theirs}`" for mine, theirs in renames.items()))
 
 
 def _key_hint(missing, unexpected, *, in_block=""):
@@ -131,63 +91,48 @@ def _key_hint(missing, unexpected, *, in_block=""):
         return renamed
     if any(k.endswith(".bias") and "conv" in k.split(".")[-2] for k in unexpected) or any(
             k.endswith("downsample.0.bias") for k in unexpected):
-        return ("A convolution followed by batch norm needs no bias (`bias=False`): batch norm subtracts the mean "
-                "and adds its own shift anyway.")
+        return M("make_basic_block.conv_bias")
     if any("downsample" in k for k in missing) and not any("downsample" in k for k in unexpected):
         if all(".1." in k or k.endswith((".1.weight", ".1.bias")) or "downsample.1" in k for k in missing):
-            return ("The projection shortcut is a 1×1 convolution followed by batch norm: "
-                    "`self.downsample = nn.Sequential(nn.Conv2d(..., 1, stride=stride, bias=False), "
-                    "nn.BatchNorm2d(out_channels))`.")
-        return (f"When the stride is not 1 or the channels change{in_block}, the shortcut must project x: "
-                "`self.downsample = nn.Sequential(1×1 conv with the stride, BatchNorm2d)`.")
+            return M("make_basic_block.projection_layout")
+        return M("make_basic_block.needs_projection", in_block=in_block)
     if any("downsample" in k for k in unexpected) and not any("downsample" in k for k in missing):
-        return ("When the stride is 1 and the channels stay the same, the shortcut is the identity: no parameters, "
-                "`self.downsample = None`.")
-    return ("Name the layers as torchvision does — conv1, bn1, conv2, bn2 and `downsample` (an nn.Sequential of the "
-            "1×1 conv and its BatchNorm2d) — so that ResNet weights load into your block.")
-
-
-def _network_key_hint(missing, unexpected):
-    renamed = _rename_hint(missing, unexpected)
-    if renamed:
-        return renamed
-    if any("downsample" in k for k in missing + unexpected):
-        return ("Only the first block of layer2, layer3 and layer4 has stride 2 and changes the channels (64 → 128 → "
-                "256 → 512), so only those three blocks have a `downsample`; layer1 and every second block keep "
-                "stride 1 and their channels.")
-    return ("Name the parts as torchvision does: conv1 and bn1 (the stem), layer1 … layer4 (an nn.Sequential of two "
-            "blocks each) and fc, so that torchvision's weights load.")
+        return M("make_basic_block.identity_shortcut")
+    return M("make_basic_block.layer_names")
 
 
 def _shape_hint(key):
     if "downsample.0" in key:
-        return "The projection is a 1×1 convolution from in_channels to out_channels (with the block's stride)."
+        return M("make_basic_block.projection_shape")
     if key.startswith("fc"):
-        return ("The classifier is nn.Linear(512, num_classes), after the global average pool "
-                "(nn.AdaptiveAvgPool2d(1)) and a flatten.")
+        return M("make_resnet18.fc_shape")
     if "downsample.1" in key or key.split(".")[-2].startswith("bn"):
-        return ("Batch norm has one weight per channel of the convolution it follows: "
-                "`nn.BatchNorm2d(out_channels)`.")
+        return M("make_basic_block.bn_shape")
     if key.endswith("conv1.weight") and key.count(".") == 1:
-        return "The stem is a 7×7 convolution from 3 to 64 channels, stride 2, padding 3, no bias."
-    return ("Both convolutions of a block are 3×3: the first from in_channels to out_channels (with the stride), "
-            "the second from out_channels to out_channels.")
+        return M("make_resnet18.stem_shape")
+    return M("make_basic_block.conv_shape")
 
 
-def _network_shape_hint(key):
-    if key.startswith("layer"):
-        return ("Each stage's first block goes from the previous stage's channels to its own (64 → 64, 64 → 128, "
-                "128 → 256, 256 → 512); the second block keeps them.")
-    return _shape_hint(key)
+def _block_structure_hint(case, problem):
+    """The scenario's hint for a block whose state dict differs from torchvision's (``engine.models``)."""
+    if problem["missing"] or problem["unexpected"]:
+        (cin, cout), stride = case.args, case.kwargs["stride"]
+        return _key_hint(problem["missing"], problem["unexpected"], in_block=f" (here {cin} → {cout}, stride {stride})")
+    return _shape_hint(problem["shape_key"])
 
 
-def _forward(check, model, x, label, *, training):
-    import torch
-    model.train(training)
-    case = Case(f"{label}, {'training' if training else 'eval'} mode, on x of shape {tuple(x.shape)}", (x,))
-    with torch.no_grad():
-        out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
-    return out, case
+def _network_structure_hint(case, problem):
+    missing, unexpected = problem["missing"], problem["unexpected"]
+    if missing or unexpected:
+        renamed = _rename_hint(missing, unexpected)
+        if renamed:
+            return renamed
+        if any("downsample" in k for k in missing + unexpected):
+            return M("make_resnet18.downsample_blocks")
+        return M("make_resnet18.layer_names")
+    if problem["shape_key"].startswith("layer"):
+        return M("make_resnet18.stage_channels")
+    return _shape_hint(problem["shape_key"])
 
 
 # --------------------------------------------------------------------------
@@ -195,44 +140,77 @@ def _forward(check, model, x, label, *, training):
 # --------------------------------------------------------------------------
 
 def _block_variant(sd, x, stride, training, variant=None):
-    """What a basic block computes with state dict ``sd``, or with one known mistake (``variant``)."""
+    """What a basic block computes with state dict ``sd``, or with one known mistake: ``variant`` is the mistake's
+    key in the message table."""
     import torch.nn.functional as F
 
     def bn(t, prefix):
         return F.batch_norm(t, sd[f"{prefix}.running_mean"].clone(), sd[f"{prefix}.running_var"].clone(),
                             sd[f"{prefix}.weight"], sd[f"{prefix}.bias"], training, 0.1, 1e-5)
 
-    s1, s2 = (1, stride) if variant == "stride_on_conv2" else (stride, 1)
+    s1, s2 = (1, stride) if variant == "make_basic_block.stride_on_conv2" else (stride, 1)
     out = F.conv2d(x, sd["conv1.weight"], stride=s1, padding=1)
-    out = bn(F.relu(out), "bn1") if variant == "relu_before_bn" else F.relu(bn(out, "bn1"))
-    if variant == "no_inner_relu":
+    out = bn(F.relu(out), "bn1") if variant == "make_basic_block.relu_before_bn" else F.relu(bn(out, "bn1"))
+    if variant == "make_basic_block.no_inner_relu":
         out = bn(F.conv2d(x, sd["conv1.weight"], stride=s1, padding=1), "bn1")
     out = bn(F.conv2d(out, sd["conv2.weight"], stride=s2, padding=1), "bn2")
     if "downsample.0.weight" in sd:
         shortcut = bn(F.conv2d(x, sd["downsample.0.weight"], stride=stride), "downsample.1")
     else:
         shortcut = x
-    if variant == "no_shortcut":
+    if variant == "make_basic_block.no_shortcut":
         return F.relu(out)
-    if variant == "relu_before_add":
+    if variant == "make_basic_block.relu_before_add":
         return F.relu(out) + shortcut
-    if variant == "no_final_relu":
+    if variant == "make_basic_block.no_final_relu":
         return out + shortcut
     return F.relu(out + shortcut)
 
 
-_BLOCK_MISTAKES = [
-    ("no_final_relu", "After adding the shortcut, apply the ReLU: `out = relu(out + identity)`."),
-    ("relu_before_add", "The second ReLU comes after the addition, not before it: `relu(bn2(conv2(...)) + identity)`."),
-    ("no_shortcut", "The shortcut is missing: add `identity` (x, or its projection) to the residual branch before "
-                    "the last ReLU."),
-    ("stride_on_conv2", "Put the stride on the first 3×3 convolution (as torchvision does), not on the second."),
-    ("relu_before_bn", "Each convolution is followed by batch norm, then ReLU: conv → BN → ReLU."),
-    ("no_inner_relu", "Apply a ReLU between the two convolutions: conv1 → bn1 → ReLU → conv2 → bn2."),
-]
+# The known mistakes of the block, by key: `_block_variant` computes each.
+BLOCK_MISTAKES = ("make_basic_block.no_final_relu", "make_basic_block.relu_before_add", "make_basic_block.no_shortcut",
+                  "make_basic_block.stride_on_conv2", "make_basic_block.relu_before_bn",
+                  "make_basic_block.no_inner_relu")
 
+# (in_channels, out_channels, stride, H, W)
 _BLOCK_SETTINGS = [(16, 16, 1, 9, 7), (16, 32, 2, 10, 7), (8, 8, 2, 9, 9)]
 _BLOCK_EXTENDED = [(3, 5, 1, 6, 11), (32, 64, 2, 7, 5)]
+
+
+def _block_mistake(key, stride):
+    """The wrong block of one known mistake: the reference's weights, ``_block_variant``'s computation."""
+    import torch.nn as nn
+
+    class WrongBlock(nn.Module):
+        def __init__(self, reference):
+            super().__init__()
+            self.reference = reference
+
+        def forward(self, x):
+            return _block_variant(self.reference.state_dict(), x, stride, self.training, key)
+
+    return M.model_mistake(key, WrongBlock)
+
+
+def _refuse_library_block(scenario, model, reference, case, inputs):
+    """Probe: torchvision's block (or the course's, built on it) computes the right thing but is not the exercise."""
+    from torchvision.models.resnet import BasicBlock
+    if isinstance(model, BasicBlock):
+        raise Verdict(CheckResult(scenario.check, INCORRECT, "this is torchvision's (or the course's) BasicBlock.",
+                                  case=case.label, hint=M("make_basic_block.refused"),
+                                  next_step="Define your own nn.Module and run the check again."))
+
+
+def block_scenario(extended=False) -> ModelScenario:
+    """The block check as data: one case per setting (identity and projection shortcuts, odd non-square maps)."""
+    Reference = reference_basic_block()
+    cases = [ModelCase(f"make_basic_block({cin}, {cout}, stride={stride})",
+                       functools.partial(Reference, cin, cout, stride), [(4, cin, h, w)], args=(cin, cout),
+                       kwargs=dict(stride=stride), mistakes=[_block_mistake(key, stride) for key in BLOCK_MISTAKES])
+             for cin, cout, stride, h, w in _BLOCK_SETTINGS + (_BLOCK_EXTENDED if extended else [])]
+    return ModelScenario("make_basic_block", cases, weights=WEIGHTS_BY_KEYS, general_hint=M("make_basic_block.general"),
+                         structure_hint=_block_structure_hint, probes=[_refuse_library_block],
+                         passed=M("make_basic_block.passed"))
 
 
 def _is_size_mismatch(evidence):
@@ -252,58 +230,10 @@ def check_make_basic_block(make_basic_block, *, strict=False, seed=0, extended=F
     torchvision's in eval and in training mode, for identity and projection
     shortcuts and odd, non-square inputs.
     """
-    import torch
-    from torchvision.models.resnet import BasicBlock
-    check = "make_basic_block"
-    g = generator(seed)
-    Reference = reference_basic_block()
-
-    def behaviour():
-        settings = _BLOCK_SETTINGS + (_BLOCK_EXTENDED if extended else [])
-        for index, (cin, cout, stride, h, w) in enumerate(settings):
-            label = f"make_basic_block({cin}, {cout}, stride={stride})"
-            model = _build(check, make_basic_block, label, cin, cout, stride=stride, first=index == 0)
-            if isinstance(model, BasicBlock):   # torchvision's, or the course's reference built on it
-                raise Verdict(CheckResult(check, INCORRECT, "this is torchvision's (or the course's) BasicBlock.",
-                                          case=label, hint="Write the block yourself from nn.Conv2d, nn.BatchNorm2d "
-                                                           "and the shortcut.",
-                                          next_step="Define your own nn.Module and run the check again."))
-            with own_random_state():
-                reference = Reference(cin, cout, stride)
-            _randomize(reference, g)
-            sd = reference.state_dict()
-            problem = _state_dict_problem(model.state_dict(), sd)
-            if problem:
-                summary, evidence, missing, unexpected = problem
-                hint = (_key_hint(missing, unexpected, in_block=f" (here {cin} → {cout}, stride {stride})")
-                        if missing or unexpected else _shape_hint(evidence[0].split(":")[0]))
-                raise Verdict(CheckResult(check, INCORRECT, summary, case=label, evidence=evidence, hint=hint,
-                                          next_step="Fix the layers and run the check again."))
-            model.load_state_dict(sd, strict=True)
-            x = torch.randn(4, cin, h, w, generator=g)
-            for training in (False, True):
-                reference.train(training)
-                with torch.no_grad():
-                    expected = reference(x.clone())
-                    mistakes = [(hint, _block_variant(sd, x, stride, training, variant))
-                                for variant, hint in _BLOCK_MISTAKES]
-                try:
-                    out, case = _forward(check, model, x, label, training=training)
-                except Verdict as verdict:
-                    if verdict.result.outcome == RAISED and _is_size_mismatch(verdict.result.evidence):
-                        verdict.result.hint = ("The residual branch and the shortcut must have the same shape to be "
-                                               "added: both 3×3 convolutions need padding 1, and the 1×1 projection "
-                                               "the block's stride.")
-                    raise
-                case.expected, case.mistakes = expected, mistakes
-                case.atol = case.rtol = 1e-4
-                compare_tensor(check, out, case, name=f"{type(model).__name__}.forward",
-                               general_hint="conv3×3 (stride, padding 1) → BN → ReLU → conv3×3 (padding 1) → BN; "
-                                            "add the shortcut (x, or downsample(x)); then ReLU.")
-        return ("Identity and projection shortcuts match torchvision's BasicBlock: same keys, same outputs in eval "
-                "and training mode.")
-
-    return run_cases(check, make_basic_block, [], compare=None, strict=strict, after=behaviour)
+    result = check_model(make_basic_block, block_scenario(extended), strict=False, seed=seed)
+    if result.outcome == RAISED and _is_size_mismatch(result.evidence):
+        result.hint = M("make_basic_block.size_mismatch")
+    return finish(result, strict)
 
 
 # --------------------------------------------------------------------------
@@ -328,51 +258,147 @@ def _stage_shapes(model, shape):
     return shapes, out
 
 
-def _torchvision_resnet18(num_classes=1000, *, meta=True, **changes):
-    """torchvision's resnet18, optionally with one stem layer changed (to predict a mistake's shapes)."""
+def _torchvision_resnet18(num_classes=1000, **changes):
+    """torchvision's resnet18 on the meta device, optionally with stem layers changed (to predict a mistake's
+    shapes)."""
     import torch
     import torchvision
-    with own_random_state(), torch.device("meta" if meta else "cpu"):
+    with own_random_state(), torch.device("meta"):
         model = torchvision.models.resnet18(num_classes=num_classes)
         for name, module in changes.items():
             setattr(model, name, module)
     return model.eval()
 
 
-def _cpu_resnet18(num_classes, state_dict=None, **changes):
+def _cpu_resnet18(num_classes):
     """torchvision's resnet18 on the CPU, built on the meta device and never initialised (a full initialisation
-    costs a tenth of a second): it holds ``state_dict``, or zeros for the caller to fill."""
-    model = _torchvision_resnet18(num_classes, **changes).to_empty(device="cpu")
-    if state_dict is None:
-        for tensor in model.state_dict().values():
-            tensor.zero_()
-    else:
-        model.load_state_dict(state_dict, strict=True)
-    return model
+    costs a tenth of a second): the scenario gives it random weights."""
+    return _torchvision_resnet18(num_classes).to_empty(device="cpu")
+
+
+@functools.lru_cache(maxsize=None)
+def _stage_shapes_224():
+    return _stage_shapes(_torchvision_resnet18(10), (1, 3, 224, 224))[0]
 
 
 def _stem_mistakes():
-    """(hint, stem change) pairs, the changed layers built on the meta device like the models they go into."""
+    """The stem's known mistakes by the shapes they give: (key, stem change), built on the meta device."""
     import torch
     import torch.nn as nn
     with own_random_state(), torch.device("meta"):
-        return [("The notes' stem uses padding 1; a 7×7 convolution with stride 2 needs padding 3 to turn 224 into 112.",
-                 dict(conv1=nn.Conv2d(3, 64, 7, 2, 1, bias=False))),
-                ("The stem ends with a 3×3 max pool, stride 2, padding 1 (112 → 56) before layer1.",
-                 dict(maxpool=nn.Identity())),
-                ("The stem's max pool has padding 1: nn.MaxPool2d(3, stride=2, padding=1).",
-                 dict(maxpool=nn.MaxPool2d(3, 2, 0)))]
+        return [("make_resnet18.stem_padding", dict(conv1=nn.Conv2d(3, 64, 7, 2, 1, bias=False))),
+                ("make_resnet18.no_maxpool", dict(maxpool=nn.Identity())),
+                ("make_resnet18.maxpool_padding", dict(maxpool=nn.MaxPool2d(3, 2, 0)))]
 
 
-def _ignored_block_hint(model):
-    """The hint for a network that does not use the ``block`` it was given, naming what its stages hold."""
+def _resnet18_preflight(factory, case, first):
+    """Before the weights: on the meta device, the network is not torchvision's, and where its state dict is
+    torchvision's, the per-stage shapes of a 224 × 224 image (the spine of the architecture table) and the
+    output's shape are.  A state dict that differs is left to the scenario, which names the keys."""
     import torch
-    names = sorted({type(block).__name__ for name in ("layer1", "layer2", "layer3", "layer4")
-                    if isinstance(getattr(model, name, None), torch.nn.Sequential) for block in getattr(model, name)})
-    what = (f"Your stages hold {', '.join(f'`{n}`' for n in names)} instead" if names
-            else "Your network has no stages built from it")
-    return ("Build the stages from the `block` argument: the check passes its reference block there, so that only "
-            f"the stem, the stages and the head are judged. {what}.")
+    import torchvision
+    check, classes = "make_resnet18", case.kwargs["num_classes"]
+    model = build_learner_model(check, factory, case.label, first=first, meta=True, **case.kwargs)
+    if isinstance(model, torchvision.models.ResNet):
+        raise Verdict(CheckResult(check, INCORRECT, "this is torchvision's ResNet.", case=case.label,
+                                  hint=M("make_resnet18.refused"),
+                                  next_step="Write your own and run the check again."))
+    reference = _torchvision_resnet18(classes)
+    if ({k: tuple(v.shape) for k, v in model.state_dict().items()}
+            != {k: tuple(v.shape) for k, v in reference.state_dict().items()}):
+        return
+    size = (1, 3, 224, 224)
+    expected = _stage_shapes_224()
+    model.eval()
+    label = f"{case.label} on x of shape {size}"
+    mine, out = call_learner(check, lambda: _stage_shapes(model, size), Case(label, ()), first=True,
+                             name=f"{type(model).__name__}.forward")[0]
+    wrong = [name for name in STAGES if name in mine and mine[name] != expected[name]]
+    if wrong:
+        name = wrong[0]
+        # A mistake explains the learner's model when it predicts every stage the model reports (one stage
+        # alone is ambiguous: a stem padded 1 and a max pool padded 0 both give a 55 × 55 max pool output).
+        key = next((key for key, change in _stem_mistakes()
+                    if all(_stage_shapes(_torchvision_resnet18(classes, **change), size)[0].get(stage) == shape
+                           for stage, shape in mine.items())), None)
+        raise Verdict(CheckResult(check, INCORRECT, f"the output of `{name}` has the wrong shape.", case=label,
+                                  evidence=[f"{name}: expected (C, H, W) = {expected[name]}, got {mine[name]}"],
+                                  hint=M(key or "make_resnet18.stage_sizes"), mistake=key,
+                                  next_step="Fix that layer and run the check again."))
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, classes):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise Verdict(CheckResult(check, INCORRECT, "the output has the wrong shape.", case=label,
+                                  evidence=[f"expected {(1, classes)}, got {got}"], hint=M("make_resnet18.head"),
+                                  next_step="Fix the head and run the check again."))
+
+
+def _replace(name, module):
+    def mutate(model):
+        setattr(model, name, module)
+    return mutate
+
+
+def _softmax_after(model):
+    import torch.nn as nn
+    return nn.Sequential(model, nn.Softmax(dim=1))
+
+
+def resnet18_scenario(extended=False) -> ModelScenario:
+    """The network check as data: built with the course's reference block, 10 classes on a non-square image
+    (a network that ignores num_classes fails at once); hidden: also the default 1000, an odd size, training mode."""
+    import torch.nn as nn
+    settings = [(10, (2, 3, 64, 80), (EVAL,))] + ([(1000, (3, 3, 97, 131), (EVAL, TRAIN))] if extended else [])
+    mistakes = [M.model_mistake("make_resnet18.softmax", _softmax_after),
+                M.model_mistake("make_resnet18.no_stem_relu", _replace("relu", nn.Identity())),
+                M.model_mistake("make_resnet18.avgpool_in_stem", _replace("maxpool", nn.AvgPool2d(3, 2, 1)))]
+    cases = [ModelCase(f"make_resnet18(num_classes={classes}, block=ReferenceBasicBlock)",
+                       functools.partial(_cpu_resnet18, classes), [shape], modes=modes, mistakes=mistakes,
+                       kwargs=dict(num_classes=classes, block=reference_basic_block()))
+             for classes, shape, modes in settings]
+    sizes = ", ".join(str(_stage_shapes_224()[name][1]) for name in STAGES)
+    return ModelScenario("make_resnet18", cases, weights=WEIGHTS_BY_KEYS, general_hint=M("make_resnet18.general"),
+                         structure_hint=_network_structure_hint, preflight=_resnet18_preflight,
+                         passed=M("make_resnet18.passed", sizes=sizes), atol=1e-3, rtol=1e-3)
+
+
+class _Recorder:
+    """The learner's factory, keeping what it built (to explain a failure by the model's parts)."""
+
+    def __init__(self, factory):
+        self.factory, self.built = factory, []
+        self.__name__ = getattr(factory, "__name__", "make_resnet18")
+
+    def __call__(self, *args, **kwargs):
+        model = self.factory(*args, **kwargs)
+        self.built.append(model)
+        return model
+
+
+def _explain_network_failure(result, built, shape):
+    """Hints that need the failed verdict and the model built: how the check calls `block`, a fixed-size pool,
+    a network that ignores `block`."""
+    import torch
+    import torchvision
+    Reference = reference_basic_block()
+    error = result.evidence[0] if result.evidence else ""
+    if result.outcome == RAISED and error.startswith("TypeError") and Reference.__name__ in error:
+        result.hint = M("make_resnet18.block_call")
+    elif result.outcome == RAISED and error.startswith("TypeError") and "'block'" in error:
+        result.hint = M("make_resnet18.block_argument")
+    elif result.outcome == RAISED and built and any(
+            isinstance(m, (torch.nn.AvgPool2d, torch.nn.MaxPool2d))
+            and tuple(torch.nn.modules.utils._pair(m.kernel_size)) == (7, 7) for m in built[-1].modules()):
+        result.hint = M("make_resnet18.fixed_pool", h=shape[2], w=shape[3])
+    if (result.outcome in (INCORRECT, RAISED) and built and isinstance(built[-1], torch.nn.Module)
+            and not any(isinstance(m, Reference) for m in built[-1].modules())
+            and not isinstance(built[-1], torchvision.models.ResNet)):
+        # A network that ignores `block` runs the learner's own blocks: a failure may be theirs, not the stem's.
+        names = sorted({type(block).__name__ for name in ("layer1", "layer2", "layer3", "layer4")
+                        if isinstance(getattr(built[-1], name, None), torch.nn.Sequential)
+                        for block in getattr(built[-1], name)})
+        what = (M("make_resnet18.stages_hold", names=", ".join(f"`{n}`" for n in names)) if names
+                else M("make_resnet18.no_stages"))
+        result.hint, result.mistake = M("make_resnet18.ignored_block", what=what), None
 
 
 def check_make_resnet18(make_resnet18, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -388,130 +414,16 @@ def check_make_resnet18(make_resnet18, *, strict=False, seed=0, extended=False) 
     input, for 10 classes (extended: also 1000 classes, an odd size and training mode).
     """
     import torch
-    import torchvision
-    check = "make_resnet18"
-    g = generator(seed)
-    Reference = reference_basic_block()
-    # Public: 10 classes (a network that ignores num_classes fails at once); hidden: also the default 1000.
-    settings = [(10, (2, 3, 64, 80), (False,))] + ([(1000, (3, 3, 97, 131), (False, True))] if extended else [])
-
-    built = []
-
-    def build(label, classes, first, meta):
-        try:
-            model = _build(check, make_resnet18, label, num_classes=classes, block=Reference, first=first, meta=meta)
-        except Verdict as verdict:
-            error = verdict.result.evidence[0] if verdict.result.evidence else ""
-            if verdict.result.outcome == RAISED and error.startswith("TypeError") and Reference.__name__ in error:
-                verdict.result.hint = ("The check's block is called as `block(in_channels, out_channels, stride)` "
-                                       "and builds its own shortcut: pass those three arguments, no `downsample`.")
-            elif verdict.result.outcome == RAISED and error.startswith("TypeError") and "'block'" in error:
-                verdict.result.hint = ("`make_resnet18(num_classes=1000, block=BasicBlock)` must accept `block`: the "
-                                       "check passes its own reference block there.")
-            raise
-        built.append(model)
-        return model
-
-    def uses_block(model):
-        return any(isinstance(module, Reference) for module in model.modules())
-
-    def judged():
-        try:
-            return behaviour()
-        except Verdict as verdict:
-            # A network that ignores `block` runs the learner's own blocks: a failure may be theirs, not the stem's.
-            if (verdict.result.outcome in (INCORRECT, RAISED) and built and not uses_block(built[-1])
-                    and not isinstance(built[-1], torchvision.models.ResNet)):
-                verdict.result.hint = _ignored_block_hint(built[-1])
-            raise
-
-    def behaviour():
-        for index, (classes, shape, modes) in enumerate(settings):
-            label = f"make_resnet18(num_classes={classes}, block=ReferenceBasicBlock)"
-            model = build(label, classes, index == 0, meta=True)
-            if isinstance(model, torchvision.models.ResNet):
-                raise Verdict(CheckResult(check, INCORRECT, "this is torchvision's ResNet.", case=label,
-                                          hint="Build the network yourself from the stem, four stages of `block` "
-                                               "and the head.", next_step="Write your own and run the check again."))
-            reference = _torchvision_resnet18(classes)
-            problem = _state_dict_problem(model.state_dict(), reference.state_dict())
-            if problem:
-                summary, evidence, missing, unexpected = problem
-                hint = _network_key_hint(missing, unexpected) if (missing or unexpected) else _network_shape_hint(
-                    evidence[0].split(":")[0])
-                raise Verdict(CheckResult(check, INCORRECT, summary, case=label, evidence=evidence, hint=hint,
-                                          next_step="Fix the layers and run the check again."))
-            # The per-stage shapes for a 224 × 224 image: the spine of the architecture table.
-            size = (1, 3, 224, 224)
-            expected = stage_shapes = _stage_shapes(reference, size)[0]
-            model.eval()
-            mine, out = call_learner(check, lambda: _stage_shapes(model, size), Case(
-                f"{label} on x of shape {size}", ()), first=True, name=f"{type(model).__name__}.forward")[0]
-            wrong = [name for name in STAGES if name in mine and mine[name] != expected[name]]
-            if wrong:
-                name = wrong[0]
-                # A mistake explains the learner's model when it predicts every stage the model reports (one stage
-                # alone is ambiguous: a stem padded 1 and a max pool padded 0 both give a 55 × 55 max pool output).
-                hint = next((h for h, change in _stem_mistakes()
-                             if all(_stage_shapes(_torchvision_resnet18(classes, **change), size)[0].get(stage)
-                                    == shape for stage, shape in mine.items())),
-                            "Stage k ≥ 2 starts with a stride-2 block; layer1 keeps 56 × 56.")
-                raise Verdict(CheckResult(check, INCORRECT, f"the output of `{name}` has the wrong shape.",
-                                          case=f"{label} on x of shape {size}",
-                                          evidence=[f"{name}: expected (C, H, W) = {expected[name]}, got {mine[name]}"],
-                                          hint=hint, next_step="Fix that layer and run the check again."))
-            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, classes):
-                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise Verdict(CheckResult(check, INCORRECT, "the output has the wrong shape.",
-                                          case=f"{label} on x of shape {size}",
-                                          evidence=[f"expected {(1, classes)}, got {got}"],
-                                          hint="After layer4: adaptive average pool to 1 × 1, `torch.flatten(x, 1)`, "
-                                               "then fc.", next_step="Fix the head and run the check again."))
-            # The same weights, the same logits: torchvision's state dict loads with strict=True.
-            model = build(label, classes, False, meta=False)
-            reference = _cpu_resnet18(classes)
-            _randomize(reference, g)
-            try:
-                model.load_state_dict(reference.state_dict(), strict=True)
-            except RuntimeError as exc:
-                raise Verdict(CheckResult(check, INCORRECT, "torchvision's weights do not load with strict=True.",
-                                          case=label, evidence=[str(exc).splitlines()[0][:200]],
-                                          hint="The parameters must be registered as torchvision's: same names, "
-                                               "same shapes.", next_step="Fix the layers and run the check again.")
-                              ) from None
-            x = torch.randn(*shape, generator=g)
-            for training in modes:
-                reference.train(training)
-                with torch.no_grad():
-                    expected_logits = reference(x.clone())
-                    mistakes = [("torchvision's resnet18 returns logits; leave the softmax to the loss "
-                                 "(nn.CrossEntropyLoss applies log-softmax itself).", expected_logits.softmax(1))]
-                    for hint, change in (("The stem is conv → BN → ReLU → max pool: the ReLU is missing.",
-                                          dict(relu=torch.nn.Identity())),
-                                         ("The stem's pool is a max pool (3 × 3, stride 2, padding 1), not an "
-                                          "average pool.", dict(maxpool=torch.nn.AvgPool2d(3, 2, 1)))):
-                        variant = _cpu_resnet18(classes, reference.state_dict(), **change)
-                        mistakes.append((hint, variant.train(training)(x.clone())))
-                try:
-                    out, case = _forward(check, model, x, label, training=training)
-                except Verdict as verdict:
-                    fixed_pool = [m for m in model.modules() if isinstance(m, (torch.nn.AvgPool2d, torch.nn.MaxPool2d))
-                                  and tuple(torch.nn.modules.utils._pair(m.kernel_size)) == (7, 7)]
-                    if verdict.result.outcome == RAISED and fixed_pool:
-                        verdict.result.hint = (f"A fixed 7 × 7 pool works only for 224 × 224 images (the check also "
-                                               f"uses {shape[2]} × {shape[3]}): nn.AdaptiveAvgPool2d(1) pools any size "
-                                               "to 1 × 1.")
-                    raise
-                case.expected, case.mistakes = expected_logits, mistakes
-                case.atol = case.rtol = 1e-3
-                compare_tensor(check, out, case, name=f"{type(model).__name__}.forward",
-                               general_hint="stem: conv1 → bn1 → ReLU → maxpool; then layer1 … layer4; then "
-                                            "avgpool → flatten → fc. Use every layer once, in that order.")
-        sizes = ", ".join(str(stage_shapes[name][1]) for name in STAGES)
-        return (f"Keys, shapes, per-stage sizes ({sizes}) and logits match torchvision's resnet18 "
-                "with its weights loaded strictly.")
-
-    return run_cases(check, make_resnet18, [], compare=None, strict=strict, after=judged)
+    scenario = resnet18_scenario(extended)
+    factory = make_resnet18
+    if callable(make_resnet18) and not isinstance(make_resnet18, torch.nn.Module):
+        factory = _Recorder(make_resnet18)
+    result = check_model(factory, scenario, strict=False, seed=seed)
+    if not result.passed:
+        shape = next((c.inputs[0] for c in scenario.cases if (result.case or "").startswith(c.label)),
+                     scenario.cases[0].inputs[0])
+        _explain_network_failure(result, getattr(factory, "built", []), shape)
+    return finish(result, strict)
 
 
 # --------------------------------------------------------------------------
@@ -519,8 +431,6 @@ def check_make_resnet18(make_resnet18, *, strict=False, seed=0, extended=False) 
 # --------------------------------------------------------------------------
 
 def _shapes_by_formula(h, w, *, stem_padding=3, pool_padding=1, rounding=None, layer1_stride=1):
-    import math
-
     def out(n, k, s, p):
         return (math.ceil if rounding == "ceil" else math.floor)((n + 2 * p - k) / s) + 1
 
@@ -542,17 +452,14 @@ def _shape_cases(extended):
     cases = []
     for h, w in sizes:
         expected, _ = _stage_shapes(_torchvision_resnet18(), (1, 3, h, w))
-        mistakes = [("The notes' stem padding of 1 is wrong: a 7×7 convolution with stride 2 needs padding 3.",
-                     _shapes_by_formula(h, w, stem_padding=1)),
-                    ("The stem's max pool (3 × 3, stride 2) has padding 1.", _shapes_by_formula(h, w, pool_padding=0)),
-                    ("Sizes round down: floor((n + 2p − k) / s) + 1, i.e. `(n + 2 * p - k) // s + 1`.",
-                     _shapes_by_formula(h, w, rounding="ceil")),
-                    ("layer1 keeps the size: its blocks have stride 1 (the max pool has just halved it).",
-                     _shapes_by_formula(h, w, layer1_stride=2)),
-                    ("Each value is (channels, height, width): the height comes before the width.",
-                     {name: (c, width, height) for name, (c, height, width) in expected.items()}),
-                    ("PyTorch orders a feature map channels first: (channels, height, width), not (height, "
-                     "width, channels).", {name: (height, width, c) for name, (c, height, width) in expected.items()})]
+        mistakes = [M.mistake("resnet18_shapes.stem_padding", _shapes_by_formula(h, w, stem_padding=1)),
+                    M.mistake("resnet18_shapes.pool_padding", _shapes_by_formula(h, w, pool_padding=0)),
+                    M.mistake("resnet18_shapes.rounded_up", _shapes_by_formula(h, w, rounding="ceil")),
+                    M.mistake("resnet18_shapes.layer1_stride", _shapes_by_formula(h, w, layer1_stride=2)),
+                    M.mistake("resnet18_shapes.width_first",
+                              {name: (c, width, height) for name, (c, height, width) in expected.items()}),
+                    M.mistake("resnet18_shapes.channels_last",
+                              {name: (height, width, c) for name, (c, height, width) in expected.items()})]
         cases.append(Case(f"resnet18_shapes({h}, {w})", (h, w), expected=expected, mistakes=mistakes))
     return cases
 
@@ -573,38 +480,38 @@ def _as_shape(value):
 def _compare_shapes(check, got, case, *, name, general_hint=None):
     if got is None:
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
-                                  hint="Did you forget a `return`? Return the dict of shapes.",
+                                  hint=M("resnet18_shapes.no_return"),
                                   next_step="Return the dict and run the check again."))
     if not isinstance(got, dict):
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; expected a dict.",
-                                  case=case.label, hint=f"Return {{'conv1': (C, H, W), 'maxpool': …, 'layer1': …, …, "
-                                                        f"'layer4': …}} with the keys {', '.join(STAGES)}.",
+                                  case=case.label, hint=M("resnet18_shapes.not_a_dict", stages=", ".join(STAGES)),
                                   next_step="Return a dict and run the check again."))
     missing = [k for k in STAGES if k not in got]
     if missing:
         raise Verdict(CheckResult(check, UNCHECKABLE, "the dict lacks some stages.", case=case.label,
                                   evidence=[f"missing keys: {', '.join(missing)}"],
-                                  hint=f"Use exactly these keys: {', '.join(STAGES)}.",
+                                  hint=M("resnet18_shapes.stage_keys", stages=", ".join(STAGES)),
                                   next_step="Add them and run the check again."))
     for key in STAGES:
         shape = _as_shape(got[key])
         if shape is None:
             raise Verdict(CheckResult(check, UNCHECKABLE, f"`{key}` is not a (C, H, W) triple.", case=case.label,
                                       evidence=[f"got {got[key]!r}"[:120]],
-                                      hint="Each value is a tuple of three ints: (channels, height, width).",
+                                      hint=M("resnet18_shapes.not_a_triple"),
                                       next_step="Return triples and run the check again."))
         if any(not isinstance(v, numbers.Integral) for v in shape):
             raise Verdict(CheckResult(check, INCORRECT, f"`{key}` holds floats; sizes are whole numbers.",
                                       case=case.label, evidence=[f"{key}: got {shape}"],
-                                      hint="Use floor division: `(n + 2 * p - k) // s + 1`.",
+                                      hint=M("resnet18_shapes.floats"),
                                       next_step="Return ints and run the check again."))
     mine = {key: tuple(int(v) for v in _as_shape(got[key])) for key in STAGES}
     if mine == case.expected:
         return
     key = next(k for k in STAGES if mine[k] != case.expected[k])
-    hint = next((h for h, wrong in _pairs(case) if wrong == mine), general_hint)
+    matched = next((m for m in mistakes_of(case) if m.answer == mine), None)
     raise Verdict(CheckResult(check, INCORRECT, f"the shape after `{key}` is wrong.", case=case.label,
-                              evidence=[f"{key}: expected {case.expected[key]}, got {mine[key]}"], hint=hint,
+                              evidence=[f"{key}: expected {case.expected[key]}, got {mine[key]}"],
+                              hint=matched.hint if matched else general_hint, mistake=matched and matched.key,
                               next_step="Fix the arithmetic, re-run its cell, then run this check again."))
 
 
@@ -615,9 +522,7 @@ def check_resnet18_shapes(resnet18_shapes, *, strict=False, seed=0, extended=Fal
     the meta device) for square, non-square and odd image sizes.
     """
     return run_cases("resnet18_shapes", resnet18_shapes, _shape_cases(extended), compare=_compare_shapes,
-                     strict=strict,
-                     general_hint="Each size follows floor((n + 2p − k) / s) + 1: stem 7×7/2 pad 3, max pool 3×3/2 pad "
-                                  "1, layer1 keeps the size, layer2–4 each halve it with a 3×3/2 pad 1 convolution.")
+                     strict=strict, general_hint=M("resnet18_shapes.general"))
 
 
 # --------------------------------------------------------------------------
@@ -689,28 +594,22 @@ def _grad_cases(seed, extended):
         other, *_ = _grad_reference(model, layer_name, images, labels, training=not training)
         summed, *_ = _grad_reference(model, layer_name, images, labels, training=training, reduction="sum")
         norm = grad.norm().item()
-        mistakes = [("Average the loss over the batch (F.cross_entropy's default reduction='mean'), not the sum.",
-                     summed.norm().item()),
-                    ("Return the L2 norm, `grad.norm()`, not its square.", norm ** 2),
-                    ("Return the L2 norm (`grad.norm()`), not the sum of absolute values.", grad.abs().sum().item()),
-                    ("Only the gradient of `layer.weight`, not of all the model's parameters.",
-                     sum(float(t.pow(2).sum()) for t in grads) ** 0.5),
-                    ("The norm of the weight's gradient (`layer.weight.grad`), not of the weight itself.",
-                     weight.detach().norm().item()),
-                    ("Leave the model in the mode it is in: do not call model.train() or model.eval().",
-                     other.norm().item())]
+        mistakes = [M.mistake("first_layer_grad_norm.sum_reduction", summed.norm().item()),
+                    M.mistake("first_layer_grad_norm.squared", norm ** 2),
+                    M.mistake("first_layer_grad_norm.l1", grad.abs().sum().item()),
+                    M.mistake("first_layer_grad_norm.all_parameters", sum(float(t.pow(2).sum()) for t in grads) ** 0.5),
+                    M.mistake("first_layer_grad_norm.weight_norm", weight.detach().norm().item()),
+                    M.mistake("first_layer_grad_norm.mode_changed", other.norm().item())]
         # The gradient of another parameter (the last layer, the first parameter, ...): name the one it is.
         names = [name for name, p in model.named_parameters() if p.requires_grad]
-        mistakes += [(f"That is the gradient of `{name}`; measure the layer passed in: `layer.weight.grad`.",
-                      other_grad.norm().item())
+        mistakes += [M.mistake("first_layer_grad_norm.other_parameter", other_grad.norm().item(), name=name)
                      for name, other_grad in zip(names, grads) if name != f"{layer_name}.weight"]
         mode = "training" if training else "eval"
         for call in ("first call", "second call on the same model"):
             case = Case(f"{label} ({mode} mode), layer {layer_name}, images {tuple(images.shape)}: {call}",
                         (model, layer, images, labels), expected=norm,
-                        mistakes=mistakes + ([("Reset the gradients before backward (`model.zero_grad()`): "
-                                               ".grad accumulates, so a second call would add to the first.",
-                                               2 * norm)] if call.startswith("second") else []))
+                        mistakes=mistakes + ([M.mistake("first_layer_grad_norm.no_zero_grad", 2 * norm)]
+                                             if call.startswith("second") else []))
             case.training = training
             case.snapshot = {k: v.detach().clone() for k, v in model.named_parameters()}
             cases.append(case)
@@ -718,39 +617,36 @@ def _grad_cases(seed, extended):
 
 
 def _compare_norm(check, got, case, *, name, general_hint=None):
-    import math
-
     import torch
     if got is None:
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
-                                  hint="Did you forget a `return`? Return the norm as a float.",
+                                  hint=M("first_layer_grad_norm.no_return"),
                                   next_step="Return the number and run the check again."))
     if isinstance(got, torch.Tensor) and got.numel() == 1:
         got = got.item()
     if isinstance(got, bool) or not isinstance(got, numbers.Real):
         raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; expected a float.",
-                                  case=case.label, hint="Return one number: `layer.weight.grad.norm().item()`.",
+                                  case=case.label, hint=M("first_layer_grad_norm.not_a_number"),
                                   next_step="Return a float and run the check again."))
     model = case.args[0]
     changed = [k for k, v in model.named_parameters() if not torch.equal(v.detach(), case.snapshot[k])]
     if changed:
         raise Verdict(CheckResult(check, INCORRECT, "the model's weights changed.", case=case.label,
                                   evidence=[f"changed: {', '.join(changed[:3])}"],
-                                  hint="Measure the gradient only: no optimizer step, no writes to the weights.",
+                                  hint=M("first_layer_grad_norm.weights_changed"),
                                   next_step="Remove the update and run the check again."))
     if model.training != case.training:
         raise Verdict(CheckResult(check, INCORRECT, "the model's mode changed.", case=case.label,
                                   evidence=[f"the model was in {'training' if case.training else 'eval'} mode and is "
                                             f"now in {'training' if model.training else 'eval'} mode"],
-                                  hint="Leave the model in the mode it is in: do not call model.train() or "
-                                       "model.eval().", next_step="Remove that call and run the check again."))
+                                  hint=M("first_layer_grad_norm.mode_changed"), next_step="Remove that call and run the check again."))
     got = float(got)
     if math.isclose(got, case.expected, rel_tol=1e-4, abs_tol=1e-7):
         return
-    hint = next((h for h, wrong in _pairs(case) if math.isclose(got, wrong, rel_tol=1e-3, abs_tol=1e-7)),
-                general_hint)
+    matched = next((m for m in mistakes_of(case) if math.isclose(got, m.answer, rel_tol=1e-3, abs_tol=1e-7)), None)
     raise Verdict(CheckResult(check, INCORRECT, "the gradient norm is wrong.", case=case.label,
-                              evidence=[f"expected {case.expected:.6g}, got {got:.6g}"], hint=hint,
+                              evidence=[f"expected {case.expected:.6g}, got {got:.6g}"],
+                              hint=matched.hint if matched else general_hint, mistake=matched and matched.key,
                               next_step="Fix the computation, re-run its cell, then run this check again."))
 
 
@@ -765,11 +661,5 @@ def check_first_layer_grad_norm(first_layer_grad_norm, *, strict=False, seed=0, 
     gradients from the first call must not add up.
     """
     return run_cases("first_layer_grad_norm", first_layer_grad_norm, _grad_cases(seed, extended),
-                     compare=_compare_norm, strict=strict,
-                     general_hint="zero the gradients, loss = F.cross_entropy(model(images), labels), "
-                                  "loss.backward(), then `layer.weight.grad.norm().item()`.")
+                     compare=_compare_norm, strict=strict, general_hint=M("first_layer_grad_norm.general"))
 
-
-def _pairs(case):
-    """(hint, answer) of each known mistake of ``case`` (transitional, until this module uses keys)."""
-    return [(m.hint, m.answer) for m in mistakes_of(case)]
