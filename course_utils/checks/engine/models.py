@@ -202,8 +202,9 @@ def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool):
         model.train()
         with torch.no_grad(), own_random_state():
             if learner:
-                call_learner(check, model, Case("a forward pass in training mode", inputs), first=True,
-                             name=forward_name(model))
+                shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+                label = f"a forward pass in training mode, on {'x' if len(inputs) == 1 else 'inputs'} of shape {shapes}"
+                call_learner(check, model, Case(label, inputs), first=True, name=forward_name(model))
             else:
                 model(*inputs)
     finally:
