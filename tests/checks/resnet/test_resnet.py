@@ -37,7 +37,8 @@ import torch.nn.functional as F
 import course_utils.checks as checks
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_first_layer_grad_norm,
                                  check_make_basic_block, check_make_resnet18, check_resnet18_shapes)
-from course_utils.checks import resnet
+from course_utils.checks.resnet import block as resnet_block
+from course_utils.checks.resnet import gradients, network, shapes
 from course_utils.checks.engine import randomize_
 from course_utils.checks.messages.resnet import M
 from course_utils.checks.resnet import reference_basic_block
@@ -78,7 +79,7 @@ ALL = list(SPECS)
 # (test_contract.py runs them all); filled below, section 2.
 CATALOGUE: dict[str, list] = {}
 
-BLOCK_SETTINGS = resnet._BLOCK_SETTINGS + resnet._BLOCK_EXTENDED
+BLOCK_SETTINGS = resnet_block._BLOCK_SETTINGS + resnet_block._BLOCK_EXTENDED
 # mistake key -> the wrong block that makes it
 WRONG_BLOCK = {"make_basic_block.no_final_relu": impl.block_no_final_relu,
                "make_basic_block.relu_before_add": impl.block_relu_before_add,
@@ -149,7 +150,7 @@ def shapes_by_table(h, w):
 def cpu_stage_shapes(model, h, w):
     """Shapes after each part from a real forward on the CPU, with forward hooks."""
     shapes = {}
-    for name in resnet.STAGES:
+    for name in network.STAGES:
         getattr(model, name).register_forward_hook(
             lambda module, args, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
     with torch.no_grad():
@@ -412,7 +413,7 @@ def test_reference_block_equals_formula_and_a_learners_block(setting, training):
     reference, sd, x = reference_setting(*setting)
     with torch.no_grad():
         expected = reference.train(training)(x.clone())
-        formula = resnet._block_variant(sd, x, stride, training, None)
+        formula = resnet_block._block_variant(sd, x, stride, training, None)
         learner = block_with(impl.block_explicit, sd, stride, training)(x.clone())
     assert expected.shape == (4, cout, size(h, 3, stride, 1), size(w, 3, stride, 1))
     torch.testing.assert_close(formula, expected, atol=1e-5, rtol=1e-5)
@@ -424,14 +425,14 @@ def test_each_predicted_block_mistake_is_what_the_wrong_block_computes(variant):
     """Does each mistake the block check predicts equal the output of a block that makes it, and differ from the
     right output on some public setting (so that the hint can be reached)?"""
     differs = []
-    for setting in resnet._BLOCK_SETTINGS:
+    for setting in resnet_block._BLOCK_SETTINGS:
         _, sd, x = reference_setting(*setting)
         stride = setting[2]
         for training in (False, True):
             with torch.no_grad():
-                predicted = resnet._block_variant(sd, x, stride, training, variant)
+                predicted = resnet_block._block_variant(sd, x, stride, training, variant)
                 actual = block_with(WRONG_BLOCK[variant], sd, stride, training)(x.clone())
-                right = resnet._block_variant(sd, x, stride, training, None)
+                right = resnet_block._block_variant(sd, x, stride, training, None)
             torch.testing.assert_close(actual, predicted, atol=1e-5, rtol=1e-5)
             differs.append(not torch.allclose(predicted, right, atol=1e-3))
     assert any(differs)
@@ -443,8 +444,8 @@ def test_stage_shapes_equal_the_table_and_a_real_forward():
     import torchvision
     with torch.random.fork_rng(devices=[]):   # its initial weights (irrelevant to shapes) leave the RNG alone
         cpu = torchvision.models.resnet18()
-    cases = resnet._shape_cases(extended=True)
-    assert len(cases) > len(resnet._shape_cases(extended=False))
+    cases = shapes._shape_cases(extended=True)
+    assert len(cases) > len(shapes._shape_cases(extended=False))
     for case in cases:
         h, w = case.args
         assert case.expected == shapes_by_table(h, w) == impl.shapes_meta_model(h, w), case.label
@@ -502,7 +503,7 @@ def finite_difference_norm(model, layer_name, images, labels, eps=1e-6):
 def test_grad_norm_references_equal_backward_and_finite_differences():
     """For every model of the hidden cases, is the norm the check expects the one loss.backward() gives on a
     copy, and the one central finite differences give in float64?"""
-    cases = resnet._grad_cases(7, extended=True)
+    cases = gradients._grad_cases(7, extended=True)
     firsts = [case for case in cases if case.label.endswith("first call")]
     assert len(firsts) == 3
     for case in firsts:
