@@ -126,7 +126,7 @@ def _compare_norm(check, got, case, *, name, general_hint=None):
     matched = next((m for m in mistakes_of(case) if math.isclose(got, m.answer, rel_tol=1e-3, abs_tol=1e-7)), None)
     raise Verdict(CheckResult(check, INCORRECT, "the gradient norm is wrong.", case=case.label,
                               evidence=[f"expected {case.expected:.6g}, got {got:.6g}"],
-                              hint=matched.hint if matched else general_hint, mistake=matched and matched.key,
+                              hint=matched.hint if matched else general_hint, mistake=matched.key if matched else None,
                               next_step="Fix the computation, re-run its cell, then run this check again."))
 
 

@@ -91,7 +91,7 @@ def _compare_shapes(check, got, case, *, name, general_hint=None):
     matched = next((m for m in mistakes_of(case) if m.answer == mine), None)
     raise Verdict(CheckResult(check, INCORRECT, f"the shape after `{key}` is wrong.", case=case.label,
                               evidence=[f"{key}: expected {case.expected[key]}, got {mine[key]}"],
-                              hint=matched.hint if matched else general_hint, mistake=matched and matched.key,
+                              hint=matched.hint if matched else general_hint, mistake=matched.key if matched else None,
                               next_step="Fix the arithmetic, re-run its cell, then run this check again."))
 
 
