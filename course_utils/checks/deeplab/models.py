@@ -96,8 +96,9 @@ def _named_convs(model):
     return (dw, pw) if isinstance(dw, nn.Conv2d) and isinstance(pw, nn.Conv2d) else None
 
 
-def diagnose_separable(model, reference):
+def diagnose_separable(problem):
     """Which known mistake explains a state dict unlike the reference's: names, then the parameter count."""
+    model, reference = problem.model, problem.reference
     convs = _named_convs(model)
     if convs is None:
         return M.mistake("make_separable_conv.names", None)
@@ -225,10 +226,11 @@ def _aspp_mistakes(rates):
     return mistakes
 
 
-def diagnose_aspp(model, reference):
+def diagnose_aspp(problem):
     """Which known mistake explains a state dict unlike torchvision's ASPP: a missing branch, biases, the
     projection; else the layout itself."""
     import torch.nn as nn
+    model, reference = problem.model, problem.reference
     if not any(isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d))
                for m in model.modules()):
         return M.mistake("make_aspp.no_pooling", None)

@@ -66,6 +66,24 @@ class ModelCase:
 
 
 @dataclass
+class StructureProblem:
+    """What did not fit when the reference's weights were put into the learner's model.
+
+    By state-dict keys: ``missing`` and ``unexpected`` keys, or the first key of the wrong shape; by
+    structure: the weighted layers of both models (``mine``, ``theirs``) in the order forward runs them.
+    """
+
+    case: ModelCase | None
+    model: Any
+    reference: Any
+    missing: Sequence[str] = ()
+    unexpected: Sequence[str] = ()
+    shape_key: str | None = None
+    mine: Sequence[Any] = ()
+    theirs: Sequence[Any] = ()
+
+
+@dataclass
 class ModelScenario:
     """How to judge one model factory: its cases and what to say."""
 
@@ -74,9 +92,9 @@ class ModelScenario:
     weights: str = WEIGHTS_BY_STRUCTURE          # or WEIGHTS_BY_KEYS: the state dict's keys and shapes must match
     general_hint: str | None = None              # for outputs that match no known mistake
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
-    # or, instead of one text, a diagnosis: diagnose(model, reference) -> the Mistake (M.mistake(key, None)) that
-    # explains the layers that differ, or None for structure_hint
-    diagnose: Callable[[Any, Any], Mistake | None] | None = None
+    # a diagnosis of what did not fit: diagnose(problem: StructureProblem) -> the Mistake (M.mistake(key, None))
+    # or the text that explains it, or None for structure_hint
+    diagnose: Callable[[StructureProblem], Mistake | str | None] | None = None
     # (text in the error message, hint) for errors the learner's forward raises that the check recognises
     error_hints: Sequence[tuple[str, str]] = ()
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
@@ -87,6 +105,9 @@ class ModelScenario:
     # check-specific steps run once before the cases: before(scenario, factory) raises Verdict on a problem
     # (e.g. parameter counts on the meta device, which name a wrong layer more precisely than its outputs)
     before: Sequence[Callable[..., None]] = ()
+    # a check-specific look at the factory before each case's model is built: preflight(factory, case, first)
+    # raises Verdict on a problem (e.g. per-stage shapes on the meta device, before any weight is loaded)
+    preflight: Callable[..., None] | None = None
     atol: float = 1e-4
     rtol: float = 1e-4
 
@@ -99,6 +120,8 @@ def check_model(factory, scenario: ModelScenario, *, strict: bool, seed: int = 0
         for step in scenario.before:
             step(scenario, factory)
         for index, case in enumerate(scenario.cases):
+            if scenario.preflight is not None:
+                scenario.preflight(factory, case, index == 0)
             try:
                 run_model_case(scenario, factory, case, g, first=index == 0)
             except Verdict as verdict:
@@ -208,8 +231,9 @@ def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool):
         model.train()
         with torch.no_grad(), own_random_state():
             if learner:
-                call_learner(check, model, Case("a forward pass in training mode", inputs), first=True,
-                             name=forward_name(model))
+                shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+                label = f"a forward pass in training mode, on {'x' if len(inputs) == 1 else 'inputs'} of shape {shapes}"
+                call_learner(check, model, Case(label, inputs), first=True, name=forward_name(model))
             else:
                 model(*inputs)
     finally:
@@ -227,13 +251,15 @@ def _shapes_text(module) -> str:
     return ", ".join(f"{name} {shape}" for name, shape in _tensor_shapes(module)) or "no tensors"
 
 
-def _structure_diagnosis(scenario: ModelScenario, model, reference) -> tuple[str | None, str | None]:
+def _structure_diagnosis(scenario: ModelScenario, problem: StructureProblem) -> tuple[str | None, str | None]:
     """(hint, mistake key) for layers that differ from the reference's: the scenario's diagnosis, else its text."""
-    found = scenario.diagnose(model, reference) if scenario.diagnose and model is not None else None
-    return (found.hint, found.key) if found else (scenario.structure_hint or scenario.general_hint, None)
+    found = scenario.diagnose(problem) if scenario.diagnose and problem.model is not None else None
+    if isinstance(found, Mistake):
+        return found.hint, found.key
+    return found or scenario.structure_hint or scenario.general_hint, None
 
 
-def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list, *, model=None,
+def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list, *, case=None, model=None,
                 reference=None) -> list[tuple[Any, Any]]:
     """Pair the learner's weighted layers with the reference's, or a verdict naming the first that differs."""
     check = scenario.check
@@ -245,7 +271,7 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
                        f"the reference's is {describe_layer(b)}, with {_shapes_text(b)}")
         else:
             continue
-        hint, key = _structure_diagnosis(scenario, model, reference)
+        hint, key = _structure_diagnosis(scenario, StructureProblem(case, model, reference, mine=mine, theirs=theirs))
         raise Verdict(CheckResult(check, INCORRECT, "a layer with weights differs from the reference's "
                                   "(layers counted in the order forward runs them).",
                                   case=case_label, evidence=[problem], hint=hint, mistake=key,
@@ -253,7 +279,7 @@ def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: li
     if len(mine) != len(theirs):
         extra = mine[len(theirs)] if len(mine) > len(theirs) else theirs[len(mine)]
         whose = "yours has" if len(mine) > len(theirs) else "the reference has"
-        hint, key = _structure_diagnosis(scenario, model, reference)
+        hint, key = _structure_diagnosis(scenario, StructureProblem(case, model, reference, mine=mine, theirs=theirs))
         raise Verdict(CheckResult(check, INCORRECT, "the model has a different number of layers with weights.",
                                   case=case_label,
                                   evidence=[f"{len(mine)} layers with weights, the reference {len(theirs)}; "
@@ -280,7 +306,7 @@ def load_by_structure(pairs) -> None:
                 a.copy_(b)
 
 
-def load_by_keys(scenario: ModelScenario, case_label: str, model, reference) -> None:
+def load_by_keys(scenario: ModelScenario, case_label: str, model, reference, case=None) -> None:
     """Load the reference's state dict with ``strict=True``, or a verdict listing the keys that differ."""
     mine, theirs = model.state_dict(), reference.state_dict()
     missing = [k for k in theirs if k not in mine]
@@ -291,11 +317,16 @@ def load_by_keys(scenario: ModelScenario, case_label: str, model, reference) -> 
     if unexpected:
         evidence.append("unexpected: " + ", ".join(unexpected[:4])
                         + (f" and {len(unexpected) - 4} more" if len(unexpected) > 4 else ""))
+    shape_key = None
     if not evidence:
-        evidence = [f"{k}: expected shape {tuple(t.shape)}, got {tuple(mine[k].shape)}"
-                    for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)][:1]
+        shape_key = next((k for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)), None)
+        if shape_key is not None:
+            evidence = [f"{shape_key}: expected shape {tuple(theirs[shape_key].shape)}, "
+                        f"got {tuple(mine[shape_key].shape)}"]
     if evidence:
-        hint, key = _structure_diagnosis(scenario, model, reference)
+        problem = StructureProblem(case, model, reference, missing=missing, unexpected=unexpected,
+                                   shape_key=shape_key)
+        hint, key = _structure_diagnosis(scenario, problem)
         raise Verdict(CheckResult(scenario.check, INCORRECT, "the state dict differs from the reference's.",
                                   case=case_label, evidence=evidence, hint=hint, mistake=key,
                                   next_step="Fix the layers and run the check again."))
@@ -311,7 +342,9 @@ def _run(model, inputs, mode, seed, *, check=None, label=""):
     import torch
     model.train(mode == TRAIN)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        # the CPU generator only: torch.manual_seed would also queue a seed for CUDA, which fork_rng(devices=[])
+        # does not restore (and whose lazy queueing formats a stack trace: a third of a small scenario's time)
+        torch.default_generator.manual_seed(seed)
         if check is None:
             return model(*inputs)
         out, _ = call_learner(check, model, Case(label, inputs), first=True, name=forward_name(model))
@@ -378,12 +411,12 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
-        load_by_keys(scenario, case.label, model, reference)
+        load_by_keys(scenario, case.label, model, reference, case)
         pairs = pair_by_name(model, reference)
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
         mine = layers_in_forward_order(check, model, inputs, learner=True)
-        pairs = pair_layers(scenario, case.label, mine, theirs, model=model, reference=reference)
+        pairs = pair_layers(scenario, case.label, mine, theirs, case=case, model=model, reference=reference)
         randomize_(reference, g)
         load_by_structure(pairs)
     for mode in case.modes:

@@ -37,7 +37,10 @@ import torch.nn.functional as F
 import course_utils.checks as checks
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_first_layer_grad_norm,
                                  check_make_basic_block, check_make_resnet18, check_resnet18_shapes)
-from course_utils.checks import resnet
+from course_utils.checks.resnet import block as resnet_block
+from course_utils.checks.resnet import gradients, network, shapes
+from course_utils.checks.engine import randomize_
+from course_utils.checks.messages.resnet import M
 from course_utils.checks.resnet import reference_basic_block
 
 from checks.resnet import impls as impl
@@ -72,11 +75,18 @@ SPECS = {
 }
 ALL = list(SPECS)
 
-BLOCK_HINT = dict(resnet._BLOCK_MISTAKES)   # variant -> hint, as the check states it
-BLOCK_SETTINGS = resnet._BLOCK_SETTINGS + resnet._BLOCK_EXTENDED
-WRONG_BLOCK = {"no_final_relu": impl.block_no_final_relu, "relu_before_add": impl.block_relu_before_add,
-               "no_shortcut": impl.block_no_shortcut, "stride_on_conv2": impl.block_stride_on_conv2,
-               "relu_before_bn": impl.block_relu_before_bn, "no_inner_relu": impl.block_no_inner_relu}
+# check name -> plausible wrong implementations, each failing with the message that names its mistake
+# (test_contract.py runs them all); filled below, section 2.
+CATALOGUE: dict[str, list] = {}
+
+BLOCK_SETTINGS = resnet_block._BLOCK_SETTINGS + resnet_block._BLOCK_EXTENDED
+# mistake key -> the wrong block that makes it
+WRONG_BLOCK = {"make_basic_block.no_final_relu": impl.block_no_final_relu,
+               "make_basic_block.relu_before_add": impl.block_relu_before_add,
+               "make_basic_block.no_shortcut": impl.block_no_shortcut,
+               "make_basic_block.stride_on_conv2": impl.block_stride_on_conv2,
+               "make_basic_block.relu_before_bn": impl.block_relu_before_bn,
+               "make_basic_block.no_inner_relu": impl.block_no_inner_relu}
 
 
 def correct_of(name):
@@ -97,7 +107,7 @@ def reference_setting(cin, cout, stride, h, w, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         block = reference_basic_block()(cin, cout, stride)
-    resnet._randomize(block, g)
+    randomize_(block, g)
     return block, {k: v.clone() for k, v in block.state_dict().items()}, torch.randn(4, cin, h, w, generator=g)
 
 
@@ -140,7 +150,7 @@ def shapes_by_table(h, w):
 def cpu_stage_shapes(model, h, w):
     """Shapes after each part from a real forward on the CPU, with forward hooks."""
     shapes = {}
-    for name in resnet.STAGES:
+    for name in network.STAGES:
         getattr(model, name).register_forward_hook(
             lambda module, args, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
     with torch.no_grad():
@@ -197,17 +207,17 @@ def test_the_block_class_itself_passes_as_a_factory():
 # 2. Catalogues of plausible wrong implementations
 # ==========================================================================
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+CATALOGUE["make_basic_block"] = [
     mistake("Does check_make_basic_block notice a ReLU applied before the addition?", impl.block_relu_before_add,
-            BLOCK_HINT["relu_before_add"]),
+            M("make_basic_block.relu_before_add")),
     mistake("Does it notice the ReLU missing after the addition?", impl.block_no_final_relu,
-            BLOCK_HINT["no_final_relu"]),
-    mistake("Does it notice the shortcut never added?", impl.block_no_shortcut, BLOCK_HINT["no_shortcut"]),
+            M("make_basic_block.no_final_relu")),
+    mistake("Does it notice the shortcut never added?", impl.block_no_shortcut, M("make_basic_block.no_shortcut")),
     mistake("Does it notice the stride on the second convolution?", impl.block_stride_on_conv2,
-            BLOCK_HINT["stride_on_conv2"]),
-    mistake("Does it notice conv → ReLU → BN?", impl.block_relu_before_bn, BLOCK_HINT["relu_before_bn"]),
+            M("make_basic_block.stride_on_conv2")),
+    mistake("Does it notice conv → ReLU → BN?", impl.block_relu_before_bn, M("make_basic_block.relu_before_bn")),
     mistake("Does it notice no ReLU between the convolutions?", impl.block_no_inner_relu,
-            BLOCK_HINT["no_inner_relu"]),
+            M("make_basic_block.no_inner_relu")),
     mistake("Does it notice a 3×3 projection?", impl.block_projection_3x3, "The projection is a 1×1 convolution"),
     mistake("Does it notice a projection without batch norm?", impl.block_projection_without_bn,
             "1×1 convolution followed by batch norm"),
@@ -228,10 +238,15 @@ def test_the_block_class_itself_passes_as_a_factory():
             "conv3×3 (stride, padding 1) → BN → ReLU → conv3×3 (padding 1) → BN"),
     mistake("Does it ask for the forgotten return?", impl.block_forgets_return, "forget a `return`",
             outcome=UNCHECKABLE),
-])
-def test_check_make_basic_block_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_make_basic_block fail each plausible wrong block with the message naming its mistake?"""
-    assert_names_mistake(check_make_basic_block, learner, outcome, field, needle, hidden)
+]
+
+
+@pytest.mark.parametrize("key", list(WRONG_BLOCK))
+def test_block_verdict_carries_the_key_of_the_mistake_it_names(key):
+    """Does each wrong block's verdict name its mistake by key (the table's text, the catalogue's needle)?"""
+    result = check_make_basic_block(WRONG_BLOCK[key])
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
 
 
 def test_block_keys_are_compared_before_any_forward():
@@ -247,7 +262,7 @@ def test_block_keys_are_compared_before_any_forward():
     assert not forwards
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+CATALOGUE["make_resnet18"] = [
     mistake("Does check_make_resnet18 notice the lecture notes' stem padding of 1?", impl.resnet18_stem_padding_1,
             "needs padding 3"),
     mistake("Does it notice the stem's max pool left out?", impl.resnet18_no_maxpool, "ends with a 3×3 max pool"),
@@ -275,10 +290,19 @@ def test_block_keys_are_compared_before_any_forward():
             impl.resnet18_ignores_block_with_wrong_own_block, "Build the stages from the `block` argument"),
     mistake("Does it refuse torchvision's resnet18?", impl.resnet18_is_torchvisions, "torchvision's ResNet",
             field="summary"),
-])
-def test_check_make_resnet18_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_make_resnet18 fail each plausible wrong ResNet-18 with the message naming its mistake?"""
-    assert_names_mistake(check_make_resnet18, learner, outcome, field, needle, hidden)
+]
+
+
+@pytest.mark.parametrize("learner, key", [
+    (impl.resnet18_stem_padding_1, "make_resnet18.stem_padding"), (impl.resnet18_no_maxpool, "make_resnet18.no_maxpool"),
+    (impl.resnet18_maxpool_padding_0, "make_resnet18.maxpool_padding"),
+    (impl.resnet18_softmax_at_end, "make_resnet18.softmax"), (impl.resnet18_no_stem_relu, "make_resnet18.no_stem_relu"),
+    (impl.resnet18_avgpool_in_stem, "make_resnet18.avgpool_in_stem")])
+def test_resnet18_verdict_carries_the_key_of_the_mistake_it_names(learner, key):
+    """Does each wrong network's verdict name its mistake by key, by its stage shapes or by its logits?"""
+    result = check_make_resnet18(learner)
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
 
 
 def test_resnet18_stage_shape_evidence_is_torchvisions():
@@ -289,7 +313,7 @@ def test_resnet18_stage_shape_evidence_is_torchvisions():
     assert result.evidence == [f"conv1: expected (C, H, W) = {expected}, got {got}"]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+CATALOGUE["resnet18_shapes"] = [
     mistake("Does check_resnet18_shapes notice the lecture notes' stem padding of 1?", impl.shapes_stem_padding_1,
             "needs padding 3"),
     mistake("Does it notice the max pool's padding forgotten?", impl.shapes_maxpool_no_padding,
@@ -304,10 +328,19 @@ def test_resnet18_stage_shape_evidence_is_torchvisions():
     mistake("Does it notice layer1 halving the size?", impl.shapes_layer1_halves, "layer1 keeps the size"),
     mistake("Does it refuse (1, C, H, W) with the batch dimension?", impl.shapes_with_batch_dimension,
             "(channels, height, width)", outcome=UNCHECKABLE),
-])
-def test_check_resnet18_shapes_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_resnet18_shapes fail each plausible wrong answer with the message naming its mistake?"""
-    assert_names_mistake(check_resnet18_shapes, learner, outcome, field, needle, hidden)
+]
+
+
+@pytest.mark.parametrize("learner, key", [
+    (impl.shapes_stem_padding_1, "resnet18_shapes.stem_padding"), (impl.shapes_maxpool_no_padding,
+                                                                   "resnet18_shapes.pool_padding"),
+    (impl.shapes_ceil, "resnet18_shapes.rounded_up"), (impl.shapes_channels_last, "resnet18_shapes.channels_last"),
+    (impl.shapes_width_first, "resnet18_shapes.width_first"), (impl.shapes_layer1_halves,
+                                                               "resnet18_shapes.layer1_stride")])
+def test_shapes_verdict_carries_the_key_of_the_mistake_it_names(learner, key):
+    """Does each wrong shape table's verdict name its mistake by key?"""
+    result = check_resnet18_shapes(learner)
+    assert result.mistake == key, result.text()
 
 
 def test_swapped_height_and_width_fail_on_the_first_non_square_case():
@@ -320,7 +353,7 @@ def test_swapped_height_and_width_fail_on_the_first_non_square_case():
     assert result.evidence == [f"conv1: expected {(c, eh, ew)}, got {(c, ew, eh)}"]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle, hidden", [
+CATALOGUE["first_layer_grad_norm"] = [
     mistake("Does check_first_layer_grad_norm notice a summed loss?", impl.grad_norm_sum_reduction,
             "not the sum"),
     mistake("Does it notice the squared norm?", impl.grad_norm_squared, "not its square"),
@@ -343,10 +376,20 @@ def test_swapped_height_and_width_fail_on_the_first_non_square_case():
             impl.grad_norm_first_parameter, "the gradient of `stem.0.weight`", hidden=True),
     mistake("Does it ask for a number when the gradient tensor is returned?", impl.grad_norm_returns_gradient,
             "expected a float", field="summary", outcome=UNCHECKABLE),
-])
-def test_check_first_layer_grad_norm_names_each_mistake(learner, outcome, field, needle, hidden):
-    """Does check_first_layer_grad_norm fail each plausible wrong measurement with the message naming it?"""
-    assert_names_mistake(check_first_layer_grad_norm, learner, outcome, field, needle, hidden)
+]
+
+
+@pytest.mark.parametrize("learner, key", [
+    (impl.grad_norm_sum_reduction, "first_layer_grad_norm.sum_reduction"),
+    (impl.grad_norm_squared, "first_layer_grad_norm.squared"), (impl.grad_norm_l1, "first_layer_grad_norm.l1"),
+    (impl.grad_norm_no_zero_grad, "first_layer_grad_norm.no_zero_grad"),
+    (impl.grad_norm_all_parameters, "first_layer_grad_norm.all_parameters"),
+    (impl.grad_norm_of_weight, "first_layer_grad_norm.weight_norm"),
+    (impl.grad_norm_last_layer, "first_layer_grad_norm.other_parameter")])
+def test_grad_norm_verdict_carries_the_key_of_the_mistake_it_names(learner, key):
+    """Does each wrong measurement's verdict name its mistake by key?"""
+    result = check_first_layer_grad_norm(learner)
+    assert result.mistake == key, result.text()
 
 
 def test_stale_gradients_fail_on_the_second_call_with_twice_the_norm():
@@ -370,7 +413,7 @@ def test_reference_block_equals_formula_and_a_learners_block(setting, training):
     reference, sd, x = reference_setting(*setting)
     with torch.no_grad():
         expected = reference.train(training)(x.clone())
-        formula = resnet._block_variant(sd, x, stride, training, None)
+        formula = resnet_block._block_variant(sd, x, stride, training, None)
         learner = block_with(impl.block_explicit, sd, stride, training)(x.clone())
     assert expected.shape == (4, cout, size(h, 3, stride, 1), size(w, 3, stride, 1))
     torch.testing.assert_close(formula, expected, atol=1e-5, rtol=1e-5)
@@ -382,14 +425,14 @@ def test_each_predicted_block_mistake_is_what_the_wrong_block_computes(variant):
     """Does each mistake the block check predicts equal the output of a block that makes it, and differ from the
     right output on some public setting (so that the hint can be reached)?"""
     differs = []
-    for setting in resnet._BLOCK_SETTINGS:
+    for setting in resnet_block._BLOCK_SETTINGS:
         _, sd, x = reference_setting(*setting)
         stride = setting[2]
         for training in (False, True):
             with torch.no_grad():
-                predicted = resnet._block_variant(sd, x, stride, training, variant)
+                predicted = resnet_block._block_variant(sd, x, stride, training, variant)
                 actual = block_with(WRONG_BLOCK[variant], sd, stride, training)(x.clone())
-                right = resnet._block_variant(sd, x, stride, training, None)
+                right = resnet_block._block_variant(sd, x, stride, training, None)
             torch.testing.assert_close(actual, predicted, atol=1e-5, rtol=1e-5)
             differs.append(not torch.allclose(predicted, right, atol=1e-3))
     assert any(differs)
@@ -401,8 +444,8 @@ def test_stage_shapes_equal_the_table_and_a_real_forward():
     import torchvision
     with torch.random.fork_rng(devices=[]):   # its initial weights (irrelevant to shapes) leave the RNG alone
         cpu = torchvision.models.resnet18()
-    cases = resnet._shape_cases(extended=True)
-    assert len(cases) > len(resnet._shape_cases(extended=False))
+    cases = shapes._shape_cases(extended=True)
+    assert len(cases) > len(shapes._shape_cases(extended=False))
     for case in cases:
         h, w = case.args
         assert case.expected == shapes_by_table(h, w) == impl.shapes_meta_model(h, w), case.label
@@ -460,7 +503,7 @@ def finite_difference_norm(model, layer_name, images, labels, eps=1e-6):
 def test_grad_norm_references_equal_backward_and_finite_differences():
     """For every model of the hidden cases, is the norm the check expects the one loss.backward() gives on a
     copy, and the one central finite differences give in float64?"""
-    cases = resnet._grad_cases(7, extended=True)
+    cases = gradients._grad_cases(7, extended=True)
     firsts = [case for case in cases if case.label.endswith("first call")]
     assert len(firsts) == 3
     for case in firsts:

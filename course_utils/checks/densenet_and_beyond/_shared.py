@@ -1,0 +1,161 @@
+"""What the custom checks of notebook 05 share: references with seeded values, layers in the order they run.
+
+The dense block, the DenseNet and the SE block are judged with these: their
+references are built from parts the check hands the learner (dense block,
+DenseNet) or pair a learner's ``nn.Linear`` with the reference's 1×1
+convolution (SE), which a model scenario (``engine.models``) does not do.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner
+
+
+def fill_(module, g):
+    """Give every conv, dense and batch-norm layer of ``module`` values from the local generator ``g``.
+
+    Convolutions get He-scaled weights and batch norms statistics near (0, 1),
+    so activations stay of order one through many layers.
+    """
+    import torch
+    nn = torch.nn
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                shape = m.num_features
+                m.weight.copy_(torch.rand(shape, generator=g) + 0.5)
+                m.bias.copy_(0.2 * torch.randn(shape, generator=g))
+                m.running_mean.copy_(0.2 * torch.randn(shape, generator=g))
+                m.running_var.copy_(torch.rand(shape, generator=g) + 0.5)
+                m.num_batches_tracked.zero_()
+            elif isinstance(m, (nn.Conv2d, nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_in))
+                if m.bias is not None:
+                    m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
+    return module
+
+
+def seeded_reference(build, g):
+    """``build()`` on the meta device (no global random numbers drawn), then on the CPU with values from ``g``."""
+    import torch
+    with torch.device("meta"):
+        module = build()
+    return fill_(module.to_empty(device="cpu"), g)
+
+
+def leaf_types():
+    import torch
+    return (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d)
+
+
+def run_recording(check, model, x, label, counter=None):
+    """Run the learner's model on ``x`` (no grad), recording its conv, dense and batch-norm layers in the
+    order they run (and its FLOPs in ``counter``, a FlopCounterMode, if given).  Returns
+    ``(output, layers, case)``."""
+    import contextlib
+
+    import torch
+    order = []
+    hooks = [m.register_forward_hook(lambda module, inputs, output: order.append(module))
+             for m in model.modules() if isinstance(m, leaf_types())]
+    case = Case(f"{label} on x of shape {tuple(x.shape)}", (x,))
+    try:
+        with torch.no_grad(), (counter if counter is not None else contextlib.nullcontext()):
+            out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out, list(dict.fromkeys(order)), case
+
+
+def layers_in_order(model, x):
+    """The reference's conv, dense and batch-norm layers in the order they run (no learner code involved)."""
+    import torch
+    order = []
+    hooks = [m.register_forward_hook(lambda module, inputs, output: order.append(module))
+             for m in model.modules() if isinstance(m, leaf_types())]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return list(dict.fromkeys(order))
+
+
+def describe(m, *, dense_1x1=False) -> str:
+    """A layer by its shape, e.g. ``Conv2d(16→32, 1×1)``; with ``dense_1x1`` a 1×1 conv reads as a dense layer."""
+    import torch
+    nn = torch.nn
+    if isinstance(m, nn.BatchNorm2d):
+        return f"BatchNorm2d({m.num_features})"
+    if isinstance(m, nn.Linear) or (dense_1x1 and isinstance(m, nn.Conv2d) and m.weight.shape[2:] == (1, 1)):
+        if isinstance(m, nn.Linear):
+            n_in, n_out = m.in_features, m.out_features
+        else:
+            n_in, n_out = m.in_channels, m.out_channels
+        return f"dense({n_in}→{n_out})"
+    kh, kw = m.kernel_size
+    extra = "" if tuple(m.stride) == (1, 1) else f", stride {m.stride[0] if m.stride[0] == m.stride[1] else m.stride}"
+    extra += ", bias" if m.bias is not None else ""
+    return f"Conv2d({m.in_channels}→{m.out_channels}, {kh}×{kw}{extra})"
+
+
+def compare_layers(check, label, mine, reference, hints, general_hint, *, dense_1x1=False):
+    """Verdict unless the learner's layers, in the order they ran, have the reference's shapes."""
+    got = [describe(m, dense_1x1=dense_1x1) for m in mine]
+    want = [describe(m, dense_1x1=dense_1x1) for m in reference]
+    if got == want:
+        return
+    hint = next((h for test, h in hints if test(got, want)), general_hint)
+    raise Verdict(CheckResult(check, INCORRECT, "the layers (in the order they ran) differ from the reference's.",
+                              case=label, evidence=[f"ran: {', '.join(got) or 'no conv, dense or batch-norm layer'}",
+                                                    f"expected: {', '.join(want)}"],
+                              hint=hint, next_step="Fix the layers and run the check again."))
+
+
+def copy_state(reference_layers, learner_layers):
+    """Copy weights, biases and running statistics layer by layer (reshaped: a 1×1 conv may meet a dense layer).
+
+    A learner's layer without a bias gets none; the reference's bias is then zeroed so both compute the same.
+    """
+    import torch
+    with torch.no_grad():
+        for ref, mine in zip(reference_layers, learner_layers):
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                source, target = getattr(ref, name, None), getattr(mine, name, None)
+                if source is None:
+                    continue
+                if target is None:
+                    source.zero_()
+                    continue
+                target.copy_(source.reshape(target.shape))
+
+
+def forward(check, model, x, label, training):
+    import torch
+    model.train(training)
+    case = Case(f"{label} in {'training' if training else 'eval'} mode on x of shape {tuple(x.shape)}", (x,))
+    with torch.no_grad():
+        out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
+    return out, case.label
+
+
+def shape_verdict(check, out, want, label, shape_hints, general_hint):
+    """Verdict unless ``out`` is a tensor of shape ``want``; ``shape_hints``: wrong shape -> hint."""
+    import torch
+    if out is None:
+        raise Verdict(CheckResult(check, UNCHECKABLE, "`forward` returned None.", case=label,
+                                  hint="Did you forget a `return` at the end of `forward`?",
+                                  next_step="Return the output tensor and run the check again."))
+    if not isinstance(out, torch.Tensor):
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`forward` returned {type(out).__name__}; expected a tensor.",
+                                  case=label, next_step="Return one tensor and run the check again."))
+    if tuple(out.shape) != tuple(want):
+        hint = shape_hints.get(tuple(out.shape), general_hint)
+        raise Verdict(CheckResult(check, INCORRECT, "the output has the wrong shape.", case=label,
+                                  evidence=[f"expected shape {tuple(want)}, got {tuple(out.shape)}"], hint=hint,
+                                  next_step="Fix the shape first; then the values are compared."))

@@ -1,0 +1,242 @@
+"""Beyond DenseNet: squeeze-and-excitation, EfficientNet's compound scaling, deformable convolution.
+
+* the SE block is compared with ``torchvision.ops.SqueezeExcitation`` holding
+  the same weights (its dense layers may be ``nn.Linear`` or 1×1 convolutions,
+  with biases or without, so the weights are copied reshaped, not by a model
+  scenario); known mistakes by formula;
+* compound scaling with the formulas of Tan & Le (2019);
+* deformable convolution with zero offsets with ``F.conv2d`` (which the
+  learner may not call).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, build_learner_model, compare_parts,
+                      compare_tensor, finish, generator, mistakes_of, pair, randn, run_cases)
+from ..messages.densenet_and_beyond import M
+from ._shared import compare_layers, copy_state, forward, layers_in_order, run_recording, seeded_reference, \
+    shape_verdict
+
+# (channels, reduction, N, H, W)
+_SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (20, 8, 2, 6, 3)]
+_SE_EXTENDED = [(64, 16, 2, 7, 7), (10, 2, 1, 1, 1), (96, 24, 2, 3, 5)]
+
+def _se_variants(ref, x):
+    import torch
+    w1, b1 = ref.fc1.weight.flatten(1), ref.fc1.bias
+    w2, b2 = ref.fc2.weight.flatten(1), ref.fc2.bias
+
+    def run(pool="mean", relu=True, gate="sigmoid", combine="mul"):
+        z = {"mean": x.mean(dim=(2, 3)), "max": x.amax(dim=(2, 3)), "sum": x.sum(dim=(2, 3))}[pool]
+        h = z @ w1.T + b1
+        h = torch.relu(h) if relu else h
+        a = h @ w2.T + b2
+        s = {"sigmoid": torch.sigmoid, "none": lambda t: t, "relu": torch.relu,
+             "softmax": lambda t: torch.softmax(t, dim=1), "tanh": torch.tanh}[gate](a)[:, :, None, None]
+        return x * s if combine == "mul" else x + s
+    return [M.mistake("make_se_block.no_sigmoid", run(gate="none")),
+            M.mistake("make_se_block.softmax", run(gate="softmax")),
+            M.mistake("make_se_block.relu_gate", run(gate="relu")),
+            M.mistake("make_se_block.tanh_gate", run(gate="tanh")),
+            M.mistake("make_se_block.max_squeeze", run(pool="max")),
+            M.mistake("make_se_block.sum_squeeze", run(pool="sum")),
+            M.mistake("make_se_block.no_inner_relu", run(relu=False)),
+            M.mistake("make_se_block.adds", run(combine="add"))]
+
+
+def check_make_se_block(make_se_block, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``make_se_block(channels, reduction=16) -> nn.Module``, the squeeze-and-excitation block.
+
+    (N, C, H, W) → (N, C, H, W): squeeze (global average pool), excitation (dense C → C // reduction, ReLU,
+    dense → C, sigmoid), then each channel of x scaled by its weight.  Dense layers may be ``nn.Linear`` or
+    1×1 ``nn.Conv2d``, with biases or without.  Compared with ``torchvision.ops.SqueezeExcitation`` holding
+    the same weights.
+    """
+    import torch
+    from torchvision.ops import SqueezeExcitation
+    check = "make_se_block"
+    g = generator(seed)
+    specs = _SE_SPECS + (_SE_EXTENDED if extended else [])
+
+    def behaviour():
+        for index, (channels, reduction, n, h, w) in enumerate(specs):
+            label = f"make_se_block({channels}, reduction={reduction})"
+            model = build_learner_model(check, make_se_block, label, channels, reduction=reduction,
+                                        first=index == 0)
+            x = randn(g, n, channels, h, w)
+            squeeze = channels // reduction
+            reference = seeded_reference(lambda: SqueezeExcitation(channels, squeeze), g)
+            model.eval()
+            out, mine, case = run_recording(check, model, x, label)
+            shape_verdict(check, out, (n, channels, h, w), case.label,
+                          {(n, channels, 1, 1): M("make_se_block.returns_scale"),
+                           (n, channels): M("make_se_block.returns_scale_2d")}, M("make_se_block.general"))
+            ref_layers = layers_in_order(reference, x)
+            hints = [(lambda got, want: len(got) == 1, M("make_se_block.one_dense")),
+                     (lambda got, want: len(got) == 2 and got[0] == f"dense({channels}→{channels})",
+                      M("make_se_block.no_bottleneck")),
+                     (lambda got, want: any(d.startswith(("Conv2d", "BatchNorm2d")) for d in got),
+                      M("make_se_block.dense_only"))]
+            compare_layers(check, label, mine, ref_layers, hints, M("make_se_block.general"), dense_1x1=True)
+            copy_state(ref_layers, mine)
+            with torch.no_grad():
+                expected = reference(x)
+                mistakes = _se_variants(reference, x)
+            got, where = forward(check, model, x, label, False)
+            compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes),
+                           name=f"{type(model).__name__}.forward", general_hint=M("make_se_block.general"))
+        return M("make_se_block.passed")
+
+    return run_cases(check, make_se_block, [], compare=None, strict=strict, after=behaviour)
+
+
+# --------------------------------------------------------------------------
+# compound_scaling — Tan & Le (2019)
+# --------------------------------------------------------------------------
+
+_SCALING_PARTS = ("depth multiplier", "width multiplier", "resolution multiplier", "FLOP factor")
+
+
+def _compare_float(check, got, case, *, name, general_hint=None):
+    """Raise ``Verdict`` unless ``got`` is a real number close to ``case.expected``."""
+    if got is None:
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned None.", case=case.label,
+                                  hint=M("compound_scaling.no_return"), next_step="Return a number."))
+    if hasattr(got, "item") and getattr(got, "ndim", 1) == 0:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{name}` returned {type(got).__name__}; expected a number.",
+                                  case=case.label, next_step="Return a float and run the check again."))
+    if math.isclose(float(got), case.expected, rel_tol=1e-6, abs_tol=1e-9):
+        return
+    matched = next((m for m in mistakes_of(case) if isinstance(m.answer, float)
+                    and math.isclose(float(got), m.answer, rel_tol=1e-6, abs_tol=1e-9)), None)
+    raise Verdict(CheckResult(check, INCORRECT, "the number is wrong.", case=case.label,
+                              evidence=[f"expected {case.expected:.6g}, got {float(got):.6g}"],
+                              hint=matched.hint if matched else general_hint, mistake=matched.key if matched else None,
+                              next_step="Fix the formula, re-run its cell, then run this check again."))
+
+
+def _scaling_cases(extended):
+    specs = [(2, None), (0.5, None), (3, (1.1, 1.2, 1.25)), (1, None)]
+    if extended:
+        specs += [(0, None), (7, None), (1.5, (1.3, 1.05, 1.1)), (-1, None)]
+    cases = []
+    for phi, coefficients in specs:
+        alpha, beta, gamma = coefficients or (1.2, 1.1, 1.15)
+        d, w, r = alpha ** phi, beta ** phi, gamma ** phi
+        expected = (d, w, r, d * w * w * r * r)  # FLOPs ∝ depth · width² · resolution²
+        mistakes = [("compound_scaling.linear_phi",
+                     (alpha * phi, beta * phi, gamma * phi, alpha * beta ** 2 * gamma ** 2 * phi)),
+                    ("compound_scaling.flops_no_squares", (d, w, r, d * w * r)),
+                    ("compound_scaling.flops_two", (d, w, r, 2.0 ** phi)),
+                    ("compound_scaling.swapped", (d, r, w, expected[3])),
+                    ("compound_scaling.swapped", (r, w, d, expected[3]))]
+        if coefficients is not None:
+            a, b, c = 1.2 ** phi, 1.1 ** phi, 1.15 ** phi
+            mistakes.append(("compound_scaling.default_coefficients", (a, b, c, a * b * b * c * c)))
+        kwargs = {} if coefficients is None else dict(alpha=alpha, beta=beta, gamma=gamma)
+        shown = "" if coefficients is None else f", alpha={alpha}, beta={beta}, gamma={gamma}"
+        cases.append(Case(f"compound_scaling({phi}{shown})", (phi,), kwargs, expected=expected,
+                          mistakes=[M.mistake(key, tuple(float(v) for v in m)) for key, m in mistakes]))
+    return cases
+
+
+def _compare_scaling(check, got, case, *, name, general_hint=None):
+    compare_parts(check, got, case, name=name, parts=_SCALING_PARTS, compare=_compare_float,
+                  shape="four numbers (depth, width, resolution, flops)",
+                  return_hint=M("compound_scaling.return_four"),
+                  general_hint=general_hint)
+
+
+def check_compound_scaling(compound_scaling, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15) -> (depth, width, resolution, flops)``:
+    the multipliers α^φ, β^φ, γ^φ and the FLOP factor (α·β²·γ²)^φ of EfficientNet (Tan & Le, 2019)."""
+    return run_cases("compound_scaling", compound_scaling, _scaling_cases(extended), compare=_compare_scaling,
+                     strict=strict, general_hint=M("compound_scaling.general"))
+
+
+# --------------------------------------------------------------------------
+# deform_conv_zero_offset — vs F.conv2d
+# --------------------------------------------------------------------------
+
+# (N, C_in, H, W, C_out, kh, kw, stride, padding, dilation, bias)
+_DEFORM_SPECS = [(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, True), (1, 2, 8, 6, 3, 3, 2, 2, (1, 0), 1, False),
+                 (2, 4, 9, 10, 2, 3, 3, 1, 2, 2, True)]
+_DEFORM_EXTENDED = [(3, 1, 10, 7, 5, 5, 5, (2, 1), 2, (1, 2), True), (1, 3, 5, 5, 1, 1, 1, 1, 0, 1, False),
+                    (2, 2, 12, 11, 3, 3, 3, 3, 0, 1, True)]
+
+def _deform_cases(seed, extended):
+    import torch
+    import torch.nn.functional as F
+    from torchvision.ops import deform_conv2d
+    g = generator(seed)
+    cases = []
+    for n, cin, h, w, cout, kh, kw, stride, padding, dilation, bias in \
+            _DEFORM_SPECS + (_DEFORM_EXTENDED if extended else []):
+        x, weight = randn(g, n, cin, h, w), randn(g, cout, cin, kh, kw)
+        b = randn(g, cout) if bias else None
+        settings = dict(stride=stride, padding=padding, dilation=dilation)
+        expected = F.conv2d(x, weight, b, **settings)
+        hout, wout = expected.shape[2:]
+        mistakes = [M.mistake("deform_conv_zero_offset.ones",
+                              deform_conv2d(x, torch.ones(n, 2 * kh * kw, hout, wout), weight, b, **settings)),
+                    M.mistake("deform_conv_zero_offset.zero_mask",
+                              deform_conv2d(x, torch.zeros(n, 2 * kh * kw, hout, wout), weight, b,
+                                            mask=torch.zeros(n, kh * kw, hout, wout), **settings))]
+        if bias:
+            mistakes.append(M.mistake("deform_conv_zero_offset.no_bias", F.conv2d(x, weight, None, **settings)))
+        if tuple(pair(stride)) != (1, 1) or tuple(pair(padding)) != (0, 0) or tuple(pair(dilation)) != (1, 1):
+            mistakes.append(M.mistake("deform_conv_zero_offset.settings_ignored",
+                                      tuple(F.conv2d(x, weight, b).shape)))
+        kwargs = dict(bias=b, **settings)
+        label = (f"x {tuple(x.shape)}, weight {tuple(weight.shape)}, bias {'yes' if bias else 'None'}, "
+                 f"stride={stride}, padding={padding}, dilation={dilation}")
+        cases.append(Case(label, (x, weight), kwargs, expected=expected, mistakes=mistakes))
+    return cases
+
+
+def _deform_forbidden():
+    import torch
+    import torch.nn.functional as F
+    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"), (torch, "convolution", "torch.convolution")]
+
+
+def _offset_dims(evidence):
+    """The (offset's, computed) output sizes from torchvision's size-mismatch error, or None."""
+    for line in evidence:
+        found = re.search(r"offset output dims: \((\d+), (\d+)\) - computed output dims: \((\d+), (\d+)\)", line)
+        if found:
+            sizes = tuple(int(v) for v in found.groups())
+            return sizes[:2], sizes[2:]
+    return None
+
+
+def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed=0, extended=False) -> CheckResult:
+    """Check ``deform_conv_zero_offset(x, weight, bias=None, stride=1, padding=0, dilation=1)``.
+
+    It must call ``torchvision.ops.deform_conv2d`` with zero offsets of shape (N, 2·kh·kw, H_out, W_out); the
+    result is compared with ``F.conv2d`` (which the learner's code may not call) on cases with stride, padding,
+    dilation, non-square maps and kernels.
+    """
+    check = "deform_conv_zero_offset"
+    cases = _deform_cases(seed, extended)
+    result = run_cases(check, deform_conv_zero_offset, cases, compare=compare_tensor,
+                       strict=False, forbidden=_deform_forbidden(),
+                       general_hint=M("deform_conv_zero_offset.general"))
+    if result.outcome == INCORRECT and "the very function this exercise re-implements" in result.summary:
+        called = result.summary.split("`")[3]
+        result.summary = f"`{result.summary.split('`')[1]}` called `{called}`; this exercise is about deform_conv2d."
+        result.hint = M("deform_conv_zero_offset.conv2d_called", called=called)
+    elif result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
+        result.hint = M("deform_conv_zero_offset.offset_shape")
+        dims = _offset_dims(result.evidence)
+        expected = {case.label: tuple(case.expected.shape[2:]) for case in cases}.get(result.case)
+        if dims is not None and expected is not None and dims[0] == expected != dims[1]:
+            # the offset is right; deform_conv2d was called with its defaults
+            result.hint = M("deform_conv_zero_offset.settings_not_passed")
+    return finish(result, strict)
