@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 from .cases import Case, Mistake
 from .compare import compare_tensor
 from .guards import own_random_state
-from .results import INCORRECT, UNCHECKABLE, CheckResult, Verdict
+from .results import INCORRECT, RAISED, UNCHECKABLE, CheckResult, Verdict
 from .runner import call_learner, run_cases
 
 WEIGHTS_BY_STRUCTURE = "structure"
@@ -72,6 +72,7 @@ class ModelScenario:
     weights: str = WEIGHTS_BY_STRUCTURE          # or WEIGHTS_BY_KEYS: the state dict's keys and shapes must match
     general_hint: str | None = None              # for outputs that match no known mistake
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
+    raised_hint: str | None = None               # for a forward that raises on the case's inputs
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
@@ -172,7 +173,13 @@ def describe_layer(module) -> str:
     return f"{type(module).__name__}({module.extra_repr()})"
 
 
-def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool):
+def on_inputs(inputs) -> str:
+    """How a verdict names the inputs of a forward call: "on x of shape (2, 3, 64, 48)"."""
+    shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+    return f"on x of shape {shapes}" if len(inputs) == 1 else f"on inputs of shape {shapes}"
+
+
+def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool, label: str = ""):
     """The modules that own weights or buffers, in the order one forward pass (training mode) runs them;
     those the pass never runs follow in the order they were registered."""
     import torch
@@ -189,8 +196,8 @@ def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool):
         model.train()
         with torch.no_grad(), own_random_state():
             if learner:
-                call_learner(check, model, Case("a forward pass in training mode", inputs), first=True,
-                             name=forward_name(model))
+                call_learner(check, model, Case(f"{label}, a forward pass in training mode, {on_inputs(inputs)}",
+                                                inputs), first=True, name=forward_name(model))
             else:
                 model(*inputs)
     finally:
@@ -343,6 +350,19 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     with own_random_state():
         reference = case.reference()
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
+    try:
+        _load_run_compare(scenario, model, reference, case, inputs, g)
+    except Verdict as verdict:
+        if verdict.result.outcome == RAISED and verdict.result.hint is None:
+            verdict.result.hint = scenario.raised_hint
+        raise
+    for probe in scenario.probes:
+        probe(scenario, model, reference, case, inputs)
+
+
+def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase, inputs, g) -> None:
+    import torch
+    check = scenario.check
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
         load_by_keys(scenario, case.label, model, reference)
@@ -350,19 +370,19 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                             [m for m in reference.modules() if _weighted(m)])
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
-        mine = layers_in_forward_order(check, model, inputs, learner=True)
+        mine = layers_in_forward_order(check, model, inputs, learner=True, label=case.label)
         pairs = pair_layers(scenario, case.label, mine, theirs)
         randomize_(reference, g)
         load_by_structure(pairs)
+    # one mutant per mistake and case, run in every mode like the learner's model (its own running statistics)
+    mutants = []
+    for mistake in case.mistakes:
+        mutant = copy.deepcopy(reference)
+        mutants.append((mistake, mistake.mutate(mutant) or mutant))
     for mode in case.modes:
         seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
-        label = f"{case.label}, {'training' if mode == TRAIN else 'eval'} mode, on inputs of shape " + ", ".join(
-            str(tuple(x.shape)) for x in inputs)
-        wrong = []
-        for mistake in case.mistakes:
-            mutant = copy.deepcopy(reference)
-            mutant = mistake.mutate(mutant) or mutant
-            wrong.append((mistake, _as_tensors(_run(mutant, inputs, mode, seed))))
+        label = f"{case.label}, {'training' if mode == TRAIN else 'eval'} mode, {on_inputs(inputs)}"
+        wrong = [(mistake, _as_tensors(_run(mutant, inputs, mode, seed))) for mistake, mutant in mutants]
         records, hooks = _record_io(pairs)
         try:
             expected = _as_tensors(_run(reference, inputs, mode, seed))
@@ -372,8 +392,6 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                 hook.remove()
         _compare_outputs(scenario, got, expected, wrong, label, pairs, records, forward_name(model))
         # the reference and the learner both updated their running statistics in training mode: still equal
-    for probe in scenario.probes:
-        probe(scenario, model, reference, case, inputs)
 
 
 def _compare_outputs(scenario, got, expected, wrong, label, pairs, records, name) -> None:
