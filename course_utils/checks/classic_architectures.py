@@ -97,7 +97,7 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
         total = count_parameters(torchvision.models.alexnet())
     scenario = ModelScenario("make_alexnet", cases, general_hint=M("make_alexnet.layout"),
                              raised_hint=M("make_alexnet.raised", size="e.g. 112×96"),
-                             passed=M("make_alexnet.passed", total=total))
+                             passed=M("make_alexnet.passed", total=total), build_on_meta=True)
     return check_model(make_alexnet, scenario, strict=strict, seed=seed)
 
 
@@ -127,7 +127,8 @@ def check_make_vgg(make_vgg, *, strict=False, seed=0, extended=False) -> CheckRe
              for name, key, batch_norm, classes in settings]
     names = " and ".join(dict.fromkeys(name for name, *_ in settings))
     scenario = ModelScenario("make_vgg", cases, general_hint=M("make_vgg.layout"),
-                             raised_hint=M("make_vgg.raised", size="64×48"), passed=M("make_vgg.passed", names=names))
+                             raised_hint=M("make_vgg.raised", size="64×48"), passed=M("make_vgg.passed", names=names),
+                             build_on_meta=True)
     return check_model(make_vgg, scenario, strict=strict, seed=seed)
 
 

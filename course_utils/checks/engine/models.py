@@ -73,6 +73,10 @@ class ModelScenario:
     general_hint: str | None = None              # for outputs that match no known mistake
     structure_hint: str | None = None            # for weighted layers that do not pair up with the reference's
     raised_hint: str | None = None               # for a forward that raises on the case's inputs
+    # build the learner's model on the meta device, then allocate it (empty) on the CPU: every weight is the
+    # reference's anyway, and initialising 100 M parameters costs a second (a factory that cannot build on
+    # the meta device is built on the CPU)
+    build_on_meta: bool = False
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
@@ -342,7 +346,13 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     """Build, load, run and compare one case; raise ``Verdict`` at the first problem."""
     import torch
     check = scenario.check
-    model = build_learner_model(check, factory, case.label, *case.args, first=first, **case.kwargs)
+    model = build_learner_model(check, factory, case.label, *case.args, first=first, meta=scenario.build_on_meta,
+                                **case.kwargs)
+    if any(t.is_meta for t in model.parameters()) or any(t.is_meta for t in model.buffers()):
+        model = model.to_empty(device="cpu")
+        for buffer in model.buffers():
+            if not buffer.is_floating_point():
+                buffer.zero_()   # e.g. num_batches_tracked; the floating-point ones get the reference's values
     if scenario.refuse_types and isinstance(model, scenario.refuse_types):
         raise Verdict(CheckResult(check, INCORRECT, f"this is the library's own {type(model).__name__}.",
                                   case=case.label, hint="Write the module yourself from its layers.",

@@ -565,10 +565,37 @@ def test_seed_sets_the_random_inputs(name):
     assert not torch.equal(first[0], other[0])
 
 
-@pytest.mark.parametrize("name", ["make_alexnet", "make_vgg", "make_inception", "make_mini_googlenet"])
+@pytest.mark.parametrize("name", ["make_alexnet", "make_vgg"])
+def test_large_models_are_built_on_meta_then_compared_by_value(name):
+    """Do the AlexNet / VGG checks build the learner's model on the meta device (no second spent initialising
+    weights the check replaces), and still compare values: a model without ReLUs fails?"""
+    devices = []
+
+    def make(*args, **kwargs):
+        model = correct_of(name)(*args, **kwargs)
+        devices.extend({p.device.type for p in model.parameters()})
+        return model
+    assert SPECS[name].check(make)
+    assert set(devices) == {"meta"}
+
+    def without_relus(*args, **kwargs):
+        return _replace_relus(correct_of(name)(*args, **kwargs))
+    result = SPECS[name].check(without_relus)
+    assert result.outcome == INCORRECT and "the output values are wrong" in result.summary, result.text()
+
+
+def _replace_relus(module):
+    for child_name, child in module.named_children():
+        if isinstance(child, torch.nn.ReLU):
+            setattr(module, child_name, torch.nn.Identity())
+        else:
+            _replace_relus(child)
+    return module
+
+
+@pytest.mark.parametrize("name", ["make_inception", "make_mini_googlenet"])
 def test_value_checks_build_real_models(name):
-    """Do the model checks build real (CPU) models, so that outputs are compared as numbers (no longer shapes
-    and counts on the meta device)?"""
+    """Do the checks of small models build them on the CPU, so that outputs are compared as numbers?"""
     devices = []
 
     def make(*args, **kwargs):
