@@ -381,7 +381,16 @@ def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
         mine = layers_in_forward_order(check, model, inputs, learner=True, label=case.label)
-        pairs = pair_layers(scenario, case.label, mine, theirs)
+        try:
+            pairs = pair_layers(scenario, case.label, mine, theirs)
+        except Verdict:
+            # independent branches may run in another order than the reference's (an inception module that
+            # computes its pool branch first): the order the layers were created in may still pair up
+            try:
+                pairs = pair_layers(scenario, case.label, [m for m in model.modules() if _weighted(m)],
+                                    [m for m in reference.modules() if _weighted(m)])
+            except Verdict:
+                pairs = pair_layers(scenario, case.label, mine, theirs)   # the verdict in forward order
         randomize_(reference, g)
         load_by_structure(pairs)
     # one mutant per mistake and case, run in every mode like the learner's model (its own running statistics)

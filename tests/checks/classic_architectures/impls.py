@@ -463,6 +463,18 @@ def inception_sequential(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_pro
     return InceptionSequential(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
 
 
+class InceptionPoolFirst(InceptionSequential):
+    """Correct: computes the pool branch first, concatenates in the paper's order."""
+
+    def forward(self, x):
+        pooled = self.branch_pool(x)
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), pooled], dim=1)
+
+
+def inception_computes_pool_branch_first(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
+    return InceptionPoolFirst(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
+
+
 class InceptionExplicit(nn.Module):
     """Six named convolutions; ReLU and max pooling written out in forward."""
 

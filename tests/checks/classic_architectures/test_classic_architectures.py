@@ -387,6 +387,13 @@ def test_wrong_class_count_names_the_last_dense_layer(name, learner):
     assert f"the reference's is Linear({theirs.extra_repr()})" in result.evidence[0]
 
 
+def test_inception_computing_branches_in_another_order_passes():
+    """Does a correct module pass although its forward runs the pool branch first (its layers pair with the
+    reference's in the order they were created), hidden cases included?"""
+    result = check_make_inception(impl.inception_computes_pool_branch_first, extended=True, seed=7)
+    assert result.outcome == PASSED, result.text()
+
+
 def test_inception_size_error_points_to_the_learners_concatenation():
     """Does a branch of the wrong size show the learner's torch.cat line (the only place the sizes meet)?"""
     result = check_make_inception(impl.inception_5x5_padding_1)
