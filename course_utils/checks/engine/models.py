@@ -33,6 +33,8 @@ from .compare import compare_tensor
 from .guards import own_random_state
 from .results import INCORRECT, RAISED, UNCHECKABLE, CheckResult, Verdict
 from .runner import call_learner, run_cases
+from .weights import (StructureProblem, _weighted, describe_layer, forward_name, layers_in_forward_order,
+                      load_by_keys, load_by_structure, on_inputs, pair_by_name, pair_layers)
 
 WEIGHTS_BY_STRUCTURE = "structure"
 WEIGHTS_BY_KEYS = "state_dict"
@@ -66,24 +68,6 @@ class ModelCase:
 
 
 @dataclass
-class StructureProblem:
-    """What did not fit when the reference's weights were put into the learner's model.
-
-    By state-dict keys: ``missing`` and ``unexpected`` keys, or the first key of the wrong shape; by
-    structure: the weighted layers of both models (``mine``, ``theirs``) in the order forward runs them.
-    """
-
-    case: ModelCase | None
-    model: Any
-    reference: Any
-    missing: Sequence[str] = ()
-    unexpected: Sequence[str] = ()
-    shape_key: str | None = None
-    mine: Sequence[Any] = ()
-    theirs: Sequence[Any] = ()
-
-
-@dataclass
 class ModelScenario:
     """How to judge one model factory: its cases and what to say."""
 
@@ -97,6 +81,11 @@ class ModelScenario:
     diagnose: Callable[[StructureProblem], Mistake | str | None] | None = None
     # (text in the error message, hint) for errors the learner's forward raises that the check recognises
     error_hints: Sequence[tuple[str, str]] = ()
+    raised_hint: str | None = None               # for any other error the forward raises on the case's inputs
+    # build the learner's model on the meta device, then allocate it (empty) on the CPU: every weight is the
+    # reference's anyway, and initialising 100 M parameters costs a second (a factory that cannot build on
+    # the meta device is built on the CPU)
+    build_on_meta: bool = False
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
@@ -128,7 +117,7 @@ def check_model(factory, scenario: ModelScenario, *, strict: bool, seed: int = 0
                 result = verdict.result
                 if result.outcome == RAISED and not result.hint:
                     result.hint = next((hint for text, hint in scenario.error_hints
-                                        if any(text in line for line in result.evidence)), None)
+                                        if any(text in line for line in result.evidence)), scenario.raised_hint)
                 raise
         return scenario.passed
 
@@ -195,142 +184,6 @@ def randomize_(module, g) -> None:
                 fan_in = tensor[0].numel() if tensor.dim() > 1 else tensor.numel()
                 bound = (6.0 / max(fan_in, 1)) ** 0.5
                 tensor.uniform_(-bound, bound, generator=g)
-
-
-def forward_name(model) -> str:
-    return f"{type(model).__name__}.forward"
-
-
-# --------------------------------------------------------------------------
-# Putting the reference's weights into the learner's model
-# --------------------------------------------------------------------------
-
-def _weighted(module) -> bool:
-    return any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False))
-
-
-def describe_layer(module) -> str:
-    """``Conv2d(3, 64, kernel_size=(11, 11), stride=(4, 4), padding=(2, 2))``: how PyTorch prints it."""
-    return f"{type(module).__name__}({module.extra_repr()})"
-
-
-def layers_in_forward_order(check: str, model, inputs: tuple, *, learner: bool):
-    """The modules that own weights or buffers, in the order one forward pass (training mode) runs them;
-    those the pass never runs follow in the order they were registered."""
-    import torch
-    order, seen = [], set()
-
-    def record(module, *_):
-        if id(module) not in seen:
-            seen.add(id(module))
-            order.append(module)
-
-    weighted = [m for m in model.modules() if _weighted(m)]
-    hooks = [m.register_forward_hook(record) for m in weighted]
-    try:
-        model.train()
-        with torch.no_grad(), own_random_state():
-            if learner:
-                shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
-                label = f"a forward pass in training mode, on {'x' if len(inputs) == 1 else 'inputs'} of shape {shapes}"
-                call_learner(check, model, Case(label, inputs), first=True, name=forward_name(model))
-            else:
-                model(*inputs)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return order + [m for m in weighted if id(m) not in seen]
-
-
-def _tensor_shapes(module) -> list[tuple[str, tuple]]:
-    return ([(n, tuple(p.shape)) for n, p in module.named_parameters(recurse=False)]
-            + [(n, tuple(b.shape)) for n, b in module.named_buffers(recurse=False)])
-
-
-def _shapes_text(module) -> str:
-    return ", ".join(f"{name} {shape}" for name, shape in _tensor_shapes(module)) or "no tensors"
-
-
-def _structure_diagnosis(scenario: ModelScenario, problem: StructureProblem) -> tuple[str | None, str | None]:
-    """(hint, mistake key) for layers that differ from the reference's: the scenario's diagnosis, else its text."""
-    found = scenario.diagnose(problem) if scenario.diagnose and problem.model is not None else None
-    if isinstance(found, Mistake):
-        return found.hint, found.key
-    return found or scenario.structure_hint or scenario.general_hint, None
-
-
-def pair_layers(scenario: ModelScenario, case_label: str, mine: list, theirs: list, *, case=None, model=None,
-                reference=None) -> list[tuple[Any, Any]]:
-    """Pair the learner's weighted layers with the reference's, or a verdict naming the first that differs."""
-    check = scenario.check
-    for index, (a, b) in enumerate(zip(mine, theirs), start=1):
-        if type(a) is not type(b) and not (isinstance(a, type(b)) or isinstance(b, type(a))):
-            problem = f"layer {index} is {describe_layer(a)}; the reference's is {describe_layer(b)}"
-        elif [s for _, s in _tensor_shapes(a)] != [s for _, s in _tensor_shapes(b)]:
-            problem = (f"layer {index} is {describe_layer(a)}, with {_shapes_text(a)}; "
-                       f"the reference's is {describe_layer(b)}, with {_shapes_text(b)}")
-        else:
-            continue
-        hint, key = _structure_diagnosis(scenario, StructureProblem(case, model, reference, mine=mine, theirs=theirs))
-        raise Verdict(CheckResult(check, INCORRECT, "a layer with weights differs from the reference's "
-                                  "(layers counted in the order forward runs them).",
-                                  case=case_label, evidence=[problem], hint=hint, mistake=key,
-                                  next_step="Fix that layer and run the check again."))
-    if len(mine) != len(theirs):
-        extra = mine[len(theirs)] if len(mine) > len(theirs) else theirs[len(mine)]
-        whose = "yours has" if len(mine) > len(theirs) else "the reference has"
-        hint, key = _structure_diagnosis(scenario, StructureProblem(case, model, reference, mine=mine, theirs=theirs))
-        raise Verdict(CheckResult(check, INCORRECT, "the model has a different number of layers with weights.",
-                                  case=case_label,
-                                  evidence=[f"{len(mine)} layers with weights, the reference {len(theirs)}; "
-                                            f"{whose} one more: {describe_layer(extra)}"],
-                                  hint=hint, mistake=key, next_step="Fix the layers and run the check again."))
-    return list(zip(mine, theirs))
-
-
-def pair_by_name(model, reference) -> list[tuple[Any, Any]]:
-    """Each weighted layer of the reference with the learner's of the same name (their state dicts matched,
-    so the names exist on both sides, whatever order the learner registered the layers in)."""
-    mine = dict(model.named_modules())
-    return [(mine[name], theirs) for name, theirs in reference.named_modules() if _weighted(theirs) and name in mine]
-
-
-def load_by_structure(pairs) -> None:
-    """Copy every weight and buffer of each reference layer into its learner counterpart."""
-    import torch
-    with torch.no_grad():
-        for mine, theirs in pairs:
-            for (_, a), (_, b) in zip(list(mine.named_parameters(recurse=False)) + list(mine.named_buffers(recurse=False)),
-                                      list(theirs.named_parameters(recurse=False))
-                                      + list(theirs.named_buffers(recurse=False))):
-                a.copy_(b)
-
-
-def load_by_keys(scenario: ModelScenario, case_label: str, model, reference, case=None) -> None:
-    """Load the reference's state dict with ``strict=True``, or a verdict listing the keys that differ."""
-    mine, theirs = model.state_dict(), reference.state_dict()
-    missing = [k for k in theirs if k not in mine]
-    unexpected = [k for k in mine if k not in theirs]
-    evidence = []
-    if missing:
-        evidence.append("missing: " + ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
-    if unexpected:
-        evidence.append("unexpected: " + ", ".join(unexpected[:4])
-                        + (f" and {len(unexpected) - 4} more" if len(unexpected) > 4 else ""))
-    shape_key = None
-    if not evidence:
-        shape_key = next((k for k, t in theirs.items() if tuple(mine[k].shape) != tuple(t.shape)), None)
-        if shape_key is not None:
-            evidence = [f"{shape_key}: expected shape {tuple(theirs[shape_key].shape)}, "
-                        f"got {tuple(mine[shape_key].shape)}"]
-    if evidence:
-        problem = StructureProblem(case, model, reference, missing=missing, unexpected=unexpected,
-                                   shape_key=shape_key)
-        hint, key = _structure_diagnosis(scenario, problem)
-        raise Verdict(CheckResult(scenario.check, INCORRECT, "the state dict differs from the reference's.",
-                                  case=case_label, evidence=evidence, hint=hint, mistake=key,
-                                  next_step="Fix the layers and run the check again."))
-    model.load_state_dict(theirs, strict=True)
 
 
 # --------------------------------------------------------------------------
@@ -401,7 +254,13 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     """Build, load, run and compare one case; raise ``Verdict`` at the first problem."""
     import torch
     check = scenario.check
-    model = build_learner_model(check, factory, case.label, *case.args, first=first, **case.kwargs)
+    model = build_learner_model(check, factory, case.label, *case.args, first=first, meta=scenario.build_on_meta,
+                                **case.kwargs)
+    if any(t.is_meta for t in model.parameters()) or any(t.is_meta for t in model.buffers()):
+        model = model.to_empty(device="cpu")
+        for buffer in model.buffers():
+            if not buffer.is_floating_point():
+                buffer.zero_()   # e.g. num_batches_tracked; the floating-point ones get the reference's values
     if scenario.refuse_types and isinstance(model, scenario.refuse_types):
         raise Verdict(CheckResult(check, INCORRECT, f"this is the library's own {type(model).__name__}.",
                                   case=case.label, hint="Write the module yourself from its layers.",
@@ -409,25 +268,40 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
     with own_random_state():
         reference = case.reference()
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
+    _load_run_compare(scenario, model, reference, case, inputs, g)
+    for probe in scenario.probes:
+        probe(scenario, model, reference, case, inputs)
+
+
+def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase, inputs, g) -> None:
+    import torch
+    check = scenario.check
     if scenario.weights == WEIGHTS_BY_KEYS:
         randomize_(reference, g)
         load_by_keys(scenario, case.label, model, reference, case)
         pairs = pair_by_name(model, reference)
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
-        mine = layers_in_forward_order(check, model, inputs, learner=True)
-        pairs = pair_layers(scenario, case.label, mine, theirs, case=case, model=model, reference=reference)
+        mine = layers_in_forward_order(check, model, inputs, learner=True, label=case.label)
+        in_forward_order = dict(case=case, model=model, reference=reference)
+        try:
+            pairs = pair_layers(scenario, case.label, mine, theirs, **in_forward_order)
+        except Verdict:
+            # independent branches may run in another order than the reference's (an inception module that
+            # computes its pool branch first): the order the layers were created in may still pair up
+            try:
+                pairs = pair_layers(scenario, case.label, [m for m in model.modules() if _weighted(m)],
+                                    [m for m in reference.modules() if _weighted(m)], **in_forward_order)
+            except Verdict:
+                pairs = pair_layers(scenario, case.label, mine, theirs, **in_forward_order)  # the forward-order verdict
         randomize_(reference, g)
         load_by_structure(pairs)
+    # one mutant per mistake and case, run in every mode like the learner's model (its own running statistics)
+    mutants = [(mistake, copy_of(reference, mistake.mutate)) for mistake in case.mistakes]
     for mode in case.modes:
         seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
-        label = f"{case.label}, {'training' if mode == TRAIN else 'eval'} mode, on inputs of shape " + ", ".join(
-            str(tuple(x.shape)) for x in inputs)
-        wrong = []
-        for mistake in case.mistakes:
-            mutant = copy.deepcopy(reference)
-            mutant = mistake.mutate(mutant) or mutant
-            wrong.append((mistake, _as_tensors(_run(mutant, inputs, mode, seed))))
+        label = f"{case.label}, {'training' if mode == TRAIN else 'eval'} mode, {on_inputs(inputs)}"
+        wrong = [(mistake, _as_tensors(_run(mutant, inputs, mode, seed))) for mistake, mutant in mutants]
         records, hooks = _record_io(pairs)
         try:
             expected = _as_tensors(_run(reference, inputs, mode, seed))
@@ -442,8 +316,6 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                        for form in case.equivalents):
                 raise
         # the reference and the learner both updated their running statistics in training mode: still equal
-    for probe in scenario.probes:
-        probe(scenario, model, reference, case, inputs)
 
 
 def copy_of(reference, mutate):

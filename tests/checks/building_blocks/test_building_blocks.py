@@ -5,16 +5,17 @@ A check that was never seen failing is not a check.  This module holds what
 is specific to these checks:
 
 * the correct implementations, in several styles, that
-  ``test_check_contract.py`` runs on the public and hidden cases (registered
+  ``test_contract.py`` runs on the public and hidden cases (registered
   through ``SPECS`` below, with the generic contract: not attempted, raised,
   cannot be checked, stopped, strict, rendering, guards, determinism);
-* a catalogue of plausible wrong implementations fails, each with the hint
-  that names its mistake;
+* ``CATALOGUE``: plausible wrong implementations, each failing with the hint
+  that names its mistake (run by ``test_contract.py``'s generic catalogue
+  test), and here the exact key of each known mistake a hint names;
 * the receptive-field reference (``measure_receptive_field``) agrees with two
   other measurements made here, and ``check_make_digits_cnn`` passes a model
   that was really trained and fails one that was not.
 
-The learner implementations live in ``impls_blocks.py``; none of the correct
+The learner implementations live in ``impls.py``; none of the correct
 ones calls the function its exercise re-implements.  Every expected number is
 computed (by torch, a measurement or the check's own constants), never typed
 in.  Defects found in the checks are marked ``xfail(strict=True)`` with the
@@ -35,11 +36,13 @@ from course_utils import data, train
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, CheckFailed, check_avg_pool2d,
                                  check_batch_norm, check_make_digits_cnn, check_max_pool2d, check_receptive_field,
                                  check_softmax)
-from course_utils.checks import building_blocks as blocks, engine
-from course_utils.checks.building_blocks import measure_receptive_field
+from course_utils.checks import engine
+from course_utils.checks.building_blocks import layers, networks
+from course_utils.checks.building_blocks.networks import measure_receptive_field
 
 from checks.building_blocks import impls as impl
-from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, mistake
+from checks.helpers import CheckSpec, guards_fixture
+from checks.helpers import mistake_case as mistake
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
 
@@ -100,7 +103,6 @@ INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
 WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
 
 
-
 def correct_of(name):
     return SPECS[name].correct[0]
 
@@ -113,8 +115,8 @@ def test_correct_implementations_use_no_forbidden_function():
     """Do the correct pool, softmax and batch-norm implementations run with every torch reference refused?"""
     x = torch.randn(2, 3, 7, 9, generator=torch.Generator().manual_seed(0))
     vector = torch.ones(3)
-    pattern = "|".join([blocks.POOL_OPS, blocks.SOFTMAX_OPS, blocks.BATCH_NORM_OPS])
-    with engine.forbid(blocks._pool_forbidden(), pattern):
+    pattern = "|".join([layers.POOL_OPS, layers.SOFTMAX_OPS, layers.BATCH_NORM_OPS])
+    with engine.forbid(layers._pool_forbidden(), pattern):
         for name in ("max_pool2d", "avg_pool2d"):
             for fn in SPECS[name].correct:
                 fn(x, 3, 2, 1)
@@ -139,67 +141,137 @@ POOL_FAMILY = [  # (question, wrong max_pool2d, wrong avg_pool2d, needle of the 
     ("notices the channel dimension pooled away", impl.max_pool2d_collapses_channels,
      impl.avg_pool2d_collapses_channels, "channel dimension must stay"),
 ]
+POOL_FAMILY_KEYS = ["pool2d.other_kind", "pool2d.stride_default", "pool2d.padding_ignored", "pool2d.ceil_mode",
+                    "pool2d.channels_dropped"]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake(question, learner, needle) for question, learner, _, needle in POOL_FAMILY] + [
-    mistake("notices zero padding winning the max", impl.max_pool2d_zero_padding, "pads with -inf"),
-    mistake("notices an output one window short", impl.max_pool2d_one_short, "Off by one"),
-    mistake("falls back to the window formula for swapped H/W pairs", impl.max_pool2d_swapped_hw,
-            "out[n, c, i, j] = max over the window"),
-    mistake("refuses F.max_pool2d", impl.max_pool2d_calls_F, "F.max_pool2d", field="summary"),
-    mistake("refuses torch.max_pool2d", impl.max_pool2d_calls_torch, "torch.max_pool2d", field="summary"),
-    mistake("refuses nn.MaxPool2d", impl.max_pool2d_uses_nn_module, "F.max_pool2d", field="summary"),
-    mistake("refuses max_pool2d imported before the check", impl.max_pool2d_calls_bound_function,
-            "F.max_pool2d", field="summary"),
-    mistake("refuses adaptive max pooling", impl.max_pool2d_uses_adaptive_pool, "adaptive_max_pool2d",
-            field="summary"),
-])
-def test_check_max_pool2d_names_each_mistake(learner, outcome, field, needle):
-    """Does check_max_pool2d fail each plausible wrong max_pool2d with the hint naming its mistake?"""
-    assert_names_mistake(check_max_pool2d, learner, outcome, field, needle)
+CATALOGUE = {
+    "max_pool2d": [mistake(question, learner, needle) for question, learner, _, needle in POOL_FAMILY] + [
+        mistake("notices zero padding winning the max", impl.max_pool2d_zero_padding, "pads with -inf"),
+        mistake("notices an output one window short", impl.max_pool2d_one_short, "Off by one"),
+        mistake("falls back to the window formula for swapped H/W pairs", impl.max_pool2d_swapped_hw,
+                "out[n, c, i, j] = max over the window"),
+        mistake("refuses F.max_pool2d", impl.max_pool2d_calls_F, "F.max_pool2d", field="summary"),
+        mistake("refuses torch.max_pool2d", impl.max_pool2d_calls_torch, "torch.max_pool2d", field="summary"),
+        mistake("refuses nn.MaxPool2d", impl.max_pool2d_uses_nn_module, "F.max_pool2d", field="summary"),
+        mistake("refuses max_pool2d imported before the check", impl.max_pool2d_calls_bound_function,
+                "F.max_pool2d", field="summary"),
+        mistake("refuses adaptive max pooling", impl.max_pool2d_uses_adaptive_pool, "adaptive_max_pool2d",
+                field="summary"),
+    ],
+    "avg_pool2d": [mistake(question, learner, needle) for question, _, learner, needle in POOL_FAMILY] + [
+        mistake("notices padding left out of the divisor", impl.avg_pool2d_excludes_padding, "count_include_pad"),
+        mistake("notices the window sum", impl.avg_pool2d_window_sum, "window *sum*"),
+        mistake("notices an output one window long", impl.avg_pool2d_one_long, "Off by one"),
+        mistake("refuses F.avg_pool2d", impl.avg_pool2d_calls_F, "F.avg_pool2d", field="summary"),
+        mistake("refuses nn.AvgPool2d", impl.avg_pool2d_uses_nn_module, "F.avg_pool2d", field="summary"),
+        mistake("refuses F.max_pool2d as well", impl.avg_pool2d_calls_max_pool, "F.max_pool2d", field="summary"),
+    ],
+    "batch_norm": [
+        mistake("notices a biased running variance", impl.batch_norm_biased_running_var,
+                "running variance is updated with the *unbiased*"),
+        mistake("notices normalisation by the unbiased variance", impl.batch_norm_unbiased_normalisation,
+                "Normalise with the *biased* batch variance"),
+        mistake("notices swapped momentum", impl.batch_norm_swapped_momentum, "weight of the *new* statistic"),
+        mistake("notices running statistics used in training", impl.batch_norm_running_stats_in_training,
+                "In training mode, normalise with the statistics of this batch"),
+        mistake("notices per-sample statistics", impl.batch_norm_per_sample, "mean over dims (0, 2, 3)"),
+        mistake("notices running statistics never updated", impl.batch_norm_no_update, "were not updated"),
+        mistake("notices batch statistics in eval mode", impl.batch_norm_batch_stats_in_eval,
+                "In eval mode, normalise with the running statistics"),
+        mistake("notices an update in eval mode", impl.batch_norm_updates_in_eval, "stay as they are"),
+        mistake("notices swapped gamma and beta", impl.batch_norm_swapped_affine, "they look swapped"),
+        mistake("notices running_mean updated in place", impl.batch_norm_in_place_update, "in place",
+                field="summary"),
+        mistake("cannot check y returned alone", impl.batch_norm_returns_only_y, "tuple of 3", field="summary",
+                outcome=UNCHECKABLE),
+        mistake("cannot check two tensors without y", impl.batch_norm_returns_two, "of length 2", field="summary",
+                outcome=UNCHECKABLE),
+        mistake("refuses F.batch_norm", impl.batch_norm_calls_F, "batch_norm", field="summary"),
+        mistake("refuses nn.BatchNorm2d", impl.batch_norm_uses_nn_module, "batch_norm", field="summary"),
+    ],
+    "softmax": [
+        mistake("notices the naive exp (not finite)", impl.softmax_naive, "not finite", field="evidence"),
+        mistake("names the naive exp unstable", impl.softmax_naive, "Subtract the max"),
+        mistake("notices `dim` ignored (always the last)", impl.softmax_always_last_dim, "along `dim` only"),
+        mistake("notices normalisation down dim 0", impl.softmax_always_dim_0, "along `dim` only"),
+        mistake("notices a global normalisation", impl.softmax_global_normalisation, "whole tensor"),
+        mistake("notices log-softmax", impl.softmax_log_softmax, "log-softmax"),
+        mistake("fails one global max", impl.softmax_global_max, "not finite", field="evidence"),
+        mistake("names one global max", impl.softmax_global_max, "not one global max"),
+        mistake("notices z -= max on the caller's logits", impl.softmax_subtracts_in_place, "in place",
+                field="summary"),
+        mistake("refuses torch.softmax", impl.softmax_calls_torch, "softmax", field="summary"),
+        mistake("refuses F.softmax", impl.softmax_calls_F, "softmax", field="summary"),
+        mistake("refuses Tensor.softmax", impl.softmax_calls_method, "softmax", field="summary"),
+        mistake("refuses nn.Softmax", impl.softmax_uses_nn_module, "softmax", field="summary"),
+        mistake("refuses exp(log_softmax)", impl.softmax_exp_of_log_softmax, "log_softmax", field="summary"),
+    ],
+    "receptive_field": [
+        mistake("notices ignored strides", impl.receptive_field_ignores_strides, "Strides are ignored"),
+        mistake("notices the jump taken with the layer's own stride", impl.receptive_field_own_stride,
+                "layers *before* this one"),
+        mistake("notices ignored dilation", impl.receptive_field_ignores_dilation, "Dilation is ignored"),
+        mistake("notices summed kernel sizes", impl.receptive_field_sums_kernels, "do not simply add up"),
+        mistake("notices multiplied kernel sizes", impl.receptive_field_multiplies_kernels,
+                "adding, not multiplying"),
+        mistake("falls back to the recipe for r starting at 0 (off by one)", impl.receptive_field_starts_at_zero,
+                "Start with r = 1"),
+        mistake("falls back to the recipe for k added instead of k - 1", impl.receptive_field_adds_k,
+                "r += d·(k − 1)·j"),
+        mistake("notices the caller's list reversed in place", impl.receptive_field_reverses_in_place, "in place",
+                field="summary"),
+    ],
+    "make_digits_cnn": [
+        mistake("cannot check None from make_digits_cnn()", impl.digits_cnn_forgets_return, "expected an nn.Module",
+                field="summary", outcome=UNCHECKABLE),
+        mistake("cannot check the class instead of an instance", impl.digits_cnn_returns_class,
+                "expected an nn.Module", field="summary", outcome=UNCHECKABLE),
+        mistake("cannot check a list of layers", impl.digits_cnn_returns_layer_list, "expected an nn.Module",
+                field="summary", outcome=UNCHECKABLE),
+        mistake("notices an MLP (no convolution)", impl.digits_mlp, "nn.Conv2d"),
+        mistake("notices too many parameters", impl.digits_cnn_too_big, "fewer channels"),
+        mistake("notices 9 scores instead of 10", impl.digits_cnn_nine_classes, "nn.Linear(features, 10)"),
+        mistake("notices a head without Flatten", impl.digits_cnn_no_flatten, "nn.Flatten()"),
+        mistake("notices a squeeze that breaks batches of one", impl.digits_cnn_squeezes,
+                "(1, 1, 8, 8)", field="case"),
+        mistake("reports a head sized for 28x28 images as raised", impl.digits_cnn_for_28x28, "mat1 and mat2",
+                field="evidence", outcome=RAISED),
+    ],
+}
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake(question, learner, needle) for question, _, learner, needle in POOL_FAMILY] + [
-    mistake("notices padding left out of the divisor", impl.avg_pool2d_excludes_padding, "count_include_pad"),
-    mistake("notices the window sum", impl.avg_pool2d_window_sum, "window *sum*"),
-    mistake("notices an output one window long", impl.avg_pool2d_one_long, "Off by one"),
-    mistake("refuses F.avg_pool2d", impl.avg_pool2d_calls_F, "F.avg_pool2d", field="summary"),
-    mistake("refuses nn.AvgPool2d", impl.avg_pool2d_uses_nn_module, "F.avg_pool2d", field="summary"),
-    mistake("refuses F.max_pool2d as well", impl.avg_pool2d_calls_max_pool, "F.max_pool2d", field="summary"),
-])
-def test_check_avg_pool2d_names_each_mistake(learner, outcome, field, needle):
-    """Does check_avg_pool2d fail each plausible wrong avg_pool2d with the hint naming its mistake?"""
-    assert_names_mistake(check_avg_pool2d, learner, outcome, field, needle)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices a biased running variance", impl.batch_norm_biased_running_var,
-            "running variance is updated with the *unbiased*"),
-    mistake("notices normalisation by the unbiased variance", impl.batch_norm_unbiased_normalisation,
-            "Normalise with the *biased* batch variance"),
-    mistake("notices swapped momentum", impl.batch_norm_swapped_momentum, "weight of the *new* statistic"),
-    mistake("notices running statistics used in training", impl.batch_norm_running_stats_in_training,
-            "In training mode, normalise with the statistics of this batch"),
-    mistake("notices per-sample statistics", impl.batch_norm_per_sample, "mean over dims (0, 2, 3)"),
-    mistake("notices running statistics never updated", impl.batch_norm_no_update, "were not updated"),
-    mistake("notices batch statistics in eval mode", impl.batch_norm_batch_stats_in_eval,
-            "In eval mode, normalise with the running statistics"),
-    mistake("notices an update in eval mode", impl.batch_norm_updates_in_eval, "stay as they are"),
-    mistake("notices swapped gamma and beta", impl.batch_norm_swapped_affine, "they look swapped"),
-    mistake("notices running_mean updated in place", impl.batch_norm_in_place_update, "in place",
-            field="summary"),
-    mistake("cannot check y returned alone", impl.batch_norm_returns_only_y, "tuple of 3", field="summary",
-            outcome=UNCHECKABLE),
-    mistake("cannot check two tensors without y", impl.batch_norm_returns_two, "of length 2", field="summary",
-            outcome=UNCHECKABLE),
-    mistake("refuses F.batch_norm", impl.batch_norm_calls_F, "batch_norm", field="summary"),
-    mistake("refuses nn.BatchNorm2d", impl.batch_norm_uses_nn_module, "batch_norm", field="summary"),
-])
-def test_check_batch_norm_names_each_mistake(learner, outcome, field, needle):
-    """Does check_batch_norm fail each plausible wrong batch_norm with the hint naming its mistake?"""
-    assert_names_mistake(check_batch_norm, learner, outcome, field, needle)
+@pytest.mark.parametrize("check, learner, key", [
+    (check_max_pool2d, impl.max_pool2d_zero_padding, "max_pool2d.zero_padding"),
+    (check_avg_pool2d, impl.avg_pool2d_excludes_padding, "avg_pool2d.padding_not_counted"),
+    (check_avg_pool2d, impl.avg_pool2d_window_sum, "avg_pool2d.window_sum"),
+    (check_batch_norm, impl.batch_norm_biased_running_var, "batch_norm.biased_running_var"),
+    (check_batch_norm, impl.batch_norm_unbiased_normalisation, "batch_norm.unbiased_normalisation"),
+    (check_batch_norm, impl.batch_norm_swapped_momentum, "batch_norm.swapped_momentum"),
+    (check_batch_norm, impl.batch_norm_running_stats_in_training, "batch_norm.running_in_training"),
+    (check_batch_norm, impl.batch_norm_per_sample, "batch_norm.per_sample"),
+    (check_batch_norm, impl.batch_norm_no_update, "batch_norm.no_update"),
+    (check_batch_norm, impl.batch_norm_batch_stats_in_eval, "batch_norm.batch_in_eval"),
+    (check_batch_norm, impl.batch_norm_updates_in_eval, "batch_norm.update_in_eval"),
+    (check_batch_norm, impl.batch_norm_swapped_affine, "batch_norm.swapped_affine"),
+    (check_softmax, impl.softmax_naive, "softmax.unstable"),
+    (check_softmax, impl.softmax_always_last_dim, "softmax.wrong_dim"),
+    (check_softmax, impl.softmax_global_normalisation, "softmax.whole_tensor"),
+    (check_softmax, impl.softmax_log_softmax, "softmax.log_softmax"),
+    (check_softmax, impl.softmax_global_max, "softmax.global_max"),
+    (check_receptive_field, impl.receptive_field_ignores_strides, "receptive_field.no_stride"),
+    (check_receptive_field, impl.receptive_field_own_stride, "receptive_field.own_stride"),
+    (check_receptive_field, impl.receptive_field_ignores_dilation, "receptive_field.no_dilation"),
+    (check_receptive_field, impl.receptive_field_sums_kernels, "receptive_field.sum_kernels"),
+    (check_receptive_field, impl.receptive_field_multiplies_kernels, "receptive_field.product"),
+] + [(check, learner, key) for (_, max_learner, avg_learner, _), key in zip(POOL_FAMILY, POOL_FAMILY_KEYS)
+     for check, learner in ((check_max_pool2d, max_learner), (check_avg_pool2d, avg_learner))])
+def test_known_mistake_is_named_by_its_key(check, learner, key):
+    """Is each known mistake recognised as itself: the verdict carries that mistake's key, not just a text
+    that happens to contain the needle?"""
+    result = check(learner)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake == key, result.text()
 
 
 def test_check_batch_norm_names_the_wrong_part():
@@ -211,52 +283,6 @@ def test_check_batch_norm_names_the_wrong_part():
         assert result.case.endswith(part), result.text()
 
 
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices the naive exp (not finite)", impl.softmax_naive, "not finite", field="evidence"),
-    mistake("names the naive exp unstable", impl.softmax_naive, "Subtract the max"),
-    mistake("notices `dim` ignored (always the last)", impl.softmax_always_last_dim, "along `dim` only"),
-    mistake("notices normalisation down dim 0", impl.softmax_always_dim_0, "along `dim` only"),
-    mistake("notices a global normalisation", impl.softmax_global_normalisation, "whole tensor"),
-    mistake("notices log-softmax", impl.softmax_log_softmax, "log-softmax"),
-    mistake("fails one global max", impl.softmax_global_max, "not finite", field="evidence"),
-    mistake("names one global max", impl.softmax_global_max, "not one global max"),
-    mistake("notices z -= max on the caller's logits", impl.softmax_subtracts_in_place, "in place",
-            field="summary"),
-    mistake("refuses torch.softmax", impl.softmax_calls_torch, "softmax", field="summary"),
-    mistake("refuses F.softmax", impl.softmax_calls_F, "softmax", field="summary"),
-    mistake("refuses Tensor.softmax", impl.softmax_calls_method, "softmax", field="summary"),
-    mistake("refuses nn.Softmax", impl.softmax_uses_nn_module, "softmax", field="summary"),
-    mistake("refuses exp(log_softmax)", impl.softmax_exp_of_log_softmax, "log_softmax", field="summary"),
-])
-def test_check_softmax_names_each_mistake(learner, outcome, field, needle):
-    """Does check_softmax fail each plausible wrong softmax with the hint naming its mistake?"""
-    assert_names_mistake(check_softmax, learner, outcome, field, needle)
-
-
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices ignored strides", impl.receptive_field_ignores_strides, "Strides are ignored"),
-    mistake("notices the jump taken with the layer's own stride", impl.receptive_field_own_stride,
-            "layers *before* this one"),
-    mistake("notices ignored dilation", impl.receptive_field_ignores_dilation, "Dilation is ignored"),
-    mistake("notices summed kernel sizes", impl.receptive_field_sums_kernels, "do not simply add up"),
-    mistake("notices multiplied kernel sizes", impl.receptive_field_multiplies_kernels,
-            "adding, not multiplying"),
-    mistake("falls back to the recipe for r starting at 0 (off by one)", impl.receptive_field_starts_at_zero,
-            "Start with r = 1"),
-    mistake("falls back to the recipe for k added instead of k - 1", impl.receptive_field_adds_k,
-            "r += d·(k − 1)·j"),
-    mistake("notices the caller's list reversed in place", impl.receptive_field_reverses_in_place, "in place",
-            field="summary"),
-])
-def test_check_receptive_field_names_each_mistake(learner, outcome, field, needle):
-    """Does check_receptive_field fail each plausible wrong formula with the hint naming its mistake?"""
-    assert_names_mistake(check_receptive_field, learner, outcome, field, needle)
-
-
 def test_receptive_field_consensus_tells_own_stride_from_product():
     """On the ResNet stem the own-stride jump and the product of kernels give the same wrong number;
     does the check still name each learner's own mistake?"""
@@ -265,27 +291,6 @@ def test_receptive_field_consensus_tells_own_stride_from_product():
     assert impl.receptive_field_own_stride(stem) != measure_receptive_field(stem)
     assert "layers *before*" in check_receptive_field(impl.receptive_field_own_stride).hint
     assert "not multiplying" in check_receptive_field(impl.receptive_field_multiplies_kernels).hint
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("cannot check None from make_digits_cnn()", impl.digits_cnn_forgets_return, "expected an nn.Module",
-            field="summary", outcome=UNCHECKABLE),
-    mistake("cannot check the class instead of an instance", impl.digits_cnn_returns_class,
-            "expected an nn.Module", field="summary", outcome=UNCHECKABLE),
-    mistake("cannot check a list of layers", impl.digits_cnn_returns_layer_list, "expected an nn.Module",
-            field="summary", outcome=UNCHECKABLE),
-    mistake("notices an MLP (no convolution)", impl.digits_mlp, "nn.Conv2d"),
-    mistake("notices too many parameters", impl.digits_cnn_too_big, "fewer channels"),
-    mistake("notices 9 scores instead of 10", impl.digits_cnn_nine_classes, "nn.Linear(features, 10)"),
-    mistake("notices a head without Flatten", impl.digits_cnn_no_flatten, "nn.Flatten()"),
-    mistake("notices a squeeze that breaks batches of one", impl.digits_cnn_squeezes,
-            "(1, 1, 8, 8)", field="case"),
-    mistake("reports a head sized for 28x28 images as raised", impl.digits_cnn_for_28x28, "mat1 and mat2",
-            field="evidence", outcome=RAISED),
-])
-def test_check_make_digits_cnn_names_each_mistake(learner, outcome, field, needle):
-    """Does check_make_digits_cnn fail each plausible wrong architecture with the hint naming its mistake?"""
-    assert_names_mistake(check_make_digits_cnn, learner, outcome, field, needle)
 
 
 def test_too_many_parameters_shows_the_count():
@@ -353,7 +358,7 @@ def held_out_accuracy(model):
 def test_trained_model_passes_with_its_accuracy(trained_cnn):
     """Does a really trained CNN pass, with its measured test accuracy in the summary?"""
     accuracy, count, wrong = held_out_accuracy(trained_cnn)
-    assert accuracy >= blocks.DIGITS_ACCURACY  # the recipe does reach the target
+    assert accuracy >= networks.DIGITS_ACCURACY  # the recipe does reach the target
     result = check_make_digits_cnn(impl.digits_cnn_batch_norm, trained=trained_cnn, strict=True)
     assert result.outcome == PASSED, result.text()
     assert f"test accuracy {accuracy:.2%} on {count} held-out digits ({wrong} wrong)" in result.summary
@@ -386,12 +391,12 @@ def test_untrained_model_is_not_accurate_enough():
         torch.manual_seed(0)
         untrained = impl.digits_cnn_batch_norm()
     accuracy, count, wrong = held_out_accuracy(untrained)
-    assert accuracy < blocks.DIGITS_ACCURACY
+    assert accuracy < networks.DIGITS_ACCURACY
     result = check_make_digits_cnn(impl.digits_cnn_batch_norm, trained=untrained)
     assert result.outcome == INCORRECT, result.text()
     assert "not accurate enough" in result.summary
     assert result.evidence == [f"test accuracy {accuracy:.2%} on {count} held-out digits ({wrong} wrong); "
-                               f"the target is {blocks.DIGITS_ACCURACY:.0%}"]
+                               f"the target is {networks.DIGITS_ACCURACY:.0%}"]
     assert "learning-rate schedule" in result.hint
     with pytest.raises(CheckFailed):
         check_make_digits_cnn(impl.digits_cnn_batch_norm, trained=untrained, strict=True)
@@ -401,8 +406,6 @@ def raises_in_forward():
     model = impl.digits_cnn_batch_norm()
     model.forward = lambda x: x.view(-1, 7)  # a reshape that cannot work on the test digits
     return model
-
-
 
 
 def escapes(exception):
@@ -429,7 +432,7 @@ def test_wrong_trained_argument_is_a_verdict(trained):
 # 2c. The receptive-field reference, measured two other ways
 # ==========================================================================
 
-STACKS = blocks._RF_SPECS + blocks._RF_EXTENDED
+STACKS = networks._RF_SPECS + networks._RF_EXTENDED
 
 
 def specs_of(layers):

@@ -98,7 +98,8 @@ def alexnet_functional(num_classes=1000):
 
 
 def _alexnet(num_classes=1000, *, widths=(64, 192, 384, 256, 256), conv1_padding=2, conv3_padding=1,
-             pools_after=(0, 1, 4), pool_to=6, fc_in=None, conv_bias=True, relu=True, head_classes=None):
+             pools_after=(0, 1, 4), pool_to=6, fc_in=None, conv_bias=True, relu=True, head_classes=None,
+             dropout=0.5):
     """The learner's AlexNet with its knobs: each mistake below turns one of them."""
     kernels, strides, paddings = (11, 5, 3, 3, 3), (4, 1, 1, 1, 1), (conv1_padding, 2, conv3_padding, 1, 1)
     layers, channels = [], 3
@@ -110,8 +111,8 @@ def _alexnet(num_classes=1000, *, widths=(64, 192, 384, 256, 256), conv1_padding
             layers.append(nn.MaxPool2d(3, 2))
         channels = width
     fc_in = channels * pool_to * pool_to if fc_in is None else fc_in
-    classifier = [nn.Dropout(0.5), nn.Linear(fc_in, 4096)] + ([nn.ReLU(inplace=True)] if relu else []) + \
-        [nn.Dropout(0.5), nn.Linear(4096, 4096)] + ([nn.ReLU(inplace=True)] if relu else []) + \
+    classifier = [nn.Dropout(dropout), nn.Linear(fc_in, 4096)] + ([nn.ReLU(inplace=True)] if relu else []) + \
+        [nn.Dropout(dropout), nn.Linear(4096, 4096)] + ([nn.ReLU(inplace=True)] if relu else []) + \
         [nn.Linear(4096, num_classes if head_classes is None else head_classes)]
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(pool_to), nn.Flatten(), *classifier)
 
@@ -157,8 +158,13 @@ def alexnet_conv_without_bias(num_classes=1000):
 
 
 def alexnet_without_relus(num_classes=1000):
-    # forgets every ReLU: shapes, parameters and FLOPs are those of AlexNet
+    # forgets every ReLU: shapes, parameters and FLOPs are those of AlexNet (only values show it)
     return _alexnet(num_classes, relu=False)
+
+
+def alexnet_dropout_0_4(num_classes=1000):
+    # Dropout(0.4) instead of 0.5: equal in eval mode, different in training mode
+    return _alexnet(num_classes, dropout=0.4)
 
 
 def alexnet_returns_the_class(num_classes=1000):
@@ -455,6 +461,18 @@ class InceptionSequential(nn.Module):
 
 def inception_sequential(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
     return InceptionSequential(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
+
+
+class InceptionPoolFirst(InceptionSequential):
+    """Correct: computes the pool branch first, concatenates in the paper's order."""
+
+    def forward(self, x):
+        pooled = self.branch_pool(x)
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), pooled], dim=1)
+
+
+def inception_computes_pool_branch_first(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
+    return InceptionPoolFirst(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
 
 
 class InceptionExplicit(nn.Module):
