@@ -41,7 +41,7 @@ from checks.densenet_and_beyond import impls as impl
 from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture, one_torch_thread,  # noqa: F401
                            spy)
 from checks.helpers import mistake_case as mistake
-from course_utils.checks.engine.models import describe_layer
+from course_utils.checks.engine.weights import describe_layer
 from course_utils.checks.messages.densenet_and_beyond import M
 from course_utils.train import count_parameters
 
