@@ -282,7 +282,8 @@ plt.show()
 # each ReLU is linear on either side of zero. Fix which units are on — the network's *activation
 # pattern* — and every layer is a matrix product plus a bias, so the whole network is **affine**.
 # The input space is therefore cut into regions, one per activation pattern, and inside each region the
-# network is exactly linear; it bends only on the borders, where some unit switches. (Montúfar,
+# network is exactly affine (linear plus a constant); it bends only on the borders, where some unit
+# switches. (Montúfar,
 # Pascanu, Cho and Bengio, *On the Number of Linear Regions of Deep Neural Networks*, NeurIPS 2014,
 # showed that the number of regions can grow exponentially with depth.)
 #
@@ -508,9 +509,9 @@ plt.show()
 # inputs drift several times more than with batch norm alone (the printed factor; the right panel shows
 # one of them) — yet the network still trains at 0.5, where the one without batch norm failed, and tests
 # as well as with batch norm alone. Its training loss is higher than batch norm's, but it is measured
-# with the noise switched on. Whatever batch norm does for training
-# here, keeping the layers' input distributions still is not all of it. (One small network and one seed:
-# an illustration of Santurkar et al.'s experiment, not a replication.)
+# with the noise switched on. Whatever batch norm does for training here, keeping the layers' input
+# distributions still is not all of it. (One small network and one seed: an illustration of Santurkar
+# et al.'s experiment, not a replication.)
 #
 # ## 4. Softmax, stably
 #
