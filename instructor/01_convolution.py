@@ -51,7 +51,14 @@ print("device:", device)
 #
 # Read it as a recipe: **flip** $g$ (the $-\tau$), **shift** it to position $t$, **multiply** with $f$
 # and **integrate** the overlap. Substituting $\tau \to t - \tau$ shows that the order does not matter:
-# $f * g = g * f$ (convolution is *commutative*).
+# $f * g = g * f$ (convolution is *commutative*), that is
+# $(f * g)(t) = \int f(t - \tau)\, g(\tau)\, d\tau$.
+#
+# > **A correction to the source notes.** The lecture notes write this second form as
+# > $\int f(t-\tau)\, g(t)\, d\tau$. With $g(t)$ in place of $g(\tau)$, $g$ no longer depends on the
+# > integration variable and comes out of the integral: the expression is $g(t) \int f$, the value of
+# > $g$ at $t$ times the area under $f$ — no sliding, no overlap, not a convolution. The substitution
+# > $\tau \to t - \tau$ changes *both* arguments: $f(\tau) \to f(t-\tau)$ and $g(t-\tau) \to g(\tau)$.
 #
 # A classic example: the convolution of two unit boxes is a triangle — the overlap area grows
 # linearly as the boxes slide into each other, then shrinks. Below we approximate the integral
@@ -90,8 +97,11 @@ print("commutative:", np.allclose(np.convolve(box, t ** 2), np.convolve(t ** 2, 
 # - `signal`: 1-D float tensor of length $L$; `kernel`: 1-D float tensor of length $K$ (it may be longer than the signal);
 # - returns the full convolution, a 1-D tensor of length $L + K - 1$ with the input's dtype.
 #
-# Loops are fine here. Do not call `np.convolve` or `F.conv1d`: the check compares your
-# result with `numpy.convolve(signal, kernel, mode="full")`.
+# Loops are fine here. The check compares your result with `numpy.convolve(signal, kernel,
+# mode="full")`, and while your function runs it refuses every ready-made convolution: `np.convolve`,
+# `np.correlate`, `np.polymul`, `np.polynomial.polynomial.polymul`, `F.conv1d`, `torch.conv1d`, and
+# any other torch operation whose name begins with `conv` (such as `torch.conv2d`,
+# `F.conv_transpose1d` or `torch.convolution`).
 #
 # *Hint:* each input sample `signal[i]` adds a scaled copy of the kernel, starting at output index `i`.
 
@@ -524,7 +534,8 @@ else:
 # %% [markdown]
 # ## What to remember
 #
-# - Convolution flips the kernel and slides it: $(f * g)[t] = \sum_i f[i]\, g[t - i]$; it is commutative.
+# - Convolution flips the kernel and slides it: $(f * g)[t] = \sum_i f[i]\, g[t - i]$; it is commutative,
+#   and swapping the roles changes both arguments: $\sum_i f[t - i]\, g[i]$ (the notes' $g(t)$ is a typo).
 #   In 2-D: $(I * K)(i, j) = \sum_{m,n} I(i - m, j - n) K(m, n)$.
 # - Deep-learning "convolution" layers compute **cross-correlation** (no flip). Learned kernels do not care;
 #   hand-designed ones (Sobel) change sign or direction.

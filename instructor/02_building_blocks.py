@@ -9,8 +9,10 @@
 #
 # **You will**
 # 1. implement max and average pooling, including the overlapping 3 × 3 / 2 pooling of AlexNet;
-# 2. measure why ReLU replaced the sigmoid in deep networks;
-# 3. implement batch normalisation as a layer really runs it — in training *and* eval mode;
+# 2. measure why ReLU replaced the sigmoid in deep networks, how sparse its activations are, and see that
+#    a ReLU network is a piecewise-linear function;
+# 3. implement batch normalisation as a layer really runs it — in training *and* eval mode — and test
+#    the original explanation of why it helps;
 # 4. write a softmax that survives logits in the thousands;
 # 5. compute receptive fields, and see why three stacked 3 × 3 convolutions see 7 × 7;
 # 6. design, train and evaluate a small CNN on 1,797 real scanned digits (target: ≥ 98 % test accuracy).
@@ -19,6 +21,7 @@
 # the check below it. Budget: the whole notebook runs in well under a minute on a laptop CPU.
 
 # %%
+import copy
 import time
 
 import matplotlib.pyplot as plt
@@ -202,6 +205,128 @@ plt.show()
 # last, so it barely learns; with ReLU the gradient reaches the first layer at about the same
 # size as the last.
 #
+# ### Sparse activations
+#
+# ReLU has two more properties worth seeing. The first: it outputs **exactly zero** for every
+# negative input, so for a given image a good share of the hidden units are simply off — not
+# small, zero. Glorot, Bordes and Bengio (*Deep Sparse Rectifier Neural Networks*, AISTATS 2011)
+# argued that this sparsity helps: each input is described by a small set of active units, a
+# different set for different inputs, and the off units pass no gradient for that input. A
+# sigmoid or tanh unit is never exactly zero.
+#
+# The measurement: a small ReLU network (64 → 128 → 128 → 10) on the digits, before training and
+# after 600 steps of SGD (momentum 0.9, batches of 64, about a second). For each hidden layer, the
+# share of exactly-zero activations over the test digits, and the share of *dead* units (zero for
+# every test digit).
+
+# %%
+def train_digits_mlp(steps=600, seed=0):
+    """A 64-128-128-10 ReLU network trained on the digits with SGD; `steps=0` leaves it untrained."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    x, y = data.load_digits("train").tensors
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    batches = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        index = torch.randint(len(x), (64,), generator=batches)
+        loss = F.cross_entropy(model(x[index]), y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+def hidden_activations(model, x):
+    """The output of every ReLU of a Sequential model, in order."""
+    outputs = []
+    with torch.no_grad():
+        for module in model:
+            x = module(x)
+            if isinstance(module, nn.ReLU):
+                outputs.append(x)
+    return outputs
+
+
+digits_x, digits_y = data.load_digits("test").tensors
+relu_net = train_digits_mlp()
+for name, model in (("untrained", train_digits_mlp(steps=0)), ("trained", relu_net)):
+    with torch.no_grad():
+        accuracy = (model(digits_x).argmax(dim=1) == digits_y).float().mean()
+    hidden = hidden_activations(model, digits_x)                         # [(359, 128), (359, 128)]
+    shares = [(h == 0).float().mean() for h in hidden]
+    dead = [(h == 0).all(dim=0).float().mean() for h in hidden]
+    print(f"{name:>9} (test accuracy {accuracy:.1%}): exact zeros per hidden layer "
+          + ", ".join(f"{share:.0%}" for share in shares) + "; dead units " + ", ".join(f"{d:.0%}" for d in dead))
+
+# %% [markdown]
+# Which units are off, digit by digit: the first hidden layer of the trained network on 40 test
+# digits sorted by label (black = exactly zero). Each digit switches on its own subset of units, and
+# digits of one class switch on similar subsets.
+
+# %%
+order = digits_y.argsort()[::9][:40]
+first_layer = hidden_activations(relu_net, digits_x[order])[0]          # (40, 128)
+fig, ax = plt.subplots(figsize=(9, 3.2))
+ax.imshow((first_layer > 0).float(), cmap="gray", aspect="auto", interpolation="nearest")
+ax.set_yticks(range(0, 40, 4), [str(digits_y[i].item()) for i in order[::4]])
+ax.set_xlabel("hidden unit of layer 1")
+ax.set_ylabel("test digit (label)")
+ax.set_title(f"active (white) and exactly-zero (black) units: {(first_layer == 0).float().mean():.0%} zeros")
+plt.show()
+
+# %% [markdown]
+# ### A ReLU network is a piecewise-linear function
+#
+# The second property, which the lecture notes list as ReLU "preserving properties of linear models":
+# each ReLU is linear on either side of zero. Fix which units are on — the network's *activation
+# pattern* — and every layer is a matrix product plus a bias, so the whole network is **affine**.
+# The input space is therefore cut into regions, one per activation pattern, and inside each region the
+# network is exactly affine (linear plus a constant); it bends only on the borders, where some unit
+# switches. (Montúfar,
+# Pascanu, Cho and Bengio, *On the Number of Linear Regions of Deep Neural Networks*, NeurIPS 2014,
+# showed that the number of regions can grow exponentially with depth.)
+#
+# Check it along a straight line between two test digits, $x(t) = (1 - t)\,a + t\,b$, at 2,001 values of
+# $t$: take the trained network's score for $b$'s class and its **second differences**
+# $f(t - h) - 2f(t) + f(t + h)$, zero wherever $f$ is linear over the three points. We compute in float64
+# so that rounding does not hide the zeros.
+
+# %%
+exact = copy.deepcopy(relu_net).double()
+a, b = digits_x[0].double(), digits_x[1].double()
+t = torch.linspace(0, 1, 2001, dtype=torch.float64)
+line = (1 - t).view(-1, 1, 1, 1) * a + t.view(-1, 1, 1, 1) * b            # (2001, 1, 8, 8)
+with torch.no_grad():
+    score = exact(line)[:, digits_y[1]]                                   # (2001,)
+pattern = torch.cat(hidden_activations(exact, line), dim=1) > 0         # (2001, 256): which units are on
+switches = (pattern[1:] != pattern[:-1]).any(dim=1)                     # a unit switches between t_i and t_i+1
+second = score[2:] - 2 * score[1:-1] + score[:-2]                       # centred at t_1 … t_1999
+near_switch = switches[:-1] | switches[1:]                              # the three points straddle a switch
+print(f"activation pattern changes {int(switches.sum())} times along the line")
+print(f"second differences away from a switch: largest |value| {second[~near_switch].abs().max():.1e} "
+      f"(float64 rounding) at {int((~near_switch).sum())} points")
+print(f"second differences at a switch: largest |value| {second[near_switch].abs().max():.1e} "
+      f"at {int(near_switch.sum())} points")
+
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.4), sharex=True)
+top.plot(t, score)
+for kink in t[1:][switches]:
+    top.axvline(kink, color="crimson", linewidth=0.6, alpha=0.5)
+top.set_ylabel(f"score for class {digits_y[1].item()}")
+top.set_title(f"from a {digits_y[0].item()} (t = 0) to a {digits_y[1].item()} (t = 1); red: a unit switches")
+bottom.plot(t[1:-1], second.abs() + 1e-18)
+bottom.set_yscale("log")
+bottom.set_ylabel("|second difference|")
+bottom.set_xlabel("t")
+plt.show()
+
+# %% [markdown]
+# Between the red lines the score is a straight segment (its second differences are rounding
+# noise); all the bending happens where a unit switches on or off. The network's
+# output is a patchwork of linear pieces, and its gradient with respect to the input is constant
+# inside each piece.
+#
 # ## 3. Batch normalisation
 #
 # Ioffe and Szegedy (*Batch Normalization*, 2015) normalise each feature with the statistics of
@@ -272,6 +397,122 @@ layer.eval()
 print("eval mode,     image 0 alone vs in its batch: same output?", torch.allclose(layer(batch[:1]), layer(batch)[:1]))
 
 # %% [markdown]
+# ### Why does batch norm help? The original reason, and a later finding
+#
+# Ioffe and Szegedy's motivation was **internal covariate shift**: a layer's inputs are the outputs
+# of the layers below, whose weights change at every step, so the distribution each layer sees keeps
+# moving and the layer must keep re-adapting to it. Fixing every feature's mean and variance was meant
+# to stop that drift, and so to allow higher learning rates. The lecture notes give this reason too
+# (as "Internal Covariance Shift"; the term is *covariate*: the inputs' distribution).
+#
+# Santurkar, Tsipras, Ilyas and Madry (*How Does Batch Normalization Help Optimization?*, NeurIPS 2018)
+# tested the explanation directly. They injected random noise after every batch-norm layer, with a
+# non-zero mean and a non-unit variance that changed at every step, so the layers' input distributions
+# moved far more than with ordinary batch norm — and the networks still trained about as well as with
+# ordinary batch norm, and better than without it. Their account of what batch norm does instead: it
+# makes the loss landscape **smoother** (the loss and its gradient change more slowly as the weights
+# move), so the gradient is a more reliable guide and larger steps are safe.
+#
+# A small version on the digits: an 8-layer ReLU network (width 64, He initialisation), 300 SGD steps
+# on batches of 64, in three variants — no batch norm; `nn.BatchNorm1d` after every linear layer; and
+# batch norm followed by a **random shift and scale** per unit, drawn anew at every training step
+# (shift uniform in ±0.5, scale uniform in [1/1.5, 1.5]; off in eval mode). All three at learning rate
+# 0.5, and the plain network also at 0.05. To measure the drift, we record at every step the batch mean
+# of each input of the last layer, and report how much it wanders over steps 50–300 (its standard
+# deviation over the steps, in units of the inputs' typical within-batch standard deviation).
+
+# %%
+class ShiftedBatchNorm(nn.BatchNorm1d):
+    """Batch norm, then (in training) a random shift and scale per unit, drawn anew at every step."""
+
+    def __init__(self, width, shift=0.5, scale=1.5):
+        super().__init__(width)
+        self.shift, self.scale = shift, scale
+
+    def forward(self, h):
+        h = super().forward(h)
+        if self.training:
+            shift = h.new_empty(h.shape[1]).uniform_(-self.shift, self.shift)
+            scale = h.new_empty(h.shape[1]).uniform_(1 / self.scale, self.scale)
+            h = h * scale + shift
+        return h
+
+
+def train_deep_mlp(norm, lr, steps=300, depth=8, width=64, seed=0):
+    """Train a deep ReLU network on the digits; return its losses, its last layer's input means, test accuracy."""
+    torch.manual_seed(seed)
+    layers, fan_in = [nn.Flatten()], 64
+    for _ in range(depth):
+        layers += [nn.Linear(fan_in, width)] + ([norm(width)] if norm else []) + [nn.ReLU()]
+        fan_in = width
+    model = nn.Sequential(*layers, nn.Linear(width, 10))
+    for module in model:
+        if isinstance(module, nn.Linear):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    means, spreads = [], []
+
+    def record(module, inputs):                      # the last layer's input, (64, width), at every step
+        means.append(inputs[0].mean(dim=0).detach())
+        spreads.append(inputs[0].std(dim=0).detach())
+
+    hook = model[-1].register_forward_pre_hook(record)
+    x, y = data.load_digits("train").tensors
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    batches = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        index = torch.randint(len(x), (64,), generator=batches)
+        loss = F.cross_entropy(model(x[index]), y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    hook.remove()
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(digits_x).argmax(dim=1) == digits_y).float().mean().item()
+    drift = (torch.stack(means[50:]).std(dim=0).mean() / torch.stack(spreads[50:]).mean()).item()
+    return losses, torch.stack(means), drift, accuracy
+
+
+start = time.perf_counter()
+variants = {"no batch norm, lr 0.05": (None, 0.05), "no batch norm, lr 0.5": (None, 0.5),
+            "batch norm, lr 0.5": (nn.BatchNorm1d, 0.5), "batch norm + random shifts, lr 0.5": (ShiftedBatchNorm, 0.5)}
+bn_runs = {name: train_deep_mlp(norm, lr) for name, (norm, lr) in variants.items()}
+print(f"4 runs in {time.perf_counter() - start:.1f} s")
+for name, (losses, _, drift, accuracy) in bn_runs.items():
+    print(f"{name:>35}: mean training loss over the last 50 steps {sum(losses[-50:]) / 50:.3f}, "
+          f"drift of the last layer's inputs {drift:.2f}, test accuracy {accuracy:.1%}")
+shifted, plain_bn = bn_runs["batch norm + random shifts, lr 0.5"][2], bn_runs["batch norm, lr 0.5"][2]
+print(f"the random shifts multiply the drift by {shifted / plain_bn:.0f}")
+
+# %%
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4))
+for colour, (name, (losses, means, _, _)) in enumerate(bn_runs.items()):
+    smooth = torch.tensor(losses).unfold(0, 20, 1).mean(dim=1)          # moving average over 20 steps
+    left.plot(range(20, len(losses) + 1), smooth, color=f"C{colour}", label=name)
+    if name != "no batch norm, lr 0.5":                                 # that one diverged: off the scale
+        right.plot(means[:, 0], color=f"C{colour}", label=name)
+left.set_yscale("log")
+left.set_xlabel("training step")
+left.set_ylabel("training loss (moving average)")
+left.legend(fontsize=8)
+right.set_xlabel("training step")
+right.set_ylabel("batch mean of one input of the last layer")
+right.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Read the printed numbers with the paper's argument in mind. At learning rate 0.5 the network without
+# batch norm fails to train, and with batch norm it trains well. With the random shifts, the last layer's
+# inputs drift several times more than with batch norm alone (the printed factor; the right panel shows
+# one of them) — yet the network still trains at 0.5, where the one without batch norm failed, and tests
+# as well as with batch norm alone. Its training loss is higher than batch norm's, but it is measured
+# with the noise switched on. Whatever batch norm does for training here, keeping the layers' input
+# distributions still is not all of it. (One small network and one seed: an illustration of Santurkar
+# et al.'s experiment, not a replication.)
+#
 # ## 4. Softmax, stably
 #
 # A classifier's last layer gives one score (logit) $z_i$ per class; softmax turns them into
@@ -325,6 +566,13 @@ check_softmax(softmax, strict=True, seed=2024, extended=True)
 #
 # The lecture notes use the equivalent backward form: from one output unit ($r = 1$), walk down
 # the layers with $r \leftarrow (r - 1)\,s + k$ (for dilation, $k$ becomes $d(k-1)+1$).
+#
+# > **A correction to the source notes.** The notes write this step as $(p - 1)\cdot s + k$ and say
+# > that $p$ is "the pooling layer". It is not: $p$ is the receptive field measured *at the layer's
+# > output* — how many of its output units are covered (1 for the top unit, then the result of the
+# > previous step) — and the formula gives how many of its input units they cover. A window of $p$
+# > outputs, $s$ apart, each reading $k$ inputs, spans $(p-1)s + k$ inputs. Pooling layers need no
+# > special variable: they enter the walk like convolutions, with their own $k$ and $s$.
 #
 # Three stacked 3 × 3 convolutions (stride 1) therefore see $1 + 2 + 2 + 2 = 7$ pixels: the same
 # 7 × 7 field as one 7 × 7 convolution, with $3 \cdot 9 C^2 = 27C^2$ weights instead of $49C^2$
@@ -487,9 +735,16 @@ if digits_model is not None:
 # - Pooling shrinks maps per channel: max keeps the strongest response, average the level;
 #   overlapping 3 × 3 / 2 (AlexNet); global/adaptive pooling gives a fixed size from any input.
 # - The sigmoid's derivative is at most 1/4, so gradients vanish through depth; ReLU passes them.
+# - ReLU's outputs are exactly zero for negative inputs: sparse activations (here about half the
+#   hidden units, per digit). A ReLU network is piecewise linear: affine inside each region of fixed
+#   activation pattern, bending only where a unit switches.
 # - Batch norm: per channel over (N, H, W); batch statistics in training, running statistics
 #   (momentum, unbiased variance) in eval — call `model.eval()` before testing.
+# - Batch norm was proposed to reduce *internal covariate shift*; Santurkar et al. (2018) showed that
+#   networks with extra shift injected after batch norm still train well, and credit batch norm with a
+#   smoother loss landscape instead.
 # - Softmax: subtract the max first.
 # - Receptive field: $r \mathrel{+}= d(k-1)j$, $j \mathrel{*}= s$; three 3 × 3 convolutions see 7 × 7.
+#   Walking down instead, $r \leftarrow (r-1)s + k$, where $r$ starts at 1 (not a "pooling layer").
 #
 # Next: notebook 03 builds AlexNet, VGG and GoogLeNet from these blocks.

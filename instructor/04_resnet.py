@@ -236,8 +236,22 @@ else:
 # $$y = \mathrm{ReLU}\big(F(x) + x\big), \qquad F(x) = \mathrm{BN}(W_2 * \mathrm{ReLU}(\mathrm{BN}(W_1 * x))).$$
 #
 # If the best thing a block can do is nothing, it only has to drive its weights towards zero — much
-# easier than learning an identity map through two convolutions and two nonlinearities. ResNet's
-# **basic block** (used in ResNet-18 and -34):
+# easier than learning an identity map through two convolutions and two nonlinearities.
+#
+# > **A correction to the source notes.** The notes read $H(x) = F(x) + x$ as a goal: "the aim is to
+# > minimise $H(x)$, that is $F(x) + x$; $x$ is fixed, so the aim is to minimise $F(x)$; as $F(x)$ goes
+# > to 0, $H(x)$ equals $x$ — so the closer the output is to the input, the better the network
+# > performs." Neither step holds. Training minimises the **loss**, not $H(x)$ or $F(x)$: $F$ becomes
+# > whatever the loss needs, and nothing pushes it to zero for its own sake. And the identity is not
+# > the aim — a stack of identities computes nothing. He et al.'s argument (*Deep Residual Learning*,
+# > CVPR 2016, §3.1) is about what is easy to *reach*: a block that is not needed can fall back to
+# > the identity by setting $F$ to zero, so a deeper residual network should train no worse than a
+# > shallower one; and where the best mapping is *close* to the identity, a small correction $F$ is
+# > easier to find than the whole mapping. The paper says outright that identity mappings are unlikely
+# > to be optimal in practice; the reformulation only *preconditions* the problem. (Its Fig. 7 found
+# > the learned residuals' responses small — close to the identity, not equal to it.)
+#
+# ResNet's **basic block** (used in ResNet-18 and -34):
 #
 # ```
 # x ─┬─ conv 3×3 (stride s) ─ BN ─ ReLU ─ conv 3×3 ─ BN ─(+)─ ReLU ─ y
@@ -562,7 +576,8 @@ else:
 # - Deeper plain networks can have higher **training** error than shallower ones: an optimisation
 #   problem (degradation), not overfitting.
 # - A residual block learns $F(x) = H(x) - x$ and outputs $\mathrm{ReLU}(F(x) + x)$; the identity term
-#   carries the gradient to the first layers, so depth becomes trainable.
+#   carries the gradient to the first layers, so depth becomes trainable. The loss, not $F$, is what
+#   training minimises: $F = 0$ is an easy fallback, not a goal (the notes' reading is wrong).
 # - Shortcuts are identities when shapes match, and 1 × 1 convolutions with the block's stride
 #   (plus batch norm) when the size halves or the channels change.
 # - ResNet-18: 7 × 7/2 stem with **padding 3** (the notes' padding 1 gives 110, not 112), 3 × 3/2 max

@@ -124,6 +124,23 @@ else:
     print("Finish Exercise 1 to convolutionalize the classifier.")
 
 # %% [markdown]
+# > **A correction to the source notes.** Both sets of lecture notes say that FCN turns the classifier's
+# > fully connected layers into **1 × 1** convolutions (and the VGG summary lists "1 × 1 convolution for
+# > fully connected layers"). That is true only of a dense layer whose input is a vector — a 1 × 1 map,
+# > like the second layer above. The *first* dense layer reads a whole k × k map, so it becomes a
+# > **k × k** convolution: a 1 × 1 convolution sees one position at a time and has too few weights to
+# > hold the trained ones. In VGG-16 — converted this way in VGG's own testing (Simonyan & Zisserman,
+# > 2015, §3.2) and in FCN — fc6 reads pool5's 7 × 7 × 512 map and becomes a 7 × 7 convolution; only
+# > fc7 and fc8 become 1 × 1. The weight counts:
+
+# %%
+dense = classifier[4]                                          # nn.Linear(256, 64) on the (16, 4, 4) map
+print(f"our first dense layer: {dense.weight.numel():,} weights; a 4 × 4 convolution 16 → 64 has "
+      f"{64 * 16 * 4 * 4:,}; a 1 × 1 convolution 16 → 64 has {64 * 16:,}")
+print(f"VGG-16's fc6: {7 * 7 * 512 * 4096:,} weights, those of a 7 × 7 convolution 512 → 4,096; "
+      f"a 1 × 1 convolution 512 → 4,096 has {512 * 4096:,}")
+
+# %% [markdown]
 # Now the point of it all: the fully convolutional network takes a larger image. We paste four test
 # digits onto a 16 × 40 canvas; the network answers with a 5 × 17 map of class scores — one
 # prediction per 8 × 8 window, every 2 pixels (the stride of the pooling layer). For each pasted
@@ -572,6 +589,21 @@ if results:
 # one long vector, the **hypercolumn**, and classify that vector. Early layers contribute precise
 # location and edges, late layers meaning.
 #
+# **How hypercolumns began.** The paper did not label every pixel of the image, and its system was not
+# one network from image to label map as FCN is. It started from **detections**: the boxes of an R-CNN
+# style detector (notebook 09). Inside each detected box it computed the hypercolumns of the box's
+# pixels and classified them for one of three tasks — figure or background for *simultaneous detection
+# and segmentation* (one mask per detected object), which part for *part labelling*, near a keypoint or
+# not for *keypoint localisation*. Because the same feature means different things at the top or the
+# bottom of a box (a head is rarely at a person's feet), it learned a coarse grid of classifiers over
+# the box and interpolated between them. The classifiers were written as extra layers and trained with
+# the network, but the whole system stays two-stage: detect first, then label the pixels of each box.
+# That is what the lecture notes mean by "similar to FCN but not end to end; it uses the bounding boxes
+# separately".
+#
+# The demonstration below borrows only the representation: it classifies every pixel of the whole image,
+# without boxes, the way FCN does.
+#
 # With the trained FCN-8s's backbone frozen, the hypercolumn of pool1 … pool3 (8 + 16 + 32 = 56 values
 # per pixel) against pool3 alone (32 values), each classified per pixel by a 1 × 1 convolution trained
 # for two epochs:
@@ -621,10 +653,13 @@ if results:
 # - Semantic segmentation labels every pixel; mean IoU (per class TP / (TP + FP + FN), averaged) is the
 #   measure to report — pixel accuracy rewards predicting the majority class.
 # - Any dense layer is a convolution with a kernel the size of its input: a classifier becomes a
-#   fully convolutional network that runs on any image size and outputs a map.
+#   fully convolutional network that runs on any image size and outputs a map. The first dense layer
+#   becomes a k × k convolution (7 × 7 in VGG-16), the later ones 1 × 1 — not all 1 × 1.
 # - A transposed convolution stamps its kernel at every input pixel (stride s apart) and adds the
 #   overlaps; its size is (n − 1)·s − 2p + d·(k − 1) + output_padding + 1. Kernels that are not a
 #   multiple of the stride overlap unevenly: checkerboard artifacts. Bilinear initialisation, or
 #   resize-then-convolve, avoids them.
 # - FCN-32s upsamples the coarsest scores in one jump; FCN-16s and FCN-8s add scores from pool4 and
-#   pool3 and recover the boundaries. Hypercolumns stack features of several layers per pixel.
+#   pool3 and recover the boundaries. Hypercolumns stack features of several layers per pixel; they
+#   began (Hariharan et al., 2015) as per-box pixel classifiers run after a detector — detection first,
+#   then a mask, parts or keypoints inside each box.

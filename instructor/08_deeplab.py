@@ -563,6 +563,12 @@ if deeplab_result is not None:
 # $$Q_i(l) \leftarrow \frac{1}{Z_i} \exp\Big(-\psi_u(l) - \sum_{l'} \mu(l, l') \sum_{j \ne i}
 #   \big[w_1 k_1(i, j) + w_2 k_2(i, j)\big]\, Q_j(l')\Big).$$
 #
+# Why this approximation: mean field looks for the fully factorised distribution
+# $Q(x) = \prod_i Q_i(x_i)$ — labels independent across pixels — closest to the CRF's own
+# $P(x) \propto \exp(-E(x))$, in the sense that it minimises the KL divergence $\mathrm{KL}(Q \,\|\, P)$
+# (Krähenbühl & Koltun, 2011, §3). The update above is the condition for that minimum with respect to one
+# $Q_i$, the others held fixed; and because $Q$ factorises, it needs only each pixel's expected messages.
+#
 # Krähenbühl & Koltun's contribution was doing the sum over $j$ fast, with a permutohedral-lattice filter. At
 # 5,000 pixels we can afford it exactly: `crf.crf_kernels(image, θα, θβ, θγ)` builds the two $N \times N$
 # kernel matrices ($N = H \cdot W$ pixels numbered row by row, like `q.reshape(L, -1)`; diagonal 1), once, and
@@ -715,4 +721,5 @@ if crf_results:
 #   the context that very large rates cannot.
 # - DeepLab v3+ = that encoder + a light decoder with stride-4 low-level features.
 # - The dense CRF (appearance + smoothness kernels, Potts, mean field) snaps a blurry score map to the image's
-#   edges; its widths are in pixels and must be scaled with the image.
+#   edges; its widths are in pixels and must be scaled with the image. Mean field approximates it by the
+#   per-pixel factorised $Q$ that minimises $\mathrm{KL}(Q \,\|\, P)$.

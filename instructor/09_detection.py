@@ -488,6 +488,58 @@ else:
     print("Finish Exercise 4 to pool coin boxes here.")
 
 # %% [markdown]
+# ### What RoI pooling's rounding costs
+#
+# RoI pooling rounds twice: the box's corners to whole cells of the feature map, and each bin's edges
+# (floor and ceil). The rounded box can be off by up to half a cell — 2 image pixels here at stride 4,
+# 8 pixels at VGG-16's stride 16 — and the output is a step function of the box's coordinates: constant
+# while the corners round to the same cells, then a jump when one crosses a rounding boundary. For
+# classifying a box that is tolerable; for anything that must line up with the pixels (a mask, a
+# keypoint) it is not. **RoIAlign** (He, Gkioxari, Dollár and Girshick, *Mask R-CNN*, ICCV 2017) removes the
+# rounding: it keeps the box's exact coordinates, samples each bin at a few regular points by bilinear
+# interpolation, and averages them (`torchvision.ops.roi_align`).
+#
+# The measurement: one coin box on the feature map above, shifted right by 0 to 8 image pixels (two cells)
+# in steps of 0.25, pooled to 4 × 4 by both operations; for each shift, how far the pooled features are
+# from those of the unshifted box.
+
+# %%
+with torch.no_grad():
+    shared_features = features_net(image).cpu()                              # (1, 32, 75, 96), stride 4
+    shifts = torch.arange(0, 8.01, 0.25)
+    boxes = coin_boxes[0] + torch.stack([shifts, torch.zeros_like(shifts), shifts, torch.zeros_like(shifts)], dim=1)
+    rois = torch.cat([torch.zeros(len(shifts), 1), boxes], dim=1)            # (33, 5)
+    pooled = {
+        "roi_pool": torchvision.ops.roi_pool(shared_features, rois, 4, spatial_scale=1 / 4),
+        "roi_align": torchvision.ops.roi_align(shared_features, rois, 4, spatial_scale=1 / 4, sampling_ratio=2,
+                                               aligned=True),
+    }
+change = {name: (out - out[0]).flatten(1).norm(dim=1) / out[0].norm() for name, out in pooled.items()}
+print(f"box {[round(v) for v in coin_boxes[0].tolist()]}, corners at x1/4 = {coin_boxes[0, 0] / 4:.2f} "
+      f"and x2/4 = {coin_boxes[0, 2] / 4:.2f} cells")
+for name, out in pooled.items():
+    moves = [f"{s:g}" for s, moved in zip(shifts[1:].tolist(), (out[1:] != out[:-1]).flatten(1).any(dim=1)) if moved]
+    distinct = len(torch.unique(out.flatten(1), dim=0))
+    print(f"{name:>9}: {distinct} different outputs for {len(shifts)} shifts; the output changes at shifts "
+          + (", ".join(moves) if len(moves) <= 8 else f"{moves[0]}, {moves[1]}, … (every step)"))
+
+fig, ax = plt.subplots(figsize=(7, 3))
+for name, values in change.items():
+    ax.plot(shifts, values, "o-", markersize=3, label=name)
+ax.set_xlabel("shift of the box (image pixels; one feature cell = 4)")
+ax.set_ylabel("relative change of the pooled features")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# RoI pooling's output stays put until a rounded corner jumps to the next cell, then changes all at once
+# (above: only where $x_1/4$ crosses a half, $\ldots.5$, one cell apart); RoIAlign's follows the box
+# continuously, so the features — and their gradient with respect to the box
+# — reflect where the box really is. In Mask R-CNN's ablations (its Table 2) the switch from RoIPool to
+# RoIAlign improved mask accuracy substantially, and more with stride-32 features than with stride 16.
+# torchvision's two-stage detectors pool with RoIAlign (`MultiScaleRoIAlign`).
+
+# %% [markdown]
 # ## 7. Faster R-CNN: anchors and the region proposal network
 #
 # With Fast R-CNN, the slowest step left was selective search itself: about 2 s per image on a CPU. Ren,
@@ -868,6 +920,8 @@ if rpn_results:
 # - SPPNet: one CNN pass per image; a spatial pyramid of max-pooled bins turns any window into C·Σn²
 #   numbers. (The paper's bins use window ⌈a/n⌉ and stride ⌊a/n⌋; adaptive pooling's rule always gives n.)
 # - Fast R-CNN: RoI pooling (one pyramid level per roi, torchvision rounds the roi and floors/ceils the
-#   bins), one network trained at once with $L_\text{cls} + \lambda [u \ge 1] L_\text{loc}$.
+#   bins), one network trained at once with $L_\text{cls} + \lambda [u \ge 1] L_\text{loc}$. The rounding
+#   makes its output a step function of the box; RoIAlign (Mask R-CNN, 2017) samples bilinearly at the
+#   exact coordinates instead, and replaced it.
 # - Faster R-CNN: anchors (sizes × ratios at every feature cell) and a region proposal network that scores
 #   and moves them; deltas $d_x = (x_G - x_A)/w_A$, $d_w = \log(w_G / w_A)$, decoded with `exp` after a clamp.
