@@ -10,7 +10,7 @@
 import os
 import sys
 
-from course_utils.grading import ScrubFeedback
+from course_grader.feedback import ScrubFeedback
 
 
 def _in_jupyter_server() -> bool:

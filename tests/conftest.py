@@ -39,14 +39,15 @@ def pytest_collection_modifyitems(config, items):
 
     The test workers run ``--dist loadscope --no-loadscope-reorder`` (course.py): a
     test file is one unit of work, a test class too — each notebook's grading round
-    trip is a class of tests/test_grading.py — and units are handed out in collection
-    order. The round trips and tests/test_browser.py (every learner notebook in one
-    JupyterLab) are the longest units; starting them first keeps a worker
-    from picking one up at the end while the other idles. (Not ``--dist loadgroup``:
-    with pytest 9.2 and xdist 3.8 its group marks are silently ignored, which split a
-    notebook's nbval cells across workers and kernels.)
+    trip is a class of tests/grader/test_grading.py — and units are handed out in
+    collection order. The round trips, the hostile class of tests/grader/test_autograde.py
+    and tests/e2e/test_browser.py (every learner notebook in one JupyterLab) are the
+    longest units; starting them first keeps a worker from picking one up at the end
+    while the other idles. (Not ``--dist loadgroup``: with pytest 9.2 and xdist 3.8 its
+    group marks are silently ignored, which split a notebook's nbval cells across workers
+    and kernels.)
     """
-    first = ("tests/test_grading.py::TestGrading_", "tests/test_browser.py::")
+    first = ("tests/grader/test_grading.py::TestGrading_", "tests/grader/test_autograde.py::", "tests/e2e/test_browser.py::")
     long = [item for item in items if item.nodeid.startswith(first)]
     rest = [item for item in items if not item.nodeid.startswith(first)]
     items[:] = long + rest

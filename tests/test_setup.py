@@ -116,5 +116,5 @@ def test_lab_listens_on_loopback_with_a_token_and_is_defined_once():
     assert command[-1] in ("--no-browser", "--allow-root")
     assert not any("token=" in part or "password" in part for part in command), "never disable the login token"
     assert "lab_command(" in inspect.getsource(course.lab)
-    for user in ("tests/test_browser.py", "benchmarks/run.py"):
+    for user in ("tests/e2e/test_browser.py", "benchmarks/run.py"):
         assert "lab_command(" in (ROOT / user).read_text(), user

@@ -20,12 +20,13 @@ import nbformat
 import pytest
 from grading_helpers import class_of, nbgrader, points, submission
 
-from course_utils.build import ROOT, solution_cells
+from course_grader.build import ROOT
+from course_grader.solutions import solution_cells
 
 NAMES = sorted(p.stem for p in (ROOT / "instructor").glob("[0-9][0-9]_*.py"))
 
 
-# the shared helpers (tests/grading_helpers.py, also used by test_autograde.py and benchmarks/grading.py)
+# the shared helpers (tests/grader/grading_helpers.py, also used by test_autograde.py and benchmarks/grading.py)
 _points, _nbgrader, _submission, _class = points, nbgrader, submission, class_of
 
 
