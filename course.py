@@ -8,9 +8,9 @@
     python3 course.py grade NN_name [--workers N]
                               grade submitted/*/NN_name/ in sandboxed, parallel kernels (instructors)
 
-Set-up installs requirements.txt and the course's packages (editable: course_utils and
-course_grader) into the project-local virtual environment `.venv`; it is repeated only when
-requirements.txt or pyproject.toml change.
+Set-up installs requirements.txt and the course's packages (editable: course_utils, and
+course_grader with its `grading` extra) into the project-local virtual environment `.venv`;
+it is repeated only when requirements.txt or pyproject.toml change.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def ensure_environment() -> Path:
     if os.environ.get("CI"):
         pip.append("--no-color")
     subprocess.run(pip + ["install", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run(pip + ["install", "-r", "requirements.txt", "-e", "."], check=True, cwd=ROOT)
+    # the course's two packages: course_utils (the learner's) and course_grader with its extra
+    subprocess.run(pip + ["install", "-r", "requirements.txt", "-e", ".[grading]"], check=True, cwd=ROOT)
     STAMP.write_text(fingerprint + "\n")
     return python
 
