@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(config, items):
     group marks are silently ignored, which split a notebook's nbval cells across workers
     and kernels.)
     """
-    first = ("tests/grader/test_grading.py::TestGrading_", "tests/grader/test_autograde.py::", "tests/e2e/test_browser.py::")
+    first = ("tests/grader/test_grading.py::Test", "tests/grader/test_autograde.py::", "tests/e2e/test_browser.py::")
     long = [item for item in items if item.nodeid.startswith(first)]
     rest = [item for item in items if not item.nodeid.startswith(first)]
     items[:] = long + rest
