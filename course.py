@@ -8,9 +8,9 @@
     python3 course.py grade NN_name [--workers N]
                               grade submitted/*/NN_name/ in sandboxed, parallel kernels (instructors)
 
-Set-up installs requirements.txt and course_utils (editable) into the
-project-local virtual environment `.venv`; it is repeated only when
-requirements.txt or pyproject.toml change.
+Set-up installs requirements.txt and the course's packages (editable: course_utils, and
+course_grader with its `grading` extra) into the project-local virtual environment `.venv`;
+it is repeated only when requirements.txt or pyproject.toml change.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def ensure_environment() -> Path:
     if os.environ.get("CI"):
         pip.append("--no-color")
     subprocess.run(pip + ["install", "--upgrade", "pip"], check=True, cwd=ROOT)
-    subprocess.run(pip + ["install", "-r", "requirements.txt", "-e", "."], check=True, cwd=ROOT)
+    # the course's two packages: course_utils (the learner's) and course_grader with its extra
+    subprocess.run(pip + ["install", "-r", "requirements.txt", "-e", ".[grading]"], check=True, cwd=ROOT)
     STAMP.write_text(fingerprint + "\n")
     return python
 
@@ -107,7 +108,7 @@ def test(args: list[str]) -> int:
 
 def build(args: list[str]) -> int:
     python = ensure_environment()
-    return subprocess.call([str(python), "-m", "course_utils.build", *args], cwd=ROOT)
+    return subprocess.call([str(python), "-m", "course_grader.build", *args], cwd=ROOT)
 
 
 def bench(args: list[str]) -> int:
@@ -127,7 +128,7 @@ def grade(args: list[str]) -> int:
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])   # nbgrader runs alembic by name
     env.setdefault("OMP_NUM_THREADS", "1")
-    return subprocess.call([str(python), "-m", "course_utils.autograde", *args], cwd=ROOT, env=env)
+    return subprocess.call([str(python), "-m", "course_grader", *args], cwd=ROOT, env=env)
 
 
 COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade}

@@ -10,7 +10,7 @@
 import os
 import sys
 
-from course_utils.grading import ScrubFeedback
+from course_grader.feedback import ScrubFeedback
 
 
 def _in_jupyter_server() -> bool:
@@ -22,7 +22,7 @@ def _in_jupyter_server() -> bool:
 # Kernels inherit this: the ipywidgets explorers draw a static figure while
 # grading (see course_utils.widgets.is_headless).  Not in a learner's JupyterLab,
 # whose kernels would inherit it too and lose their live explorers (seen by
-# tests/test_browser.py); autograding started there is headless through
+# tests/e2e/test_browser.py); autograding started there is headless through
 # NBGRADER_EXECUTION.
 if not _in_jupyter_server():
     os.environ.setdefault("COURSE_HEADLESS", "1")

@@ -3,10 +3,10 @@
     python3 benchmarks/grading.py [--notebook 01_convolution] [--students 20] [--workers 2 3]
 
 Builds a scratch course with N synthetic submissions of one notebook (a mix of full,
-partly wrong, untouched and raising ones, from tests/grading_helpers.py), then times
+partly wrong, untouched and raising ones, from tests/grader/grading_helpers.py), then times
 
 * ``nbgrader autograde NAME`` — one batch, the repository's nbgrader_config.py — and
-* ``python -m course_utils.autograde NAME --workers W`` for each W, in a fresh copy of the course,
+* ``python -m course_grader NAME --workers W`` for each W, in a fresh copy of the course,
 
 checks that both give every student the same score, and prints the speed-up.  Both get
 the same per-call check limit (COURSE_CHECK_TIME_LIMIT=3); the grade command's time
@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "grader")]
 
 import nbformat  # noqa: E402
 from grading_helpers import class_of, nbgrader, points, submission  # noqa: E402
 
-from course_utils.build import solution_cells, tool_env  # noqa: E402
+from course_grader.config import tool_env  # noqa: E402
+from course_grader.solutions import solution_cells  # noqa: E402
 
 
 def synthetic_class(name: str, learner, count: int) -> dict:
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
             course = Path(scratch) / f"grade-{workers}"
             shutil.copytree(template, course)
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "course_utils.autograde", name, "--course", str(course),
+            done = subprocess.run([sys.executable, "-m", "course_grader", name, "--course", str(course),
                                    "--workers", str(workers)], cwd=course, env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - start
             if done.returncode != 0:

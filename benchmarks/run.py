@@ -47,7 +47,7 @@ def notebooks() -> None:
 
 def checks() -> None:
     from course_utils import checks as checks_module
-    from course_utils.build import load_solutions
+    from course_grader.solutions import load_solutions
 
     print("check latency with the reference solutions (median of 5 calls)")
     for name in sorted(p.stem for p in (ROOT / "instructor").glob("[0-9][0-9]_*.py")):
@@ -73,7 +73,7 @@ def im2col() -> None:
     import torch
     import torch.nn.functional as F
 
-    from course_utils.build import load_solutions
+    from course_grader.solutions import load_solutions
     from course_utils.checks.convolution import im2col_speed_case
 
     conv2d_im2col = load_solutions("01_convolution")["conv2d_im2col"]
@@ -172,16 +172,16 @@ def lab_startup(runs: int = 3) -> None:
 
 
 def browser(run: bool) -> None:
-    """The browser test's duration (tests/test_browser.py): run now with --browser, else its last run."""
+    """The browser test's duration (tests/e2e/test_browser.py): run now with --browser, else its last run."""
     timings_file = ROOT / ".artifacts" / "browser" / "timings.json"
     if run:
-        print("the browser test (tests/test_browser.py), every learner notebook in JupyterLab and Chromium")
+        print("the browser test (tests/e2e/test_browser.py), every learner notebook in JupyterLab and Chromium")
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-                                 "tests/test_browser.py"], cwd=ROOT, capture_output=True, text=True)
+                                 "tests/e2e/test_browser.py"], cwd=ROOT, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         print("\n".join(result.stdout.strip().splitlines()[-1:]))
-        row("tests/test_browser.py", f"{seconds:.0f} s", "<= 240 s", result.returncode == 0 and seconds <= 240)
+        row("tests/e2e/test_browser.py", f"{seconds:.0f} s", "<= 240 s", result.returncode == 0 and seconds <= 240)
     elif timings_file.exists():
         print(f"the browser test's last run ({timings_file.relative_to(ROOT)}; `--browser` runs it again)")
     else:

@@ -35,18 +35,25 @@ def short_time_limit(monkeypatch):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Grading round trips and the browser test first.
+    """The longest units first, longest of all first.
 
     The test workers run ``--dist loadscope --no-loadscope-reorder`` (course.py): a
     test file is one unit of work, a test class too — each notebook's grading round
-    trip is a class of tests/test_grading.py — and units are handed out in collection
-    order. The round trips and tests/test_browser.py (every learner notebook in one
-    JupyterLab) are the longest units; starting them first keeps a worker
-    from picking one up at the end while the other idles. (Not ``--dist loadgroup``:
-    with pytest 9.2 and xdist 3.8 its group marks are silently ignored, which split a
-    notebook's nbval cells across workers and kernels.)
+    trip is a class of tests/grader/test_grading.py — and units are handed out in
+    collection order. Starting the long ones first, longest first, keeps a worker from
+    picking one up at the end while the other idles. Measured on the 2-core machine:
+    tests/e2e/test_browser.py (every learner notebook in one JupyterLab) ~5 min, the
+    hostile class of tests/grader/test_autograde.py ~3 min, notebook 01's plain-nbgrader
+    round trip ~2.5 min, the sandbox tests ~2 min, then the grade command's round trips
+    (0.5-2 min each). (Not ``--dist loadgroup``: with pytest 9.2 and xdist 3.8 its
+    group marks are silently ignored, which split a notebook's nbval cells across
+    workers and kernels.)
     """
-    first = ("tests/test_grading.py::TestGrading_", "tests/test_browser.py::")
-    long = [item for item in items if item.nodeid.startswith(first)]
-    rest = [item for item in items if not item.nodeid.startswith(first)]
-    items[:] = long + rest
+    first = ("tests/e2e/test_browser.py::", "tests/grader/test_autograde.py::",
+             "tests/grader/test_grading.py::TestGrading_", "tests/grader/test_sandbox.py::",
+             "tests/grader/test_grading.py::TestGradeCommand_")
+
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(first) if item.nodeid.startswith(prefix)), len(first))
+
+    items.sort(key=rank)   # stable: every unit's tests stay together and in order

@@ -37,8 +37,8 @@ def _conda_dependencies(path: str) -> list[str]:
 def test_environment_yml_lists_exactly_the_pip_requirements():
     """Do conda/Binder users get the same packages, with the same pins and ranges, as pip users?"""
     pip_section = _environment_pip()
-    assert [e for e in pip_section if e != "-e ."] == _requirements()
-    assert "-e ." in pip_section, "environment.yml should install course_utils too"
+    assert [e for e in pip_section if e != "-e .[grading]"] == _requirements()
+    assert "-e .[grading]" in pip_section, "environment.yml should install the course's packages too"
 
 
 def test_binder_environment_lists_exactly_the_pip_requirements():
@@ -65,6 +65,26 @@ def test_binder_post_build_installs_the_course_package():
     commands = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     assert commands[-1] == "python -m pip install --no-deps -e ."
     assert subprocess.run(["bash", "-n", str(post_build)]).returncode == 0
+
+
+def _pyproject() -> dict:
+    import pytest
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+, as environment.yml pins
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_grading_extra_holds_the_graders_imports_with_the_requirements_ranges():
+    """Does `pip install .[grading]` bring what course_grader imports, with exactly the ranges of
+    requirements.txt, while the learner's dependencies stay free of nbgrader and Jupyter's machinery?"""
+    project = _pyproject()["project"]
+    grading = project["optional-dependencies"]["grading"]
+    assert set(grading) <= set(_requirements()), set(grading) - set(_requirements())
+    names = {re.split(r"[<>=]", entry)[0] for entry in grading}
+    assert {"nbgrader", "nbconvert", "nbclient", "nbformat", "jupyter-client", "ipykernel"} <= names
+    learner = {re.split(r"[<>=]", entry)[0] for entry in project["dependencies"]}
+    assert not learner & names, learner & names
+    include = _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert "course_utils*" in include and "course_grader*" in include
 
 
 def test_torch_and_torchvision_are_pinned_and_everything_else_is_a_range():
@@ -116,5 +136,5 @@ def test_lab_listens_on_loopback_with_a_token_and_is_defined_once():
     assert command[-1] in ("--no-browser", "--allow-root")
     assert not any("token=" in part or "password" in part for part in command), "never disable the login token"
     assert "lab_command(" in inspect.getsource(course.lab)
-    for user in ("tests/test_browser.py", "benchmarks/run.py"):
+    for user in ("tests/e2e/test_browser.py", "benchmarks/run.py"):
         assert "lab_command(" in (ROOT / user).read_text(), user

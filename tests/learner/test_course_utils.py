@@ -114,7 +114,7 @@ def test_explorers_draw_a_static_figure_in_headless_pipelines(monkeypatch):
 
 def test_nbgrader_config_makes_grading_headless():
     """Does nbgrader_config.py put grading kernels in headless mode (inherited environment)?"""
-    from course_utils.build import ROOT
+    from course_grader.build import ROOT
     assert 'os.environ.setdefault("COURSE_HEADLESS", "1")' in (ROOT / "nbgrader_config.py").read_text()
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from course_utils import checks, progress
-from course_utils.build import load_solutions
+from course_grader.solutions import load_solutions
 
 
 @pytest.fixture

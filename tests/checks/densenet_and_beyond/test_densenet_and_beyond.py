@@ -474,7 +474,7 @@ def test_deform_zero_offsets_equal_conv2d_on_every_case():
 def test_notebook_does_not_type_the_densenet121_count():
     """Does the notebook compute DenseNet-121's parameter count rather than type it?"""
     import os
-    from course_utils.build import ROOT
+    from course_grader.build import ROOT
     with open(os.path.join(ROOT, "instructor", "05_densenet_and_beyond.py"), encoding="utf-8") as file:
         text = file.read()
     count = densenet_count(32, (6, 12, 24, 16), 64, 1000)

@@ -20,7 +20,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils import build, widgets
+from course_grader import build
+from course_utils import widgets
 
 ROOT = build.ROOT
 LEARNER = sorted(ROOT.glob("notebooks/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))
@@ -80,7 +81,8 @@ def test_the_repository_url_lives_in_one_place():
     """Is the repository URL written only in pyproject.toml among the course's code (notebooks are generated)?"""
     url = build.repository_url()
     assert url.startswith("https://github.com/")
-    written = [p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("course_utils/**/*.py"), *ROOT.glob("tests/*.py"),
+    written = [p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("course_utils/**/*.py"), *ROOT.glob("course_grader/**/*.py"),
+                                                         *ROOT.glob("tests/**/*.py"),
                                                          *ROOT.glob("instructor/*.py"), ROOT / "course.py"]
                if url in p.read_text()]
     assert written == [], f"the repository URL should come from pyproject.toml only, not {written}"

@@ -1,54 +1,53 @@
-"""The trusted fork server inside one grading worker's sandbox (``python -P -m course_utils.zygote``).
+"""The trusted fork server inside one grading worker's sandbox (``python -P -m course_grader.inside.forkserver``).
 
 Why: a fresh Python kernel spends ~3 s of CPU importing torch, numpy, matplotlib,
 IPython and the course's checks before a submission's first cell runs, and nbgrader
-pays that for every student.  The zygote pays it once per worker: it imports what
+pays that for every student.  The fork server pays it once per worker: it imports what
 the assignment's source notebook imports, then forks one kernel per submission
 (the technique Android's zygote and Python's ``forkserver`` use).  Each kernel is a
 fresh process with its own copy of that memory; nothing a kernel does reaches the
-zygote or the next kernel:
+fork server or the next kernel:
 
-* **before any student file exists**: the zygote starts while the worker's scratch
+* **before any student file exists**: the fork server starts while the worker's scratch
   folder is empty, with ``-P`` (no script folder on ``sys.path``), no user site
   packages, and IPython and Jupyter configuration folders under its private
   ``/tmp``; a kernel reads its configuration in ``/`` and only then moves into the
   submission's copy, whose folder joins ``sys.path`` (for helper modules shipped beside
   the notebook, as in any kernel) only after the grader's snapshot
-  (``course_utils.guard``), so a submission cannot ship a ``torch.py``,
+  (``course_grader.inside.guard``), so a submission cannot ship a ``torch.py``,
   ``ipython_kernel_config.py``, IPython start-up file or ``usercustomize.py`` that
   runs before it;
-* **another user** (grading as root): the zygote keeps uid 0 with only
+* **another user** (grading as root): the fork server keeps uid 0 with only
   ``CAP_SETUID``, ``CAP_SETGID`` and ``CAP_KILL``; a kernel drops to ``nobody`` with
   no capabilities and ``no_new_privs`` before it runs anything, so it cannot signal,
-  trace or read the zygote.  Without root (a user namespace maps one uid) the zygote
+  trace or read the fork server.  Without root (a user namespace maps one uid) the fork server
   is not dumpable (no ptrace, no ``/proc/PID/mem``); a kernel can still kill or stop
-  it, which only costs its own worker a restart (the grader pings the zygote before
+  it, which only costs its own worker a restart (the grader pings the fork server before
   each submission);
-* **talks only over its inherited pipes** (stdin/stdout: one JSON object per line),
+* **talks only over its inherited pipes** (stdin/stdout: ``course_grader.inside.protocol``),
   which a kernel closes first thing; no socket a kernel could reach;
 * **sweeps after each kernel**: every other process in the sandbox's PID namespace
   is killed, and ``/tmp`` and ``/dev/shm`` are emptied by a process with the kernels'
   identity; if anything remains, the grader replaces the whole sandbox.
 
-Requests: ``{"op": "spawn", "connection_file", "cwd", "log", "limits"}`` → ``{"pid"}``;
-``{"op": "poll", "pid"}`` → ``{"status"}`` (None while it runs); ``{"op": "kill", "pid"}``;
-``{"op": "sweep"}`` → ``{"clean", "left"}``; ``{"op": "ping"}``.
+The requests it answers are listed in ``course_grader.inside.protocol``.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import sys
 import time
 
-SANDBOX_UID = 65534                       # nobody
+from course_grader.inside.protocol import SANDBOX_UID, LineReader, decode, send
+
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SCRATCH_AREAS = ("/tmp", "/dev/shm")
 BASE_PRELOAD = ("numpy", "torch", "torch.nn", "torch.nn.functional", "course_utils.checks",
-                "course_utils.checks.engine", "course_utils.guard", "ipykernel.kernelapp", "ipykernel.ipkernel",
+                "course_utils.checks.engine", "course_grader.inside.guard", "ipykernel.kernelapp",
+                "ipykernel.ipkernel",
                 "ipykernel.zmqshell", "ipykernel.iostream", "ipykernel.heartbeat", "ipykernel.comm",
                 "IPython.core.interactiveshell", "IPython.core.completer", "matplotlib", "matplotlib.pyplot")
 
@@ -92,7 +91,7 @@ def _kernel(request: dict) -> None:
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        os.closerange(3, 65536)             # the zygote's pipes and anything else it held
+        os.closerange(3, 65536)             # the fork server's pipes and anything else it held
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -101,7 +100,7 @@ def _kernel(request: dict) -> None:
         numpy.random.seed()                  # a fresh process draws its own entropy; so does each kernel
         from ipykernel.kernelapp import IPKernelApp
 
-        from course_utils import guard
+        from course_grader.inside import guard
         os.chdir("/")                        # configuration is read here, never from the submission
         app = IPKernelApp.instance()
         app.initialize(["-f", request["connection_file"], "--HistoryManager.hist_file=:memory:"])
@@ -214,22 +213,17 @@ def serve(preload: list[str]) -> None:
             BASELINE[area] = set(os.listdir(area))
     import threading
     if threading.active_count() != 1:   # fork copies only the calling thread: refuse to run half a library
-        raise SystemExit(f"zygote: {threading.active_count()} threads after the preload; forking is unsafe")
-    reader = os.fdopen(0, "rb", buffering=0)
-    out = os.fdopen(1, "wb", buffering=0)
-    reply = lambda obj: out.write((json.dumps(obj) + "\n").encode())  # noqa: E731
+        raise SystemExit(f"fork server: {threading.active_count()} threads after the preload; forking is unsafe")
+    reader = LineReader(0)
+    reply = lambda message: send(1, message)  # noqa: E731
     reply({"ready": True, "pid": os.getpid(), "uid": os.getuid(), "failed": failed})
-    buffer = b""
     children: dict[int, int | None] = {}
     while True:
-        while b"\n" not in buffer:
-            chunk = reader.read(65536)
-            if not chunk:
-                return
-            buffer += chunk
-        line, buffer = buffer.split(b"\n", 1)
+        line = reader.line()
+        if line is None:
+            return
         try:
-            request = json.loads(line)
+            request = decode(line)
             op = request.get("op")
             if op == "spawn":
                 pid = os.fork()
@@ -267,8 +261,13 @@ def serve(preload: list[str]) -> None:
             reply({"error": f"{type(exc).__name__}: {exc}"})
 
 
+def main(argv: list[str]) -> int:
+    """``--preload=a,b.c``: import those modules, then serve requests until the worker closes the pipe."""
+    modules = [m for a in argv if a.startswith("--preload=") for m in a.split("=", 1)[1].split(",") if m]
+    serve(modules)
+    return 0
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a.startswith("--preload=")]
-    modules = [m for a in args for m in a.split("=", 1)[1].split(",") if m]
-    from course_utils import zygote as _zygote   # run the importable module, not a __main__ copy
-    _zygote.serve(modules)
+    from course_grader.inside import forkserver   # run the importable module, not a __main__ copy
+    sys.exit(forkserver.main(sys.argv[1:]))

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_utils.build import ROOT, out_of_sync
+from course_grader.build import ROOT, out_of_sync
 
 INSTRUCTOR = sorted((ROOT / "instructor").glob("[0-9][0-9]_*.py"))
 NAMES = [p.stem for p in INSTRUCTOR]

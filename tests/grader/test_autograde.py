@@ -10,29 +10,26 @@ start-up and configuration files shipped to run before the grader's snapshot, an
 honest helper module beside the notebook.  The run is interrupted (SIGTERM) once and
 resumed.  Every expected score is computed from the source notebook's points, never typed.
 
-``TestSandboxAndForkServer`` proves the rest on small courses and single sandboxes: a
-kernel cannot reach the fork server that made it nor leave anything for the next
-submission, every assignment's fork server starts, a changed ``timestamp.txt`` or a
-vanished notebook is graded again, and a sandbox that cannot start stops the run.
+tests/grader/test_sandbox.py proves the rest on small courses and single sandboxes, and
+tests/grader/test_judging.py the scoring rule of one graded cell.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, nbgrader, points, submission
+from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission
 
-from course_utils.build import ROOT, solution_cells, tool_env
+from course_grader.build import ROOT
+from course_grader.solutions import solution_cells
 
 NAME = "01_convolution"
 WORKERS = 2
@@ -89,11 +86,12 @@ def _catalogue(course: Path, learner) -> dict:
     })
     secrets_ = [course / "source" / NAME / f"{NAME}.ipynb", course / "gradebook.db",
                 course / "submitted" / "full" / NAME / f"{NAME}.ipynb", ROOT / "source" / NAME / f"{NAME}.ipynb",
-                Path.home() / ".bashrc"]
+                Path.home() / ".bashrc", ROOT / "course_grader" / "grader.py"]   # the host modules: not mounted
     reads = "".join(_probe(f"open({str(p)!r}, 'rb').read(1)") for p in secrets_)
     network = _probe("__import__('socket').create_connection(('1.1.1.1', 80), timeout=3)")
     writes = "".join(_probe(f"open({str(p)!r}, 'ab').write(b'x')") for p in
-                     [course / "gradebook.db", ROOT / "course_utils" / "evil.py", course / "grades.csv"])
+                     [course / "gradebook.db", ROOT / "course_utils" / "evil.py", course / "grades.csv",
+                      ROOT / "course_grader" / "inside" / "evil.py"])
     sqlite = _probe(f"__import__('sqlite3').connect({str(course / 'gradebook.db')!r}).execute("
                     "'update grade set auto_score = 100').connection.commit()")
     # oscar also ships links to the hidden tests and /etc/shadow beside his notebook: not copied, not followed
@@ -189,15 +187,11 @@ def _write(course: Path, students: dict) -> dict:
 
 
 def _command(course: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "course_utils.autograde", NAME, "--course", str(course), "--workers",
-            str(WORKERS), "--timeout", "15", "--limit", "120", *extra]
+    return grade_command(course, NAME, "--workers", str(WORKERS), "--timeout", "15", "--limit", "120", *extra)
 
 
 def _env() -> dict:
-    env = tool_env()
-    env["COURSE_CHECK_TIME_LIMIT"] = "3"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return env
+    return grade_env()
 
 
 @pytest.fixture(scope="module")
@@ -257,14 +251,15 @@ def test_faulty_submissions_are_flagged_in_the_export(graded):
 def test_the_sandbox_hides_the_course_the_gradebook_other_students_and_the_network(graded):
     """Inside a grading kernel, do reading hidden tests, the gradebook or another student's notebook,
     the network, and writing outside the scratch copy all fail?"""
-    # oscar: 5 reads + the network; peggy: 3 writes + an UPDATE through sqlite
-    for student, probes in (("oscar_reads_secrets", 7), ("peggy_writes_gradebook", 4)):
+    # oscar: 6 reads + hidden.txt + the network; peggy: 4 writes + an UPDATE through sqlite
+    for student, probes in (("oscar_reads_secrets", 8), ("peggy_writes_gradebook", 5)):
         nb = nbformat.read(graded["course"] / "autograded" / student / NAME / f"{NAME}.ipynb", as_version=4)
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert f"{MARK} ok" not in text, text[:2000]
         assert text.count(f"{MARK} refused") == probes, text[:2000]
     course = graded["course"]
     assert not (ROOT / "course_utils" / "evil.py").exists()
+    assert not (ROOT / "course_grader" / "inside" / "evil.py").exists()
     if Path("/etc/shadow").exists():   # the link beside oscar's notebook changed nothing on the host
         assert Path("/etc/shadow").stat().st_uid == 0
     assert not (course / "autograded" / "oscar_reads_secrets" / NAME / "hidden.txt").exists()
@@ -318,72 +313,6 @@ def test_class_report_counts_outcomes_and_names_the_common_mistake(graded):
     assert (course / "reports" / NAME / "checks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _run_in_kernel(zygote, code: str) -> str:
-    """Start one kernel from the fork server, run ``code``, return its stdout, shut it down."""
-    import asyncio
-
-    from course_utils.sandbox import SandboxedKernelManager
-
-    async def run() -> str:
-        km = SandboxedKernelManager(kernel_name="python3", limits={"nproc": 512}, zygote=zygote)
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=60)
-            out: list[str] = []
-            reply = await kc.execute_interactive(code, timeout=60, output_hook=lambda msg: out.append(
-                msg["content"].get("text", "") if msg["msg_type"] == "stream" else ""))
-            assert reply["content"]["status"] == "ok", reply["content"]
-            return "".join(out)
-        finally:
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-    return asyncio.run(run())
-
-
-def _graded_cell(outputs: list[dict]):
-    from nbformat.v4 import new_code_cell, new_notebook, new_output
-    cell = new_code_cell("check_conv2d(conv2d, strict=True)")
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "conv2d_tests", "points": 4, "solution": False,
-                                 "locked": True, "schema_version": 3}
-    cell.outputs = [new_output(**o) for o in outputs]
-    return new_notebook(cells=[cell])
-
-
-PASSED = {"output_type": "execute_result", "execution_count": 1,
-          "data": {"text/plain": "conv2d: passed — public checks passed on 6 cases."}}
-
-
-@pytest.mark.parametrize("outputs, record, executed, score, tampered", [
-    ([PASSED], {"restore": [], "verify": [], "status": "ok"}, {0}, 4, False),
-    # the check's verdict is missing although the cell "succeeded" (its call was swallowed)
-    ([{"output_type": "stream", "name": "stdout", "text": "ok\n"}],
-     {"restore": [], "verify": [], "status": "ok"}, {0}, 0, True),
-    # something was patched while the graded cell ran
-    ([PASSED], {"restore": [], "verify": ["torch.allclose"], "status": "ok"}, {0}, 0, True),
-    # the grader's restore step did not answer
-    ([PASSED], {"restore": None, "verify": [], "status": "ok"}, {0}, 0, True),
-    # a patch found and undone before the cell: the cell's own verdict counts, and it is flagged
-    ([PASSED], {"restore": ["torch.allclose"], "verify": [], "status": "ok"}, {0}, 4, True),
-    # never executed (the kernel died earlier): 0, not tampering
-    ([], None, set(), 0, False),
-])
-def test_a_graded_cell_scores_only_when_reply_errors_and_verdict_agree(outputs, record, executed, score, tampered):
-    """Does the grader give a graded cell its points only when the kernel's reply, its error outputs and
-    the check's 'passed' line agree, and put a rejection first so nbgrader's own rule scores it 0?"""
-    from nbgrader.utils import determine_grade
-
-    from course_utils.autograde import judge
-    nb = _graded_cell(outputs)
-    graded = {} if record is None else {"conv2d_tests": dict(record, checks=["conv2d"])}
-    flags: set[str] = set()
-    cells = judge(nb, graded, executed, flags)
-    assert cells["conv2d_tests"]["score"] == score
-    assert determine_grade(nb.cells[0])[0] == score          # what SaveAutoGrades will store
-    assert ("tampered" in flags) == tampered
-
-
 def test_a_tensor_subclass_cannot_answer_the_comparison_itself():
     """Does check_conv2d fail an answer of zeros wrapped in a Tensor subclass whose __torch_function__
     says torch.allclose is True (a cheat that needs no monkeypatch, so the guard cannot see it)?"""
@@ -407,146 +336,3 @@ def test_a_tensor_subclass_cannot_answer_the_comparison_itself():
 
     assert check_conv2d(conv2d).outcome == "not yet correct"
     assert check_conv2d(conv2d, seed=2024, extended=True).outcome == "not yet correct"
-
-
-class TestSandboxAndForkServer:
-    """Each on its own course or sandbox: one unit of work for the test workers, beside the class run above."""
-
-    def test_a_new_timestamp_a_bad_one_or_a_vanished_notebook_is_handled_on_the_next_run(self, tmp_path):
-        """Graded once, is a submission graded again when its timestamp.txt changes (the late penalty
-        follows it), does an unreadable timestamp get flagged instead of passing as on time, and does a
-        notebook that vanished lose its old feedback along with its points?"""
-        from nbgrader.api import Gradebook
-        course = tmp_path / "course"
-        course.mkdir()
-        (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
-                                                   + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
-        shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-        release = nbgrader(course, "generate_assignment", NAME, "--force")
-        assert release.returncode == 0, release.stdout + release.stderr
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-            gb.update_or_create_assignment(NAME, duedate="2025-01-01 00:00:00 UTC")
-        learner = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)
-        full, total = class_of(NAME, learner)["full"]
-        stamps = {"ontime": "2024-12-31 12:00:00.000000 UTC", "garbled": "yesterday at noon", "vanishes": None}
-        for student, stamp in stamps.items():
-            folder = course / "submitted" / student / NAME
-            folder.mkdir(parents=True)
-            nbformat.write(full, folder / f"{NAME}.ipynb")
-            if stamp:
-                (folder / "timestamp.txt").write_text(stamp)
-
-        def grade() -> dict:
-            done = subprocess.run(_command(course), cwd=course, env=_env(), capture_output=True, text=True, timeout=300)
-            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-            with open(course / "grades.csv", newline="") as handle:
-                return {row["student_id"]: row for row in csv.DictReader(handle)} | {"log": done.stdout}
-
-        first = grade()
-        assert {s: float(first[s]["score"]) for s in stamps} == {s: total for s in stamps}
-        assert first["garbled"]["flag"] == "bad_timestamp" and first["ontime"]["flag"] == ""
-        feedback = course / "feedback" / "vanishes" / NAME / f"{NAME}.html"
-        assert feedback.exists()
-        (course / "submitted" / "ontime" / NAME / "timestamp.txt").write_text("2025-02-01 12:00:00.000000 UTC")
-        (course / "submitted" / "vanishes" / NAME / f"{NAME}.ipynb").unlink()
-        second = grade()
-        assert "1 already graded, 2 to grade" in second["log"], second["log"]
-        assert float(second["ontime"]["score"]) == 0 and float(second["ontime"]["raw_score"]) == total
-        assert float(second["vanishes"]["score"]) == 0 and second["vanishes"]["flag"] == "missing_notebook"
-        assert not feedback.exists(), "the old feedback still shows full marks"
-
-    def test_modules_the_fork_server_preloads_are_the_source_notebooks_imports(self):
-        """Does the grader preload exactly what the source notebook imports at top level (so a kernel
-        starts warm), reading cells that hold IPython magics too?"""
-        from course_utils.autograde import source_imports
-        cells = ["import math\nimport torch.nn as nn\nfrom course_utils import data, plots\n",
-                 "%matplotlib inline\nimport numpy as np\n", "def f():\n    import json\n", "from . import x\n"]
-        assert source_imports(cells) == ["math", "torch.nn", "course_utils", "course_utils.data", "course_utils.plots",
-                                         "numpy"]
-
-    def test_every_assignments_fork_server_starts_warm(self, tmp_path):
-        """Does the fork server start for every notebook, having imported everything its source notebook
-        imports (a module that fails, or one that starts a thread, would make forking unsafe)?"""
-        from course_utils.autograde import Grader
-        from course_utils.sandbox import Zygote
-        for source in sorted((ROOT / "source").glob("[0-9][0-9]_*")):
-            grader = Grader(ROOT, source.name, workers=1, limit=600, timeout=None, memory=0, quiet=True)
-            preload = grader.preload()
-            assert "torch" in preload and "course_utils.checks" in preload, (source.name, preload)
-            zygote = Zygote(tmp_path / "s", tmp_path / "r", preload, tmp_path / "z.log")
-            zygote.start()
-            try:
-                assert zygote.info["failed"] == [], (source.name, zygote.info)
-            finally:
-                zygote.stop()
-
-    def test_a_kernel_cannot_reach_the_fork_server_nor_leave_anything_for_the_next(self, tmp_path):
-        """Can a grading kernel stop or read the fork server that made it (it must not, grading as root), and
-        does a process it leaves running, or a file in /tmp, survive into the next submission's kernel?"""
-        from course_utils.sandbox import Zygote, _is_root
-        zygote = Zygote(tmp_path / "s", tmp_path / "r", ["json"], tmp_path / "z.log")
-        zygote.start()
-        try:
-            server = zygote.info["pid"]
-            first = _run_in_kernel(zygote, (
-                "import os, signal, subprocess\n"
-                "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
-                "open('/tmp/left-behind', 'w').write('x')\n"
-                "open('planted.txt', 'w').write('x')\n"
-                "print('uid', os.getuid())\n"
-                "for name, act in (('mem', lambda: open(f'/proc/{server}/mem', 'rb').read(1)),\n"
-                "                  ('stop', lambda: os.kill(server, signal.SIGSTOP))):\n"
-                "    try:\n"
-                "        act(); print(name, 'allowed')\n"
-                "    except OSError as exc:\n"
-                "        print(name, 'refused', type(exc).__name__)\n").replace("server", str(server)))
-            assert "mem refused" in first, first
-            if _is_root():
-                assert "uid 65534" in first and "stop refused" in first, first
-            sandbox = zygote.proc
-            zygote.sweep()
-            if _is_root():
-                assert zygote.proc is sandbox, "the sweep failed and the sandbox was replaced"
-            zygote.ensure()   # without root a kernel may stop the fork server: it is replaced, not trusted
-            second = _run_in_kernel(zygote, (
-                "import os\n"
-                "print('left behind', os.path.exists('/tmp/left-behind'))\n"
-                "print('planted', os.path.exists('planted.txt'))\n"
-                "print('sleeping', [p for p in os.listdir('/proc') if p.isdigit()\n"
-                "                   and 'sleep' in open(f'/proc/{p}/cmdline').read()])\n"))
-            assert "left behind False" in second and "planted False" in second and "sleeping []" in second, second
-        finally:
-            zygote.stop()
-
-    def test_a_sandbox_that_cannot_start_stops_the_run_with_its_reason(self, tmp_path):
-        """When bwrap is installed but cannot make a sandbox (e.g. unprivileged user namespaces are switched
-        off, as on Ubuntu 24.04), does the command stop at once with bwrap's own message, grading no one?"""
-        course = tmp_path / "course"
-        course.mkdir()
-        shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-        shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-        (course / "submitted" / "alice" / NAME).mkdir(parents=True)
-        shutil.copy(ROOT / "source" / NAME / f"{NAME}.ipynb", course / "submitted" / "alice" / NAME)
-        fake = tmp_path / "bin"
-        fake.mkdir()
-        (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
-        (fake / "bwrap").chmod(0o755)
-        env = _env()
-        env["PATH"] = os.pathsep.join([str(fake), env["PATH"]])
-        started = time.monotonic()
-        done = subprocess.run(_command(course), cwd=course, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-        assert "nothing graded unsandboxed" in done.stderr and "uid map: Permission denied" in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr, done.stderr[-2000:]
-        assert not (course / "autograded" / "alice" / NAME / ".grade.json").exists()
-        assert time.monotonic() - started < 120
-
-    def test_grading_refuses_to_run_without_a_sandbox(self, monkeypatch):
-        """With bubblewrap missing and no way to install it, does grading stop with a clear error
-        instead of running student code unsandboxed?"""
-        from course_utils import sandbox
-        monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-        with pytest.raises(sandbox.SandboxUnavailable, match="never runs student code unsandboxed"):
-            sandbox.require_bwrap(install=False)
-        with pytest.raises(sandbox.SandboxUnavailable):
-            sandbox.bwrap_command(["true"], scratch=Path("/tmp"), runtime=Path("/tmp"), env={})

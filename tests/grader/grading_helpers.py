@@ -1,4 +1,4 @@
-"""Helpers shared by the grading tests (tests/test_grading.py, tests/test_autograde.py) and
+"""Helpers shared by the grading tests (tests/grader/test_grading.py, tests/grader/test_autograde.py) and
 benchmarks/grading.py: a notebook's points, filled-in submissions and the standard class.
 
 Every expected score is computed from the points in the source notebook, never typed.
@@ -7,6 +7,7 @@ Every expected score is computed from the points in the source notebook, never t
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.build import ROOT, solution_cells, tool_env
+from course_grader.build import ROOT
+from course_grader.config import tool_env
+from course_grader.solutions import solution_cells
 
 
 def points(name: str) -> dict[str, float]:
@@ -85,3 +88,17 @@ def class_of(name: str, learner) -> dict:
             submission(learner, solutions, replace={exercise: released[exercise] for exercise in undone}),
             total - sum(worth[f"{exercise}_tests"] for exercise in undone))
     return students
+
+
+def grade_command(course: Path, name: str, *extra: str) -> list[str]:
+    """``python3 course.py grade NAME`` for a scratch course (what course.py runs: ``python -m course_grader``)."""
+    return [sys.executable, "-m", "course_grader", name, "--course", str(course), *extra]
+
+
+def grade_env() -> dict:
+    """The environment of a grading run under test: runaway learner code is stopped after 3 s, and this
+    checkout's packages come first."""
+    env = tool_env()
+    env["COURSE_CHECK_TIME_LIMIT"] = "3"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env

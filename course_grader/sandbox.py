@@ -1,15 +1,16 @@
-"""A bubblewrap sandbox for one grading worker's kernels (instructor side, Linux only).
+"""A bubblewrap sandbox for one grading worker's kernels, and the client of its fork server (host side, Linux only).
 
 nbgrader runs a student's code as the instructor (nbgrader issue #483).  Here
 each grading worker keeps one ``bwrap`` sandbox, in which a trusted fork server
-(``course_utils.zygote``) forks one fresh kernel per submission:
+(``course_grader.inside.forkserver``) forks one fresh kernel per submission:
 
 * **no network** and private IPC, PID and UTS namespaces (``--unshare-*``);
   a kernel talks to the grader over ZeroMQ's ``ipc`` transport, through
   socket files in a directory bound into the sandbox;
 * **an allow-list file system**: a fresh root that holds only the system
   directories (``/usr``, ``/etc``, ``/lib*``) and the Python installation read-only,
-  the course's ``course_utils/`` and ``data/`` read-only, the worker's scratch
+  the course's ``course_utils/``, ``data/`` and ``course_grader/inside/`` (with the
+  import-free ``course_grader/__init__.py``, never the host modules) read-only, the worker's scratch
   folder (where each submission's copy goes, emptied between submissions)
   read-write, and a private ``/tmp``.  The course folder (``source/`` with the
   hidden tests, ``gradebook.db``, ``submitted/`` with the other students' work)
@@ -34,9 +35,7 @@ Grading never falls back to running unsandboxed.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -48,9 +47,12 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any, Dict
 
-from course_utils.zygote import SANDBOX_UID
+from course_grader.inside.protocol import SANDBOX_UID, LineReader, send
 
-CODE_ROOT = Path(__file__).resolve().parent.parent      # holds course_utils/ and data/
+CODE_ROOT = Path(__file__).resolve().parent.parent      # holds course_utils/, course_grader/ and data/
+# what the sandbox sees of the course, read-only: the learner package, its data, and the grader's inside
+SANDBOX_CODE = (CODE_ROOT / "course_utils", CODE_ROOT / "data", CODE_ROOT / "course_grader" / "__init__.py",
+                CODE_ROOT / "course_grader" / "inside")
 MEMORY_LIMIT = 6 * 1024 ** 3   # bytes of address space: torch + torchvision + matplotlib + ipykernel threads reserve ~4.5 GB
 
 
@@ -135,7 +137,7 @@ def bwrap_command(argv: list[str], *, scratch: Path, runtime: Path, env: dict[st
     if os.path.exists("/etc/shadow"):
         cmd += ["--ro-bind", "/dev/null", "/etc/shadow"]
     binds = [(p, "ro") for p in _python_paths()]
-    binds += [(CODE_ROOT / "course_utils", "ro"), (CODE_ROOT / "data", "ro"), (scratch, "rw"), (runtime, "rw")]
+    binds += [(path, "ro") for path in SANDBOX_CODE] + [(scratch, "rw"), (runtime, "rw")]
     made: set[Path] = set()
     for path, _ in binds:
         for parent in _ancestors(path):
@@ -189,8 +191,9 @@ def empty_dir(path: Path) -> None:
             item.unlink(missing_ok=True)
 
 
-class Zygote:
-    """One worker's sandbox: ``course_utils.zygote`` in bwrap, asked over its stdin/stdout to fork kernels.
+class ForkServerClient:
+    """One worker's sandbox: ``course_grader.inside.forkserver`` in bwrap, asked over its stdin/stdout
+    (``course_grader.inside.protocol``) to fork kernels.
 
     ``scratch`` receives each submission's copy (the kernel's cwd) and ``runtime`` its
     connection file and ipc sockets; both stay bound for the sandbox's life and are
@@ -202,20 +205,20 @@ class Zygote:
         self.scratch, self.runtime, self.preload, self.log = Path(scratch), Path(runtime), list(preload), Path(log)
         self.proc: subprocess.Popen | None = None
         self.info: dict = {}
-        self._buffer = b""
+        self._reader: LineReader | None = None
 
     def start(self) -> None:
         for folder in (self.scratch, self.runtime):
             empty_dir(folder)
             prepare_dir(folder)
-        argv = [sys.executable, "-P", "-m", "course_utils.zygote", f"--preload={','.join(self.preload)}"]
+        argv = [sys.executable, "-P", "-m", "course_grader.inside.forkserver", f"--preload={','.join(self.preload)}"]
         cmd = bwrap_command(argv, scratch=self.scratch, runtime=self.runtime, env=sandbox_env(self.scratch))
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                          start_new_session=True)
-        self._buffer = b""
-        hello = self._read(timeout=180)
+        self._reader = LineReader(self.proc.stdout.fileno())
+        hello = self._reader.message(timeout=180)
         if not hello or not hello.get("ready"):
             self.stop()
             tail = self.log.read_text(errors="replace")[-1500:] if self.log.exists() else ""
@@ -241,33 +244,15 @@ class Zygote:
         self.stop()
         self.start()
 
-    def _read(self, timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return None
-
     def request(self, message: dict, timeout: float = 10) -> dict | None:
         """The fork server's answer, or None when it is gone or silent (the caller restarts it)."""
         if self.proc is None or self.proc.poll() is not None:
             return None
         try:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+            send(self.proc.stdin.fileno(), message)
+        except OSError:   # BrokenPipeError included: the fork server is gone
             return None
-        return self._read(timeout)
+        return self._reader.message(timeout)
 
     def ensure(self) -> None:
         """Before a submission: a live, answering fork server (a kernel may have killed or stopped it)."""
@@ -300,12 +285,12 @@ class ForkedKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, zygote: Zygote, pid: int):
-        self.zygote, self.pid, self.returncode = zygote, pid, None
+    def __init__(self, server: ForkServerClient, pid: int):
+        self.server, self.pid, self.returncode = server, pid, None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            answer = self.zygote.request({"op": "poll", "pid": self.pid}, timeout=5)
+            answer = self.server.request({"op": "poll", "pid": self.pid}, timeout=5)
             if answer is None:
                 self.returncode = -signal.SIGKILL     # the fork server is gone: treat the kernel as dead
             elif answer.get("status") is not None:
@@ -326,25 +311,25 @@ class ForkedKernel:
 
     def kill(self) -> None:
         if self.returncode is None:
-            self.zygote.request({"op": "kill", "pid": self.pid}, timeout=5)
+            self.server.request({"op": "kill", "pid": self.pid}, timeout=5)
 
     terminate = kill
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is forked by a worker's sandboxed fork server (``Zygote``).
+    """A kernel manager whose kernel is forked by a worker's sandboxed fork server (``ForkServerClient``).
 
-    The zygote's ``runtime`` folder holds the connection file and the ipc sockets (bound
+    The fork server's ``runtime`` folder holds the connection file and the ipc sockets (bound
     into the sandbox at its own path); its ``scratch`` folder is the kernel's working
     folder.  Interrupts travel as messages (the kernel's pid is only meaningful inside the sandbox).
     """
 
     limits = Dict({}).tag(config=True)   # memory, cpu, fsize, nproc for the kernel
-    zygote = Any(None)
+    fork_server = Any(None)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        runtime = self.zygote.runtime
+        runtime = self.fork_server.runtime
         prepare_dir(runtime)
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
@@ -359,7 +344,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         provisioner = self.provisioner
-        process = self.zygote.spawn(self.connection_file, self.limits)
+        process = self.fork_server.spawn(self.connection_file, self.limits)
         provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
-        provisioner.cwd = str(self.zygote.scratch)
+        provisioner.cwd = str(self.fork_server.scratch)
         self._reconcile_connection_info(provisioner.connection_info)

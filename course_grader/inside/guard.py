@@ -1,7 +1,7 @@
 """The trusted side of a grading kernel: a snapshot of what the checks rely on, and the
 restore/verify steps the grader runs around each graded cell.
 
-Every grading kernel is forked inside the sandbox by ``course_utils.zygote``, which has
+Every grading kernel is forked inside the sandbox by ``course_grader.inside.forkserver``, which has
 already imported what graded cells use (torch, numpy, ``course_utils.checks``, the
 modules the assignment's source notebook imports) and which sets the kernel's resource
 limits and identity.  Before any student code runs:
@@ -45,8 +45,8 @@ import sys
 import types
 import warnings
 
-PROTECTED_PREFIXES = ("builtins", "torch", "torchvision", "numpy", "course_utils", "IPython", "ipykernel",
-                      "math", "operator", "functools", "inspect", "traceback", "signal", "time", "re")
+PROTECTED_PREFIXES = ("builtins", "torch", "torchvision", "numpy", "course_utils", "course_grader", "IPython",
+                      "ipykernel", "math", "operator", "functools", "inspect", "traceback", "signal", "time", "re")
 SHELL_TRAITS = ("displayhook", "display_pub", "display_formatter", "display_trap", "builtin_trap",
                 "input_transformer_manager", "CustomTB", "custom_exceptions", "compile", "InteractiveTB",
                 "SyntaxTB", "ast_transformers")
@@ -326,7 +326,7 @@ def verify(nonce: str) -> None:
 
 
 def attach(app, cwd_on_path: bool = False) -> None:
-    """The kernel process (forked by ``course_utils.zygote``) registers its IPython app; ``arm`` needs it,
+    """The kernel process (forked by ``course_grader.inside.forkserver``) registers its IPython app; ``arm`` needs it,
     and puts the working folder on ``sys.path`` when ``cwd_on_path``."""
     global _APP, _CWD_ON_PATH
     _APP, _CWD_ON_PATH = app, cwd_on_path

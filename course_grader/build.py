@@ -8,7 +8,7 @@ In the text sources a cell header carries the nbgrader role in short form:
     # %% solution="conv2d"               an exercise cell (### BEGIN/END SOLUTION inside)
     # %% tests="conv2d_tests" points=4   a graded, locked test cell (### BEGIN/END HIDDEN TESTS inside)
 
-``python -m course_utils.build --check`` rebuilds into a scratch folder and
+``python -m course_grader.build --check`` rebuilds into a scratch folder and
 reports any notebook whose committed copy differs (the test suite runs it).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,13 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-def tool_env() -> dict:
-    """The environment for nbgrader subprocesses: this interpreter's scripts first on PATH
-    (nbgrader runs `alembic` by name to create its gradebook)."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+from course_grader.config import tool_env
+
+ROOT = Path(__file__).resolve().parent.parent   # the repository: instructor/, source/, notebooks/
 
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -182,36 +177,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def solution_cells(name: str) -> dict[str, str]:
-    """The instructor's solution code of one assignment by grade id (solution markers removed)."""
-    import nbformat
-    nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
-    cells = {}
-    for cell in nb.cells:
-        role = cell.metadata.get("nbgrader", {})
-        if role.get("solution"):
-            lines = [line for line in cell.source.splitlines()
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
-            cells[role["grade_id"]] = "\n".join(lines) + "\n"
-    return cells
-
-
-def load_solutions(name: str) -> dict:
-    """Run an assignment's code cells up to its last solution cell, without graded, widget or plot cells;
-    return the namespace (the instructor's reference functions, for benchmarks)."""
-    import nbformat
-    nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
-    import contextlib
-    import io
-
-    namespace: dict = {"__name__": f"solutions_{name}"}
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    last = max(i for i, c in enumerate(code) if c.metadata.get("nbgrader", {}).get("solution"))
-    for cell in code[:last + 1]:
-        role = cell.metadata.get("nbgrader", {})
-        if role.get("solution") or cell.source.lstrip().startswith(("import", "from", "def ", "class ")):
-            with contextlib.redirect_stdout(io.StringIO()):  # set-up cells print (e.g. the device)
-                exec(compile(cell.source, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
-    return namespace

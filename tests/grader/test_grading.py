@@ -1,26 +1,31 @@
-"""The nbgrader round trip: release, submit, autograde, export, feedback.
+"""Grading every notebook: release, submit, grade, export, feedback.
 
-Every notebook is released and graded with the repository's own
-``nbgrader_config.py`` in a scratch course folder, for a class made of the full
-solution, the untouched learner version and submissions with exercises left
-undone (see ``grading_helpers.class_of``); notebook 01 adds a catalogue of wrong,
-raising, looping and tampered submissions.  A loop at the top level of a cell, a
-crashed kernel and the hostile submissions are graded through ``course.py grade``
-(tests/test_autograde.py), which runs nbgrader's own ``Execute`` with this timeout.  Every expected score is computed from the points in the source
-notebook, never typed.
+Every notebook is released with the repository's own ``nbgrader_config.py`` in a scratch
+course folder and graded for a class made of the full solution, the untouched learner version,
+submissions with exercises left undone (``grading_helpers.class_of``) and one partly wrong
+submission.  Notebook 01 goes through plain nbgrader's own commands (``generate_assignment``,
+``autograde``, ``export``, ``generate_feedback``: the course stays compatible with them), with
+a catalogue of wrong, raising, looping, edited and deleted-graded-cell submissions.  Every
+other notebook goes through ``python3 course.py grade`` (``python -m course_grader``): the
+same preprocessors and gradebook in warm, sandboxed kernels, several times faster than a cold
+kernel per submission.  Hostile submissions, a loop at the top level of a cell and a crashed
+kernel are in tests/grader/test_autograde.py.  Every expected score is computed from the
+points in the source notebook, never typed.
 """
 
 from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, nbgrader, points, submission
+from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission
 
-from course_utils.build import ROOT, solution_cells
+from course_grader.build import ROOT
+from course_grader.solutions import solution_cells
 
 NAMES = sorted(p.stem for p in (ROOT / "instructor").glob("[0-9][0-9]_*.py"))
 
@@ -97,22 +102,9 @@ ADVERSARIAL = {
 }
 
 
-def _grade(course: Path, name: str, students: dict, expected: dict) -> None:
-    for student, (nb, score) in students.items():
-        folder = course / "submitted" / student / name
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{name}.ipynb")
-        expected[(student, name)] = score
-    autograde = _nbgrader(course, "autograde", name)
-    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
-
-
-def _grade_notebook(name: str, tmp_path_factory):
-    """Release one assignment, submit its class, autograde, export and generate feedback.
-
-    One scratch course (and gradebook) per notebook: the notebooks are graded
-    independently, so the test workers can grade them side by side.
-    """
+def _release(name: str, tmp_path_factory):
+    """A scratch course with one assignment released; its class submitted.  One course (and gradebook)
+    per notebook: the notebooks are graded independently, so the test workers grade them side by side."""
     course = tmp_path_factory.mktemp(f"course-{name}")
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(ROOT / "source" / name, course / "source" / name)
@@ -122,15 +114,39 @@ def _grade_notebook(name: str, tmp_path_factory):
     students = _class(name, learner)
     students.update(ADVERSARIAL.get(name, lambda _: {})(learner))
     expected: dict[tuple[str, str], float] = {}
-    _grade(course, name, students, expected)
+    for student, (nb, score) in students.items():
+        folder = course / "submitted" / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+        expected[(student, name)] = score
+    return course, expected
 
+
+def _rows(course: Path) -> dict:
+    with open(course / "grades.csv", newline="") as handle:
+        return {(row["student_id"], row["assignment"]): row for row in csv.DictReader(handle)}
+
+
+def _nbgrader_round_trip(name: str, tmp_path_factory):
+    """Plain nbgrader: autograde, export and generate feedback with its own commands."""
+    course, expected = _release(name, tmp_path_factory)
+    autograde = _nbgrader(course, "autograde", name)
+    assert autograde.returncode == 0, autograde.stdout[-3000:] + autograde.stderr[-3000:]
     export = _nbgrader(course, "export", "--to=grades.csv")
     assert export.returncode == 0, export.stdout + export.stderr
     feedback = _nbgrader(course, "generate_feedback", name)
     assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
-    with open(course / "grades.csv", newline="") as handle:
-        rows = {(row["student_id"], row["assignment"]): row for row in csv.DictReader(handle)}
-    return name, course, expected, rows
+    return name, course, expected, _rows(course)
+
+
+def _grade_command(name: str, tmp_path_factory):
+    """``python3 course.py grade``: one sandboxed worker (the test workers grade two notebooks side by side),
+    which writes autograded/, the feedback and grades.csv itself."""
+    course, expected = _release(name, tmp_path_factory)
+    done = subprocess.run(grade_command(course, name, "--workers", "1"), cwd=course, env=grade_env(),
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return name, course, expected, _rows(course)
 
 
 class _GradedNotebook:
@@ -138,15 +154,16 @@ class _GradedNotebook:
     workers (``--dist loadscope``: one class is one unit of work) grade notebooks side by side."""
 
     name = ""
+    grade = staticmethod(_grade_command)
 
     @pytest.fixture(scope="class")
     @classmethod
     def graded_class(cls, tmp_path_factory):
-        return _grade_notebook(cls.name, tmp_path_factory)
+        return cls.grade(cls.name, tmp_path_factory)
 
     def test_every_submission_gets_exactly_its_expected_score(self, graded_class):
-        """Does autograding give each submission — full, untouched, partly wrong, raising, looping,
-        tampered — exactly the score its correct exercises are worth?"""
+        """Does grading give each submission — full, untouched, exercises undone, partly wrong, and for
+        notebook 01 raising, looping, edited — exactly the score its correct exercises are worth?"""
         _, _, expected, rows = graded_class
         got = {key: float(rows[key]["score"]) for key in expected}
         assert got == {key: float(score) for key, score in expected.items()}
@@ -188,5 +205,21 @@ class _GradedNotebook:
         assert set(expected) <= set(rows)
 
 
-for _name in NAMES:   # TestGrading_01_convolution, TestGrading_02_building_blocks, ...
-    globals()[f"TestGrading_{_name}"] = type(f"TestGrading_{_name}", (_GradedNotebook,), {"name": _name})
+class TestGrading_01_convolution(_GradedNotebook):
+    """Notebook 01 through plain nbgrader's own commands: the course stays compatible with them."""
+
+    name = "01_convolution"
+    grade = staticmethod(_nbgrader_round_trip)
+
+
+class _GradeCommandNotebook(_GradedNotebook):
+    def test_no_honest_or_merely_wrong_submission_is_flagged(self, graded_class):
+        """Does the grade command flag none of these submissions (no false 'tampered' or 'timeout')?"""
+        _, _, expected, rows = graded_class
+        assert {key: rows[key]["flag"] for key in expected if rows[key]["flag"]} == {}
+
+
+for _name in NAMES[1:]:   # TestGradeCommand_02_building_blocks, ...
+    globals()[f"TestGradeCommand_{_name}"] = type(f"TestGradeCommand_{_name}", (_GradeCommandNotebook,),
+                                                  {"name": _name})
+assert NAMES[0] == TestGrading_01_convolution.name
