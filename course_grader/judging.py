@@ -6,11 +6,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# The check engine's verdict line and its hint line (course_utils.checks).  Read only by
-# parse_verdict: when the line's format moves beside its writer, this is the one place to change.
-VERDICT = re.compile(r"^(?:CheckFailed: )?(\w+): (passed|not yet correct|not attempted|your code raised|"
-                     r"cannot be checked) — (.*)$")
-HINT = re.compile(r"^\s*hint: (.*)$")
+from course_utils.checks.engine.results import parse_hint, parse_verdict as parse_verdict_line
+
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CHECK_CALL = re.compile(r"\bcheck_(\w+)\s*\(")   # the checks a cell calls: check_conv2d( -> conv2d
 
@@ -24,13 +21,11 @@ class VerdictLine(NamedTuple):
 
 def parse_verdict(line: str) -> VerdictLine | None:
     """What one line of a check's output says: its verdict, a hint, or nothing (None)."""
-    match = VERDICT.match(line.strip())
-    if match:
-        return VerdictLine("verdict", match.group(1), match.group(2), match.group(3))
-    found = HINT.match(line)
+    found = parse_verdict_line(line.strip())   # the format lives beside its writer, in the check engine
     if found:
-        return VerdictLine("hint", None, None, found.group(1).strip())
-    return None
+        return VerdictLine("verdict", *found)
+    hint = parse_hint(line)
+    return VerdictLine("hint", None, None, hint.strip()) if hint is not None else None
 
 
 def outputs_text(cell) -> list[str]:
