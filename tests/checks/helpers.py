@@ -1,4 +1,4 @@
-"""Helpers shared by the check test modules: the catalogues (test_checks_*.py) and the contract.
+"""Helpers shared by the check test modules: the catalogues (checks/<module>/test_<module>.py) and the contract.
 
 Import a fixture by name into a test module to use it there (pytest finds
 fixtures among a module's attributes).

@@ -1,7 +1,8 @@
 """Proof that every graded check keeps the generic contract.
 
-The checks of all notebooks (registered in ``contract_specs.py``) are run
-through the same generic tests, once each:
+The checks of all notebooks (each described by a typed ``CheckSpec`` in its
+notebook's folder, collected by ``registry.py`` from ``course_utils.checks.registry``)
+are run through the same generic tests, once each:
 
 * correct implementations, in every style of their catalogue, pass the
   public cases and, strictly, the hidden ``extended=True`` cases;
@@ -10,11 +11,12 @@ through the same generic tests, once each:
   tensors, integers, pairs of integers and model factories;
 * ``strict=True`` raises a short ``CheckFailed``, results render, the guards
   put the forbidden functions back, verdicts are deterministic and the global
-  RNG is left alone.
+  RNG is left alone;
+* every notebook's ``CATALOGUE`` of wrong implementations fails, each with
+  the outcome and message that name its own mistake.
 
-What is specific to one check (its mistake catalogue, its references) stays
-in its catalogue module: ``test_checks_conv.py``, ``test_checks_blocks.py``,
-``test_checks_architectures.py``.
+What is specific to one check (its references, the exact mistake keys, its
+cases) stays in its notebook's folder, ``tests/checks/<module>/``.
 """
 
 from __future__ import annotations

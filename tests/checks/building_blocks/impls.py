@@ -1,6 +1,6 @@
 """Learner implementations for notebook 02's exercises, correct and wrong.
 
-Used by ``test_checks_blocks.py``.  Written the way a learner would write
+Used by ``test_building_blocks.py``.  Written the way a learner would write
 them: the correct ones never call the function their exercise re-implements
 (no pooling, softmax or batch-norm function of torch); each wrong one carries
 one plausible mistake, named in its comment.

@@ -17,7 +17,7 @@ is specific to these checks:
   compound-scaling FLOP factor by FLOPs measured on a scaled network;
   F.conv2d by deform_conv2d with zero offsets.
 
-The learner implementations live in ``impls_densenet.py``.  Every expected
+The learner implementations live in ``impls.py`` beside this module.  Every expected
 number is computed (by a formula, torch, torchvision or a spy on what the
 check passed to the learner), never typed in.
 """

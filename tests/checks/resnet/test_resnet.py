@@ -18,7 +18,7 @@ is specific to these checks:
   resnet18, its parameter count by a formula from the layer table, and the
   gradient norms by finite differences in float64.
 
-The learner implementations live in ``impls_resnet.py``.  Every expected
+The learner implementations live in ``impls.py`` beside this module.  Every expected
 number is computed (by a formula, torch or torchvision), never typed in; the
 needles of the catalogue are taken from the check's own hint table where it
 has one.
