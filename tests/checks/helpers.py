@@ -6,6 +6,7 @@ fixtures among a module's attributes).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Callable
@@ -131,3 +132,18 @@ def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
     assert result.outcome == outcome, result.text()
     assert needle in field_text(result, field), result.text()
     assert not result
+
+
+@functools.cache
+def _solutions(notebook: str) -> dict:
+    from course_grader.solutions import load_solutions
+    return load_solutions(notebook)
+
+
+def solution(notebook: str, name: str):
+    """The instructor's own solution of exercise ``name``, taken from the notebook's text source
+    (``course_grader.solutions``) on its first call, so that no test file carries a copy of a solution."""
+    def instructor_solution(*args, **kwargs):
+        return _solutions(notebook)[name](*args, **kwargs)
+    instructor_solution.__name__ = instructor_solution.__qualname__ = f"{name}_solution"
+    return instructor_solution

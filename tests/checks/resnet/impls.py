@@ -16,6 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+from checks.helpers import solution
+
 # ==========================================================================
 # make_basic_block(in_channels, out_channels, stride=1)
 # ==========================================================================
@@ -465,19 +467,8 @@ def resnet18_is_torchvisions(num_classes=1000, block=BasicBlockExplicit):
 STAGE_NAMES = ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")
 
 
-def shapes_formula(height, width):
-    """Integer arithmetic with the size formula (the notebook's solution style)."""
-    def size(n, k, s, p):
-        return (n + 2 * p - k) // s + 1
-
-    h, w = size(height, 7, 2, 3), size(width, 7, 2, 3)
-    shapes = {"conv1": (64, h, w)}
-    h, w = size(h, 3, 2, 1), size(w, 3, 2, 1)
-    shapes["maxpool"] = shapes["layer1"] = (64, h, w)
-    for name, channels in (("layer2", 128), ("layer3", 256), ("layer4", 512)):
-        h, w = size(h, 3, 2, 1), size(w, 3, 2, 1)
-        shapes[name] = (channels, h, w)
-    return shapes
+# The notebook's own solution, loaded from its source rather than copied here.
+shapes_formula = solution("04_resnet", "resnet18_shapes")
 
 
 def shapes_math_floor(height, width):
@@ -588,12 +579,8 @@ def shapes_with_batch_dimension(height, width):
 # ==========================================================================
 
 
-def grad_norm_backward(model, layer, images, labels):
-    """zero_grad, backward, read .grad (the notebook's solution style)."""
-    model.zero_grad()
-    loss = F.cross_entropy(model(images), labels)
-    loss.backward()
-    return layer.weight.grad.norm().item()
+# The notebook's own solution, loaded from its source rather than copied here.
+grad_norm_backward = solution("04_resnet", "first_layer_grad_norm")
 
 
 def grad_norm_autograd(model, layer, images, labels):
