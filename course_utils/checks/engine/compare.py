@@ -57,8 +57,12 @@ def _fmt_shape(shape) -> str:
 
 
 def mistakes_of(case: Case) -> list[Mistake]:
-    """The case's known mistakes as :class:`Mistake` objects (a bare ``(hint, answer)`` pair has no key)."""
-    return [m if isinstance(m, Mistake) else Mistake(None, m[1], m[0]) for m in case.mistakes]
+    """The case's known mistakes: :class:`Mistake` objects, the one encoding (``M.mistake(key, answer)``)."""
+    for mistake in case.mistakes:
+        if not isinstance(mistake, Mistake):
+            raise TypeError(f"case {case.label!r}: a known mistake must be a Mistake (M.mistake(key, answer)), "
+                            f"not {type(mistake).__name__}")
+    return list(case.mistakes)
 
 
 def matching_mistake(got, case: Case, by_shape: bool) -> Mistake | None:

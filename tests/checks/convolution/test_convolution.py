@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 import course_utils.checks as checks
-from checks.helpers import CheckSpec, assert_names_mistake, guards_fixture, mistake, one_torch_thread  # noqa: F401
+from checks.helpers import CheckSpec, guards_fixture, mistake_case, one_torch_thread  # noqa: F401
+from course_utils.checks.messages.convolution import M
 from course_utils.checks import (INCORRECT, check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
                                  check_conv_output_size, check_conv_param_count)
 
@@ -649,39 +650,6 @@ WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
 # 2. Catalogues of plausible wrong implementations
 # ==========================================================================
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices cross-correlation (no flip)", conv1d_full_cross_correlation, "cross-correlation"),
-    mistake("notices the 'valid' length", conv1d_full_valid_only, "'valid'"),
-    mistake("notices the 'same' length", conv1d_full_same_length, "'same' length"),
-    mistake("notices an output one sample short", conv1d_full_one_short, "Off by one"),
-    mistake("notices an output one sample long", conv1d_full_one_long, "Off by one"),
-    mistake("notices a float64 numpy result", conv1d_full_float64, "input's dtype"),
-    mistake("refuses np.convolve", conv1d_full_calls_np_convolve, "np.convolve", field="summary"),
-    mistake("refuses np.correlate", conv1d_full_calls_np_correlate, "np.correlate", field="summary"),
-    mistake("refuses F.conv1d", conv1d_full_calls_F_conv1d, "F.conv1d", field="summary"),
-])
-def test_check_conv1d_full_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv1d_full fail each plausible wrong conv1d_full with the hint naming its mistake?"""
-    assert_names_mistake(check_conv1d_full, learner, outcome, field, needle)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices cross-correlation (no flip)", conv2d_true_cross_correlation, "cross-correlation"),
-    mistake("notices a kernel flipped along W only", conv2d_true_flips_columns_only, "left–right only"),
-    mistake("notices a kernel flipped along H only", conv2d_true_flips_rows_only, "up–down only"),
-    mistake("notices a transposed kernel", conv2d_true_transposes_kernel, "transposed, not flipped"),
-    mistake("notices the 'full' size", conv2d_true_full_size, "'full' size"),
-    mistake("notices the 'same' size", conv2d_true_same_size, "'same' size"),
-    mistake("notices an off-by-one output size", conv2d_true_one_short, "Off by one"),
-    mistake("notices height and width swapped", conv2d_true_swapped_output, "Height and width are swapped"),
-    mistake("refuses F.conv2d", conv2d_true_calls_F_conv2d, "F.conv2d", field="summary"),
-    mistake("refuses torch.conv2d", conv2d_true_calls_torch_conv2d, "torch.conv2d", field="summary"),
-])
-def test_check_conv2d_true_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv2d_true fail each plausible wrong conv2d_true with the hint naming its mistake?"""
-    assert_names_mistake(check_conv2d_true, learner, outcome, field, needle)
-
-
 CONV2D_FAMILY = [
     ("notices a flipped kernel", conv2d_flipped_kernel, conv2d_im2col_flipped, "*true* convolution"),
     ("notices a missing bias", conv2d_no_bias, conv2d_im2col_no_bias, "bias is missing"),
@@ -698,30 +666,73 @@ CONV2D_FAMILY = [
 ]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake(question, learner, needle) for question, learner, _, needle in CONV2D_FAMILY] + [
-    mistake("refuses F.conv2d", conv2d_calls_F_conv2d, "F.conv2d", field="summary"),
-    mistake("refuses nn.Conv2d", conv2d_uses_nn_conv2d, "F.conv2d", field="summary"),
-    mistake("refuses F.conv2d hidden behind except Exception", conv2d_hides_reference_call, "F.conv2d",
+# Each check's catalogue of plausible wrong implementations: test_contract.py fails each one and
+# expects the outcome and message that name its mistake.
+CATALOGUE = {
+    "conv1d_full": [
+    mistake_case("notices cross-correlation (no flip)", conv1d_full_cross_correlation, "cross-correlation"),
+    mistake_case("notices the 'valid' length", conv1d_full_valid_only, "'valid'"),
+    mistake_case("notices the 'same' length", conv1d_full_same_length, "'same' length"),
+    mistake_case("notices an output one sample short", conv1d_full_one_short, "Off by one"),
+    mistake_case("notices an output one sample long", conv1d_full_one_long, "Off by one"),
+    mistake_case("notices a float64 numpy result", conv1d_full_float64, "input's dtype"),
+    mistake_case("refuses np.convolve", conv1d_full_calls_np_convolve, "np.convolve", field="summary"),
+    mistake_case("refuses np.correlate", conv1d_full_calls_np_correlate, "np.correlate", field="summary"),
+    mistake_case("refuses F.conv1d", conv1d_full_calls_F_conv1d, "F.conv1d", field="summary"),
+],
+    "conv2d_true": [
+    mistake_case("notices cross-correlation (no flip)", conv2d_true_cross_correlation, "cross-correlation"),
+    mistake_case("notices a kernel flipped along W only", conv2d_true_flips_columns_only, "left–right only"),
+    mistake_case("notices a kernel flipped along H only", conv2d_true_flips_rows_only, "up–down only"),
+    mistake_case("notices a transposed kernel", conv2d_true_transposes_kernel, "transposed, not flipped"),
+    mistake_case("notices the 'full' size", conv2d_true_full_size, "'full' size"),
+    mistake_case("notices the 'same' size", conv2d_true_same_size, "'same' size"),
+    mistake_case("notices an off-by-one output size", conv2d_true_one_short, "Off by one"),
+    mistake_case("notices height and width swapped", conv2d_true_swapped_output, "Height and width are swapped"),
+    mistake_case("refuses F.conv2d", conv2d_true_calls_F_conv2d, "F.conv2d", field="summary"),
+    mistake_case("refuses torch.conv2d", conv2d_true_calls_torch_conv2d, "torch.conv2d", field="summary"),
+],
+    "conv2d": [
+    mistake_case(question, learner, needle) for question, learner, _, needle in CONV2D_FAMILY] + [
+    mistake_case("refuses F.conv2d", conv2d_calls_F_conv2d, "F.conv2d", field="summary"),
+    mistake_case("refuses nn.Conv2d", conv2d_uses_nn_conv2d, "F.conv2d", field="summary"),
+    mistake_case("refuses F.conv2d hidden behind except Exception", conv2d_hides_reference_call, "F.conv2d",
             field="summary"),
-])
-def test_check_conv2d_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv2d fail each plausible wrong conv2d with the hint naming its mistake?"""
-    assert_names_mistake(check_conv2d, learner, outcome, field, needle)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake(question, learner, needle) for question, _, learner, needle in CONV2D_FAMILY] + [
-    mistake("notices mismatched patch and weight order", conv2d_im2col_patch_order, "x_padded"),
-    mistake("notices a correct per-pixel loop (op count grows with the image)", conv2d_im2col_patch_loop,
+],
+    "conv2d_im2col": [
+    mistake_case(question, learner, needle) for question, _, learner, needle in CONV2D_FAMILY] + [
+    mistake_case("notices mismatched patch and weight order", conv2d_im2col_patch_order, "x_padded"),
+    mistake_case("notices a correct per-pixel loop (op count grows with the image)", conv2d_im2col_patch_loop,
             "loops over output positions", field="summary"),
-    mistake("refuses F.unfold", conv2d_im2col_calls_F_unfold, "F.unfold", field="summary"),
-    mistake("refuses nn.Unfold", conv2d_im2col_uses_nn_unfold, "F.unfold", field="summary"),
-    mistake("refuses F.conv2d", conv2d_im2col_calls_F_conv2d, "F.conv2d", field="summary"),
-])
-def test_check_conv2d_im2col_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv2d_im2col fail each plausible wrong conv2d_im2col with the hint naming its mistake?"""
-    assert_names_mistake(check_conv2d_im2col, learner, outcome, field, needle)
+    mistake_case("refuses F.unfold", conv2d_im2col_calls_F_unfold, "F.unfold", field="summary"),
+    mistake_case("refuses nn.Unfold", conv2d_im2col_uses_nn_unfold, "F.unfold", field="summary"),
+    mistake_case("refuses F.conv2d", conv2d_im2col_calls_F_conv2d, "F.conv2d", field="summary"),
+],
+    "conv_output_size": [
+    mistake_case("notices true division (a float)", conv_output_size_true_division, "floor division"),
+    mistake_case("notices the missing + 1", conv_output_size_missing_plus_one, "Missing the +1"),
+    mistake_case("notices ignored dilation", conv_output_size_ignores_dilation, "Dilation is ignored"),
+    mistake_case("notices padding added once (though one case alone also fits 'missing +1')",
+            conv_output_size_pads_once, "both sides"),
+    mistake_case("notices rounding up (ceil)", conv_output_size_ceil, "Rounded up"),
+    mistake_case("notices rounding to nearest", conv_output_size_round, "Rounded up"),
+    mistake_case("treats the + 1 inside the division as the missing + 1 it amounts to",
+            conv_output_size_plus_one_inside, "Missing the +1"),
+    mistake_case("falls back to the formula for an ignored stride", conv_output_size_ignores_stride,
+            "size_out = "),
+],
+    "conv_param_count": [
+    mistake_case("notices a missing bias", conv_param_count_no_bias, "The bias is missing"),
+    mistake_case("notices a bias counted despite bias=False", conv_param_count_always_bias, "bias=False"),
+    mistake_case("notices missing input channels", conv_param_count_no_in_channels, "input channels are missing"),
+    mistake_case("notices one bias per (in, out) pair", conv_param_count_bias_per_pair,
+            "one bias per output channel"),
+    mistake_case("notices k instead of k*k (though with C_in = k one case alone fits 'missing C_in')",
+            conv_param_count_k_not_k_squared, "k × k"),
+    mistake_case("notices kh*kh for a tuple kernel", conv_param_count_kh_squared, "not kh × kh"),
+    mistake_case("notices a float count", conv_param_count_math_pow, "whole numbers"),
+],
+}
 
 
 def test_check_conv2d_im2col_slow_loop_hint_points_to_one_matmul():
@@ -740,40 +751,6 @@ def test_check_conv2d_im2col_speed_target_is_a_parameter():
     assert f"within {1e-9:g}" in result.evidence[0]
 
 
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices true division (a float)", conv_output_size_true_division, "floor division"),
-    mistake("notices the missing + 1", conv_output_size_missing_plus_one, "Missing the +1"),
-    mistake("notices ignored dilation", conv_output_size_ignores_dilation, "Dilation is ignored"),
-    mistake("notices padding added once (though one case alone also fits 'missing +1')",
-            conv_output_size_pads_once, "both sides"),
-    mistake("notices rounding up (ceil)", conv_output_size_ceil, "Rounded up"),
-    mistake("notices rounding to nearest", conv_output_size_round, "Rounded up"),
-    mistake("treats the + 1 inside the division as the missing + 1 it amounts to",
-            conv_output_size_plus_one_inside, "Missing the +1"),
-    mistake("falls back to the formula for an ignored stride", conv_output_size_ignores_stride,
-            "size_out = "),
-])
-def test_check_conv_output_size_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv_output_size fail each plausible wrong formula with the hint naming its mistake?"""
-    assert_names_mistake(check_conv_output_size, learner, outcome, field, needle)
-
-
-@pytest.mark.parametrize("learner, outcome, field, needle", [
-    mistake("notices a missing bias", conv_param_count_no_bias, "The bias is missing"),
-    mistake("notices a bias counted despite bias=False", conv_param_count_always_bias, "bias=False"),
-    mistake("notices missing input channels", conv_param_count_no_in_channels, "input channels are missing"),
-    mistake("notices one bias per (in, out) pair", conv_param_count_bias_per_pair,
-            "one bias per output channel"),
-    mistake("notices k instead of k*k (though with C_in = k one case alone fits 'missing C_in')",
-            conv_param_count_k_not_k_squared, "k × k"),
-    mistake("notices kh*kh for a tuple kernel", conv_param_count_kh_squared, "not kh × kh"),
-    mistake("notices a float count", conv_param_count_math_pow, "whole numbers"),
-])
-def test_check_conv_param_count_names_each_mistake(learner, outcome, field, needle):
-    """Does check_conv_param_count fail each plausible wrong count with the hint naming its mistake?"""
-    assert_names_mistake(check_conv_param_count, learner, outcome, field, needle)
-
-
 def test_check_conv1d_full_flip_advice_works_in_1d():
     """Does check_conv1d_full's no-flip hint give advice that runs on a 1-D kernel?"""
     result = check_conv1d_full(conv1d_full_cross_correlation)
@@ -782,3 +759,54 @@ def test_check_conv1d_full_flip_advice_works_in_1d():
     kernel = torch.randn(3, generator=torch.Generator().manual_seed(0))
     for call in advice:
         eval(f"kernel.{call}", {"kernel": kernel})  # the advice must at least run
+
+
+KEYED = [
+    (check_conv1d_full, conv1d_full_cross_correlation, "conv1d_full.no_flip"),
+    (check_conv1d_full, conv1d_full_valid_only, "conv1d_full.valid_length"),
+    (check_conv1d_full, conv1d_full_same_length, "conv1d_full.same_length"),
+    (check_conv1d_full, conv1d_full_one_short, "conv1d_full.off_by_one"),
+    (check_conv2d_true, conv2d_true_cross_correlation, "conv2d_true.no_flip"),
+    (check_conv2d_true, conv2d_true_flips_columns_only, "conv2d_true.flip_lr_only"),
+    (check_conv2d_true, conv2d_true_flips_rows_only, "conv2d_true.flip_ud_only"),
+    (check_conv2d_true, conv2d_true_transposes_kernel, "conv2d_true.transposed"),
+    (check_conv2d_true, conv2d_true_full_size, "conv2d_true.full_size"),
+    (check_conv2d_true, conv2d_true_swapped_output, "conv2d_true.swapped_hw"),
+    (check_conv2d, conv2d_flipped_kernel, "conv2d.flipped"),
+    (check_conv2d, conv2d_no_bias, "conv2d.no_bias"),
+    (check_conv2d, conv2d_ignores_padding, "conv2d.padding_ignored"),
+    (check_conv2d, conv2d_ignores_stride, "conv2d.stride_ignored"),
+    (check_conv2d, conv2d_ignores_dilation, "conv2d.dilation_ignored"),
+    (check_conv2d, conv2d_channels_last, "conv2d.channels_last"),
+    (check_conv2d, conv2d_first_channel_only, "conv2d.first_channel_only"),
+    (check_conv2d, conv2d_swapped_hw, "conv2d.hw_swapped"),
+    (check_conv2d_im2col, conv2d_im2col_flipped, "conv2d.flipped"),
+    (check_conv_output_size, conv_output_size_missing_plus_one, "conv_output_size.no_plus_one"),
+    (check_conv_output_size, conv_output_size_ignores_dilation, "conv_output_size.dilation_ignored"),
+    (check_conv_output_size, conv_output_size_pads_once, "conv_output_size.padding_once"),
+    (check_conv_output_size, conv_output_size_ceil, "conv_output_size.rounded_up"),
+    (check_conv_param_count, conv_param_count_no_bias, "conv_param_count.no_bias"),
+    (check_conv_param_count, conv_param_count_always_bias, "conv_param_count.bias_when_false"),
+    (check_conv_param_count, conv_param_count_no_in_channels, "conv_param_count.no_input_channels"),
+    (check_conv_param_count, conv_param_count_bias_per_pair, "conv_param_count.bias_per_pair"),
+    (check_conv_param_count, conv_param_count_k_not_k_squared, "conv_param_count.one_side_only"),
+    (check_conv_param_count, conv_param_count_kh_squared, "conv_param_count.kh_squared"),
+]
+
+
+@pytest.mark.parametrize("check, learner, key", KEYED, ids=[learner.__name__ for _, learner, _ in KEYED])
+def test_a_named_mistake_carries_its_own_key(check, learner, key):
+    """Does the verdict name exactly the learner's mistake: its key, and that key's text as the hint?"""
+    result = check(learner)
+    assert result.mistake == key, result.text()
+    assert result.hint == M(key)
+
+
+def test_an_unknown_mistake_gets_the_general_hint_and_no_key():
+    """Is a wrong answer that matches no known mistake told the general formula, with no mistake named?"""
+    def conv2d_off_by_a_constant(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        return conv2d_unfold(x, weight, bias, stride, padding, dilation) + 0.5
+
+    result = check_conv2d(conv2d_off_by_a_constant)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake is None and result.hint == M("conv2d.general")
