@@ -21,7 +21,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,10 +30,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, ensure_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"
-CHROMIUM = "/usr/bin/chromium"
 LEARNER = sorted(ROOT.glob("notebooks/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))
 # One instructor notebook is enough to see "passed" verdicts render; the first one is the cheapest.
 INSTRUCTOR = sorted(ROOT.glob("source/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))[:1]
@@ -43,33 +42,6 @@ INSTRUCTOR = sorted(ROOT.glob("source/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))[:1]
 # changes it (a slower machine).
 RUN_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
 CHECK_CELL = re.compile(r"check_\w+\(\w+\)\s*$")
-
-
-def _run_as_root(command: list[str]) -> subprocess.CompletedProcess | None:
-    """Run an apt command as root, directly or through password-less sudo; None when neither is possible."""
-    if os.geteuid() == 0:
-        prefix = []
-    elif shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
-        prefix = ["sudo", "-n"]
-    else:
-        return None
-    return subprocess.run(prefix + command, capture_output=True, text=True,
-                          env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-
-
-def _ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=300"]
-    install = apt + ["install", "-y", "--no-install-recommends", "chromium"]
-    result = _run_as_root(install)
-    if result is None:
-        pytest.skip(f"BROWSER TEST NOT RUN: {CHROMIUM} is missing and this user can neither run apt-get "
-                    "as root nor through `sudo -n`. Install Debian's chromium (apt-get install chromium).")
-    if result.returncode != 0:  # a fresh machine may have no package lists yet
-        _run_as_root(apt + ["update"])
-        result = _run_as_root(install)
-    assert result.returncode == 0 and Path(CHROMIUM).exists(), f"apt-get install chromium failed:\n{result.stderr}"
 
 
 def _ensure_playwright() -> None:
@@ -136,7 +108,7 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab as `python3 course.py lab` starts it, plus a port, a known token and no browser."""
-    _ensure_chromium()
+    ensure_chromium()
     _ensure_playwright()
     course = _load_course_module()
     home = tmp_path_factory.mktemp("jupyter")
