@@ -22,12 +22,6 @@ __all__ = ["check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "ch
            "check_make_inception", "check_make_mini_googlenet"]
 
 
-def _learner_model(check, factory, label, *args, meta=True, first=False, **kwargs):
-    """The learner's model on the meta device by default: kept for the checks of notebooks 04 to 08, which
-    import it from here (``engine.build_learner_model`` is the same, with the defaults the other way round)."""
-    return build_learner_model(check, factory, label, *args, first=first, meta=meta, **kwargs)
-
-
 def _torchvision(name, **kwargs):
     """A builder of torchvision's ``name`` with uninitialised weights: the check gives them seeded values, so
     torchvision's initialisation (a second per 100 M parameters) would be wasted."""
