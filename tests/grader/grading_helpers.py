@@ -57,37 +57,71 @@ def submission(learner, solutions: dict[str, str], *, replace: dict[str, str] | 
     return nb
 
 
-def builds_on_others(solutions: dict[str, str]) -> bool:
-    """Does some exercise's solution name another exercise (``make_unet`` calling ``match_size``)?
-    Then its check must inject the course's reference part, and only the full matrix proves it does."""
-    return any(re.search(rf"\b{re.escape(other)}\b", code)
-               for exercise, code in solutions.items() for other in solutions if other != exercise)
+def depends_on(solutions: dict[str, str]) -> dict[str, set[str]]:
+    """For each exercise, the other exercises its solution names (``make_unet`` calls ``match_size``)."""
+    return {exercise: {other for other in solutions
+                       if other != exercise and re.search(rf"\b{re.escape(other)}\b", code)}
+            for exercise, code in solutions.items()}
 
 
-def class_of(name: str, learner) -> dict:
-    """Every notebook's class: the full solution, the untouched learner version, and submissions
-    with exercises left as they were released (their stubs).
+def undone_sets(solutions: dict[str, str]) -> list[list[str]]:
+    """Groups of exercises to leave undone together, one submission per group.
 
     By the course's convention the graded cell ``<id>_tests`` grades the exercise ``<id>`` and
-    nothing else: an unfinished exercise costs its own points only.  Where exercises build on
-    each other (``builds_on_others``), that is what could break, so the class holds the full
-    matrix: one submission per exercise with only that one undone.  Elsewhere two complementary
-    submissions (every other exercise undone, then the rest) prove the same for every exercise at
-    a fraction of the grading time: a graded cell that leaned on a neighbouring exercise would
-    lose points in one of them."""
+    nothing else: an unfinished exercise costs its own points only.  Two exercises may share a
+    group unless they are neighbours (a graded cell that leaned on the exercise above or below it
+    would then lose points) or one builds on the other (``make_unet`` on ``match_size``: its
+    graded cell must put the course's reference part in, and only a submission with the part
+    undone and ``make_unet`` done proves it does).  Greedy colouring of that graph: two or three
+    groups prove for every exercise what one submission per exercise would, at a fraction of
+    the grading time."""
+    exercises = list(solutions)
+    needs = depends_on(solutions)
+    apart = {e: set(needs[e]) for e in exercises}
+    for e, uses in needs.items():
+        for other in uses:
+            apart[other].add(e)
+    for a, b in zip(exercises, exercises[1:]):
+        apart[a].add(b)
+        apart[b].add(a)
+    groups: list[list[str]] = []
+    for exercise in exercises:
+        group = next((g for g in groups if not apart[exercise] & set(g)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(exercise)
+    return groups
+
+
+def class_of(name: str, learner, *, wrong: tuple[str, str] | None = None) -> dict:
+    """Every notebook's class: the full solution, the untouched learner version, and one submission
+    per group of ``undone_sets``, with those exercises left as they were released (their stubs).
+
+    ``wrong`` is ``(exercise, code)``: that exercise, wrong but running, goes into a submission
+    whose group leaves it done, and costs its own points there too (one submission fewer to grade
+    than a separate partly wrong one).  Such a submission's name ends in ``__wrong_<exercise>``."""
     solutions, worth = solution_cells(name), points(name)
     total = sum(worth.values())
     released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
                 if c.metadata.get("nbgrader", {}).get("solution")}
     students = {"full": (submission(learner, solutions), total), "untouched": (learner, 0)}
-    exercises = list(solutions)
-    undone_sets = ([[exercise] for exercise in exercises] if builds_on_others(solutions)
-                   else [exercises[0::2], exercises[1::2]])
-    for undone in undone_sets:
-        students["without_" + "_and_".join(undone)] = (
-            submission(learner, solutions, replace={exercise: released[exercise] for exercise in undone}),
-            total - sum(worth[f"{exercise}_tests"] for exercise in undone))
+    for undone in undone_sets(solutions):
+        replace = {exercise: released[exercise] for exercise in undone}
+        score = total - sum(worth[f"{exercise}_tests"] for exercise in undone)
+        student = "without_" + "_and_".join(undone)
+        if wrong is not None and wrong[0] not in undone:
+            replace[wrong[0]] = wrong[1]
+            score -= worth[f"{wrong[0]}_tests"]
+            student += f"__wrong_{wrong[0]}"
+            wrong = None
+        students[student] = (submission(learner, solutions, replace=replace), score)
     return students
+
+
+def without(students: dict, exercise: str):
+    """The class's submission that leaves ``exercise`` undone (and maybe others)."""
+    return next(value for student, value in students.items()
+                if student.startswith("without_") and exercise in student.split("__")[0][len("without_"):].split("_and_"))
 
 
 def grade_command(course: Path, name: str, *extra: str) -> list[str]:
