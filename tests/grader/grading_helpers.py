@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,36 @@ def grade_env() -> dict:
     env["COURSE_CHECK_TIME_LIMIT"] = "3"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return env
+
+
+def released_course(tmp_path_factory, name: str, config: str | None = None) -> Path:
+    """A scratch course with ``name`` released and in its gradebook, ready for ``submitted/``.
+
+    ``nbgrader generate_assignment "*"`` releases every notebook once per test session (a file lock
+    lets the first test worker do it while the others wait); each caller gets a copy holding only
+    its own assignment, so that notebooks are graded side by side without sharing a gradebook.
+    One release of nine notebooks costs about what two single releases cost (nbgrader's start-up)."""
+    from filelock import FileLock   # torch's own dependency
+    from nbgrader.api import Gradebook
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    template = shared / "released-course"
+    with FileLock(str(shared / "released-course.lock")):
+        if not (template / ".released").exists():
+            shutil.rmtree(template, ignore_errors=True)
+            template.mkdir()
+            shutil.copy(ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
+            shutil.copytree(ROOT / "source", template / "source")
+            release = nbgrader(template, "generate_assignment", "*", "--force")
+            assert release.returncode == 0, release.stdout[-3000:] + release.stderr[-3000:]
+            (template / ".released").touch()
+    course = tmp_path_factory.mktemp(f"course-{name}")
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + (config or ""))
+    for folder in ("source", "notebooks"):
+        shutil.copytree(template / folder / name, course / folder / name)
+    shutil.copy(template / "gradebook.db", course / "gradebook.db")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in [a.name for a in gb.assignments if a.name != name]:
+            gb.remove_assignment(assignment)
+    return course

@@ -16,13 +16,12 @@ points in the source notebook, never typed.
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission
+from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, released_course, submission
 
 from course_grader.build import ROOT
 from course_grader.solutions import solution_cells
@@ -95,13 +94,10 @@ def _wrong(name: str) -> tuple[str, str] | None:
 
 
 def _release(name: str, tmp_path_factory):
-    """A scratch course with one assignment released; its class submitted.  One course (and gradebook)
-    per notebook: the notebooks are graded independently, so the test workers grade them side by side."""
-    course = tmp_path_factory.mktemp(f"course-{name}")
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(ROOT / "source" / name, course / "source" / name)
-    release = _nbgrader(course, "generate_assignment", name, "--force")
-    assert release.returncode == 0, release.stdout + release.stderr
+    """A scratch course with one assignment released (``released_course``); its class submitted.  One course
+    (and gradebook) per notebook: the notebooks are graded independently, so the test workers grade them
+    side by side."""
+    course = released_course(tmp_path_factory, name)
     learner = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
     students = _class(name, learner, wrong=_wrong(name))
     if name == "01_convolution":
