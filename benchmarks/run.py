@@ -123,14 +123,15 @@ def _course_commands():
 
 def _start_lab(course, port: int, token: str, env: dict) -> tuple[subprocess.Popen, str]:
     """Start JupyterLab with the README's command when the environment is installed for these files
-    (then `lab` only checks its stamp); otherwise, so as not to reinstall, with the same command line."""
+    (then `lab` only checks its stamp); otherwise, so as not to reinstall, with the same command line and
+    environment (a learner's lab)."""
     args = ["--no-browser", f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
     installed = course.STAMP.exists() and course.STAMP.read_text().strip() == course._fingerprint()
     command = ([sys.executable, str(ROOT / "course.py"), "lab", *args] if installed
                else course.lab_command(sys.executable, *args))
     label = "python3 course.py lab" if installed else "course.lab_command (environment stamp out of date)"
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True), label
+    return subprocess.Popen(command, cwd=ROOT, env=course.lab_env(env=env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True), label
 
 
 def lab_startup(runs: int = 3) -> None:
