@@ -8,6 +8,8 @@
     python3 course.py bench   print the course's performance figures
     python3 course.py grade NN_name [--workers N]
                               grade submitted/*/NN_name/ in sandboxed, parallel kernels (instructors)
+    python3 course.py release DEST [--repository URL]
+                              write the learner edition into DEST: no solutions, no hidden tests (instructors)
 
 Set-up installs requirements.txt and the course's packages (editable: course_utils, and
 course_grader with its `grading` extra) into the project-local virtual environment `.venv`;
@@ -157,7 +159,17 @@ def grade(args: list[str]) -> int:
     return subprocess.call([str(python), "-m", "course_grader", *args], cwd=ROOT, env=env)
 
 
-COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade}
+def release(args: list[str]) -> int:
+    python = ensure_environment()
+    # DEST is read from where you are, although the command runs from the repository
+    args = list(args)
+    for i, arg in enumerate(args):
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--repository"):
+            args[i] = os.path.abspath(arg)
+    return subprocess.call([str(python), "-m", "course_grader.release", *args], cwd=ROOT)
+
+
+COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade, "release": release}
 
 
 def main(argv: list[str]) -> int:

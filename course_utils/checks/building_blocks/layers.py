@@ -158,7 +158,7 @@ _BN_EVAL_MISTAKES = ("batch_norm.batch_in_eval", "batch_norm.update_in_eval", "b
 def _bn_mistake(key, x, running_mean, running_var, weight, bias, training, momentum, eps):
     """What batch norm answers with the mistake ``key`` (of the message table) made."""
     dims = (0, 2, 3)
-    m = x.numel() // x.shape[1]
+    m = x.shape[0] * x.shape[2] * x.shape[3]        # values per channel
     mean = x.mean(dim=dims)
     var = x.var(dim=dims, unbiased=False)
     if key == "batch_norm.per_sample":

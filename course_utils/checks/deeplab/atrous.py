@@ -6,6 +6,8 @@ k × k is refused, and a dense one with the k × k kernel must be used wherever 
 
 from __future__ import annotations
 
+import math
+
 from ..convolution import CONV_OPS
 from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_tensor, finish, generator, pair, randn,
                       run_cases, shape_of)
@@ -99,15 +101,15 @@ def space_to_batch(x, weight, bias, padding, dilation, variant=None):
     h_out, w_out = x.shape[2] + 2 * ph - dh * (kh - 1), x.shape[3] + 2 * pw - dw * (kw - 1)
     pad_after_split = variant == "atrous_conv2d.pad_after_split"
     xp = x if pad_after_split else F.pad(x, [pw, pw, ph, ph])
-    hs, ws = -(-xp.shape[2] // dh), -(-xp.shape[3] // dw)
+    hs, ws = math.ceil(xp.shape[2] / dh), math.ceil(xp.shape[3] / dw)
     if variant == "atrous_conv2d.truncated":          # rows beyond the last multiple of d cut off instead
         hs, ws = xp.shape[2] // dh, xp.shape[3] // dw
         xp = xp[:, :, :hs * dh, :ws * dw]
-    xp = F.pad(xp, [0, ws * dw - xp.shape[3], 0, hs * dh - xp.shape[2]])
+    xp = F.pad(xp, [0, -xp.shape[3] % dw, 0, -xp.shape[2] % dh])            # up to a multiple of d
     sub = xp.reshape(n, c, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, c, hs, ws)
     if pad_after_split:
         sub = F.pad(sub, [pw, pw, ph, ph])
-    y = F.conv2d(sub, weight, bias)
+    y = F.conv2d(sub, weight, bias=bias)
     ya, yb = y.shape[-2:]
     phases = (1, 0) if variant == "atrous_conv2d.swapped_phases" else (0, 1)
     out = y.reshape(dh, dw, n, cout, ya, yb).permute(2, 3, 4, phases[0], 5, phases[1]).reshape(n, cout, ya * dh,

@@ -34,7 +34,7 @@ def reference_basic_block():
         class ReferenceBasicBlock(BasicBlock):
             def __init__(self, in_channels, out_channels, stride=1):
                 downsample = None
-                if stride != 1 or in_channels != out_channels:
+                if (stride, in_channels) != (1, out_channels):
                     downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                                                nn.BatchNorm2d(out_channels))
                 super().__init__(in_channels, out_channels, stride, downsample)
