@@ -7,8 +7,8 @@ or class of ``course_utils`` that check names, transitively, outside the check e
 tables; a function with a ``variant`` switch to a known mistake also as it runs for the right answer).
 
 The form compared (``compared``): the code parsed, each run of assignments put in one canonical order
-that keeps every dependency (of the statements free to go next, the one whose text, names made ``V``,
-sorts first), then written out by ``ast.unparse`` (comments dropped, one layout).  Reordering statements
+that keeps every dependency (by depth in the run's dependencies, then by text with names made ``V``),
+then written out by ``ast.unparse`` (comments dropped, one layout).  Reordering statements
 whose order is free then changes nothing; ``original_spans`` maps what matched back to the lines as
 written, for the page.
 """
@@ -141,7 +141,10 @@ def as_called(code: str) -> str | None:
 def reference_code(source_nb) -> dict[str, dict[str, str]]:
     """The course's reference code of each exercise, by function: {grade_id: {dotted name: source}}; a
     function with a ``variant`` switch also as it runs for the right answer (``name[variant=None]``)."""
-    import course_utils.checks as checks
+    try:
+        import course_utils.checks as checks
+    except ImportError:   # a course without the learner package: nothing to compare with
+        return {}
     code: dict[str, dict[str, str]] = {}
     for exercise, names in checks_of(source_nb).items():
         code[exercise] = {}
@@ -194,20 +197,21 @@ def _key(node: ast.stmt) -> str:
 
 def _ordered(body: list[ast.stmt]) -> list[ast.stmt]:
     """``body`` with each run of assignments in one canonical order that respects their dependencies:
-    of the statements free to go next, the one whose filtered tokens sort first.  Any other statement
-    (a call, a loop, a return) stays where it is."""
+    by depth (0 for an assignment that needs none of the run's others, else one more than the deepest
+    it needs), then by text with names made ``V``.  Two statements that conflict (one writes what the
+    other reads or writes) keep their order in every correct reordering, so depth, and with it the
+    order, is the same for every one of them.  Any other statement (a call, a loop, a return) stays
+    where it is and bounds the runs."""
     out, run = [], []
 
     def flush():
         effects = [_effects(s) for s in run]
-        after = {j: {i for i in range(j) if effects[i][1] & (effects[j][0] | effects[j][1])
-                     or effects[j][1] & effects[i][0]} for j in range(len(run))}
-        keys, placed = [_key(s) for s in run], set()
-        while len(placed) < len(run):
-            ready = [j for j in range(len(run)) if j not in placed and after[j] <= placed]
-            j = min(ready, key=lambda j: (keys[j], j))
-            placed.add(j)
-            out.append(run[j])
+        depth: list[int] = []
+        for j, (reads, writes) in enumerate(effects):
+            needs = [depth[i] for i in range(j) if effects[i][1] & (reads | writes) or writes & effects[i][0]]
+            depth.append(1 + max(needs) if needs else 0)
+        keys = [_key(s) for s in run]
+        out.extend(run[j] for j in sorted(range(len(run)), key=lambda j: (depth[j], keys[j], j)))
         run.clear()
 
     for node in body:
@@ -256,6 +260,24 @@ def compared(code: str) -> tuple[str, tuple]:
     return text, tuple(origin)
 
 
+@functools.lru_cache(maxsize=4096)
+def _layout(code: str) -> tuple[list, list, list]:
+    """For ``code``'s canonical text: each line's (start, end) and a running count of its non-blank
+    characters; and where each line of ``code`` itself starts."""
+    text = compared(code)[0]
+    bounds, at = [], 0
+    for line in text.splitlines(keepends=True):
+        bounds.append((at, at + len(line.rstrip("\n"))))
+        at += len(line)
+    solid = [0]
+    for char in text:
+        solid.append(solid[-1] + (not char.isspace()))
+    offsets = [0]
+    for line in code.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(line))
+    return bounds, solid, offsets
+
+
 def original_spans(code: str, spans: list[tuple[int, int]], given: str = "") -> list[tuple[int, int]]:
     """Character spans of ``code`` for spans of its canonical text: every original line one of whose
     canonical lines is at least half covered (white space aside), except the lines of ``given`` (the
@@ -263,21 +285,14 @@ def original_spans(code: str, spans: list[tuple[int, int]], given: str = "") -> 
     text, origin = compared(code)
     if text == code:
         return spans
+    bounds, solid, offsets = _layout(code)
     boiler = {line.strip() for line in given.splitlines()}
-    covered = [False] * len(text)
-    for start, end in spans:
-        covered[start:end] = [True] * (end - start)
-    starts = [0]
-    for line in text.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
     marked: set[int] = set()
-    for number, line in enumerate(text.splitlines(), 1):
-        chars = [i for i in range(starts[number - 1], starts[number - 1] + len(line)) if not text[i].isspace()]
-        if chars and origin[number] and 2 * sum(covered[i] for i in chars) >= len(chars):
+    for number, (start, end) in enumerate(bounds, 1):
+        total = solid[end] - solid[start]
+        shared = sum(solid[min(e, end)] - solid[max(s, start)] for s, e in spans if s < end and e > start)
+        if total and origin[number] and 2 * shared >= total:
             marked.update(range(origin[number][0], origin[number][1] + 1))
-    offsets = [0]
-    for line in code.splitlines(keepends=True):
-        offsets.append(offsets[-1] + len(line))
     out: list[tuple[int, int]] = []
     for number in sorted(marked):
         if number < len(offsets) and code[offsets[number - 1]:offsets[number]].strip() not in boiler:

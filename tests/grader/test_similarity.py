@@ -166,13 +166,17 @@ def test_the_released_stub_never_counts():
 
 
 def test_reordering_free_statements_changes_nothing_but_a_dependency_is_kept():
-    """Is the compared form the same for two orders of independent assignments, and does an assignment
-    stay after the one it reads?"""
-    first = "def f(x):\n    a = x + 1\n    b = x * 2\n    c = a - b\n    return c\n"
-    second = "def f(y):\n    q = y * 2\n    p = y + 1  # moved up\n    r = p - q\n    return r\n"
+    """Is the compared form the same, names aside, for two correct orders of the same assignments (two
+    of them alike but for their names, each needed by a different later one), and does every
+    assignment stay after the ones it reads?"""
+    first = "def f(p, r):\n    a = g(p)\n    b = g(r)\n    c = (a, a)\n    d = b + 1\n    return c, d\n"
+    second = "def f(x, y):\n    v = g(y)  # the other first\n    u = g(x)\n    w = v + 1\n    t = (u, u)\n    return t, w\n"
     key, canonical = similarity_code._key, similarity_code.canonical
     assert [key(s) for s in ast.parse(canonical(first)).body[0].body] == \
         [key(s) for s in ast.parse(canonical(second)).body[0].body]
-    body = ast.parse(canonical(first)).body[0].body
-    assert ast.unparse(body[2]) == "c = a - b" and ast.unparse(body[3]) == "return c"
-
+    for code in (first, second):
+        order = [ast.unparse(s) for s in ast.parse(canonical(code)).body[0].body]
+        for statement in order[:-1]:
+            target, value = statement.split(" = ")
+            readers = [i for i, other in enumerate(order) if target in other.split(" = ")[-1]]
+            assert all(order.index(statement) < i for i in readers), order
