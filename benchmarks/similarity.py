@@ -1,6 +1,7 @@
 """How well the similarity report separates copies from honest work, and where its threshold belongs.
 
     python3 benchmarks/similarity.py [--notebooks 01_convolution ...] [--pairs] [-k 25] [--raw]
+    python3 benchmarks/similarity.py --class-of 20 [--notebooks 01_convolution]
 
 For every exercise of each notebook (default: all nine) it scores, with ``course_grader.similarity``'s
 own comparison and boilerplate (the released stub):
@@ -13,6 +14,9 @@ own comparison and boilerplate (the released stub):
   implementation against its own renamed, reordered and reformatted copy (two students sharing
   code); each reference function named ``*reference*`` turned into the exercise's answer (its
   ``variant`` switch evaluated away), renamed, reordered and reformatted, against the reference.
+
+With ``--class-of N`` it times the report instead, on benchmarks/grading.py's synthetic class of N
+submissions: the first run in a fresh process (copydetect imported, nothing cached) and a repeat.
 
 It prints, per notebook and for a grid of minimum answer sizes and thresholds, false positives
 (honest pairs listed; in brackets those of the catalogue's copies of the solution,
@@ -105,13 +109,36 @@ def counts(rows: list[dict], threshold: float) -> tuple[int, int, int, int]:
             sum(1 for r in rows if r["copied"] and not r["judged"]))
 
 
+def time_class(notebook: str, students: int) -> None:
+    """The report's time on benchmarks/grading.py's class: what it adds to ``course.py grade``."""
+    import tempfile
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from grading import make_course   # benchmarks/grading.py
+    with tempfile.TemporaryDirectory(prefix="bench-similarity-") as scratch:
+        course = Path(scratch) / "course"
+        make_course(course, notebook, students)
+        import nbgrader.preprocessors  # noqa: F401 - already imported where the grade command runs the report
+        for run in ("first run", "repeat"):
+            sim._fingerprint.cache_clear()
+            similarity_code.compared.cache_clear()
+            start, cpu = time.perf_counter(), time.process_time()
+            matches = sim.report_class(course, notebook, log=lambda text: None)
+            print(f"{notebook}, {students} submissions, {run}: {time.perf_counter() - start:.2f} s "
+                  f"({time.process_time() - cpu:.2f} s CPU), {len(matches)} pairs listed")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebooks", nargs="+", default=list(NOTEBOOKS))
     parser.add_argument("--pairs", action="store_true", help="print every pair's score at the chosen minimum")
     parser.add_argument("-k", type=int, default=sim.K, help=f"copydetect's noise threshold (default {sim.K})")
     parser.add_argument("--raw", action="store_true", help="compare the code as written (no canonical order)")
+    parser.add_argument("--class-of", type=int, metavar="N", help="time the report on a synthetic class of N")
     args = parser.parse_args(argv)
+    if args.class_of:
+        for notebook in args.notebooks if args.notebooks != list(NOTEBOOKS) else ["01_convolution"]:
+            time_class(notebook, args.class_of)
+        return 0
     sim.K, sim.CANONICAL = args.k, not args.raw
     start = time.monotonic()
     rows = [row for notebook in args.notebooks for row in scored_pairs(notebook)]
