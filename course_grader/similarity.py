@@ -37,6 +37,7 @@ K = 25             # copydetect's noise threshold: a shared run must be 25 token
 WINDOW = 1         # guarantee threshold = noise threshold: every k-gram is a fingerprint
 THRESHOLD = 0.75   # a pair is listed from this score on (benchmarks/similarity.py)
 MIN_TOKENS = 80    # an answer with fewer tokens of its own (stub excluded) is not judged: about two lines
+MAX_CHARS = 20_000  # an answer is compared on its first 20,000 characters (the longest solution has 2,066)
 CANONICAL = True   # compare the canonical form (False: the code as written; benchmarks/similarity.py --raw)
 SOLUTION, REFERENCE = "solution", "reference"
 FIELDS = ["exercise", "student", "other", "score", "student_share", "other_share", "matched"]
@@ -129,7 +130,11 @@ def find_matches(answers: dict[str, dict[str, str]], solutions: dict[str, str],
         bp = boiler.get(exercise, frozenset())
 
         def made(party, code, label=""):
-            return Answer(party, code, label, fingerprint(code, bp))
+            code = code[:MAX_CHARS]   # a huge cell must not hold up the grades: the tokenizer takes ~50 us a token
+            try:
+                return Answer(party, code, label, fingerprint(code, bp))
+            except Exception:          # one answer the tokenizer cannot take is left out, not the report
+                return Answer(party, code, label)
         students = [made(s, answers[s][exercise]) for s in sorted(answers) if exercise in answers[s]]
         students = [a for a in students if a.tokens >= MIN_TOKENS]   # an untouched stub has nothing of its own
         others = [made(SOLUTION, solutions[exercise])]

@@ -205,11 +205,17 @@ def _ordered(body: list[ast.stmt]) -> list[ast.stmt]:
     out, run = [], []
 
     def flush():
-        effects = [_effects(s) for s in run]
         depth: list[int] = []
-        for j, (reads, writes) in enumerate(effects):
-            needs = [depth[i] for i in range(j) if effects[i][1] & (reads | writes) or writes & effects[i][0]]
+        written: dict[str, int] = {}   # name -> the greatest depth of an earlier statement writing it
+        read: dict[str, int] = {}      # name -> the greatest depth of an earlier statement reading it
+        for node in run:               # linear: a cell of thousands of assignments costs no more than its size
+            reads, writes = _effects(node)
+            needs = [written[n] for n in reads | writes if n in written] + [read[n] for n in writes if n in read]
             depth.append(1 + max(needs) if needs else 0)
+            for n in writes:
+                written[n] = max(written.get(n, 0), depth[-1])
+            for n in reads:
+                read[n] = max(read.get(n, 0), depth[-1])
         keys = [_key(s) for s in run]
         out.extend(run[j] for j in sorted(range(len(run)), key=lambda j: (depth[j], keys[j], j)))
         run.clear()
@@ -233,13 +239,16 @@ def canonical(code: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def compared(code: str) -> tuple[str, tuple]:
     """(the canonical text, for each of its lines the original lines it came from: (first, last), 1-based;
-    ``None`` for no line).  Code that does not parse comes back as it is, each line its own origin."""
-    lines = code.count("\n") + 1
-    identity = (code, tuple([None] + [(n, n) for n in range(1, lines + 1)]))
+    ``None`` for no line).  Code that does not parse, or that Python's parser cannot hold (a student can
+    nest an expression deeper than its recursion limit), comes back as it is, each line its own origin."""
     try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return identity
+        return _canonical_form(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code, tuple([None] + [(n, n) for n in range(1, code.count("\n") + 2)])
+
+
+def _canonical_form(code: str) -> tuple[str, tuple]:
+    tree = ast.parse(code)
     for node in ast.walk(tree):
         for attr in ("body", "orelse", "finalbody"):
             body = getattr(node, attr, None)

@@ -5,8 +5,9 @@ carry the course's own reference code) holds: the solution verbatim; the solutio
 and reformatted; two students who share code, one of them renaming, reordering and reformatting it; a
 copy of the course's reference code (09: every exercise with a ``*_reference`` function); honest
 students whose answers are the check catalogues' correct implementations, written independently in
-different styles (tests/grader/similarity_helpers.py); and the untouched learner notebook.  The
-copies must be found, by the right party, and the honest students must not.
+different styles (tests/grader/similarity_helpers.py); the untouched learner notebook; and cells
+built to break the report (nested past the parser's limits, 1 MB long).  The copies must be found, by
+the right party, and the honest students must not.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def make_class(course: Path, notebook: str) -> dict[str, set[str]]:
         "sharer_a": shared,
         "sharer_b": {exercise: disguise(code, "b") for exercise, code in shared.items()},
         "untouched": {},
+        "hostile": dict(zip(solutions, ["x = " + "-" * 100_000 + "1\n",           # past the parser's limits
+                                        "x = a" + ".b" * 50_000 + "\n",
+                                        "y = y + 1\n" * 100_000])),              # a 1 MB cell
     }
     expected = {"verbatim": {"solution", "disguised"}, "disguised": {"solution", "verbatim"},
                 "sharer_a": {"sharer_b"}, "sharer_b": {"sharer_a"}}
@@ -74,7 +78,7 @@ def make_class(course: Path, notebook: str) -> dict[str, set[str]]:
     answers = {student: cells for student, cells in answers.items() if cells or student == "untouched"}
     stubs = similarity.stub_prints(similarity_code.stub_cells(source))
     for student, cells in answers.items():   # each judged on something: an answer long enough to tell
-        assert student == "untouched" or any(similarity.fingerprint(code, stubs[exercise]).token_coverage
+        assert student in ("untouched", "hostile") or any(similarity.fingerprint(code, stubs[exercise]).token_coverage
                                              >= similarity.MIN_TOKENS for exercise, code in cells.items()), student
     for student, cells in answers.items():
         folder = course / "submitted" / student / notebook
