@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+from checks.helpers import solution
+
 # ==========================================================================
 # box_iou(boxes1, boxes2)
 # ==========================================================================
@@ -271,13 +273,94 @@ def nms_calls_torchvision(boxes, scores, iou_threshold):
 # ==========================================================================
 
 
-def spp_adaptive(features, levels=(1, 2, 4)):
-    """The notebook's solution."""
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
+# The notebook's solution (F.max_pool2d with the paper's window and stride), loaded from its source.
+spp_max_pool = solution("09_detection", "spatial_pyramid_pool")
+
+
+def _paper_rule(size, n):
+    """The paper's window ⌈a/n⌉ and stride ⌊a/n⌋ for a = size."""
+    return -(-size // n), size // n
 
 
 def spp_loops(features, levels=(1, 2, 4)):
-    """Bins by the adaptive rule, one max at a time."""
+    """Bins sliced out one by one: bin i starts at i·stride and is a window wide."""
+    N, C, H, W = features.shape
+    parts = []
+    for n in levels:
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(W, n)
+        grid = torch.zeros(N, C, n, n)
+        for i in range(n):
+            for j in range(n):
+                grid[:, :, i, j] = features[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].amax(dim=(2, 3))
+        parts.append(grid.reshape(N, -1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_unfold(features, levels=(1, 2, 4)):
+    """Vectorised: Tensor.unfold makes every window a view, one amax per level."""
+    H, W = features.shape[-2:]
+    parts = []
+    for n in levels:
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(W, n)
+        windows = features.unfold(2, kh, sh).unfold(3, kw, sw)       # (N, C, n, n, kh, kw)
+        parts.append(windows.amax(dim=(-2, -1)).flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_module(features, levels=(1, 2, 4)):
+    """nn.MaxPool2d modules built for this map's size."""
+    H, W = features.shape[-2:]
+    pools = [torch.nn.MaxPool2d((math.ceil(H / n), math.ceil(W / n)), (math.floor(H / n), math.floor(W / n)))
+             for n in levels]
+    return torch.cat([torch.flatten(pool(features), start_dim=1) for pool in pools], dim=1)
+
+
+def _spp_pool(features, levels, *, pool=F.max_pool2d, swap=False, square=False, order=None, channels_last=False,
+              ceil_mode=False):
+    """The notebook's solution with one knob per mistake (the defaults are correct)."""
+    H, W = features.shape[-2:]
+    parts = []
+    for n in (order(levels) if order else levels):
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(H if square else W, n)
+        if swap:
+            (kh, sh), (kw, sw) = (sh, kh), (sw, kw)
+        pooled = pool(features, (kh, kw), (sh, sw), ceil_mode=ceil_mode)
+        parts.append(pooled.permute(0, 2, 3, 1).flatten(1) if channels_last else pooled.flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_average(features, levels=(1, 2, 4)):
+    # mistake: average pooling over the same windows
+    return _spp_pool(features, levels, pool=F.avg_pool2d)
+
+
+def spp_reversed(features, levels=(1, 2, 4)):
+    # mistake: finest level first
+    return _spp_pool(features, levels, order=lambda levels: list(reversed(levels)))
+
+
+def spp_spatial_major(features, levels=(1, 2, 4)):
+    # mistake: channels-last flatten
+    return _spp_pool(features, levels, channels_last=True)
+
+
+def spp_floor_ceil(features, levels=(1, 2, 4)):
+    # mistake: window ⌊a/n⌋ and stride ⌈a/n⌉ (floor and ceil exchanged)
+    return _spp_pool(features, levels, swap=True)
+
+
+def spp_square(features, levels=(1, 2, 4)):
+    # mistake: the paper's a × a map taken literally: H's window and stride for the columns too
+    return _spp_pool(features, levels, square=True)
+
+
+def spp_ceil_mode(features, levels=(1, 2, 4)):
+    # a mistake no hint names: ceil_mode=True rounds the number of windows up, an extra bin where a mod n ≥ 2
+    return _spp_pool(features, levels, ceil_mode=True)
+
+
+def spp_adaptive_by_hand(features, levels=(1, 2, 4)):
+    # adaptive pooling's bins written out (⌊i·a/n⌋ … ⌈(i+1)·a/n⌉): not the paper's rule
     N, C, H, W = features.shape
     parts = []
     for n in levels:
@@ -291,46 +374,28 @@ def spp_loops(features, levels=(1, 2, 4)):
     return torch.cat(parts, dim=1)
 
 
-def spp_module(features, levels=(1, 2, 4)):
-    """nn.AdaptiveMaxPool2d modules."""
-    pools = [torch.nn.AdaptiveMaxPool2d(n) for n in levels]
-    return torch.cat([torch.flatten(p(features), start_dim=1) for p in pools], dim=1)
+def spp_adaptive(features, levels=(1, 2, 4)):
+    # the one-line answer the exercise used to accept
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
 
 
-def spp_average(features, levels=(1, 2, 4)):
-    # mistake: average pooling
+def spp_adaptive_module(features, levels=(1, 2, 4)):
+    return torch.cat([torch.nn.AdaptiveMaxPool2d(n)(features).flatten(1) for n in levels], dim=1)
+
+
+def spp_adaptive_avg(features, levels=(1, 2, 4)):
     return torch.cat([F.adaptive_avg_pool2d(features, n).flatten(1) for n in levels], dim=1)
-
-
-def spp_reversed(features, levels=(1, 2, 4)):
-    # mistake: finest level first
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in reversed(levels)], dim=1)
-
-
-def spp_spatial_major(features, levels=(1, 2, 4)):
-    # mistake: channels-last flatten
-    return torch.cat([F.adaptive_max_pool2d(features, n).permute(0, 2, 3, 1).flatten(1) for n in levels], dim=1)
-
-
-def spp_sppnet_bins(features, levels=(1, 2, 4)):
-    # the paper's window ceil(a/n), stride floor(a/n): not the course's bins
-    H, W = features.shape[-2:]
-    parts = []
-    for n in levels:
-        kh, kw = math.ceil(H / n), math.ceil(W / n)
-        sh, sw = H // n, W // n
-        parts.append(F.max_pool2d(features, (kh, kw), (sh, sw))[:, :, :n, :n].flatten(1))
-    return torch.cat(parts, dim=1)
 
 
 def spp_no_flatten(features, levels=(1, 2, 4)):
     # mistake: (N, C, Σn²)
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(2) for n in levels], dim=2)
+    return torch.cat([_spp_pool(features, (n,)).reshape(features.shape[0], features.shape[1], -1) for n in levels],
+                     dim=2)
 
 
 def spp_fixed_levels(features, levels=(1, 2, 4)):
     # mistake: the levels argument ignored
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in (1, 2, 4)], dim=1)
+    return _spp_pool(features, (1, 2, 4))
 
 
 # ==========================================================================
