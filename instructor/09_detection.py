@@ -376,12 +376,12 @@ def spatial_pyramid_pool(features, levels=(1, 2, 4)):
     """Max-pool (N, C, H, W) to an n × n grid for each level by SPPNet's rule, and concatenate: (N, C·Σn²)."""
     ### BEGIN SOLUTION
     H, W = features.shape[-2:]
-    parts = []
+    pooled = []
     for n in levels:
         window = (math.ceil(H / n), math.ceil(W / n))
         stride = (H // n, W // n)
-        parts.append(F.max_pool2d(features, window, stride).flatten(1))   # (N, C·n²)
-    return torch.cat(parts, dim=1)
+        pooled.append(F.max_pool2d(features, window, stride).flatten(1))   # (N, C·n²)
+    return torch.cat(pooled, 1)   # (N, C·Σn²)
     ### END SOLUTION
 
 
