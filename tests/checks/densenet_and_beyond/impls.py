@@ -246,8 +246,6 @@ class DenseBlockKnobs(nn.Module):
             return torch.cat(features[1:], 1)
         if self.output == "reversed":
             return torch.cat(features[::-1], 1)
-        if self.output == "sum":
-            return x + sum(features[1:])
         return torch.cat(features, 1)
 
 
