@@ -671,6 +671,12 @@ def digits_cnn_nine_classes():
                          nn.Linear(8 * 4 * 4, 9))
 
 
+def digits_cnn_softmax():
+    # probabilities instead of logits: a softmax after the last linear layer
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 10), nn.Softmax(dim=1))
+
+
 def digits_cnn_no_flatten():
     # the linear layer applied to the feature map's last dimension
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Linear(4, 10))
