@@ -214,7 +214,7 @@ def densenet_scenario(extended=False) -> ModelScenario:
                          structure_hint=M("make_densenet.general"), before=[before],
                          preflight=lambda factory, case, first: _on_meta(factory, specs_by_label[case.label],
                                                                          first=False),
-                         passed=M("make_densenet.passed", total=total), atol=1e-3, rtol=1e-3)
+                         passed=M("make_densenet.passed", total=total))
 
 
 def check_make_densenet(make_densenet, *, strict=False, seed=0, extended=False) -> CheckResult:
