@@ -5,8 +5,10 @@ seeded random weights into the learner's model (paired layer by layer in the
 order the forward pass runs them) and compares the outputs by value, in eval
 and in training mode with the same dropout masks.  The references are
 torchvision's ``alexnet`` and ``vgg*`` and, for the inception module, the
-paper's module built here from ``nn.Conv2d`` and ReLU.  The mini GoogLeNet has
-no canonical reference; its auxiliary heads are checked by probes.  The
+paper's module built here from ``nn.Conv2d`` and ReLU.  The mini GoogLeNet's
+exercise writes ``forward`` only: probes judge the outputs' form and the
+heads' gradients, and the reference is the statement's forward around the
+learner's own layers (``reference_wraps_model``).  The
 parameter-count exercises compare with ``nn.Conv2d`` built on the ``meta``
 device.
 """
@@ -271,7 +273,7 @@ def check_make_inception(make_inception, *, strict=False, seed=0, extended=False
 
 
 # --------------------------------------------------------------------------
-# Auxiliary classifiers: training only (no canonical reference: probes)
+# Auxiliary classifiers: training only (probes, then the statement's forward by value)
 # --------------------------------------------------------------------------
 
 def _forward(model, x, label, *, training):
@@ -369,27 +371,77 @@ def _logits_alone_in_eval(model, x, classes, label):
                                   hint=M("make_mini_googlenet.heads_in_eval"), next_step="Skip them in eval mode."))
 
 
+_GOOGLENET_PARTS = ("stem", "block1", "block2", "block3", "aux1", "aux2", "head")
+
+
+def _statement_googlenet(net):
+    """The reference for the exercise, which writes ``forward`` only: the statement's forward — main path
+    stem → block1 → block2 → block3 → head; in training also aux1(block1's output) and aux2(block2's output) —
+    applied to ``net``'s own layers (a copy of the learner's model)."""
+    import torch
+    missing = [name for name in _GOOGLENET_PARTS if not isinstance(getattr(net, name, None), torch.nn.Module)]
+    if missing:
+        raise Verdict(CheckResult("make_mini_googlenet", INCORRECT, "the model lacks layers of the notebook's "
+                                  "network.", evidence=[f"missing: {', '.join(missing)}"],
+                                  hint=M("make_mini_googlenet.layers"),
+                                  next_step="Keep the given __init__ and run the check again."))
+
+    class StatementGoogLeNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.heads = (1, 2)   # the order the auxiliary heads run in (their dropout draws in that order)
+
+        def forward(self, x):
+            h1 = self.net.block1(self.net.stem(x))
+            h2 = self.net.block2(h1)
+            logits = self.net.head(self.net.block3(h2))
+            if not self.training:
+                return logits
+            aux = {index: (self.net.aux1(h1) if index == 1 else self.net.aux2(h2)) for index in self.heads}
+            return logits, aux[1], aux[2]
+
+    return StatementGoogLeNet()
+
+
+def _heads_in_other_order(reference):
+    reference.heads = (2, 1)
+
+
+def _googlenet_probes(classes_list, seed):
+    """The scenario's first step: the outputs' form in each mode, the heads' gradients and their silence in
+    eval, which name these mistakes more precisely than values do."""
+    def probes(scenario, factory):
+        import torch
+        check = "make_mini_googlenet"
+        g = torch.Generator().manual_seed(int(seed))
+        for index, classes in enumerate(classes_list):
+            label = f"make_mini_googlenet(num_classes={classes})"
+            model = build_learner_model(check, factory, label, num_classes=classes, first=index == 0)
+            x = torch.randn(2, 3, 32, 32, generator=g)
+            shape = f"on x of shape {tuple(x.shape)}"
+            _, first_conv = _three_outputs_in_training(model, x, classes, f"{label} in training mode {shape}")
+            _aux_heads_reach_first_layer(model, x, first_conv, f"{label} in training mode {shape}")
+            _logits_alone_in_eval(model, x, classes, f"{label} in eval mode {shape}")
+    return probes
+
+
 def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``make_mini_googlenet(num_classes=10) -> nn.Module`` with two auxiliary heads.
 
     In training mode the model returns ``(logits, aux1, aux2)``, each
     (N, num_classes), and a loss on an auxiliary head alone sends gradient into
     the first layer; in eval mode it returns the logits alone and does not run
-    the auxiliary heads at all.
+    the auxiliary heads at all.  Then, by value: the exercise writes
+    ``forward`` only, so the reference is the statement's forward applied to a
+    copy of the model's own layers (stem, block1–3, aux1, aux2, head), with the
+    same seeded weights, in eval and in training mode (same dropout masks).
     """
-    import torch
-    check = "make_mini_googlenet"
-    g = torch.Generator().manual_seed(int(seed))
-
-    def probes():
-        for index, classes in enumerate([10] + ([7] if extended else [])):
-            label = f"make_mini_googlenet(num_classes={classes})"
-            model = build_learner_model(check, make_mini_googlenet, label, num_classes=classes, first=index == 0)
-            x = torch.randn(2, 3, 32, 32, generator=g)
-            shape = f"on x of shape {tuple(x.shape)}"
-            _, first_conv = _three_outputs_in_training(model, x, classes, f"{label} in training mode {shape}")
-            _aux_heads_reach_first_layer(model, x, first_conv, f"{label} in training mode {shape}")
-            _logits_alone_in_eval(model, x, classes, f"{label} in eval mode {shape}")
-        return "Three outputs in training, logits alone in eval; the auxiliary heads feed the first layer."
-
-    return run_cases(check, make_mini_googlenet, [], compare=None, strict=strict, after=probes)
+    classes_list = [10] + ([7] if extended else [])
+    cases = [ModelCase(f"make_mini_googlenet(num_classes={classes})", _statement_googlenet, [(2, 3, 32, 32)],
+                       kwargs=dict(num_classes=classes), equivalents=[_heads_in_other_order])
+             for classes in classes_list]
+    scenario = ModelScenario("make_mini_googlenet", cases, general_hint=M("make_mini_googlenet.values"),
+                             before=[_googlenet_probes(classes_list, seed)], reference_wraps_model=True,
+                             passed=M("make_mini_googlenet.passed"))
+    return check_model(make_mini_googlenet, scenario, strict=strict, seed=seed)

@@ -6,7 +6,6 @@ fixtures among a module's attributes).
 
 from __future__ import annotations
 
-import functools
 import inspect
 from dataclasses import dataclass
 from typing import Callable
@@ -134,16 +133,14 @@ def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
     assert not result
 
 
-@functools.cache
-def _solutions(notebook: str) -> dict:
-    from course_grader.solutions import load_solutions
-    return load_solutions(notebook)
-
-
 def solution(notebook: str, name: str):
     """The instructor's own solution of exercise ``name``, taken from the notebook's text source
-    (``course_grader.solutions``) on its first call, so that no test file carries a copy of a solution."""
+    (``checks/instructor.py``), so that no test file carries a copy of a solution.  The notebook's solutions
+    are run now, not at the first call: that call is a learner's, inside a check's time limit."""
+    from checks.instructor import instructor_object
+    function = instructor_object(notebook, name)
+
     def instructor_solution(*args, **kwargs):
-        return _solutions(notebook)[name](*args, **kwargs)
+        return function(*args, **kwargs)
     instructor_solution.__name__ = instructor_solution.__qualname__ = f"{name}_solution"
     return instructor_solution

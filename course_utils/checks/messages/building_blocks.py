@@ -66,6 +66,8 @@ M = Messages("02_building_blocks", {
     "make_digits_cnn.too_big": "Use fewer channels or a smaller dense layer (pooling shrinks what the dense layer "
                                "sees).",
     "make_digits_cnn.head": "End with nn.Flatten() and nn.Linear(features, 10): one score per digit.",
+    "make_digits_cnn.softmax": "Return logits, not probabilities: leave out the final softmax (F.cross_entropy "
+                               "applies log-softmax itself).",
     "make_digits_cnn.trained_argument": "Pass the model you trained (e.g. `trained=digits_model`), not the history "
                                         "that `fit` returns or the function that builds it.",
     "make_digits_cnn.not_accurate": "Train longer or with a learning-rate schedule; batch norm after each "

@@ -233,6 +233,8 @@ CATALOGUE = {
         mistake("notices too many parameters", impl.digits_cnn_too_big, "fewer channels"),
         mistake("notices 9 scores instead of 10", impl.digits_cnn_nine_classes, "nn.Linear(features, 10)"),
         mistake("notices a head without Flatten", impl.digits_cnn_no_flatten, "nn.Flatten()"),
+        mistake("notices probabilities instead of logits (a final softmax)", impl.digits_cnn_softmax,
+                "leave out the final softmax"),
         mistake("notices a squeeze that breaks batches of one", impl.digits_cnn_squeezes,
                 "(1, 1, 8, 8)", field="case"),
         mistake("reports a head sized for 28x28 images as raised", impl.digits_cnn_for_28x28, "mat1 and mat2",
