@@ -34,12 +34,15 @@ def _conv1d_cases(seed, extended):
     import numpy as np
     import torch
     g = generator(seed)
-    sizes = [(7, 3), (8, 4), (5, 5), (3, 6), (10, 1)]
+    # (L, K, dtype): kernels shorter, as long as and longer than the signal, a one-sample signal and kernel,
+    # and float64 inputs, whose result must stay float64 (the exercise promises the input's dtype)
+    sizes = [(7, 3, "float32"), (8, 4, "float32"), (5, 5, "float32"), (3, 6, "float32"), (10, 1, "float32"),
+             (1, 4, "float32"), (6, 3, "float64")]
     if extended:
-        sizes += [(50, 7), (1, 1), (4, 9)]
+        sizes += [(50, 7, "float32"), (1, 1, "float32"), (4, 9, "float64")]
     cases = []
-    for length, k in sizes:
-        signal, kernel = randn(g, length), randn(g, k)
+    for length, k, dtype in sizes:
+        signal, kernel = randn(g, length).to(getattr(torch, dtype)), randn(g, k).to(getattr(torch, dtype))
         expected = torch.from_numpy(np.convolve(signal.numpy(), kernel.numpy(), mode="full"))
         correlated = torch.from_numpy(np.correlate(signal.numpy(), kernel.numpy(), mode="full"))
         mistakes = [M.mistake("conv1d_full.no_flip", correlated)] if k > 1 else []
@@ -48,7 +51,8 @@ def _conv1d_cases(seed, extended):
                      M.mistake("conv1d_full.same_length", (max(length, k),)),
                      M.mistake("conv1d_full.off_by_one", (length + k - 2,)),
                      M.mistake("conv1d_full.off_by_one", (length + k,))]
-        cases.append(Case(f"signal {shape_of(signal)}, kernel {shape_of(kernel)}", (signal, kernel),
+        note = f", {dtype}" if dtype != "float32" else ""
+        cases.append(Case(f"signal {shape_of(signal)}, kernel {shape_of(kernel)}{note}", (signal, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
 
@@ -79,13 +83,18 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
 
 def _conv2d_true_cases(seed, extended):
     import torch.nn.functional as F
+    import torch
     g = generator(seed)
-    sizes = [((6, 5), (3, 3)), ((8, 6), (2, 3)), ((7, 9), (3, 2)), ((5, 5), (5, 5))]
+    # non-square images and kernels, a kernel as large as the image, kernels one row or one column wide, and
+    # float64 inputs, whose result must stay float64 (the exercise promises the input's dtype)
+    sizes = [((6, 5), (3, 3), "float32"), ((8, 6), (2, 3), "float32"), ((7, 9), (3, 2), "float32"),
+             ((5, 5), (5, 5), "float32"), ((5, 8), (1, 3), "float32"), ((6, 4), (2, 1), "float32"),
+             ((7, 6), (3, 3), "float64")]
     if extended:
-        sizes += [((20, 17), (5, 4)), ((9, 4), (1, 3)), ((3, 8), (3, 1))]
+        sizes += [((20, 17), (5, 4), "float32"), ((9, 4), (1, 3), "float64"), ((3, 8), (3, 1), "float32")]
     cases = []
-    for (h, w), (kh, kw) in sizes:
-        image, kernel = randn(g, h, w), randn(g, kh, kw)
+    for (h, w), (kh, kw), dtype in sizes:
+        image, kernel = randn(g, h, w).to(getattr(torch, dtype)), randn(g, kh, kw).to(getattr(torch, dtype))
 
         def corr(k):
             return F.conv2d(image[None, None], k[None, None])[0, 0]
@@ -103,7 +112,8 @@ def _conv2d_true_cases(seed, extended):
                      M.mistake("conv2d_true.off_by_one", (h - kh, w - kw)),
                      M.mistake("conv2d_true.off_by_one", (h - kh + 2, w - kw + 2)),
                      M.mistake("conv2d_true.swapped_hw", (w - kw + 1, h - kh + 1))]
-        cases.append(Case(f"image {shape_of(image)}, kernel {shape_of(kernel)}", (image, kernel),
+        note = f", {dtype}" if dtype != "float32" else ""
+        cases.append(Case(f"image {shape_of(image)}, kernel {shape_of(kernel)}{note}", (image, kernel),
                           expected=expected, mistakes=mistakes))
     return cases
 
@@ -131,6 +141,8 @@ _CONV2D_SPECS = [
     (2, 3, 4, 11, 8, 3, 3, 2, 0, 1, True),
     (1, 2, 3, 10, 9, 3, 3, 1, 0, 2, True),
     (2, 3, 5, 12, 9, 3, 2, (2, 1), (1, 2), (1, 2), False),
+    (2, 4, 3, 7, 10, 1, 1, 2, 0, 1, True),              # a 1×1 kernel with a stride
+    (1, 1, 2, 5, 6, 5, 6, 1, 0, 1, True),               # one input channel, a kernel as large as the image
 ]
 _CONV2D_EXTENDED = [
     (3, 5, 2, 16, 13, 5, 3, (3, 2), (2, 1), (2, 1), True),
@@ -295,8 +307,9 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
 # conv_output_size and conv_param_count — arithmetic vs nn.Conv2d on 'meta'
 # --------------------------------------------------------------------------
 
+# (size, kernel_size, stride, padding, dilation): the floor matters, a stride larger than the kernel, dilation 3
 _SIZE_SPECS = [(32, 3, 1, 1, 1), (28, 5, 1, 0, 1), (11, 3, 2, 0, 1), (224, 7, 2, 3, 1), (10, 3, 1, 0, 2),
-               (17, 4, 3, 2, 2), (7, 3, 2, 1, 1), (20, 3, 1, 2, 1)]
+               (17, 4, 3, 2, 2), (7, 3, 2, 1, 1), (20, 3, 1, 2, 1), (9, 2, 4, 0, 1), (16, 5, 3, 1, 3)]
 _SIZE_EXTENDED = [(1, 1, 1, 0, 1), (13, 5, 4, 1, 3), (100, 11, 4, 2, 1), (6, 2, 5, 0, 1)]
 
 

@@ -31,9 +31,12 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 import course_utils.checks as checks
-from checks.helpers import CheckSpec, guards_fixture, mistake_case, one_torch_thread  # noqa: F401
+from checks.helpers import (CheckSpec, assert_no_new_kind, guards_fixture, mistake_case,  # noqa: F401
+                           one_torch_thread)
+from course_utils.checks import convolution
 from course_utils.checks.messages.convolution import M
-from course_utils.checks import (INCORRECT, check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
+from course_utils.checks import (INCORRECT, check_conv1d_full, check_conv2d, check_conv2d_im2col,
+                                 check_conv2d_true,
                                  check_conv_output_size, check_conv_param_count)
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -641,6 +644,9 @@ SPECS = {
                           mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): none.
+ARGUMENTS_IGNORABLE: dict = {}
 TENSOR = [name for name in ALL if SPECS[name].kind == "tensor"]
 INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
 WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
@@ -810,3 +816,84 @@ def test_an_unknown_mistake_gets_the_general_hint_and_no_key():
     result = check_conv2d(conv2d_off_by_a_constant)
     assert result.outcome == INCORRECT, result.text()
     assert result.mistake is None and result.hint == M("conv2d.general")
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def conv2d_kinds(spec):
+    n, cin, cout, h, w, kh, kw, stride, padding, dilation, bias = spec
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    yield from [k for k, present in [("stride", (sh, sw) != (1, 1)), ("padding", (ph, pw) != (0, 0)),
+                                     ("dilation", (dh, dw) != (1, 1)), ("no bias", not bias),
+                                     ("settings differ along H and W", sh != sw or ph != pw or dh != dw),
+                                     ("non-square kernel", kh != kw), ("1×1 kernel", (kh, kw) == (1, 1)),
+                                     ("one input channel", cin == 1), ("H ≠ W", h != w),
+                                     ("kernel as large as the padded input",
+                                      (dh * (kh - 1) + 1, dw * (kw - 1) + 1) == (h + 2 * ph, w + 2 * pw))]
+                if present]
+
+
+def conv1d_kinds(spec):
+    length, k, dtype = spec
+    yield ("kernel shorter" if k < length else "kernel longer" if k > length else "same length")
+    yield from [kind for kind, present in [("kernel of 1", k == 1), ("signal of 1", length == 1)] if present]
+    yield dtype
+
+
+def conv2d_true_kinds(spec):
+    (h, w), (kh, kw), dtype = spec
+    yield from [kind for kind, present in [("non-square kernel", kh != kw), ("one row", kh == 1),
+                                           ("one column", kw == 1), ("kernel = image", (kh, kw) == (h, w))]
+                if present]
+    yield dtype
+
+
+def output_size_kinds(spec):
+    size, k, s, p, d = spec
+    yield from [kind for kind, present in [("stride", s > 1), ("padding", p > 0), ("dilation", d > 1),
+                                           ("stride larger than the kernel", s > k),
+                                           ("the floor matters", (size + 2 * p - d * (k - 1) - 1) % s != 0)]
+                if present]
+
+
+def param_count_kinds(spec):
+    cin, cout, k, bias = spec
+    yield from [kind for kind, present in [("no bias", not bias), ("(kh, kw) pair", isinstance(k, tuple)),
+                                           ("1×1", pair(k) == (1, 1))] if present]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (convolution._CONV2D_SPECS, convolution._CONV2D_EXTENDED, conv2d_kinds),
+    (convolution._SIZE_SPECS, convolution._SIZE_EXTENDED, output_size_kinds),
+    (convolution._PARAM_SPECS, convolution._PARAM_EXTENDED, param_count_kinds),
+], ids=["conv2d and conv2d_im2col", "conv_output_size", "conv_param_count"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (a stride, per-axis settings, a 1×1 kernel, ...) appear
+    among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)
+
+
+@pytest.mark.parametrize("cases, kinds", [(convolution._conv1d_cases, conv1d_kinds),
+                                          (convolution._conv2d_true_cases, conv2d_true_kinds)],
+                         ids=["conv1d_full", "conv2d_true"])
+def test_hidden_1d_and_true_cases_add_no_new_kind(cases, kinds):
+    """Do the hidden conv1d_full and conv2d_true cases (sizes and dtypes read off the cases themselves) bring
+    no kind of case the public ones lack, float64 inputs included?"""
+    def specs(extended):
+        for case in cases(0, extended):
+            a, b = case.args
+            yield ((a.shape[0], b.shape[0]) if a.dim() == 1 else (tuple(a.shape), tuple(b.shape))) + (str(a.dtype)[6:],)
+    assert_no_new_kind(list(specs(False)), list(specs(True)), kinds)
+
+
+def test_float64_inputs_give_float64_outputs_in_public():
+    """Do conv1d_full and conv2d_true, whose exercises promise the input's dtype, fail in public a learner who
+    always answers in float32?"""
+    for check, correct in [(check_conv1d_full, conv1d_full_unfold), (check_conv2d_true, conv2d_true_unfold)]:
+        result = check(lambda *args: correct(*args).float())
+        assert result.outcome == INCORRECT and "dtype" in result.summary, result.text()
+        assert result.evidence == [f"expected {torch.float64}, got {torch.float32}"]
+
+
