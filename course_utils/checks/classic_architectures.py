@@ -150,7 +150,8 @@ def check_make_vgg(make_vgg, *, strict=False, seed=0, extended=False) -> CheckRe
                        _torchvision(name, num_classes=classes), [(2, 3, 64, 48)], args=(list(cfgs[key]),),
                        kwargs=dict(num_classes=classes, batch_norm=batch_norm), modes=modes)
              for name, key, batch_norm, classes, modes in settings]
-    names = ", ".join(dict.fromkeys(name for name, *_ in settings))
+    *others, last = dict.fromkeys(name for name, *_ in settings)
+    names = f"{', '.join(others)} and {last}" if others else last
     scenario = ModelScenario("make_vgg", cases, general_hint=M("make_vgg.layout"),
                              raised_hint=M("make_vgg.raised", size="64×48"), passed=M("make_vgg.passed", names=names),
                              build_on_meta=True)
