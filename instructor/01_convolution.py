@@ -123,7 +123,7 @@ def conv1d_full(signal: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 check_conv1d_full(conv1d_full)
 
 # %% tests="conv1d_full_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv1d_full(conv1d_full, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv1d_full(conv1d_full, strict=True, seed=2024, extended=True)
@@ -198,7 +198,7 @@ def conv2d_true(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 check_conv2d_true(conv2d_true)
 
 # %% tests="conv2d_true_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv2d_true(conv2d_true, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d_true(conv2d_true, strict=True, seed=2024, extended=True)
@@ -305,7 +305,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 check_conv_output_size(conv_output_size)
 
 # %% tests="conv_output_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_output_size(conv_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_output_size(conv_output_size, strict=True, extended=True)
@@ -335,7 +335,7 @@ def conv_param_count(in_channels: int, out_channels: int, kernel_size, bias: boo
 check_conv_param_count(conv_param_count)
 
 # %% tests="conv_param_count_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_param_count(conv_param_count, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_param_count(conv_param_count, strict=True, extended=True)
@@ -401,7 +401,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 check_conv2d(conv2d)
 
 # %% tests="conv2d_tests" points=4
-# Graded (4 points): the check above, strict, plus hidden cases.
+# Graded (4 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv2d(conv2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d(conv2d, strict=True, seed=2024, extended=True)
@@ -488,7 +488,8 @@ def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1):
 check_conv2d_im2col(conv2d_im2col)
 
 # %% tests="conv2d_im2col_tests" points=3
-# Graded (3 points): the check above (correctness, no per-pixel loop, speed), strict, plus hidden cases.
+# Graded (3 points): the check above (correctness, no per-pixel loop, speed), strict, plus hidden cases:
+# the same kinds of case at other sizes and seeds.
 check_conv2d_im2col(conv2d_im2col, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d_im2col(conv2d_im2col, strict=True, seed=2024, extended=True)

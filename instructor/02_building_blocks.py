@@ -91,7 +91,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 check_max_pool2d(max_pool2d)
 
 # %% tests="max_pool2d_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_max_pool2d(max_pool2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_max_pool2d(max_pool2d, strict=True, seed=2024, extended=True)
@@ -119,7 +119,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 check_avg_pool2d(avg_pool2d)
 
 # %% tests="avg_pool2d_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_avg_pool2d(avg_pool2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_avg_pool2d(avg_pool2d, strict=True, seed=2024, extended=True)
@@ -381,7 +381,7 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
 check_batch_norm(batch_norm)
 
 # %% tests="batch_norm_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_batch_norm(batch_norm, strict=True)
 ### BEGIN HIDDEN TESTS
 check_batch_norm(batch_norm, strict=True, seed=2024, extended=True)
@@ -553,7 +553,7 @@ def softmax(z, dim=-1):
 check_softmax(softmax)
 
 # %% tests="softmax_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_softmax(softmax, strict=True)
 ### BEGIN HIDDEN TESTS
 check_softmax(softmax, strict=True, seed=2024, extended=True)
@@ -610,7 +610,7 @@ def receptive_field(layers):
 check_receptive_field(receptive_field)
 
 # %% tests="receptive_field_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_receptive_field(receptive_field, strict=True)
 ### BEGIN HIDDEN TESTS
 check_receptive_field(receptive_field, strict=True, seed=2024, extended=True)
@@ -713,7 +713,8 @@ if history is not None:
 check_make_digits_cnn(make_digits_cnn, trained=digits_model)
 
 # %% tests="make_digits_cnn_tests" points=3
-# Graded (3 points): the check above (architecture and trained accuracy), strict, plus hidden cases.
+# Graded (3 points): the check above (architecture and trained accuracy), strict, plus hidden cases:
+# a batch of 64 as well.
 check_make_digits_cnn(make_digits_cnn, strict=True, trained=digits_model)
 ### BEGIN HIDDEN TESTS
 check_make_digits_cnn(make_digits_cnn, strict=True, trained=digits_model, seed=2024, extended=True)

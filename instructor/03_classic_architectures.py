@@ -119,7 +119,7 @@ def make_alexnet(num_classes=1000):
 check_make_alexnet(make_alexnet)
 
 # %% tests="make_alexnet_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_alexnet(make_alexnet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_alexnet(make_alexnet, strict=True, seed=2024, extended=True)
@@ -201,7 +201,7 @@ def make_vgg(cfg, num_classes=1000, batch_norm=False):
 check_make_vgg(make_vgg)
 
 # %% tests="make_vgg_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_vgg(make_vgg, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_vgg(make_vgg, strict=True, seed=2024, extended=True)
@@ -230,7 +230,7 @@ def vgg_stack_params(channels, bias=True):
 check_vgg_stack_params(vgg_stack_params)
 
 # %% tests="vgg_stack_params_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_vgg_stack_params(vgg_stack_params, strict=True)
 ### BEGIN HIDDEN TESTS
 check_vgg_stack_params(vgg_stack_params, strict=True, extended=True)
@@ -277,7 +277,7 @@ def bottleneck_params(c_in, c_mid, c_out, kernel_size=3):
 check_bottleneck_params(bottleneck_params)
 
 # %% tests="bottleneck_params_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_bottleneck_params(bottleneck_params, strict=True)
 ### BEGIN HIDDEN TESTS
 check_bottleneck_params(bottleneck_params, strict=True, extended=True)
@@ -366,7 +366,7 @@ def make_inception(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
 check_make_inception(make_inception)
 
 # %% tests="make_inception_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_inception(make_inception, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_inception(make_inception, strict=True, seed=2024, extended=True)
@@ -445,7 +445,7 @@ def make_mini_googlenet(num_classes=10):
 check_make_mini_googlenet(make_mini_googlenet)
 
 # %% tests="make_mini_googlenet_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_mini_googlenet(make_mini_googlenet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_mini_googlenet(make_mini_googlenet, strict=True, seed=2024, extended=True)

@@ -181,7 +181,7 @@ def first_layer_grad_norm(model, layer, images, labels):
 check_first_layer_grad_norm(first_layer_grad_norm)
 
 # %% tests="first_layer_grad_norm_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_first_layer_grad_norm(first_layer_grad_norm, strict=True)
 ### BEGIN HIDDEN TESTS
 check_first_layer_grad_norm(first_layer_grad_norm, strict=True, seed=2024, extended=True)
@@ -314,7 +314,7 @@ def make_basic_block(in_channels, out_channels, stride=1):
 check_make_basic_block(make_basic_block)
 
 # %% tests="make_basic_block_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_basic_block(make_basic_block, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_basic_block(make_basic_block, strict=True, seed=2024, extended=True)
@@ -410,7 +410,7 @@ def resnet18_shapes(height, width):
 check_resnet18_shapes(resnet18_shapes)
 
 # %% tests="resnet18_shapes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_resnet18_shapes(resnet18_shapes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_resnet18_shapes(resnet18_shapes, strict=True, seed=2024, extended=True)
@@ -476,7 +476,7 @@ def make_resnet18(num_classes=1000, block=BasicBlock):
 check_make_resnet18(make_resnet18)
 
 # %% tests="make_resnet18_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_resnet18(make_resnet18, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_resnet18(make_resnet18, strict=True, seed=2024, extended=True)

@@ -136,7 +136,7 @@ def match_size(x, size):
 check_match_size(match_size)
 
 # %% tests="match_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_match_size(match_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_match_size(match_size, strict=True, seed=2024, extended=True)
@@ -248,7 +248,7 @@ def make_unet(in_channels, num_classes, depth=4, base_channels=64, batch_norm=Tr
 check_make_unet(make_unet)
 
 # %% tests="make_unet_tests" points=4
-# Graded (4 points): the check above, strict, plus hidden cases.
+# Graded (4 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_unet(make_unet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_unet(make_unet, strict=True, seed=2024, extended=True)
@@ -364,7 +364,7 @@ def unet_output_size(size, depth=4):
 check_unet_output_size(unet_output_size)
 
 # %% tests="unet_output_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_unet_output_size(unet_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_unet_output_size(unet_output_size, strict=True, seed=2024, extended=True)

@@ -123,7 +123,7 @@ def atrous_conv2d(x, weight, bias=None, padding=0, dilation=1):
 check_atrous_conv2d(atrous_conv2d)
 
 # %% tests="atrous_conv2d_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_atrous_conv2d(atrous_conv2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_atrous_conv2d(atrous_conv2d, strict=True, seed=2024, extended=True)
@@ -311,7 +311,7 @@ def make_separable_conv(in_channels, out_channels, kernel_size=3, stride=1, dila
 check_make_separable_conv(make_separable_conv)
 
 # %% tests="make_separable_conv_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_separable_conv(make_separable_conv, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_separable_conv(make_separable_conv, strict=True, seed=2024, extended=True)
@@ -435,7 +435,7 @@ def make_aspp(in_channels, out_channels, rates=(6, 12, 18)):
 check_make_aspp(make_aspp)
 
 # %% tests="make_aspp_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_aspp(make_aspp, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_aspp(make_aspp, strict=True, seed=2024, extended=True)
@@ -610,7 +610,7 @@ def mean_field_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth):
 check_mean_field_step(mean_field_step)
 
 # %% tests="mean_field_step_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_mean_field_step(mean_field_step, strict=True)
 ### BEGIN HIDDEN TESTS
 check_mean_field_step(mean_field_step, strict=True, seed=2024, extended=True)
