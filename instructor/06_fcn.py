@@ -96,7 +96,7 @@ def convolutionalize(linear, in_shape):
 check_convolutionalize(convolutionalize)
 
 # %% tests="convolutionalize_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_convolutionalize(convolutionalize, strict=True)
 ### BEGIN HIDDEN TESTS
 check_convolutionalize(convolutionalize, strict=True, seed=2024, extended=True)
@@ -256,7 +256,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 check_conv_transpose2d(conv_transpose2d)
 
 # %% tests="conv_transpose2d_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_transpose2d(conv_transpose2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_transpose2d(conv_transpose2d, strict=True, seed=2024, extended=True)
@@ -280,7 +280,7 @@ def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_paddi
 check_conv_transpose_output_size(conv_transpose_output_size)
 
 # %% tests="conv_transpose_output_size_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_transpose_output_size(conv_transpose_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_transpose_output_size(conv_transpose_output_size, strict=True, seed=2024, extended=True)
@@ -427,7 +427,7 @@ def bilinear_kernel(channels, factor):
 check_bilinear_kernel(bilinear_kernel)
 
 # %% tests="bilinear_kernel_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_bilinear_kernel(bilinear_kernel, strict=True)
 ### BEGIN HIDDEN TESTS
 check_bilinear_kernel(bilinear_kernel, strict=True, seed=2024, extended=True)
@@ -496,7 +496,7 @@ def confusion_matrix(pred, target, num_classes, ignore_index=255):
 check_confusion_matrix(confusion_matrix)
 
 # %% tests="confusion_matrix_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_confusion_matrix(confusion_matrix, strict=True)
 ### BEGIN HIDDEN TESTS
 check_confusion_matrix(confusion_matrix, strict=True, seed=2024, extended=True)
@@ -527,7 +527,7 @@ def segmentation_scores(matrix):
 check_segmentation_scores(segmentation_scores)
 
 # %% tests="segmentation_scores_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_segmentation_scores(segmentation_scores, strict=True)
 ### BEGIN HIDDEN TESTS
 check_segmentation_scores(segmentation_scores, strict=True, seed=2024, extended=True)

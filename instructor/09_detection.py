@@ -114,7 +114,7 @@ def box_iou(boxes1, boxes2):
 check_box_iou(box_iou)
 
 # %% tests="box_iou_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_box_iou(box_iou, strict=True)
 ### BEGIN HIDDEN TESTS
 check_box_iou(box_iou, strict=True, seed=2024, extended=True)
@@ -200,7 +200,7 @@ def nms(boxes, scores, iou_threshold):
 check_nms(nms)
 
 # %% tests="nms_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_nms(nms, strict=True)
 ### BEGIN HIDDEN TESTS
 check_nms(nms, strict=True, seed=2024, extended=True)
@@ -389,7 +389,7 @@ def spatial_pyramid_pool(features, levels=(1, 2, 4)):
 check_spatial_pyramid_pool(spatial_pyramid_pool)
 
 # %% tests="spatial_pyramid_pool_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_spatial_pyramid_pool(spatial_pyramid_pool, strict=True)
 ### BEGIN HIDDEN TESTS
 check_spatial_pyramid_pool(spatial_pyramid_pool, strict=True, seed=2024, extended=True)
@@ -509,7 +509,7 @@ def roi_pool(features, rois, output_size, spatial_scale=1.0):
 check_roi_pool(roi_pool)
 
 # %% tests="roi_pool_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_roi_pool(roi_pool, strict=True)
 ### BEGIN HIDDEN TESTS
 check_roi_pool(roi_pool, strict=True, seed=2024, extended=True)
@@ -645,7 +645,7 @@ def make_anchors(feature_size, stride, sizes, ratios):
 check_make_anchors(make_anchors)
 
 # %% tests="make_anchors_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_anchors(make_anchors, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_anchors(make_anchors, strict=True, seed=2024, extended=True)
@@ -720,7 +720,7 @@ def encode_boxes(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
 check_encode_boxes(encode_boxes)
 
 # %% tests="encode_boxes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_encode_boxes(encode_boxes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_encode_boxes(encode_boxes, strict=True, seed=2024, extended=True)
@@ -759,7 +759,7 @@ def decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
 check_decode_boxes(decode_boxes)
 
 # %% tests="decode_boxes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_decode_boxes(decode_boxes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_decode_boxes(decode_boxes, strict=True, seed=2024, extended=True)

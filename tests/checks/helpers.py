@@ -143,4 +143,15 @@ def solution(notebook: str, name: str):
     def instructor_solution(*args, **kwargs):
         return function(*args, **kwargs)
     instructor_solution.__name__ = instructor_solution.__qualname__ = f"{name}_solution"
+    instructor_solution.notebook, instructor_solution.exercise = notebook, name   # to find the function itself
     return instructor_solution
+
+
+def assert_no_new_kind(public, hidden, kinds):
+    """The hidden cases bring no kind of case the public ones lack: ``kinds(spec)`` names the kinds of one
+    case (a stride, padding that differs along H and W, eval mode, ...); each kind of a hidden case must be
+    the kind of some public case too.  Hidden cases add sizes and seeds, never a new kind of mistake."""
+    def all_kinds(specs):
+        return set().union(*(set(kinds(spec)) for spec in specs))
+    missing = all_kinds(hidden) - all_kinds(public)
+    assert not missing, f"kinds of case only the hidden cases have: {sorted(missing)}"

@@ -24,6 +24,7 @@ _RF_SPECS = [
     [(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)],           # two VGG stages
     [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1)],  # AlexNet's features (conv and pool)
     [(3, 1, 2), (3, 1, 4)],                                     # dilated (kernel, stride, dilation)
+    [(1, 1), (4, 2), (3, 1, 3), (2, 2)],                        # 1×1, even kernels, dilation after a stride
 ]
 _RF_EXTENDED = [[(1, 1)], [(5, 3), (4, 2), (3, 1, 3)], [(2, 2)] * 5, [(3, 2)] * 4 + [(3, 1, 2)]]
 

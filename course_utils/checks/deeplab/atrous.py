@@ -16,10 +16,12 @@ from ..messages.deeplab import M
 __all__ = ["check_atrous_conv2d"]
 
 # (N, C_in, C_out, H, W, k, padding, dilation, bias); stride 1.  Padded sizes that are and are not multiples
-# of d, padding 0 and "same" padding d(k − 1)/2, an even kernel, per-axis settings in the hidden ones.
+# of d, padding 0 and "same" padding d(k − 1)/2, an even kernel, a non-square kernel with padding and
+# dilation that differ along H and W, a 1 × 1 kernel (whose dilation changes nothing).
 ATROUS_PUBLIC = [(2, 3, 4, 13, 11, 3, 2, 2, True), (1, 2, 3, 17, 15, 3, 0, 3, False),
                  (2, 4, 2, 12, 14, 3, 3, 3, True), (1, 3, 2, 8, 10, 3, 2, 2, True),
-                 (1, 3, 2, 9, 10, 2, 1, 4, True)]
+                 (1, 3, 2, 9, 10, 2, 1, 4, True), (2, 2, 3, 11, 13, (3, 2), (2, 1), (2, 3), True),
+                 (1, 3, 2, 7, 6, 1, 0, 3, False)]
 ATROUS_EXTENDED = [(3, 2, 5, 20, 9, 3, (4, 1), (4, 1), True), (1, 1, 1, 25, 25, 5, 12, 6, False),
                    (2, 5, 3, 10, 21, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 5, (5, 2), True),
                    (2, 3, 3, 11, 7, 3, 0, (2, 3), True)]

@@ -36,6 +36,11 @@ M = Messages("02_building_blocks", {
     "batch_norm.batch_in_eval": "In eval mode, normalise with the running statistics, not the batch's.",
     "batch_norm.update_in_eval": "In eval mode the running statistics stay as they are.",
     "batch_norm.swapped_affine": "γ (weight) scales and β (bias) shifts: y = γ·x̂ + β; they look swapped.",
+    "batch_norm.eps_outside_sqrt": "eps goes inside the square root: x̂ = (x − mean) / sqrt(var + eps), not "
+                                   "(x − mean) / (sqrt(var) + eps); they differ where a channel's variance is small.",
+    "batch_norm.no_eps": "eps is missing: x̂ = (x − mean) / sqrt(var + eps). It keeps a channel of tiny variance "
+                         "from being blown up (or divided by zero).",
+    "batch_norm.fixed_eps": "Use the `eps` that was passed, not the default 1e-5: x̂ = (x − mean) / sqrt(var + eps).",
 
     # softmax
     "softmax.general": "softmax(z)_i = exp(z_i − m) / Σ_j exp(z_j − m), m = max of z along dim.",

@@ -24,7 +24,8 @@ M = Messages("03_classic_architectures", {
     "make_vgg.raised": "The check runs images smaller than 224×224 ({size}): every 3×3 convolution keeps H and W "
                        "(padding 1), and an adaptive average pool to 7×7 before the dense layers makes their input "
                        "512·7·7 whatever the image size.",
-    "make_vgg.passed": "The outputs equal torchvision's {names} with the same weights, in eval and in training mode.",
+    "make_vgg.passed": "The outputs equal torchvision's {names} with the same weights (in eval and in training "
+                       "mode; the second configuration in eval mode).",
 
     # vgg_stack_params
     "vgg_stack_params.general": "A k×k conv from C to C channels has k·k·C·C weights, plus C biases with bias=True.",

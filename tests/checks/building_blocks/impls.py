@@ -370,6 +370,29 @@ def batch_norm_swapped_affine(x, running_mean, running_var, weight, bias, traini
     return batch_norm_torch_var(x, running_mean, running_var, bias, weight, training, momentum, eps)
 
 
+def _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, eps, *, outside_sqrt=False):
+    y, new_mean, new_var = batch_norm_torch_var(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    mean = x.mean(dim=(0, 2, 3)) if training else running_mean
+    var = x.var(dim=(0, 2, 3), unbiased=False) if training else running_var
+    std = torch.sqrt(channel(var)) + eps if outside_sqrt else torch.sqrt(channel(var) + eps)
+    return channel(weight) * (x - channel(mean)) / std + channel(bias), new_mean, new_var
+
+
+def batch_norm_eps_outside_sqrt(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # x̂ = (x − mean) / (sqrt(var) + eps), as some write it "to avoid dividing by zero"
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, eps, outside_sqrt=True)
+
+
+def batch_norm_no_eps(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # leaves eps out: x̂ = (x − mean) / sqrt(var)
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, 0.0)
+
+
+def batch_norm_fixed_eps(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # writes the usual 1e-5 instead of the eps passed in
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, 1e-5)
+
+
 def batch_norm_in_place_update(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
     # updates the running statistics in place, as nn.BatchNorm2d does with its buffers
     y, new_mean, new_var = batch_norm_torch_var(x, running_mean, running_var, weight, bias, training, momentum,
