@@ -509,7 +509,9 @@ check_confusion_matrix(confusion_matrix, strict=True, seed=2024, extended=True)
 # tensors) and a float tensor
 # with one IoU per class. A class that appears in neither the truth nor the prediction has
 # TP + FP + FN = 0: its IoU is undefined — make it NaN (0 / 0 in floating point does that) and leave it
-# out of the mean (`torch.nanmean`). The check compares with the definitions, class by class.
+# out of the mean (`torch.nanmean`). A class that no pixel truly has but the model predicts is different:
+# its IoU is 0 / FP = 0, and it counts. The check compares with the definitions, class by class, on
+# confusion matrices with an absent class and with a class that is only predicted.
 
 # %% solution="segmentation_scores"
 def segmentation_scores(matrix):

@@ -133,6 +133,9 @@ M = Messages("06_fcn", {
                                             "to float first (`matrix.double()`).",
     "segmentation_scores.mean_recall": "That is the mean of per-class accuracies (recall, TP / (TP + FN)); IoU also "
                                        "counts false positives: TP / (TP + FP + FN).",
+    "segmentation_scores.mean_over_true_classes": "A class that no pixel truly has but the model predicts has IoU "
+                                                  "0 / FP = 0, and it counts in the mean: only a class absent from "
+                                                  "both truth and prediction (0 / 0) is left out.",
     "segmentation_scores.mean_absent_as_zero": "A class absent from both truth and prediction has no IoU (0/0): leave "
                                                "it out of the mean (NaN, then `torch.nanmean`), do not count it as 0.",
 })

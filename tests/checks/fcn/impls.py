@@ -658,6 +658,14 @@ def scores_mean_counts_absent_as_zero(matrix):
     return (tp.sum() / m.sum()).item(), (iou.nan_to_num(0.0).sum() / len(iou)).item(), iou
 
 
+def scores_mean_over_true_classes(matrix):
+    # the mean over the classes present in the truth: a class only predicted (IoU 0) is left out
+    m = matrix.double()
+    tp = m.diagonal()
+    iou = tp / (m.sum(dim=0) + m.sum(dim=1) - tp)
+    return (tp.sum() / m.sum()).item(), iou[m.sum(dim=1) > 0].mean().item(), iou
+
+
 def scores_plain_mean(matrix):
     # iou.mean(): NaN as soon as one class is absent
     m = matrix.double()

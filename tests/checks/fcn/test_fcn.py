@@ -349,6 +349,8 @@ CATALOGUE["segmentation_scores"] += [
     mistake("Does it notice an absent class scored 0?", impl.scores_absent_as_zero, "return NaN for it"),
     mistake("Does it notice the absent class counted as 0 in the mean?", impl.scores_mean_counts_absent_as_zero,
             "do not count it as 0"),
+    mistake("Does it notice a class only predicted left out of the mean?", impl.scores_mean_over_true_classes,
+            "it counts in the mean"),
     mistake("Does it point to nanmean for a mean that is NaN?", impl.scores_plain_mean, "torch.nanmean(iou)"),
     mistake("Does it notice the mean class accuracy given as the pixel accuracy?",
             impl.scores_accuracy_as_class_mean, "trace / sum"),
@@ -363,6 +365,7 @@ KEYS = [(name, learner, key) for name, entries in KEYED.items() for _, learner, 
     ("bilinear_kernel", impl.bilinear_kernel_float64, "bilinear_kernel.dtype"),
     ("confusion_matrix", impl.confusion_float_counts, "confusion_matrix.float_counts"),
     ("segmentation_scores", impl.scores_mean_counts_absent_as_zero, "segmentation_scores.mean_absent_as_zero"),
+    ("segmentation_scores", impl.scores_mean_over_true_classes, "segmentation_scores.mean_over_true_classes"),
 ]
 
 
