@@ -31,7 +31,8 @@ import torch
 
 from course_utils.checks import PASSED
 
-from checks.helpers import _solutions, one_torch_thread  # noqa: F401
+from checks.helpers import one_torch_thread  # noqa: F401
+from checks.instructor import instructor_object
 from checks.registry import CATALOGUES
 
 # (module, check name, spec, ignorable parameters) of the notebooks that take part
@@ -63,7 +64,7 @@ def learner_of(spec):
     limit)."""
     learner = spec.correct[0]
     if hasattr(learner, "notebook"):
-        return _solutions(learner.notebook)[learner.exercise]
+        return instructor_object(learner.notebook, learner.exercise)
     return learner
 
 

@@ -35,6 +35,9 @@ from checks.detection import impls as impl
 from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
+# every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
+ARGUMENTS_IGNORABLE: dict = {}
+
 SPECS = {
     "box_iou": CheckSpec(check=check_box_iou, kind="tensor",
                     correct=[impl.box_iou_broadcast, impl.box_iou_loops, impl.box_iou_unbind],

@@ -79,6 +79,9 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 # The six checks, side by side
 # ==========================================================================
 
+# every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
+ARGUMENTS_IGNORABLE: dict = {}
+
 # Kinds: only conv_transpose2d is a "tensor" check in the contract's sense (a float32 answer computed from input
 # tensors drawn with the seed).  bilinear_kernel takes two ints and is the same whatever the seed, and
 # confusion_matrix and overlap_counts answer integer counts; their tensor tests are below (section 1).
