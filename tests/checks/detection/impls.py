@@ -20,15 +20,7 @@ from checks.helpers import solution
 # ==========================================================================
 
 
-def box_iou_broadcast(boxes1, boxes2):
-    """The notebook's solution: broadcast corners to (N, M, 2)."""
-    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
-    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
-    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
-    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    return inter / (area1[:, None] + area2[None, :] - inter)
+box_iou_broadcast = solution("09_detection", "box_iou")   # the notebook's solution, from its source
 
 
 def box_iou_loops(boxes1, boxes2):
@@ -133,18 +125,7 @@ def _iou(boxes1, boxes2):
     return box_iou_broadcast(boxes1, boxes2)
 
 
-def nms_greedy(boxes, scores, iou_threshold):
-    """The notebook's solution: a suppressed mask, visited in decreasing score order."""
-    order = scores.argsort(descending=True, stable=True)
-    iou = _iou(boxes, boxes)
-    suppressed = torch.zeros(len(scores), dtype=torch.bool)
-    keep = []
-    for i in order.tolist():
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= iou[i] > iou_threshold
-    return torch.tensor(keep, dtype=torch.int64)
+nms_greedy = solution("09_detection", "nms")   # the notebook's solution, from its source
 
 
 def nms_shrinking_order(boxes, scores, iou_threshold):
@@ -407,27 +388,7 @@ def _c_round(v):
     return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
 
 
-def roi_pool_loops(features, rois, output_size, spatial_scale=1.0):
-    """The notebook's solution: one roi and one bin at a time, as torchvision's CPU kernel."""
-    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
-    N, C, H, W = features.shape
-    out = torch.zeros(rois.shape[0], C, ph, pw, dtype=features.dtype)
-    scale = torch.tensor(spatial_scale, dtype=torch.float32)
-    for k in range(rois.shape[0]):
-        b = int(rois[k, 0])
-        x1, y1, x2, y2 = [_c_round(float(v)) for v in rois[k, 1:] * scale]
-        roi_h = torch.tensor(float(max(y2 - y1 + 1, 1)))
-        roi_w = torch.tensor(float(max(x2 - x1 + 1, 1)))
-        bin_h, bin_w = roi_h / ph, roi_w / pw
-        for i in range(ph):
-            h0 = min(max(int(torch.floor(i * bin_h)) + y1, 0), H)
-            h1 = min(max(int(torch.ceil((i + 1) * bin_h)) + y1, 0), H)
-            for j in range(pw):
-                w0 = min(max(int(torch.floor(j * bin_w)) + x1, 0), W)
-                w1 = min(max(int(torch.ceil((j + 1) * bin_w)) + x1, 0), W)
-                if h1 > h0 and w1 > w0:
-                    out[k, :, i, j] = features[b, :, h0:h1, w0:w1].amax(dim=(1, 2))
-    return out
+roi_pool_loops = solution("09_detection", "roi_pool")   # the notebook's solution, from its source
 
 
 def roi_pool_vectorised_bins(features, rois, output_size, spatial_scale=1.0):
@@ -534,18 +495,7 @@ def roi_pool_calls_torchvision(features, rois, output_size, spatial_scale=1.0):
 # ==========================================================================
 
 
-def anchors_broadcast(feature_size, stride, sizes, ratios):
-    """The notebook's solution."""
-    H, W = feature_size
-    scales = torch.as_tensor(sizes, dtype=torch.float32)
-    h_ratios = torch.sqrt(torch.as_tensor(ratios, dtype=torch.float32))
-    w_ratios = 1 / h_ratios
-    ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
-    hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
-    base = (torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round()        # (A, 4)
-    ys, xs = torch.meshgrid(torch.arange(H) * stride, torch.arange(W) * stride, indexing="ij")
-    shifts = torch.stack([xs, ys, xs, ys], dim=-1).reshape(-1, 1, 4)     # (H·W, 1, 4)
-    return (shifts + base[None]).reshape(-1, 4)
+anchors_broadcast = solution("09_detection", "make_anchors")   # the notebook's solution, from its source
 
 
 def anchors_loops(feature_size, stride, sizes, ratios):
@@ -611,13 +561,7 @@ def _centre(boxes):
     return boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h
 
 
-def encode_columns(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
-    """The notebook's solution."""
-    wx, wy, ww, wh = weights
-    px, py, pw, ph = _centre(proposals)
-    gx, gy, gw, gh = _centre(reference)
-    return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph,
-                        ww * torch.log(gw / pw), wh * torch.log(gh / ph)], dim=1)
+encode_columns = solution("09_detection", "encode_boxes")   # the notebook's solution, from its source
 
 
 def encode_vectors(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
@@ -656,16 +600,7 @@ def encode_no_log_written(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
     return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * (gw / pw), wh * (gh / ph)], dim=1)
 
 
-def decode_columns(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
-    """The notebook's solution."""
-    wx, wy, ww, wh = weights
-    ax, ay, aw, ah = _centre(anchors)
-    dx, dy = deltas[:, 0] / wx, deltas[:, 1] / wy
-    dw = (deltas[:, 2] / ww).clamp(max=math.log(1000.0 / 16))
-    dh = (deltas[:, 3] / wh).clamp(max=math.log(1000.0 / 16))
-    x, y = ax + dx * aw, ay + dy * ah
-    w, h = aw * torch.exp(dw), ah * torch.exp(dh)
-    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+decode_columns = solution("09_detection", "decode_boxes")   # the notebook's solution, from its source
 
 
 def decode_vectors(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
