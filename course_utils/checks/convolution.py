@@ -26,6 +26,11 @@ __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv
 # 97x (np.einsum) to 400x (a broadcast product instead of a matmul), a loop over
 # output pixels 100x.  20x leaves the slowest correct variant a margin of 2.
 IM2COL_SPEED_FACTOR = 20.0
+# Where the process CPU clock is too coarse to time a millisecond call (a grading sandbox's kernel:
+# F.conv2d's 0.5 ms read 0), the wall clock is used, and it counts the time other processes hold the
+# CPU: the notebook's own solution read 25-34x F.conv2d on a loaded 2-core machine.  The bar there is
+# the one the check had in wall-clock time before it measured CPU time.
+IM2COL_WALL_SPEED_FACTOR = 50.0
 # Seconds of the learner's timed calls, all together, after which the speed
 # comparison stops: a slow variant's best time so far is far over the bar anyway.
 IM2COL_SPEED_BUDGET = 1.0
@@ -371,11 +376,12 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                 clock = time.perf_counter
                 ref_time, mine_time, rounds = _speed_ratio(lambda: F.conv2d(*case.args, **case.kwargs), mine,
                                                            factor=speed_factor, clock=clock)
+        bar = max(speed_factor, IM2COL_WALL_SPEED_FACTOR) if clock is time.perf_counter else speed_factor
         ratio = mine_time / ref_time
         figures = (f"{mine_time * 1e3:.2f} ms vs F.conv2d {ref_time * 1e3:.2f} ms ({ratio:.1f}× F.conv2d's time; "
                    f"{'CPU' if clock is not time.perf_counter else 'wall-clock'} time, one thread, best of {rounds})")
-        if ratio > speed_factor:
-            raise too_slow(case, [f"speed: {figures}; the target is within {speed_factor:g}×"])
+        if ratio > bar:
+            raise too_slow(case, [f"speed: {figures}; the target is within {bar:g}×"])
         return f"Speed on x {shape_of(case.args[0])} with 3×3 filters: {figures}."
 
     return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
