@@ -19,7 +19,7 @@ __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv
 # im2col must not loop over output pixels: the number of torch operations one
 # call runs may not grow with the image (counted, so independent of machine
 # load).  Its time is shown beside F.conv2d's and must stay within this factor.
-# Measured in CPU time, the check's own procedure repeated (benchmarks/im2col.py;
+# Measured in CPU time, the check's own procedure repeated (the course's im2col benchmark;
 # torch 2.14, 2 cores at load 6-11): well-made vectorised variants (as_strided or
 # unfold laid out as columns, one matmul) 2.6-3.4x F.conv2d's time, the notebook's
 # rows layout, index gathering and einsum 7-9x at worst; correct but poor ones
