@@ -110,7 +110,8 @@ plt.show()
 # `make_dense_layer(in_channels, growth_rate, bn_size=4) -> nn.Module`, mapping (N, in_channels, H, W)
 # to (N, growth_rate, H, W). Use `nn.BatchNorm2d` and `nn.Conv2d` modules. The check copies the weights
 # and batch-norm statistics of torchvision's `_DenseLayer` into yours (layer by layer, in the order they
-# run) and compares the outputs in eval and in training mode, on odd and non-square maps.
+# run) and compares the outputs in eval and in training mode, on odd and non-square maps, for bn_size 4
+# and another bn_size; the graded cell adds other sizes and seeds.
 
 # %% solution="make_dense_layer"
 class DenseLayer(nn.Module):
@@ -162,7 +163,8 @@ check_make_dense_layer(make_dense_layer, strict=True, seed=2024, extended=True)
 # The check passes its own `make_layer` (torchvision's dense layer, so this exercise does not depend
 # on the previous one) and compares the channel counts it is called with, the output shape, that the
 # layers' parameters are the block's, and the output with torchvision's `_DenseBlock` holding the same
-# layers.
+# layers, in eval and in training mode, for blocks of several layers and of one, on odd and non-square
+# maps; the graded cell adds other sizes and seeds.
 
 # %% solution="make_dense_block"
 class DenseBlock(nn.Module):
@@ -224,7 +226,8 @@ else:
 # ### Exercise 3 — `densenet_channels`
 #
 # `densenet_channels(in_channels, num_layers, growth_rate) -> int`: the number of channels a dense
-# block outputs. The check counts them from torchvision's `_DenseBlock` on the meta device.
+# block outputs. The check counts them from torchvision's `_DenseBlock` on the meta device, for blocks of
+# several layers, of one and of none; the graded cell adds other sizes.
 
 # %% solution="densenet_channels"
 def densenet_channels(in_channels, num_layers, growth_rate):
@@ -283,7 +286,9 @@ if not formula_ready:
 # `make_transition(in_channels, out_channels) -> nn.Module`, mapping (N, in_channels, H, W) to
 # (N, out_channels, H // 2, W // 2): BatchNorm2d → ReLU → 1 × 1 conv (no bias) →
 # `nn.AvgPool2d(2, stride=2)`. The check compares with torchvision's `_Transition` holding the same
-# weights, in eval and training mode, on even, odd and non-square maps.
+# weights, in eval and training mode, on even, odd and non-square maps, with out_channels = in_channels // 2
+# and with another out_channels (how much to compress is the caller's choice); the graded cell adds other
+# sizes and seeds.
 
 # %% solution="make_transition"
 def make_transition(in_channels, out_channels):
@@ -324,8 +329,9 @@ check_make_transition(make_transition, strict=True, seed=2024, extended=True)
 # With `None`, use your `make_dense_block` and `make_transition`. The check passes torchvision's block
 # and transition instead (so this exercise does not depend on the others) and compares the channel
 # counts they are called with, the output shape, and the parameters and FLOPs of torchvision's
-# `densenet121` (hidden: `densenet161` and others) on the meta device; a small DenseNet is also
-# compared by value.
+# `densenet121` on the meta device; a small three-block DenseNet is also compared by value, in eval and
+# training mode. The graded cell adds `densenet161` and a five-block DenseNet: other sizes, the same kinds
+# of case.
 
 # %% solution="make_densenet"
 class DenseNet(nn.Module):
@@ -423,7 +429,9 @@ print(f"layers with weights: {convs} convolutions + {dense} dense = {convs + den
 #
 # `make_se_block(channels, reduction=16) -> nn.Module`, mapping (N, C, H, W) to (N, C, H, W). Use two
 # `nn.Linear` layers (or 1 × 1 convolutions) from C to `C // reduction` and back, with biases or without.
-# The check copies the weights of `torchvision.ops.SqueezeExcitation` into yours and compares the outputs.
+# The check copies the weights of `torchvision.ops.SqueezeExcitation` into yours and compares the outputs,
+# in eval and training mode, for the default reduction and others (C is not always a multiple of it), on
+# odd and non-square maps and on a batch of one; the graded cell adds other sizes and seeds.
 
 # %% solution="make_se_block"
 class SEBlock(nn.Module):
@@ -490,7 +498,8 @@ for c in (256, 512, 1024, 2048):
 #
 # `compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15) -> (depth, width, resolution, flops)`: the
 # three multipliers and the factor by which the FLOPs grow, as floats. The check compares with the
-# formulas above, for whole and fractional φ and other coefficients.
+# formulas above, for whole, fractional, zero and negative φ, and other coefficients; the graded cell adds
+# other values.
 
 # %% solution="compound_scaling"
 def compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15):
@@ -605,7 +614,9 @@ else:
 # `deform_conv2d` with offsets of zeros of the right shape (compute H_out and W_out with the output-size
 # formula of notebook 01; stride, padding and dilation may be ints or (h, w) pairs). With zero offsets
 # every tap stays on its grid, so the check compares with `F.conv2d` — which your code may not call —
-# on cases with stride, padding, dilation, and non-square maps and kernels.
+# on cases with stride, padding, dilation (also pairs that differ along H and W), non-square maps and
+# kernels, a 1 × 1 kernel, one input channel, with a bias and without; the graded cell adds other sizes and
+# seeds.
 
 # %% solution="deform_conv_zero_offset"
 def deform_conv_zero_offset(x, weight, bias=None, stride=1, padding=0, dilation=1):

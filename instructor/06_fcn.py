@@ -75,8 +75,10 @@ print(f"test accuracy: {train.evaluate(classifier, test_loader)['accuracy']:.1%}
 # (out_features, C·H·W), flattened channel first, the order of `nn.Flatten`) reshaped to
 # (out_features, C, H, W), and the bias when there is one.
 #
-# The check compares your convolution on inputs of the training size with `linear(x.flatten(1))`, and
-# on larger inputs with the dense layer applied to every window.
+# The check builds your convolution for seeded dense layers — square, H ≠ W and 1 × 1 inputs, several
+# channels and one, with a bias and without — and compares it on inputs of the training size with
+# `linear(x.flatten(1))`, and on larger inputs with the dense layer applied to every window; the graded
+# cell adds other sizes and seeds.
 
 # %% solution="convolutionalize"
 def convolutionalize(linear, in_shape):
@@ -225,8 +227,11 @@ plt.show()
 # each tap's contribution `torch.einsum("nchw,cd->ndhw", x, weight[:, :, i, j])` into a strided slice
 # of the output; then crop `padding` from each border and add the bias.
 #
-# The check compares with `F.conv_transpose2d` on cases with stride 1–3, padding, output padding,
-# non-square kernels and inputs; every convolution function is refused while your code runs.
+# The check compares with `F.conv_transpose2d` (every convolution function is refused while your code runs)
+# on cases with stride 1, 2 and 3, windows that overlap and windows with gaps between them (a kernel smaller
+# than its stride), padding, output padding, (height, width) pairs that differ, non-square kernels and
+# inputs, C_in = C_out and C_in ≠ C_out, one channel, an input one pixel high, with a bias and without; the
+# graded cell adds other sizes and seeds.
 
 # %% solution="conv_transpose2d"
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
@@ -266,7 +271,9 @@ check_conv_transpose2d(conv_transpose2d, strict=True, seed=2024, extended=True)
 # ### Exercise 3 — `conv_transpose_output_size`
 #
 # `conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1) -> int`:
-# the formula above. The check compares with the size `F.conv_transpose2d` produces.
+# the formula above. The check compares with the size `F.conv_transpose2d` produces (on the `meta` device),
+# with stride, padding, output padding and dilation, a stride larger than the kernel, and an input and a
+# kernel of 1; the graded cell adds other sizes.
 
 # %% solution="conv_transpose_output_size"
 def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
@@ -333,7 +340,9 @@ for n in (7, 8):
 # The check measures the same thing another way: it runs `F.conv_transpose2d` on an input of ones with a
 # kernel of ones (each tap adds 1 where it lands). While your code runs it refuses every convolution
 # function and `F.fold` (which adds up overlapping windows too). Its cases: k = 3, s = 2 (uneven) and
-# k = 4, s = 2 (even), stride 1 and 3, a kernel smaller than its stride (gaps), padding, and H ≠ W.
+# k = 4, s = 2 (even), stride 1 and 3, a kernel smaller than its stride (gaps), k = s (one tap
+# everywhere), a 1 × 1 kernel, an input one pixel high, padding, and H ≠ W; the graded cell adds other
+# sizes, some drawn from its seed.
 
 # %% solution="overlap_counts"
 def overlap_counts(in_size, kernel_size, stride, padding=0):
@@ -355,7 +364,7 @@ def overlap_counts(in_size, kernel_size, stride, padding=0):
 check_overlap_counts(overlap_counts)
 
 # %% tests="overlap_counts_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_overlap_counts(overlap_counts, strict=True)
 ### BEGIN HIDDEN TESTS
 check_overlap_counts(overlap_counts, strict=True, seed=2024, extended=True)
@@ -405,8 +414,9 @@ plt.show()
 # ### Exercise 5 — `bilinear_kernel`
 #
 # `bilinear_kernel(channels, factor) -> Tensor` of shape (channels, channels, k, k), float32. The check
-# compares with the tent definition above. Below, you will see that a transposed convolution with it
-# reproduces `F.interpolate(mode="bilinear")`.
+# compares with the tent definition above, for one channel and several, even and odd factors, and factor 1
+# (a 1 × 1 kernel); the graded cell adds other channel counts and factors. Below, you will see that a
+# transposed convolution with it reproduces `F.interpolate(mode="bilinear")`.
 
 # %% solution="bilinear_kernel"
 def bilinear_kernel(channels, factor):
@@ -480,7 +490,9 @@ else:
 # true classes, columns predictions; pixels whose **target** equals `ignore_index` are left out (note
 # that `ignore_index` may also be a valid class id). No Python loop over pixels: `torch.bincount` on
 # `target * num_classes + pred` counts all pairs at once. The check compares with a count made with one
-# boolean mask per (true, predicted) pair.
+# boolean mask per (true, predicted) pair, on cases with ignored pixels (labelled 255 or −1), an
+# `ignore_index` that is also a class id, a class on no pixel at all (the matrix is still num_classes ×
+# num_classes), and a single pixel; the graded cell adds other sizes and seeds.
 
 # %% solution="confusion_matrix"
 def confusion_matrix(pred, target, num_classes, ignore_index=255):
@@ -511,7 +523,8 @@ check_confusion_matrix(confusion_matrix, strict=True, seed=2024, extended=True)
 # TP + FP + FN = 0: its IoU is undefined — make it NaN (0 / 0 in floating point does that) and leave it
 # out of the mean (`torch.nanmean`). A class that no pixel truly has but the model predicts is different:
 # its IoU is 0 / FP = 0, and it counts. The check compares with the definitions, class by class, on
-# confusion matrices with an absent class and with a class that is only predicted.
+# confusion matrices with an absent class, with a class that is only predicted, and with a single class;
+# the graded cell adds other sizes and seeds.
 
 # %% solution="segmentation_scores"
 def segmentation_scores(matrix):

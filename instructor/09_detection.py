@@ -94,7 +94,8 @@ plt.show()
 # $(i, j)$ is the IoU of box $i$ of boxes1 and box $j$ of boxes2. Broadcast (`boxes1[:, None, :]` against
 # `boxes2[None, :, :]`) rather than loop. N = 0 or M = 0 must give an empty (0, M) or (N, 0) answer. The
 # check compares with `torchvision.ops.box_iou` (which you may not call) on random boxes, on disjoint,
-# touching, nested, identical and zero-area boxes, and on an empty input.
+# touching, nested, identical and zero-area boxes, and on an empty first and an empty second input; the
+# graded cell adds more and larger boxes and other seeds.
 
 # %% solution="box_iou"
 def box_iou(boxes1, boxes2):
@@ -177,7 +178,8 @@ else:
 # when IoU > `iou_threshold` (a box at exactly the threshold stays). An empty input returns an empty int64
 # tensor. Use `torchvision.ops.box_iou` for the overlaps, so that this exercise stands on its own (you
 # wrote the same function above). The check compares with `torchvision.ops.nms` (which you may not call):
-# a chain of boxes, an IoU exactly at the threshold, tied scores, an empty input.
+# clusters of boxes, a chain of boxes, an IoU exactly at the threshold, tied scores, identical boxes, one box
+# and an empty input; the graded cell adds more boxes, other thresholds and seeds.
 
 # %% solution="nms"
 def nms(boxes, scores, iou_threshold):
@@ -368,8 +370,9 @@ else:
 # level. Adaptive pooling (`F.adaptive_max_pool2d`, `nn.AdaptiveMaxPool2d` and their average versions) is
 # refused while your code runs, and every public case has a size where its bins differ from the paper's, so
 # adaptive bins written out by hand fail too. The check compares with the paper's bins sliced out one by one,
-# on H ≠ W, batches and channels > 1 and custom levels; hidden: the paper's 13 × 13 map with levels
-# (6, 3, 2, 1), larger maps.
+# on H ≠ W, batches and channels > 1, custom levels in increasing and in another order, a single level, and a
+# map side equal to a level (windows of one cell); the graded cell adds the paper's 13 × 13 map with levels
+# (6, 3, 2, 1), larger maps and other seeds.
 
 # %% solution="spatial_pyramid_pool"
 def spatial_pyramid_pool(features, levels=(1, 2, 4)):
@@ -476,8 +479,9 @@ with torch.no_grad():
 # Loops over rois and bins are fine. Round with `torch.sign(v) * torch.floor(v.abs() + 0.5)` (C's `round`).
 # Coordinates may be negative; clip every bin to [0, H) and [0, W) (a negative start would slice from the
 # end in Python). The check compares with `torchvision.ops.roi_pool` (which you may not call) on non-integer
-# coordinates, exact halves, negative coordinates, `spatial_scale` 1/2 and 1/16, a roi partly off the map,
-# and (hidden) a roi entirely off the map and a malformed one (x2 < x1).
+# coordinates, exact halves, negative coordinates, `spatial_scale` 1/2, 1/4 and 1/16, rois on several
+# images, a roi partly off the map, a roi entirely off the map and a malformed one (x2 < x1); the graded cell
+# adds more rois, larger maps and output sizes, and other seeds.
 
 # %% solution="roi_pool"
 def roi_pool(features, rois, output_size, spatial_scale=1.0):
@@ -622,7 +626,9 @@ plt.show()
 # - cells row by row: anchor $a$ of cell $(i, j)$ is row $(i W + j) A + a$;
 # - the output is **float32**, as torchvision's, although the inputs are ints and tuples.
 #
-# The check compares with `AnchorGenerator` for several settings.
+# The check compares with `AnchorGenerator` for several sizes and ratios, one size, one ratio, H ≠ W, and a
+# single feature cell with a half-width at an exact half (where the rounding of halves matters); the graded
+# cell adds other settings.
 
 # %% solution="make_anchors"
 def make_anchors(feature_size, stride, sizes, ratios):
@@ -700,7 +706,9 @@ else:
 # `encode_boxes(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)) -> (N, 4)`: the deltas of each
 # reference box (row i of `reference`, (N, 4) corners) relative to its proposal (row i of `proposals`),
 # by the formulas above. The check compares with torchvision's
-# `BoxCoder(weights).encode_single(reference, proposals)` (which you may not use).
+# `BoxCoder(weights).encode_single(reference, proposals)` (which you may not use), for weights (1, 1, 1, 1),
+# (10, 10, 5, 5) and weights that differ within each pair (wx ≠ wy, ww ≠ wh), on one box and on none; the
+# graded cell adds more boxes, other weights and seeds.
 
 # %% solution="encode_boxes"
 def encode_boxes(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
@@ -736,8 +744,9 @@ check_encode_boxes(encode_boxes, strict=True, seed=2024, extended=True)
 # $y = y_A + d_y h_A$, $w = w_A e^{d_w}$, $h = h_A e^{d_h}$; return corners
 # $(x - w/2,\ y - h/2,\ x + w/2,\ y + h/2)$. The check compares with
 # `BoxCoder(weights).decode_single(deltas, anchors)`, and includes the round trip
-# decode(encode(b, a), a) = b, a delta beyond the clamp, and weights (10, 10, 5, 5) with a large positive and
-# a large negative delta.
+# decode(encode(b, a), a) = b, a delta beyond the clamp, weights (10, 10, 5, 5) with a large positive and
+# a large negative delta, weights that differ within each pair, and no box; the graded cell adds more boxes,
+# other weights and seeds.
 
 # %% solution="decode_boxes"
 def decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):

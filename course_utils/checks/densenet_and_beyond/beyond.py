@@ -21,8 +21,9 @@ from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, ModelCa
                       run_cases)
 from ..messages.densenet_and_beyond import M
 
-# (channels, reduction, N, H, W)
-_SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (20, 8, 2, 6, 3)]
+# (channels, reduction, N, H, W): the default reduction and others, C not a multiple of the reduction, and a batch
+# of one (where squeezing the pooled (1, C, 1, 1) map drops the batch axis too)
+_SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (20, 8, 2, 6, 3), (12, 4, 1, 3, 2)]
 _SE_EXTENDED = [(64, 16, 2, 7, 7), (10, 2, 1, 1, 1), (96, 24, 2, 3, 5)]
 
 
@@ -141,7 +142,8 @@ def _compare_float(check, got, case, *, name, general_hint=None):
 
 
 def _scaling_cases(extended):
-    specs = [(2, None), (0.5, None), (3, (1.1, 1.2, 1.25)), (1, None)]
+    # φ: integer, fractional, 1, 0 (every multiplier 1) and negative (a smaller network); other coefficients
+    specs = [(2, None), (0.5, None), (3, (1.1, 1.2, 1.25)), (1, None), (0, None), (-1, None)]
     if extended:
         specs += [(0, None), (7, None), (1.5, (1.3, 1.05, 1.1)), (-1, None)]
     cases = []
@@ -185,7 +187,7 @@ def check_compound_scaling(compound_scaling, *, strict=False, seed=0, extended=F
 
 # (N, C_in, H, W, C_out, kh, kw, stride, padding, dilation, bias)
 _DEFORM_SPECS = [(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, True), (1, 2, 8, 6, 3, 3, 2, 2, (1, 0), 1, False),
-                 (2, 4, 9, 10, 2, 3, 3, 1, 2, 2, True)]
+                 (2, 4, 9, 10, 2, 3, 3, 1, 2, 2, True), (1, 1, 5, 7, 2, 1, 1, 2, 0, 1, False)]  # 1×1, one channel in
 _DEFORM_EXTENDED = [(3, 1, 10, 7, 5, 5, 5, (2, 1), 2, (1, 2), True), (1, 3, 5, 5, 1, 1, 1, 1, 0, 1, False),
                     (2, 2, 12, 11, 3, 3, 3, 3, 0, 1, True)]
 
@@ -240,7 +242,7 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
 
     It must call ``torchvision.ops.deform_conv2d`` with zero offsets of shape (N, 2·kh·kw, H_out, W_out); the
     result is compared with ``F.conv2d`` (which the learner's code may not call) on cases with stride, padding,
-    dilation, non-square maps and kernels.
+    dilation, non-square maps and kernels, a 1×1 kernel and one input channel.
     """
     check = "deform_conv_zero_offset"
     cases = _deform_cases(seed, extended)

@@ -142,8 +142,9 @@ def check_make_dense_layer(make_dense_layer, *, strict=False, seed=0, extended=F
 # make_transition — vs torchvision's _Transition
 # --------------------------------------------------------------------------
 
-# (in_channels, out_channels, N, H, W): odd sizes too, where 2×2 average pooling drops the last row/column
-_TRANSITION_SPECS = [(16, 8, 2, 8, 6), (12, 6, 2, 7, 9)]
+# (in_channels, out_channels, N, H, W): odd sizes too, where 2×2 average pooling drops the last row/column, and
+# an out_channels other than in_channels // 2 (DenseNet-BC's compression is the caller's choice, not the layer's)
+_TRANSITION_SPECS = [(16, 8, 2, 8, 6), (12, 6, 2, 7, 9), (10, 6, 2, 5, 7)]
 _TRANSITION_EXTENDED = [(256, 128, 2, 8, 8), (5, 3, 3, 5, 3), (10, 10, 1, 11, 4)]
 
 _TRANSITION_STRUCTURE = [
@@ -182,7 +183,8 @@ def check_make_transition(make_transition, *, strict=False, seed=0, extended=Fal
     (N, in_channels, H, W) → (N, out_channels, H // 2, W // 2): BN → ReLU → 1×1
     conv (no bias) → 2×2 average pool, stride 2.  Compared with torchvision's
     ``_Transition`` holding the same weights, in eval and training mode, on
-    even, odd and non-square maps.
+    even, odd and non-square maps, with out_channels = in_channels // 2 and
+    another out_channels.
     """
     return check_model(make_transition, transition_scenario(extended), strict=strict, seed=seed)
 
@@ -194,7 +196,8 @@ def check_make_transition(make_transition, *, strict=False, seed=0, extended=Fal
 def _densenet_channel_cases(extended):
     import torch
     from torchvision.models.densenet import _DenseBlock
-    specs = [(64, 6, 32), (128, 12, 32), (16, 3, 12), (24, 1, 7)]
+    # (in_channels, num_layers, growth_rate): a block of one layer, and of none (its output is its input)
+    specs = [(64, 6, 32), (128, 12, 32), (16, 3, 12), (24, 1, 7), (12, 0, 5)]
     if extended:
         specs += [(256, 24, 32), (96, 6, 48), (3, 10, 4), (5, 0, 9)]
     cases = []

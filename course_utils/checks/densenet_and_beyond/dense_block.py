@@ -49,8 +49,9 @@ class _LayerFactory:
         return layer
 
 
-# (num_layers, in_channels, growth_rate, N, H, W)
-_DENSE_BLOCK_SPECS = [(3, 16, 8, 2, 5, 7), (4, 6, 4, 2, 6, 5)]
+# (num_layers, in_channels, growth_rate, N, H, W): several layers and a block of one (its output: the input and
+# one layer's maps)
+_DENSE_BLOCK_SPECS = [(3, 16, 8, 2, 5, 7), (4, 6, 4, 2, 6, 5), (1, 5, 3, 2, 3, 4)]
 _DENSE_BLOCK_EXTENDED = [(6, 64, 32, 2, 8, 8), (1, 3, 5, 1, 4, 4), (5, 10, 12, 3, 3, 9)]
 
 

@@ -19,7 +19,7 @@ __all__ = ["check_make_anchors", "check_encode_boxes", "check_decode_boxes", "an
 # the mistakes anchors_reference computes: their keys are its variants
 ANCHOR_VARIANTS = ("make_anchors.swapped", "make_anchors.area_not_kept", "make_anchors.size_major",
                    "make_anchors.full_size_offsets", "make_anchors.no_round", "make_anchors.cell_centres",
-                   "make_anchors.column_major", "make_anchors.anchor_major")
+                   "make_anchors.column_major", "make_anchors.anchor_major", "make_anchors.half_up")
 
 
 def anchors_reference(feature_size, stride, sizes, ratios, variant=None):
@@ -43,7 +43,9 @@ def anchors_reference(feature_size, stride, sizes, ratios, variant=None):
         hs = torch.outer(h_ratios, scales).reshape(-1)
     half = 1 if variant == "make_anchors.full_size_offsets" else 2
     base = torch.stack([-ws, -hs, ws, hs], dim=1) / half
-    if variant != "make_anchors.no_round":
+    if variant == "make_anchors.half_up":
+        base = torch.floor(base + 0.5)                       # −7.5 → −7, where torch.round gives −8
+    elif variant != "make_anchors.no_round":
         base = base.round()
     offset = stride / 2 if variant == "make_anchors.cell_centres" else 0.0
     ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32) * stride + offset,
@@ -66,8 +68,10 @@ def _anchor_expected(feature_size, stride, sizes, ratios):
 def anchor_cases(seed, extended):
     """The same settings for every seed: anchors have no random inputs."""
     import torch
+    # public: several sizes and ratios, one size, one ratio; one feature cell, with a half-size at an exact half
+    # (15 / 2: rounded to even by torch.round, as torchvision does)
     settings = [((3, 4), 16, (32, 64), (0.5, 1.0, 2.0)), ((5, 2), 8, (24,), (0.5, 2.0)),
-                ((2, 3), 32, (40, 90, 128), (1.0,))]
+                ((2, 3), 32, (40, 90, 128), (1.0,)), ((1, 1), 16, (15, 40), (0.5, 1.0))]
     if extended:
         settings += [((4, 4), 4, (10, 15), (0.25, 1.0, 4.0)), ((1, 1), 16, (128, 256, 512), (0.5, 1.0, 2.0)),
                      ((6, 7), 16, (33, 47), (0.7, 1.3))]
@@ -128,7 +132,7 @@ def centre_form(boxes, plus=0.0):
 # the mistakes encode_reference computes: their keys are its variants
 ENCODE_VARIANTS = ("encode_boxes.no_log", "encode_boxes.difference", "encode_boxes.no_weights",
                    "encode_boxes.divide_weights", "encode_boxes.reference_size", "encode_boxes.swapped",
-                   "encode_boxes.corner", "encode_boxes.plus_one")
+                   "encode_boxes.corner", "encode_boxes.plus_one", "encode_boxes.one_weight_per_pair")
 
 
 def encode_reference(reference, proposals, weights, variant=None):
@@ -144,6 +148,8 @@ def encode_reference(reference, proposals, weights, variant=None):
     wx, wy, ww, wh = (1.0, 1.0, 1.0, 1.0) if variant == "encode_boxes.no_weights" else weights
     if variant == "encode_boxes.divide_weights":
         wx, wy, ww, wh = 1 / wx, 1 / wy, 1 / ww, 1 / wh
+    if variant == "encode_boxes.one_weight_per_pair":
+        wy, wh = wx, ww
     norm_w, norm_h = (gw, gh) if variant == "encode_boxes.reference_size" else (pw, ph)
     dx = wx * (gx - px) / norm_w
     dy = wy * (gy - py) / norm_h
@@ -172,7 +178,9 @@ def box_pairs(g, n, spread=0.3):
 def encode_cases(seed, extended):
     from torchvision.models.detection._utils import BoxCoder
     g = generator(seed)
-    settings = [(6, (1.0, 1.0, 1.0, 1.0)), (5, (10.0, 10.0, 5.0, 5.0))]
+    # public: unit weights, torchvision's (10, 10, 5, 5), weights that differ within each pair on one box; no box
+    settings = [(6, (1.0, 1.0, 1.0, 1.0)), (5, (10.0, 10.0, 5.0, 5.0)), (1, (3.0, 2.0, 1.5, 0.5)),
+                (0, (1.0, 1.0, 1.0, 1.0))]
     if extended:
         settings += [(40, (2.0, 3.0, 0.5, 1.5)), (1, (1.0, 1.0, 1.0, 1.0)), (0, (1.0, 1.0, 1.0, 1.0))]
     cases = []
@@ -192,7 +200,8 @@ def check_encode_boxes(encode_boxes, *, strict=False, seed=0, extended=False) ->
     The regression target (dx, dy, dw, dh) of each reference box (x1, y1, x2, y2) relative to its proposal:
     dx = wx·(x_ref − x_prop)/w_prop, dy = wy·(y_ref − y_prop)/h_prop, dw = ww·log(w_ref/w_prop),
     dh = wh·log(h_ref/h_prop), with centres x and sizes w.  Compared with torchvision's
-    ``BoxCoder(weights).encode_single(reference, proposals)``, for weights (1, 1, 1, 1) and (10, 10, 5, 5).
+    ``BoxCoder(weights).encode_single(reference, proposals)``, for weights (1, 1, 1, 1), (10, 10, 5, 5) and
+    weights that differ within each pair (wx ≠ wy, ww ≠ wh), on one box and on none.
     """
     import torchvision.models.detection._utils as det_utils
     return run_cases("encode_boxes", encode_boxes, encode_cases(seed, extended), compare=compare_tensor,
@@ -203,7 +212,8 @@ def check_encode_boxes(encode_boxes, *, strict=False, seed=0, extended=False) ->
 # the mistakes decode_reference computes: their keys are its variants
 DECODE_VARIANTS = ("decode_boxes.no_exp", "decode_boxes.exp_plus", "decode_boxes.no_weights",
                    "decode_boxes.multiply_weights", "decode_boxes.unscaled_offsets", "decode_boxes.centre_form",
-                   "decode_boxes.no_clamp", "decode_boxes.symmetric_clamp", "decode_boxes.clamp_before_weights")
+                   "decode_boxes.no_clamp", "decode_boxes.symmetric_clamp", "decode_boxes.clamp_before_weights",
+                   "decode_boxes.one_weight_per_pair")
 
 
 def decode_reference(deltas, anchors, weights, variant=None):
@@ -213,6 +223,8 @@ def decode_reference(deltas, anchors, weights, variant=None):
     wx, wy, ww, wh = (1.0, 1.0, 1.0, 1.0) if variant == "decode_boxes.no_weights" else weights
     if variant == "decode_boxes.multiply_weights":
         wx, wy, ww, wh = 1 / wx, 1 / wy, 1 / ww, 1 / wh
+    if variant == "decode_boxes.one_weight_per_pair":
+        wy, wh = wx, ww
     dx, dy, dw, dh = deltas[:, 0] / wx, deltas[:, 1] / wy, deltas[:, 2] / ww, deltas[:, 3] / wh
     clip = math.log(62.5)            # torchvision's bbox_xform_clip, log(1000 / 16)
     if variant == "decode_boxes.symmetric_clamp":
@@ -270,6 +282,12 @@ def decode_cases(seed, extended):
     deltas[2, 2], deltas[2, 3] = 25.0, -30.0
     add("decode_boxes(deltas (4, 4) with a dw of +25 and a dh of −30, anchors (4, 4), "
         "weights=(10.0, 10.0, 5.0, 5.0))", deltas, anchors, (10.0, 10.0, 5.0, 5.0))
+    # weights that differ within each pair (wx ≠ wy, ww ≠ wh); no box
+    anchors = random_boxes(g, 3, high=60.0, min_size=8.0, max_size=40.0)
+    add("decode_boxes(deltas (3, 4), anchors (3, 4), weights=(3.0, 2.0, 1.5, 0.5))",
+        0.5 * torch.randn(3, 4, generator=g), anchors, (3.0, 2.0, 1.5, 0.5))
+    add("decode_boxes(deltas (0, 4), anchors (0, 4)): no box", torch.zeros(0, 4), torch.zeros(0, 4),
+        (1.0, 1.0, 1.0, 1.0))
     if extended:
         anchors = random_boxes(g, 50, high=600.0, min_size=16.0, max_size=300.0)
         deltas = torch.randn(50, 4, generator=g)
@@ -287,8 +305,8 @@ def check_decode_boxes(decode_boxes, *, strict=False, seed=0, extended=False) ->
     dx, dy, dw, dh divided by the weights; then dw and dh clamped from above at log(1000/16); x = x_a + dx·w_a,
     y = y_a + dy·h_a, w = w_a·exp(dw), h = h_a·exp(dh); returned as corners (x1, y1, x2, y2).  Compared with
     torchvision's ``BoxCoder(weights).decode_single(deltas, anchors)``, including the round trip
-    decode(encode(b, a), a) = b, a delta beyond the clamp, and (weights 10, 10, 5, 5) a large positive and a
-    large negative delta.
+    decode(encode(b, a), a) = b, a delta beyond the clamp, (weights 10, 10, 5, 5) a large positive and a
+    large negative delta, weights that differ within each pair, and no box.
     """
     import torchvision.models.detection._utils as det_utils
     return run_cases("decode_boxes", decode_boxes, decode_cases(seed, extended), compare=compare_tensor,

@@ -97,6 +97,7 @@ def iou_cases(seed, extended):
     add("box_iou(2 boxes, 7 boxes: disjoint, touching, nested, identical, zero-area)", base + offset,
         others + offset)
     add("box_iou(0 boxes, 4 boxes): an empty first input", torch.zeros(0, 4), random_boxes(g, 4))
+    add("box_iou(2 random boxes, 0 boxes): an empty second input", random_boxes(g, 2), torch.zeros(0, 4))
     if extended:
         add("box_iou(3 random boxes, 0 boxes): an empty second input", random_boxes(g, 3), torch.zeros(0, 4))
         a = random_boxes(g, 30, high=20.0, max_size=15.0)
@@ -112,8 +113,8 @@ def check_box_iou(box_iou, *, strict=False, seed=0, extended=False) -> CheckResu
     boxes2 (M, 4), boxes as (x1, y1, x2, y2) with continuous coordinates (width x2 − x1).
 
     Compared with ``torchvision.ops.box_iou`` (which the learner may not call) on random boxes; on disjoint,
-    touching, nested, identical and zero-area boxes; and on an empty input (N = 0; hidden: M = 0).  Two
-    zero-area boxes at the same place would give 0 / 0 = NaN in torchvision: no case builds one.
+    touching, nested, identical and zero-area boxes; and on empty inputs (N = 0, M = 0); hidden: more and larger
+    boxes.  Two zero-area boxes at the same place would give 0 / 0 = NaN in torchvision: no case builds one.
     """
     return run_cases("box_iou", box_iou, iou_cases(seed, extended), compare=compare_tensor, strict=strict,
                      forbidden=_iou_forbidden(), op_pattern=r"^(generalized_)?box_iou$",
@@ -214,6 +215,9 @@ def nms_cases(seed, extended):
     cases.append(_nms_case("nms(5 boxes, three tied top scores on boxes that do not overlap, iou_threshold=0.5)",
                            tied, tied_scores, 0.5))
     cases.append(_nms_case("nms(0 boxes): an empty input", torch.zeros(0, 4), torch.zeros(0), 0.5))
+    cases.append(_nms_case("nms(1 box)", random_boxes(g, 1), torch.rand(1, generator=g), 0.5))
+    cases.append(_nms_case("nms(3 identical boxes, distinct scores, iou_threshold=0.7)", random_boxes(g, 1).repeat(3, 1),
+                           torch.tensor([0.3, 0.8, 0.5]), 0.7))
     if extended:
         boxes = _clustered(g, 10, 12, spread=4.0)
         boxes = boxes[torch.randperm(boxes.shape[0], generator=g)]
@@ -297,7 +301,7 @@ def check_nms(nms, *, strict=False, seed=0, extended=False) -> CheckResult:
     in decreasing score order.  Among boxes of exactly equal score torchvision documents no order, so there
     the check accepts any order; tie cases are built so that the kept set does not depend on it.  Cases: a
     chain (A suppresses B, so C survives), an IoU exactly at the threshold, ties, an empty input (an empty
-    int64 tensor); hidden: 120 boxes, one box, identical boxes.
+    int64 tensor), one box, identical boxes; hidden: 120 boxes, other thresholds and seeds.
     """
     return run_cases("nms", nms, nms_cases(seed, extended), compare=_compare_indices, strict=strict,
                      forbidden=_nms_forbidden(), op_pattern=r"^(batched_)?nms$", general_hint=M("nms.general"))

@@ -75,9 +75,11 @@ def spp_reference(x, levels, variant=None):
 
 # (N, C, H, W), levels.  Every size gives exactly n bins at every level by the paper's rule (exact_bins); each
 # public case has a size with a mod n ≥ 2 at some level, where the paper's bins differ from adaptive pooling's.
-_SPP_SPECS = [((2, 3, 10, 15), (1, 2, 4)), ((1, 4, 8, 11), (3, 1)), ((3, 2, 14, 9), (2, 3))]
+# Public: levels in increasing and in another order, a single level, a map side equal to a level (windows of one
+# cell).
+_SPP_SPECS = [((2, 3, 10, 15), (1, 2, 4)), ((1, 4, 8, 11), (3, 1)), ((3, 2, 14, 9), (2, 3)), ((1, 2, 10, 4), (4,))]
 # hidden: the paper's own 13 × 13 map with levels (6, 3, 2, 1), where the two rules agree; larger maps, a single
-# level, a map exactly n × n
+# level, a map side equal to a level
 _SPP_EXTENDED = [((2, 3, 13, 13), (6, 3, 2, 1)), ((1, 5, 19, 22), (1, 2, 4)), ((2, 2, 12, 5), (2,)),
                  ((1, 3, 31, 20), (1, 2, 4)), ((2, 2, 4, 9), (4, 2, 1))]
 
@@ -141,7 +143,8 @@ def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, ex
     window ⌈H/n⌉ × ⌈W/n⌉, stride ⌊H/n⌋ × ⌊W/n⌋, which gives n × n bins on the sizes the cases use
     (:func:`exact_bins`); flatten to (N, C·n²) channel-major and concatenate the levels.  Compared with the
     bins sliced out one by one here; adaptive pooling is refused, and every public case has a size where its
-    bins differ from the paper's.  Hidden: the paper's 13 × 13 map with levels (6, 3, 2, 1), larger maps.
+    bins differ from the paper's; a single level, and a map side equal to a level.  Hidden: the paper's 13 × 13
+    map with levels (6, 3, 2, 1), larger maps.
     """
     return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, spp_cases(seed, extended),
                      compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=ADAPTIVE_POOL_OPS,
@@ -252,10 +255,16 @@ def roi_cases(seed, extended):
     wh = 20 + torch.rand(5, 2, generator=g) * 80
     rois = torch.cat([torch.zeros(5, 1), xy, xy + wh], dim=1)
     add(f, rois, 2, 1 / 16, "")
+    # 3. a malformed roi (x2 < x1: one column wide) and a roi wholly off the map (every bin empty: zeros)
+    f = torch.randn(2, 3, 6, 7, generator=g)
+    rois = torch.tensor([[1, 20.0, 8.0, 8.0, 20.0],           # scaled: x 5 … 2, y 2 … 5
+                         [0, 40.0, 4.0, 60.0, 16.0],          # scaled: x 10 … 15, beyond W = 7
+                         [0, 2.0, 3.0, 17.0, 22.0]])          # scaled: 0.5, 0.75, 4.25, 5.5
+    add(f, rois, (2, 3), 0.25, " (a malformed roi, a roi off the map)")
     if extended:
         f = torch.randn(3, 2, 8, 8, generator=g)
         rois = torch.tensor([[2, -20.0, -8.0, 40.0, 30.0],     # partly outside the map
-                             [1, 100.0, 100.0, 180.0, 150.0],  # wholly outside: every bin empty
+                             [1, 140.0, 100.0, 180.0, 150.0],  # wholly outside (scaled x1 = 8.75): every bin empty
                              [0, 30.0, 30.0, 20.0, 20.0],      # malformed (x2 < x1): a 1 × 1 roi
                              [1, 0.0, 0.0, 127.0, 127.0]])     # the whole map
         add(f, rois, (4, 3), 1 / 16, " (rois outside the map, malformed)")
@@ -274,8 +283,8 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     ``output_size`` an int or (ph, pw).  Compared with ``torchvision.ops.roi_pool`` (which the learner may not
     call), whose CPU kernel scales and rounds the roi (C's round), gives it size end − start + 1, floors each
     bin's start and ceils its end, clips to the map, and gives 0 for an empty bin.  Cases: non-integer
-    coordinates, exact halves, negative coordinates, spatial_scale 1/2 and 1/16; hidden: rois partly or wholly
-    outside the map and a malformed roi.
+    coordinates, exact halves, negative coordinates, rois partly or wholly outside the map, a malformed roi
+    (x2 < x1), spatial_scale 1/2, 1/4 and 1/16; hidden: more rois, larger maps and output sizes, other seeds.
     """
     import torchvision.ops
     forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),

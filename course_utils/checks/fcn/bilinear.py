@@ -21,7 +21,8 @@ def _bilinear_reference(channels, factor):
 
 def _bilinear_cases(seed, extended):
     import torch
-    specs = [(1, 2), (3, 2), (2, 3), (2, 4)] + ([(4, 8), (1, 5), (5, 1)] if extended else [])
+    # (channels, factor): one channel and several, even and odd factors, and factor 1 (a 1 × 1 kernel: the identity)
+    specs = [(1, 2), (3, 2), (2, 3), (2, 4), (3, 1)] + ([(4, 8), (1, 5), (5, 1)] if extended else [])
     cases = []
     for channels, factor in specs:
         expected = _bilinear_reference(channels, factor)

@@ -19,7 +19,9 @@ from ..messages.fcn import M
 CHECK = "convolutionalize"
 
 # (C, H, W, out_features, bias)
-_CONVOLUTIONALIZE_SPECS = [(16, 4, 4, 10, True), (8, 3, 5, 6, True), (32, 1, 1, 7, False)]
+# Public: square, H ≠ W and 1 × 1 inputs, with a bias and without, and one input channel (where every reading of
+# the weight's layout is the same: the one kind of case that breaks code written for several channels only).
+_CONVOLUTIONALIZE_SPECS = [(16, 4, 4, 10, True), (8, 3, 5, 6, True), (32, 1, 1, 7, False), (1, 5, 2, 3, True)]
 _CONVOLUTIONALIZE_EXTENDED = [(3, 7, 2, 4, True), (1, 6, 6, 2, False)]
 
 

@@ -19,10 +19,12 @@ from ..engine import INCORRECT, Case, CheckResult, Verdict, compare_tensor, gene
 from ..messages.fcn import M
 
 # (H, W, kernel_size, stride, padding).  Public: k = 3, s = 2 (uneven), k = 4, s = 2 (even) with padding, stride 1,
-# a kernel smaller than the stride (gaps), k = 5, s = 3 with padding 2; H ≠ W throughout.
-_OVERLAP_SPECS = [(4, 6, 3, 2, 0), (5, 3, 4, 2, 1), (3, 5, 3, 1, 0), (4, 3, 2, 3, 0), (6, 4, 5, 3, 2)]
-# Hidden: a single input pixel, k = s (one tap everywhere), the notebook's 8 × 8 figure, k = 6, s = 4; and a few
-# settings drawn from the seed (the same kinds, other sizes).
+# a kernel smaller than the stride (gaps), k = 5, s = 3 with padding 2, k = s (one tap everywhere) on an input one
+# pixel high, a 1 × 1 kernel; H ≠ W throughout.
+_OVERLAP_SPECS = [(4, 6, 3, 2, 0), (5, 3, 4, 2, 1), (3, 5, 3, 1, 0), (4, 3, 2, 3, 0), (6, 4, 5, 3, 2), (1, 4, 3, 3, 0),
+                  (3, 2, 1, 2, 0)]
+# Hidden: a single input pixel, k = s, the notebook's 8 × 8 figure, k = 6, s = 4; and a few settings drawn from the
+# seed (the same kinds, other sizes).
 _OVERLAP_EXTENDED = [(1, 1, 3, 2, 0), (7, 2, 4, 4, 0), (8, 8, 3, 2, 1), (9, 5, 6, 4, 1)]
 _DRAWN = 3
 

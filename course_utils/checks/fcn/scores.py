@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 
 from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, compare_tensor, finish, generator,
                       mistakes_of, run_cases)
@@ -32,16 +33,20 @@ def _confusion_reference(pred, target, num_classes, ignore_index):
 def _confusion_cases(seed, extended):
     import torch
     g = generator(seed)
-    # the last public case has an ignore label that is also a class id: there only the mask on the target works
-    specs = [((2, 6, 5), 3, 255, 0.1), ((1, 7, 9), 4, 255, 0.0), ((3, 4, 4), 2, 255, 0.3), ((2, 5, 6), 5, -1, 0.2),
-             ((2, 4, 5), 3, 0, 0.0)]
+    # (shape, classes, ignore_index, fraction of ignored pixels, classes the pixels are drawn from: None for all).
+    # Public: an ignore label that is also a class id (there only the mask on the target works); a last class that
+    # no pixel has, true or predicted (a count sized by the pixels, not by num_classes, is too small); one pixel.
+    specs = [((2, 6, 5), 3, 255, 0.1, None), ((1, 7, 9), 4, 255, 0.0, None), ((3, 4, 4), 2, 255, 0.3, None),
+             ((2, 5, 6), 5, -1, 0.2, None), ((2, 4, 5), 3, 0, 0.0, None), ((2, 5, 4), 4, 255, 0.1, 3),
+             ((1, 1, 1), 3, 255, 0.0, None)]
     if extended:
-        specs += [((1, 1, 1), 2, 255, 0.0), ((4, 16, 12), 7, 255, 0.15), ((2, 3, 3), 6, 0, 0.0)]
+        specs += [((1, 1, 1), 2, 255, 0.0, None), ((4, 16, 12), 7, 255, 0.15, None), ((2, 3, 3), 6, 0, 0.0, None)]
     cases = []
-    for shape, classes, ignore, fraction in specs:
-        target = torch.randint(0, classes, shape, generator=g)
+    for shape, classes, ignore, fraction, drawn in specs:
+        drawn = classes if drawn is None else drawn
+        target = torch.randint(0, drawn, shape, generator=g)
         # a prediction right about 60 % of the time, so that the matrix is far from diagonal and far from uniform
-        noise = torch.randint(0, classes, shape, generator=g)
+        noise = torch.randint(0, drawn, shape, generator=g)
         pred = torch.where(torch.rand(shape, generator=g) < 0.6, target, noise)
         if ignore != 0:   # an ignore label that is also a class id (0) needs no extra ignored pixels
             target = torch.where(torch.rand(shape, generator=g) < fraction, torch.full_like(target, ignore), target)
@@ -50,7 +55,14 @@ def _confusion_cases(seed, extended):
         if ignore == 0:   # masking the class range instead of ignore_index keeps every pixel: all are class ids
             mistakes.append(M.mistake("confusion_matrix.ignore_is_class",
                                       _confusion_reference(pred, target, classes, ignore_index=-1)))
-        label = f"pred and target of shape {shape}, num_classes={classes}, ignore_index={ignore}"
+        keep = target != ignore
+        if keep.any():   # one-hot rows as wide as the largest class present, not num_classes: a smaller matrix
+            sized = (int(target[keep].max()) + 1, int(pred[keep].max()) + 1)
+            if sized != (classes, classes):
+                mistakes.append(M.mistake("confusion_matrix.sized_by_pixels", sized))
+        absent = "" if drawn == classes else f", class{'es' if classes - drawn > 1 else ''} " \
+            f"{', '.join(str(c) for c in range(drawn, classes))} on no pixel"
+        label = f"pred and target of shape {shape}, num_classes={classes}, ignore_index={ignore}{absent}"
         cases.append(Case(label, (pred, target, classes), dict(ignore_index=ignore), expected=expected,
                           mistakes=mistakes, atol=0, rtol=0))
     return cases
@@ -69,6 +81,16 @@ def _compare_counts(check, got, case, *, name, general_hint=None):
     compare_tensor(check, got, case, name=name, general_hint=general_hint)
 
 
+def _too_few_counts(evidence):
+    """Whether the error is that of reshaping fewer than K·K counts to (K, K)."""
+    for line in evidence:
+        found = re.search(r"shape '\[(\d+), (\d+)\]' is invalid for input of size (\d+)", line)
+        if found:
+            rows, cols, size = (int(v) for v in found.groups())
+            return size < rows * cols
+    return False
+
+
 def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``confusion_matrix(pred, target, num_classes, ignore_index=255) -> LongTensor (K, K)``.
 
@@ -79,8 +101,10 @@ def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=F
     result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
                        compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"))
     if result.outcome == RAISED and not result.hint and "ignore_index" in (result.case or ""):
-        # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1
-        result.hint, result.mistake = M("confusion_matrix.unmasked"), "confusion_matrix.unmasked"
+        # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1; a bincount without
+        # minlength, where the last class is on no pixel, makes fewer than K·K counts
+        key = "confusion_matrix.sized_by_pixels" if _too_few_counts(result.evidence) else "confusion_matrix.unmasked"
+        result.hint, result.mistake = M(key), key
     return finish(result, strict)
 
 
@@ -113,8 +137,9 @@ def _scores_cases(seed, extended):
     import torch
     g = generator(seed)
     # (classes, what is special): "absent" — the last class in neither truth nor prediction, its IoU
-    # undefined; "predicted only" — a class no pixel truly has, predicted anyway: IoU 0, and it counts
-    specs = [(3, ""), (4, "absent"), (2, ""), (5, "absent"), (4, "predicted only")]
+    # undefined; "predicted only" — a class no pixel truly has, predicted anyway: IoU 0, and it counts; and a
+    # single class, a 1 × 1 matrix
+    specs = [(3, ""), (4, "absent"), (2, ""), (5, "absent"), (4, "predicted only"), (1, "")]
     specs += [(6, "absent"), (1, ""), (8, ""), (6, "predicted only")] if extended else []
     cases = []
     for classes, special in specs:

@@ -18,7 +18,8 @@ from ..messages.fcn import M
 _TRANSPOSE_SPECS = [(2, 3, 3, 4, 5, 3, 3, 2, 1, 1, True),
                     (2, 3, 4, 5, 4, 3, 3, 2, 1, 1, True), (1, 2, 3, 4, 6, 4, 4, 2, 1, 0, False),
                     (2, 3, 2, 3, 5, 3, 2, 1, 0, 0, True), (1, 4, 2, 6, 3, 2, 3, 3, 1, 2, True),
-                    (1, 2, 3, 5, 4, 3, 2, (2, 1), (1, 0), (1, 0), True)]   # (height, width) pairs differ per axis
+                    (1, 2, 3, 5, 4, 3, 2, (2, 1), (1, 0), (1, 0), True),   # (height, width) pairs differ per axis
+                    (2, 1, 1, 1, 3, 3, 3, 2, 1, 1, True)]   # one channel in and out, an input one pixel high
 _TRANSPOSE_EXTENDED = [(3, 1, 1, 7, 7, 5, 5, 2, 2, 1, False), (1, 5, 3, 2, 9, 4, 3, (2, 3), (1, 0), (1, 2), True),
                        (1, 2, 2, 1, 1, 3, 3, 2, 0, 0, True)]
 
@@ -132,7 +133,10 @@ def _transposed_size(n, k, s, p, op, d):
 
 
 def _transposed_size_cases(extended):
-    specs = [(7, 3, 2, 1, 1, 1), (4, 4, 2, 1, 0, 1), (5, 3, 1, 0, 0, 1), (3, 5, 3, 2, 2, 1), (6, 3, 2, 0, 0, 2)]
+    # (n, kernel_size, stride, padding, output_padding, dilation).  Public: each setting alone and together, a
+    # stride larger than the kernel with output padding and dilation, a one-pixel input and kernel.
+    specs = [(7, 3, 2, 1, 1, 1), (4, 4, 2, 1, 0, 1), (5, 3, 1, 0, 0, 1), (3, 5, 3, 2, 2, 1), (6, 3, 2, 0, 0, 2),
+             (5, 2, 3, 1, 1, 3), (1, 1, 3, 0, 0, 1)]
     if extended:
         specs += [(1, 1, 1, 0, 0, 1), (10, 16, 8, 4, 0, 1), (9, 2, 4, 3, 3, 2), (2, 7, 5, 0, 4, 3)]
     cases = []

@@ -118,6 +118,8 @@ M = Messages("09_detection", {
                                       "h/2).",
     "make_anchors.no_round": "Like torchvision, round the base anchor's corner offsets (−w/2, −h/2, w/2, h/2) with "
                              "`torch.round` before adding the shifts.",
+    "make_anchors.half_up": "Round with `torch.round`, as torchvision: halves go to the even neighbour, on both sides "
+                            "of 0 (7.5 → 8, −7.5 → −8); `floor(v + 0.5)` takes −7.5 to −7.",
     "make_anchors.cell_centres": "torchvision centres the anchors of feature cell (i, j) at (j·stride, i·stride), "
                                  "the cell's top-left corner in image pixels, not at its centre (j + ½)·stride.",
     "make_anchors.column_major": "Visit positions row by row (y outer, x inner): anchor index (i·W + j)·A + a for "
@@ -137,6 +139,8 @@ M = Messages("09_detection", {
                                "differences.",
     "encode_boxes.no_weights": "Multiply by the weights (wx, wy, ww, wh): dx = wx·(x_ref − x_prop)/w_prop, …; Fast "
                                "R-CNN's heads use (10, 10, 5, 5).",
+    "encode_boxes.one_weight_per_pair": "Each term has its own weight, in the order (wx, wy, ww, wh): dx·wx, dy·wy, "
+                                        "dw·ww, dh·wh — wy and wh may differ from wx and ww.",
     "encode_boxes.divide_weights": "encode *multiplies* by the weights (decode divides by them).",
     "encode_boxes.reference_size": "Normalise the offsets by the *proposal's* size (the anchor's): dx = (x_ref − "
                                    "x_prop) / w_prop, so that the target does not depend on the answer.",
@@ -152,6 +156,8 @@ M = Messages("09_detection", {
     "decode_boxes.no_exp": "Undo the log: w = w_anchor·exp(dw), h = h_anchor·exp(dh).",
     "decode_boxes.exp_plus": "The size terms scale the anchor: w = w_anchor·exp(dw), not w_anchor + exp(dw).",
     "decode_boxes.no_weights": "Divide the deltas by the weights first: dx / wx, dy / wy, dw / ww, dh / wh.",
+    "decode_boxes.one_weight_per_pair": "Each delta has its own weight, in the order (wx, wy, ww, wh): dx / wx, "
+                                        "dy / wy, dw / ww, dh / wh — wy and wh may differ from wx and ww.",
     "decode_boxes.multiply_weights": "decode *divides* the deltas by the weights (encode multiplied by them).",
     "decode_boxes.unscaled_offsets": "The offsets are in units of the anchor's size: x = x_anchor + dx·w_anchor.",
     "decode_boxes.centre_form": "Return corners (x1, y1, x2, y2) = (x − w/2, y − h/2, x + w/2, y + h/2), not the "

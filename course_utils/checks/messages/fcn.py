@@ -103,6 +103,9 @@ M = Messages("06_fcn", {
     "confusion_matrix.unmasked": "Drop the pixels whose target equals ignore_index before counting (`keep = target != "
                                  "ignore_index`): an ignore label of 255 or −1 is not a class, so it cannot index the "
                                  "matrix.",
+    "confusion_matrix.sized_by_pixels": "A class may be on no pixel at all: size the counts by num_classes, not by "
+                                        "the largest label present — `torch.bincount(index, minlength=K * K)`, "
+                                        "`F.one_hot(labels, num_classes=K)`.",
     "confusion_matrix.wrong_dtype": "the output has the wrong dtype.",
     "confusion_matrix.float_counts": "Counts are whole numbers: return an integer tensor (`torch.bincount` gives "
                                      "int64; convert a float product with `.long()`).",

@@ -355,6 +355,11 @@ def transition_3x3(in_channels, out_channels):
     return _transition(in_channels, out_channels, pool=nn.AvgPool2d(2, 2), kernel=3)
 
 
+def transition_halves_itself(in_channels, out_channels):
+    # out_channels ignored: DenseNet-BC's compression 0.5 built into the layer
+    return _transition(in_channels, in_channels // 2, pool=nn.AvgPool2d(2, 2))
+
+
 def transition_with_bias(in_channels, out_channels):
     # nn.Conv2d's default bias=True
     return _transition(in_channels, out_channels, pool=nn.AvgPool2d(2, 2), bias=True)
@@ -418,6 +423,14 @@ def densenet_channels_no_input(in_channels, num_layers, growth_rate):
 def densenet_channels_one_layer(in_channels, num_layers, growth_rate):
     # one layer's growth only
     return in_channels + growth_rate
+
+
+def densenet_channels_from_first_layer(in_channels, num_layers, growth_rate):
+    # a count that starts after the first layer: right for L ≥ 1, one layer too many for L = 0
+    channels = in_channels + growth_rate
+    for _ in range(1, num_layers):
+        channels += growth_rate
+    return channels
 
 
 def densenet_channels_off_by_one(in_channels, num_layers, growth_rate):
@@ -601,7 +614,8 @@ class SEBlockKnobs(nn.Module):
         self.gate, self.pool, self.relu, self.output, self.in_place = gate, pool, relu, output, in_place
 
     def forward(self, x):
-        z = {"mean": x.mean(dim=(2, 3)), "max": x.amax(dim=(2, 3))}[self.pool]
+        z = {"mean": lambda: x.mean(dim=(2, 3)), "max": lambda: x.amax(dim=(2, 3)),
+             "squeeze": lambda: F.adaptive_avg_pool2d(x, 1).squeeze()}[self.pool]()
         a = self.fc1(z)
         if self.fc2 is not None:
             a = self.fc2(F.relu(a) if self.relu else a)
@@ -631,6 +645,7 @@ se_block_returns_scale = _se(output="scale")  # returns the weights s, not x·s
 se_block_adds = _se(output="add")             # x + s instead of x·s
 se_block_in_place = _se(in_place=True)        # x *= s: rescales the caller's tensor
 se_block_no_reduction = _se(squeeze=None, one_layer=True)  # one dense layer C → C
+se_block_squeezes_batch = _se(pool="squeeze")  # .squeeze() of the pooled (N, C, 1, 1): drops N too when N = 1
 
 
 def se_block_reduction_times(channels, reduction=16):

@@ -37,9 +37,12 @@ from course_utils.checks import (PASSED, RAISED, UNCHECKABLE, check_compound_sca
                                  check_make_dense_layer, check_make_densenet, check_make_se_block,
                                  check_make_transition)
 
+from course_utils.checks.densenet_and_beyond import beyond, dense, dense_block
+from course_utils.checks.densenet_and_beyond import densenet as densenet_module
+
 from checks.densenet_and_beyond import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture, one_torch_thread,  # noqa: F401
-                           spy)
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_no_new_kind,  # noqa: F401
+                           guards_fixture, one_torch_thread, spy)
 from checks.helpers import mistake_case as mistake
 from course_utils.checks.engine.weights import describe_layer
 from course_utils.checks.messages.densenet_and_beyond import M
@@ -175,6 +178,7 @@ def test_dense_layer_evidence_names_the_first_layer_that_differs():
     (check_make_transition, impl.transition_ceil_mode, "make_transition.ceil_mode"),
     (check_make_transition, impl.transition_adaptive_pool, "make_transition.adaptive_pool"),
     (check_make_transition, impl.transition_strided_conv, "make_transition.strided_conv"),
+    (check_make_transition, impl.transition_halves_itself, "make_transition.channels"),
     (check_make_dense_block, impl.dense_block_reversed_output, "make_dense_block.output_order"),
     (check_make_dense_block, impl.dense_block_newest_first_inputs, "make_dense_block.newest_first"),
     (check_make_dense_block, impl.dense_block_geometric, "make_dense_block.geometric"),
@@ -184,6 +188,7 @@ def test_dense_layer_evidence_names_the_first_layer_that_differs():
     (check_make_se_block, impl.se_block_no_sigmoid, "make_se_block.no_sigmoid"),
     (check_make_se_block, impl.se_block_adds, "make_se_block.adds"),
     (check_densenet_channels, impl.densenet_channels_geometric, "densenet_channels.geometric"),
+    (check_densenet_channels, impl.densenet_channels_from_first_layer, "densenet_channels.one_layer"),
     (check_compound_scaling, impl.compound_scaling_multiplies, "compound_scaling.linear_phi"),
     (check_deform_conv_zero_offset, impl.deform_ones, "deform_conv_zero_offset.ones"),
     (check_deform_conv_zero_offset, impl.deform_no_bias, "deform_conv_zero_offset.no_bias"),
@@ -251,6 +256,8 @@ CATALOGUE["make_transition"] = [
             "overlapping windows"),
     mistake("notices a strided 1×1 conv instead of pooling", impl.transition_strided_conv,
             M("make_transition.strided_conv")),
+    mistake("notices out_channels ignored for in_channels // 2, on a public case with another out_channels",
+            impl.transition_halves_itself, "maps in_channels to out_channels"),
 ]
 
 
@@ -273,6 +280,8 @@ CATALOGUE["densenet_channels"] = [
     mistake("notices L − 1 layers", impl.densenet_channels_off_by_one, "(not L − 1)"),
     mistake("notices a product", impl.densenet_channels_product, "a sum, not a product"),
     mistake("notices a float", impl.densenet_channels_float, "whole numbers"),
+    mistake("notices a count that starts after the first layer, on a public block of no layer",
+            impl.densenet_channels_from_first_layer, "Every one of the L layers"),
 ]
 
 
@@ -313,6 +322,8 @@ CATALOGUE["make_se_block"] = [
     mistake("notices x *= s (the caller's tensor changed)", impl.se_block_in_place, "in place", field="summary"),
     mistake("notices one dense layer", impl.se_block_no_reduction, "two dense layers"),
     mistake("notices no bottleneck (C → C → C)", impl.se_block_reduction_times, "C // reduction channels"),
+    mistake("fails, in public, the pooled map squeezed (which drops the batch axis of a batch of one)",
+            impl.se_block_squeezes_batch, "on x of shape (1, ", field="case", outcome=RAISED),
 ]
 
 
@@ -482,3 +493,84 @@ def test_notebook_does_not_type_the_densenet121_count():
         text = file.read()
     count = densenet_count(32, (6, 12, 24, 16), 64, 1000)
     assert f"{count:,}" not in text and str(count) not in text
+
+
+# ==========================================================================
+# 4. Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _map_kinds(h, w):
+    return [kind for kind, present in [("an odd side", h % 2 or w % 2), ("non-square", h != w)] if present]
+
+
+def dense_layer_kinds(spec):
+    cin, k, bn_size, n, h, w = spec
+    return ["the default bn_size 4" if bn_size == 4 else "another bn_size", *_map_kinds(h, w)]
+
+
+def dense_block_kinds(spec):
+    layers, cin, k, n, h, w = spec
+    return ["several layers" if layers > 1 else "one layer", *_map_kinds(h, w),
+            *(["in_channels ≠ growth_rate"] if cin != k else [])]
+
+
+def transition_kinds(spec):
+    cin, cout, n, h, w = spec
+    return ["out_channels = in_channels // 2" if cout == cin // 2 else "another out_channels", *_map_kinds(h, w)]
+
+
+def densenet_channels_kinds(case):
+    c0, layers, k = case.args
+    return ["no layer" if layers == 0 else "one layer" if layers == 1 else "several layers"]
+
+
+def densenet_kinds(spec):
+    name, growth, config, init, classes = spec
+    return ["a torchvision DenseNet on the meta device" if name else "a small DenseNet by value",
+            *(["a block count other than four"] if len(config) != 4 else [])]
+
+
+def se_kinds(spec):
+    channels, reduction, n, h, w = spec
+    return ["the default reduction 16" if reduction == 16 else "another reduction", *_map_kinds(h, w),
+            *[kind for kind, present in [("C not a multiple of the reduction", channels % reduction),
+                                         ("a batch of one", n == 1)] if present]]
+
+
+def scaling_kinds(case):
+    phi = case.args[0]
+    return ["φ = 0" if phi == 0 else "negative φ" if phi < 0 else "fractional φ" if phi != int(phi) else
+            "φ = 1" if phi == 1 else "integer φ > 1",
+            "other coefficients" if case.kwargs else "the default coefficients"]
+
+
+def deform_kinds(spec):
+    n, cin, h, w, cout, kh, kw, stride, padding, dilation, bias = spec
+    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    return [kind for kind, present in [("stride", (sh, sw) != (1, 1)), ("padding", (ph, pw) != (0, 0)),
+                                       ("dilation", (dh, dw) != (1, 1)), ("no bias", not bias),
+                                       ("settings differ along H and W", sh != sw or ph != pw or dh != dw),
+                                       ("non-square kernel", kh != kw), ("1×1 kernel", (kh, kw) == (1, 1)),
+                                       ("one input channel", cin == 1), ("H ≠ W", h != w)] if present]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (dense._DENSE_LAYER_SPECS, dense._DENSE_LAYER_EXTENDED, dense_layer_kinds),
+    (dense_block._DENSE_BLOCK_SPECS, dense_block._DENSE_BLOCK_EXTENDED, dense_block_kinds),
+    (dense._TRANSITION_SPECS, dense._TRANSITION_EXTENDED, transition_kinds),
+    (dense._densenet_channel_cases(False), dense._densenet_channel_cases(True), densenet_channels_kinds),
+    (densenet_module._DENSENET_SPECS, densenet_module._DENSENET_EXTENDED, densenet_kinds),
+    (beyond._SE_SPECS, beyond._SE_EXTENDED, se_kinds),
+    (beyond._scaling_cases(False), beyond._scaling_cases(True), scaling_kinds),
+    (beyond._DEFORM_SPECS, beyond._DEFORM_EXTENDED, deform_kinds),
+], ids=["make_dense_layer", "make_dense_block", "make_transition", "densenet_channels", "make_densenet",
+        "make_se_block", "compound_scaling", "deform_conv_zero_offset"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (an out_channels other than in_channels // 2, a block of no
+    layer, a batch of one for the SE block, φ = 0 and negative φ, a 1×1 kernel on one input channel, ...) appear
+    among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)

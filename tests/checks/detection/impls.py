@@ -112,6 +112,11 @@ def box_iou_transposed(boxes1, boxes2):
     return box_iou_broadcast(boxes2, boxes1)
 
 
+def box_iou_stacks_columns(boxes1, boxes2):
+    # mistake: one column per box of boxes2, stacked: torch.stack of nothing raises when boxes2 is empty
+    return torch.stack([box_iou_broadcast(boxes1, b[None])[:, 0] for b in boxes2], dim=1)
+
+
 def box_iou_calls_torchvision(boxes1, boxes2):
     return torchvision.ops.box_iou(boxes1, boxes2)
 
@@ -539,6 +544,19 @@ anchors_column_major = _anchor_variant("column_major")
 anchors_anchor_major = _anchor_variant("anchor_major")
 
 
+def anchors_half_up(feature_size, stride, sizes, ratios):
+    # mistake: the base anchors rounded with floor(v + 0.5), which takes −7.5 to −7 (torch.round: −8)
+    H, W = feature_size
+    h_ratios = torch.sqrt(torch.as_tensor(ratios, dtype=torch.float32))
+    scales = torch.as_tensor(sizes, dtype=torch.float32)
+    ws, hs = (scales[None, :] / h_ratios[:, None]).reshape(-1), (scales[None, :] * h_ratios[:, None]).reshape(-1)
+    base = torch.floor(torch.stack([-ws, -hs, ws, hs], dim=1) / 2 + 0.5)
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32) * stride, torch.arange(W, dtype=torch.float32) * stride,
+                            indexing="ij")
+    shifts = torch.stack([xs.reshape(-1), ys.reshape(-1), xs.reshape(-1), ys.reshape(-1)], dim=1)
+    return (shifts[:, None, :] + base[None, :, :]).reshape(-1, 4)
+
+
 def anchors_int64(feature_size, stride, sizes, ratios):
     # mistake: integer anchors (the inputs are ints; the corners rounded to whole pixels anyway)
     return anchors_broadcast(feature_size, stride, sizes, ratios).long()
@@ -600,6 +618,20 @@ def encode_no_log_written(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
     return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * (gw / pw), wh * (gh / ph)], dim=1)
 
 
+def encode_one_weight_per_pair(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: wx for dy too and ww for dh (the weights read as one per pair)
+    wx, _, ww, _ = weights
+    px, py, pw, ph = _centre(proposals)
+    gx, gy, gw, gh = _centre(reference)
+    return torch.stack([wx * (gx - px) / pw, wx * (gy - py) / ph, ww * torch.log(gw / pw), ww * torch.log(gh / ph)],
+                       dim=1)
+
+
+def encode_stacks_rows(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: one box at a time, stacked: torch.stack of nothing raises when there is no box
+    return torch.stack([encode_columns(g[None], p[None], weights)[0] for g, p in zip(reference, proposals)])
+
+
 decode_columns = solution("09_detection", "decode_boxes")   # the notebook's solution, from its source
 
 
@@ -659,3 +691,19 @@ def decode_clamp_before_weights(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
     x, y = ax + d[:, 0] * aw, ay + d[:, 1] * ah
     w, h = aw * torch.exp(d[:, 2]), ah * torch.exp(d[:, 3])
     return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+
+
+def decode_one_weight_per_pair(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: wx for dy too and ww for dh (the weights read as one per pair)
+    wx, _, ww, _ = weights
+    ax, ay, aw, ah = _centre(anchors)
+    clip = math.log(1000.0 / 16)
+    x, y = ax + deltas[:, 0] / wx * aw, ay + deltas[:, 1] / wx * ah
+    w = aw * torch.exp((deltas[:, 2] / ww).clamp(max=clip))
+    h = ah * torch.exp((deltas[:, 3] / ww).clamp(max=clip))
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+
+
+def decode_stacks_rows(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
+    # mistake: one box at a time, stacked: torch.stack of nothing raises when there is no box
+    return torch.stack([decode_columns(d[None], a[None], weights)[0] for d, a in zip(deltas, anchors)])

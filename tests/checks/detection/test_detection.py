@@ -25,14 +25,14 @@ import torchvision.models.detection._utils as det_utils
 import torchvision.models.detection.anchor_utils as anchor_utils
 import torchvision.ops.boxes as tv_boxes
 
-from course_utils.checks import (INCORRECT, check_box_iou, check_decode_boxes, check_encode_boxes,
+from course_utils.checks import (INCORRECT, RAISED, check_box_iou, check_decode_boxes, check_encode_boxes,
                                  check_make_anchors, check_nms, check_roi_pool, check_spatial_pyramid_pool)
 from course_utils.checks import detection
 from course_utils.checks.detection import anchors as det_anchors, boxes as det_boxes, pooling as det_pooling
 from course_utils.checks.messages.detection import M
 
 from checks.detection import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_no_new_kind, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
 # every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
@@ -363,6 +363,8 @@ CATALOGUE = {
                 M("box_iou.over_first_area")),
         mistake("Does it notice box i compared with box i only?", impl.box_iou_diagonal, "not box i with box i"),
         mistake("Does it notice an (M, N) answer?", impl.box_iou_transposed, "not (M, N)"),
+        mistake("Does it fail, in public, columns stacked one per box of boxes2 (which raises on an empty second "
+                "input)?", impl.box_iou_stacks_columns, "an empty second input", field="case", outcome=RAISED),
         mistake("Does it refuse torchvision.ops.box_iou?", impl.box_iou_calls_torchvision, "torchvision.ops.box_iou",
                 field="summary"),
     ],
@@ -435,6 +437,8 @@ CATALOGUE = {
         mistake("Does it notice anchors grouped by anchor, not position?", impl.anchors_anchor_major,
                 M("make_anchors.anchor_major")),
         mistake("Does it notice an (H, W, A, 4) answer?", impl.anchors_grid_shape, "(H·W·A, 4)"),
+        mistake("Does it notice floor(v + 0.5), on a public case with a half-size at an exact half?",
+                impl.anchors_half_up, M("make_anchors.half_up")),
         mistake("Does it notice int64 anchors, with a hint that says float32?", impl.anchors_int64,
                 "Anchors are float32"),
     ],
@@ -448,6 +452,10 @@ CATALOGUE = {
         mistake("Does it notice the arguments swapped?", impl.encode_swapped, M("encode_boxes.swapped")),
         mistake("Does it notice corners encoded instead of centres?", impl.encode_corner, M("encode_boxes.corner")),
         mistake("Does it notice the +1 width?", impl.encode_plus_one, M("encode_boxes.plus_one")),
+        mistake("Does it notice wx used for dy and ww for dh, on a public case whose weights differ within each pair?",
+                impl.encode_one_weight_per_pair, M("encode_boxes.one_weight_per_pair")),
+        mistake("Does it fail, in public, boxes encoded one at a time and stacked (which raises on no box)?",
+                impl.encode_stacks_rows, "(0, 4)", field="case", outcome=RAISED),
     ],
     "decode_boxes": [
         mistake("Does check_decode_boxes notice the exp missing?", impl.decode_no_exp, M("decode_boxes.no_exp")),
@@ -463,6 +471,10 @@ CATALOGUE = {
                 M("decode_boxes.symmetric_clamp")),
         mistake("Does it notice the raw deltas clamped before the division by the weights?",
                 impl.decode_clamp_before_weights, M("decode_boxes.clamp_before_weights")),
+        mistake("Does it notice wx used for dy and ww for dh, on a public case whose weights differ within each pair?",
+                impl.decode_one_weight_per_pair, M("decode_boxes.one_weight_per_pair")),
+        mistake("Does it fail, in public, boxes decoded one at a time and stacked (which raises on no box)?",
+                impl.decode_stacks_rows, "no box", field="case", outcome=RAISED),
     ],
 }
 
@@ -522,3 +534,133 @@ def test_a_direct_call_of_the_torchvision_operator_is_named_as_the_public_functi
 def test_a_wrong_answer_is_incorrect_not_uncheckable():
     """Is a wrong NMS answer 'not yet correct' (an outcome the learner can act on)?"""
     assert check_nms(impl.nms_unsorted).outcome == INCORRECT
+
+
+# ==========================================================================
+# 3. Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def named_mistakes(case):
+    """The known mistakes a case tells from the right answer (a different shape, or values beyond the case's
+    tolerance): a hidden case may name no mistake that no public case names."""
+    expected = case.expected
+    for m in case.mistakes:
+        answer = m.answer
+        if isinstance(answer, tuple):
+            differs = answer != tuple(expected.shape)
+        elif answer.shape != expected.shape:
+            differs = True
+        else:
+            differs = not torch.allclose(answer.double(), expected.double(), atol=case.atol, rtol=case.rtol,
+                                         equal_nan=True)
+        if differs:
+            yield f"names {m.key}"
+
+
+def box_iou_kinds(case):
+    a, b = case.args
+    kinds = [kind for kind, present in [("an empty first input", len(a) == 0), ("an empty second input", len(b) == 0),
+                                        ("N ≠ M", len(a) != len(b))] if present]
+    if len(a) and len(b):
+        lt, rb = torch.max(a[:, None, :2], b[None, :, :2]), torch.min(a[:, None, 2:], b[None, :, 2:])
+        overlap = rb - lt                                            # (N, M, 2): negative where apart along an axis
+        inside = ((a[:, None, :2] <= b[None, :, :2]) & (b[None, :, 2:] <= a[:, None, 2:])).all(-1) \
+            | ((b[None, :, :2] <= a[:, None, :2]) & (a[:, None, 2:] <= b[None, :, 2:])).all(-1)
+        same = (a[:, None, :] == b[None, :, :]).all(-1)
+        area = lambda boxes: (boxes[:, 2:] - boxes[:, :2]).prod(-1)   # noqa: E731
+        kinds += [kind for kind, present in [
+            ("apart along one axis", bool(((overlap < 0).sum(-1) == 1).any())),
+            ("apart along both axes", bool((overlap < 0).all(-1).any())),
+            ("touching", bool(((overlap == 0).any(-1) & (overlap >= 0).all(-1)).any())),
+            ("nested", bool((inside & ~same).any())), ("identical", bool(same.any())),
+            ("a zero-area box", bool((area(a) == 0).any() or (area(b) == 0).any()))] if present]
+    return kinds + list(named_mistakes(case))
+
+
+def nms_kinds(case):
+    boxes, scores, threshold = case.args
+    n, kept = len(boxes), len(case.expected)
+    iou = torchvision.ops.box_iou(boxes, boxes)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool)
+    return [kind for kind, present in [
+        ("no box", n == 0), ("one box", n == 1), ("tied scores", scores.unique().numel() < n),
+        ("boxes suppressed", kept < n), ("no box suppressed among several", n > 1 and kept == n),
+        ("identical boxes", bool((iou[off_diagonal] == 1).any())),
+        ("an IoU exactly at the threshold", bool((iou[off_diagonal] == threshold).any()))] if present] \
+        + list(named_mistakes(case))
+
+
+def spp_kinds(case):
+    x, levels = case.args[0], case.kwargs["levels"]
+    h, w = x.shape[-2:]
+    return [kind for kind, present in [
+        ("one level", len(levels) == 1), ("levels in increasing order", list(levels) == sorted(levels)
+                                          and len(levels) > 1),
+        ("levels in another order", list(levels) != sorted(levels)), ("level 1", 1 in levels),
+        ("a level with windows of one cell", any(n in (h, w) for n in levels)),
+        ("bins other than adaptive pooling's", any(a % n >= 2 for a in (h, w) for n in levels)),
+        ("H ≠ W", h != w)] if present] + list(named_mistakes(case))
+
+
+def roi_kinds(case):
+    features, rois, output_size, scale = case.args
+    height, width = features.shape[-2:]
+    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
+    scaled = rois[:, 1:] * scale
+    x1, y1, x2, y2 = detection.c_round(scaled).unbind(1)
+    return [kind for kind, present in [
+        ("non-integer coordinates", bool((rois[:, 1:] != rois[:, 1:].floor()).any())),
+        ("scaled coordinates at exact halves", bool(((scaled - scaled.floor()) == 0.5).any())),
+        ("a negative coordinate", bool((rois[:, 1:] < 0).any())),
+        ("a roi partly off the map", bool(((x2 >= width) | (y2 >= height) | (x1 < 0) | (y1 < 0)).any())),
+        ("a roi wholly off the map", bool(((x1 >= width) | (y1 >= height) | (x2 < 0) | (y2 < 0)).any())),
+        ("a malformed roi (x2 < x1 or y2 < y1)", bool(((x2 < x1) | (y2 < y1)).any())),
+        ("rois on several images", rois[:, 0].unique().numel() > 1), ("ph ≠ pw", ph != pw)] if present] \
+        + list(named_mistakes(case))
+
+
+def anchor_kinds(case):
+    (height, width), stride, sizes, ratios = case.args
+    ar = torch.as_tensor(ratios, dtype=torch.float32)
+    half = torch.cat([torch.outer(1 / torch.sqrt(ar), torch.as_tensor(sizes).float()),
+                      torch.outer(torch.sqrt(ar), torch.as_tensor(sizes).float())]).flatten() / 2
+    return [kind for kind, present in [
+        ("one cell", (height, width) == (1, 1)), ("H ≠ W", height != width), ("one size", len(sizes) == 1),
+        ("several sizes", len(sizes) > 1), ("one ratio", len(ratios) == 1), ("several ratios", len(ratios) > 1),
+        ("a ratio other than 1", any(r != 1 for r in ratios)),
+        ("a half-size at an exact half", bool(((half - half.floor()) == 0.5).any()))] if present] \
+        + list(named_mistakes(case))
+
+
+def coder_weight_kinds(n, weights):
+    wx, wy, ww, wh = weights
+    return [kind for kind, present in [
+        ("no box", n == 0), ("one box", n == 1), ("unit weights", weights == (1.0, 1.0, 1.0, 1.0)),
+        ("other weights", weights != (1.0, 1.0, 1.0, 1.0)), ("weights that differ within a pair", wx != wy or ww != wh)]
+        if present]
+
+
+def encode_kinds(case):
+    return coder_weight_kinds(len(case.args[0]), case.kwargs["weights"]) + list(named_mistakes(case))
+
+
+def decode_kinds(case):
+    deltas, weights = case.args[0], case.kwargs["weights"]
+    clip = math.log(1000.0 / 16)
+    scaled = deltas[:, 2:] / torch.tensor(weights[2:])
+    return coder_weight_kinds(len(deltas), weights) + [kind for kind, present in [
+        ("a size delta beyond the clip", bool((scaled > clip).any())),
+        ("a size delta below −clip", bool((scaled < -clip).any()))] if present] + list(named_mistakes(case))
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2024])
+@pytest.mark.parametrize("cases, kinds", [
+    (det_boxes.iou_cases, box_iou_kinds), (det_boxes.nms_cases, nms_kinds), (det_pooling.spp_cases, spp_kinds),
+    (det_pooling.roi_cases, roi_kinds), (det_anchors.anchor_cases, anchor_kinds),
+    (det_anchors.encode_cases, encode_kinds), (det_anchors.decode_cases, decode_kinds),
+], ids=["box_iou", "nms", "spatial_pyramid_pool", "roi_pool", "make_anchors", "encode_boxes", "decode_boxes"])
+def test_hidden_cases_add_no_new_kind_of_case(cases, kinds, seed):
+    """Does every kind of case of the hidden run (an empty second input, one box, identical boxes, a roi wholly
+    off the map, one anchor cell, weights that differ within a pair, ...), read off the cases' data, and every
+    known mistake a hidden case names, appear among the public cases (seed 0) too?"""
+    assert_no_new_kind(cases(0, False), cases(seed, True), kinds)

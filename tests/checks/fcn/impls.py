@@ -584,6 +584,18 @@ def confusion_loops_never_ignore(pred, target, num_classes, ignore_index=255):
     return matrix
 
 
+def confusion_bincount_no_minlength(pred, target, num_classes, ignore_index=255):
+    # bincount sized by the largest index present: too short when the last class is on no pixel
+    keep = target != ignore_index
+    return torch.bincount(target[keep] * num_classes + pred[keep]).reshape(num_classes, num_classes)
+
+
+def confusion_one_hot_sized_by_pixels(pred, target, num_classes, ignore_index=255):
+    # one_hot without num_classes: as wide as the largest label present
+    keep = target != ignore_index
+    return F.one_hot(target[keep]).T @ F.one_hot(pred[keep])
+
+
 def confusion_float_counts(pred, target, num_classes, ignore_index=255):
     # one-hot rows made float "for the matrix product"
     keep = target != ignore_index

@@ -45,7 +45,7 @@ from course_utils.checks.fcn import bilinear, convolutionalize, overlap, scores,
 from course_utils.checks.messages.fcn import M
 
 from checks.fcn import impls as impl
-from checks.helpers import CheckSpec, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
+from checks.helpers import CheckSpec, assert_no_new_kind, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
 
 # The functions the guards replace while the learner's conv_transpose2d or overlap_counts runs, and the originals
 # they must put back (both checks refuse every convolution function, as the convolution checks do; overlap_counts
@@ -292,10 +292,15 @@ CONFUSION_MISTAKES = [
      "confusion_matrix.ignore_is_class"),
     ("Does it notice ignore_index never applied?", impl.confusion_loops_never_ignore,
      "Drop the pixels whose *target* is ignore_index", "confusion_matrix.ignore_is_class"),
+    ("Does it notice one-hot rows as wide as the largest label present, on a public case where the last class is on "
+     "no pixel?", impl.confusion_one_hot_sized_by_pixels, "size the counts by num_classes",
+     "confusion_matrix.sized_by_pixels"),
 ]
 CONFUSION_RAISES = [
     ("Does it explain the error of a bincount over unmasked targets (255 indexes beyond K·K)?",
      impl.confusion_bincount_unmasked, "Drop the pixels whose target equals ignore_index"),
+    ("Does it explain the error of a bincount without minlength, on a public case where the last class is on no "
+     "pixel (fewer than K·K counts)?", impl.confusion_bincount_no_minlength, "minlength=K * K"),
 ]
 SCORES_MISTAKES = [
     ("Does check_segmentation_scores notice the Dice coefficient?", impl.scores_dice, "Dice coefficient",
@@ -660,7 +665,118 @@ def test_convolutionalize_hwc_prediction_is_the_wrong_layers_output():
 
 @pytest.mark.parametrize("question, learner, needle", CONFUSION_RAISES, ids=[q for q, _, _ in CONFUSION_RAISES])
 def test_check_confusion_matrix_explains_errors_of_unmasked_counts(question, learner, needle):
-    """Does a learner whose code raises because ignore labels were not dropped get a hint that says so?"""
+    """Does a learner whose code raises because ignore labels were not dropped, or because its counts are sized by
+    the labels present, get a hint that says which, in public?"""
     result = check_confusion_matrix(learner)
     assert result.outcome == RAISED, result.text()
     assert needle in result.hint
+
+
+# ==========================================================================
+# 4. Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def convolutionalize_kinds(spec):
+    c, h, w, out_features, bias = spec
+    return ["bias" if bias else "no bias", *[kind for kind, present in [
+        ("H ≠ W", h != w), ("a 1×1 input", (h, w) == (1, 1)), ("one input channel", c == 1)] if present]]
+
+
+def transposed_kinds(spec):
+    n, cin, cout, h, w, kh, kw, stride, padding, output_padding, bias = spec
+    (sh, sw), (ph, pw), (oh, ow) = _pair(stride), _pair(padding), _pair(output_padding)
+    return [kind for kind, present in [
+        ("stride 1", 1 in (sh, sw)), ("overlapping windows", kh > sh or kw > sw),
+        ("gaps between windows", kh < sh or kw < sw), ("kernel as wide as the stride", kh == sh or kw == sw),
+        ("padding", (ph, pw) != (0, 0)), ("output padding", (oh, ow) != (0, 0)),
+        ("settings differ along H and W", (sh, ph, oh) != (sw, pw, ow)), ("non-square kernel", kh != kw),
+        ("no bias", not bias), ("C_in = C_out", cin == cout), ("one input channel", cin == 1),
+        ("one output channel", cout == 1), ("H ≠ W", h != w), ("an axis of one input pixel", 1 in (h, w))]
+        if present]
+
+
+def transposed_size_kinds(case):
+    (n,), kw = case.args, case.kwargs
+    k, s, p, op, d = (kw[key] for key in ("kernel_size", "stride", "padding", "output_padding", "dilation"))
+    return [kind for kind, present in [
+        ("stride", s > 1), ("padding", p > 0), ("output padding", op > 0), ("dilation", d > 1),
+        ("stride larger than the kernel", s > k), ("a kernel of 1", k == 1), ("an input of 1", n == 1),
+        ("output padding with dilation", op > 0 and d > 1)] if present]
+
+
+def overlap_kinds(spec):
+    h, w, k, s, p = spec
+    return [kind for kind, present in [
+        ("overlapping windows", k > s), ("kernel as wide as the stride", k == s), ("gaps between windows", k < s),
+        ("stride 1", s == 1), ("padding", p > 0), ("a 1×1 kernel", k == 1), ("an axis of one input pixel", 1 in (h, w))]
+        if present]
+
+
+def bilinear_kinds(case):
+    channels, factor = case.args
+    return ["one channel" if channels == 1 else "several channels",
+            "factor 1 (a 1×1 kernel)" if factor == 1 else "even factor" if factor % 2 == 0 else "odd factor"]
+
+
+def confusion_kinds(case):
+    pred, target, classes = case.args
+    ignore = case.kwargs["ignore_index"]
+    keep = target != ignore
+    true, predicted = set(target[keep].tolist()), set(pred[keep].tolist())
+    return [("ignore_index a class id" if 0 <= ignore < classes else
+             "negative ignore_index" if ignore < 0 else "ignore_index beyond the classes"),
+            *[kind for kind, present in [
+                ("ignored pixels", bool((~keep).any())), ("a batch of one", target.shape[0] == 1),
+                ("one pixel", target.numel() == 1), ("a class never true", len(true) < classes),
+                ("a class never predicted", len(predicted) < classes),
+                ("the last class never true", classes - 1 not in true),
+                ("the last class never predicted", classes - 1 not in predicted)] if present]]
+
+
+def scores_kinds(case):
+    m = case.args[0]
+    rows, cols = m.sum(dim=1), m.sum(dim=0)
+    return [kind for kind, present in [
+        ("one class", m.shape[0] == 1), ("a class absent from truth and prediction", bool(((rows == 0) & (cols == 0)).any())),
+        ("a class only predicted", bool(((rows == 0) & (cols > 0)).any())),
+        ("a class never predicted", bool(((rows > 0) & (cols == 0)).any()))] if present]
+
+
+def overlap_specs(seed, extended):
+    return [((h, w), k, s, case.kwargs["padding"]) for case in overlap._overlap_cases(seed, extended)
+            for (h, w), k, s in [case.args]]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (convolutionalize._CONVOLUTIONALIZE_SPECS, convolutionalize._CONVOLUTIONALIZE_EXTENDED, convolutionalize_kinds),
+    (transposed._TRANSPOSE_SPECS, transposed._TRANSPOSE_EXTENDED, transposed_kinds),
+    (transposed._transposed_size_cases(False), transposed._transposed_size_cases(True), transposed_size_kinds),
+    (bilinear._bilinear_cases(0, False), bilinear._bilinear_cases(0, True), bilinear_kinds),
+], ids=["convolutionalize", "conv_transpose2d", "conv_transpose_output_size", "bilinear_kernel"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (one input channel, a single input pixel, a stride larger than
+    the kernel, factor 1, ...) appear among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2024] + list(range(1, 20)))
+def test_hidden_overlap_settings_drawn_from_any_seed_add_no_new_kind(seed):
+    """Do the hidden overlap_counts settings, the fixed ones and those drawn from the seed (k = 1, k = s, an
+    axis of one pixel, ...), bring no kind of case the public ones (seed 0) lack?"""
+    public = [(h, w, k, s, p) for (h, w), k, s, p in overlap_specs(0, False)]
+    hidden = [(h, w, k, s, p) for (h, w), k, s, p in overlap_specs(seed, True)]
+    assert_no_new_kind(public, hidden, overlap_kinds)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2024])
+@pytest.mark.parametrize("cases, kinds", [(scores._confusion_cases, confusion_kinds),
+                                          (scores._scores_cases, scores_kinds)],
+                         ids=["confusion_matrix", "segmentation_scores"])
+def test_hidden_matrices_add_no_new_kind(cases, kinds, seed):
+    """Do the hidden confusion-matrix and score cases (kinds read off their pixels and counts: a class never
+    true or never predicted, one pixel, one class, ...) bring no kind the public cases (seed 0) lack?"""
+    assert_no_new_kind(cases(0, False), cases(seed, True), kinds)
