@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 
-from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, compare_tensor, finish, generator,
-                      mistakes_of, run_cases)
+from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_tensor, finish,
+                      generator, mistakes_of, run_cases)
 from ..messages.fcn import M
 
 # --------------------------------------------------------------------------
@@ -81,14 +80,44 @@ def _compare_counts(check, got, case, *, name, general_hint=None):
     compare_tensor(check, got, case, name=name, general_hint=general_hint)
 
 
-def _too_few_counts(evidence):
-    """Whether the error is that of reshaping fewer than K·K counts to (K, K)."""
-    for line in evidence:
-        found = re.search(r"shape '\[(\d+), (\d+)\]' is invalid for input of size (\d+)", line)
-        if found:
-            rows, cols, size = (int(v) for v in found.groups())
-            return size < rows * cols
-    return False
+def _answers(confusion_matrix, fixed: Case) -> bool:
+    """Whether the learner's function, which raised on a case, answers ``fixed`` (that case with one cause
+    removed) without raising: then that cause, and no other fault, made it raise."""
+    try:
+        call_learner("confusion_matrix", confusion_matrix, fixed, first=False)
+    except Verdict:
+        return False
+    return True
+
+
+def _raised_hint(confusion_matrix, result: CheckResult, seed, extended) -> str | None:
+    """The mistake that made the learner's function raise, found by running it again on the failing case with
+    one cause removed: the ignored pixels given a class (``unmasked``: 255 or -1 used as an index), or the last
+    class put on a pixel (``sized_by_pixels``: counts sized by the largest label present).  None when neither
+    change stops the error: another fault, named by the error itself."""
+    import torch
+    case = next((c for c in _confusion_cases(seed, extended) if c.label == result.case), None)
+    if case is None:
+        return None
+    pred, target, classes = case.args
+    ignore = case.kwargs["ignore_index"]
+    if 0 <= ignore < classes:
+        ignored = torch.zeros_like(target, dtype=torch.bool)   # an ignore label that is a class: no index beyond K
+    else:
+        ignored = target == ignore
+    if ignored.any():
+        masked = Case(case.label, (pred, torch.where(ignored, torch.zeros_like(target), target), classes),
+                      dict(case.kwargs))
+        if _answers(confusion_matrix, masked):
+            return "confusion_matrix.unmasked"
+    last = classes - 1
+    if not ((target == last).any() and (pred == last).any()):
+        full = (pred.clone(), target.clone())
+        for tensor in full:
+            tensor.view(-1)[0] = last
+        if _answers(confusion_matrix, Case(case.label, (*full, classes), dict(case.kwargs))):
+            return "confusion_matrix.sized_by_pixels"
+    return None
 
 
 def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -100,11 +129,13 @@ def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=F
     """
     result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
                        compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"))
-    if result.outcome == RAISED and not result.hint and "ignore_index" in (result.case or ""):
+    if result.outcome == RAISED and not result.hint:
         # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1; a bincount without
-        # minlength, where the last class is on no pixel, makes fewer than K·K counts
-        key = "confusion_matrix.sized_by_pixels" if _too_few_counts(result.evidence) else "confusion_matrix.unmasked"
-        result.hint, result.mistake = M(key), key
+        # minlength, where the last class is on no pixel, makes fewer than K·K counts (named only when removing
+        # that cause from the failing case stops the error)
+        key = _raised_hint(confusion_matrix, result, seed, extended)
+        if key is not None:
+            result.hint, result.mistake = M(key), key
     return finish(result, strict)
 
 

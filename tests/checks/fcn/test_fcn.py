@@ -672,6 +672,18 @@ def test_check_confusion_matrix_explains_errors_of_unmasked_counts(question, lea
     assert needle in result.hint
 
 
+def test_check_confusion_matrix_names_no_cause_for_an_error_those_causes_did_not_make():
+    """Does an error of another kind, raised on a case that holds ignored pixels and a class on no pixel (a name
+    misspelt), keep the error's own message, without a hint about ignore labels or minlength?  (The hint is named
+    only when removing its cause from the failing case stops the error.)"""
+    def misspelt(pred, target, num_classes, ignore_index=255):
+        keep = target != ignore_index
+        return torch.bincount(target[keep] * num_classes + pred[kep], minlength=num_classes ** 2)  # noqa: F821
+    result = check_confusion_matrix(misspelt)
+    assert result.outcome == RAISED and "NameError" in result.evidence[0], result.text()
+    assert result.hint is None and result.mistake is None, result.text()
+
+
 # ==========================================================================
 # 4. Hidden cases add sizes and seeds, never a new kind of case
 # ==========================================================================
