@@ -329,8 +329,8 @@ check_make_transition(make_transition, strict=True, seed=2024, extended=True)
 # With `None`, use your `make_dense_block` and `make_transition`. The check passes torchvision's block
 # and transition instead (so this exercise does not depend on the others) and compares the channel
 # counts they are called with, the output shape, and the parameters and FLOPs of torchvision's
-# `densenet121` on the meta device; a small three-block DenseNet is also compared by value, in eval and
-# training mode. The graded cell adds `densenet161` and a five-block DenseNet: other sizes, the same kinds
+# `densenet121` on the meta device; a small three-block DenseNet (whose stem is not 2 × growth_rate wide) is
+# also compared by value, in eval and training mode. The graded cell adds `densenet161` and a five-block DenseNet: other sizes, the same kinds
 # of case.
 
 # %% solution="make_densenet"

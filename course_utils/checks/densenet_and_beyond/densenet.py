@@ -48,8 +48,10 @@ def _plan(growth, config, init, *, compression=True, last_transition=False, upda
     return blocks, transitions
 
 
-# (name of a torchvision builder or None, growth_rate, block_config, num_init_features, num_classes)
-_DENSENET_SPECS = [("densenet121", 32, (6, 12, 24, 16), 64, 1000), (None, 12, (2, 3, 4), 24, 10)]
+# (name of a torchvision builder or None, growth_rate, block_config, num_init_features, num_classes).  The
+# torchvision DenseNets have a stem of 2 × growth_rate; the small public one does not, so a stem width derived
+# from growth_rate instead of num_init_features fails in public.
+_DENSENET_SPECS = [("densenet121", 32, (6, 12, 24, 16), 64, 1000), (None, 12, (2, 3, 4), 20, 10)]
 _DENSENET_EXTENDED = [("densenet161", 48, (6, 12, 36, 24), 96, 1000), (None, 8, (3, 2, 2, 1, 2), 16, 5)]
 
 

@@ -490,8 +490,10 @@ class DenseNetKnobs(nn.Module):
     def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=1000,
                  make_block=_course_block, make_transition=transition_sequential, *, compression=True,
                  last_transition=False, final_norm=True, final_relu=True, stem_pool=True, stem_bias=False,
-                 stem_pool_kind="max", head_classes=None):
+                 stem_pool_kind="max", head_classes=None, stem_from_growth=False):
         super().__init__()
+        if stem_from_growth:   # the papers' 2k: right for DenseNet-121 and -161, not what the argument says
+            num_init_features = 2 * growth_rate
         stem = [nn.Conv2d(3, num_init_features, 7, 2, 3, bias=stem_bias), nn.BatchNorm2d(num_init_features),
                 nn.ReLU(inplace=True)]
         if stem_pool:
@@ -531,6 +533,7 @@ densenet_no_stem_pool = _knobs(stem_pool=False)          # the stem's max pool f
 densenet_stem_bias = _knobs(stem_bias=True)              # nn.Conv2d's default bias=True in the stem
 densenet_stem_avg_pool = _knobs(stem_pool_kind="avg")    # an average pool in the stem
 densenet_ignores_num_classes = _knobs(head_classes=1000)  # the classifier always has 1000 outputs
+densenet_stem_from_growth = _knobs(stem_from_growth=True)  # num_init_features ignored: the stem is 2 × growth_rate
 
 
 def densenet_ignores_factories(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,

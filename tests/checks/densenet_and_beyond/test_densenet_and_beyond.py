@@ -306,6 +306,8 @@ CATALOGUE["make_densenet"] = [
     mistake("notices a bias in the stem convolution", impl.densenet_stem_bias, "bias=False"),
     mistake("notices an average pool in the stem (by value)", impl.densenet_stem_avg_pool, "max pool"),
     mistake("notices num_classes ignored", impl.densenet_ignores_num_classes, "wrong shape", field="summary"),
+    mistake("notices num_init_features ignored for the papers' 2 × growth_rate (public: a stem of 20, k = 12)",
+            impl.densenet_stem_from_growth, "the first block reads num_init_features"),
     mistake("notices the factories ignored", impl.densenet_ignores_factories, "`make_block` argument"),
     mistake("asks for the forgotten return", impl.densenet_forgets_return, "forget a `return`",
             outcome=UNCHECKABLE),
