@@ -10,9 +10,12 @@ argument:
 * ``default``: the parameter always gets its default;
 * ``other case``: the parameter always gets the value another public call
   passed (the first recorded value that differs from this call's), i.e. one
-  hard-coded value that is right for some public case and wrong for another.
+  hard-coded value that is right for some public case and wrong for another;
+* ``from <other>``: where an integer parameter is the same multiple of another
+  on every public call (a DenseNet stem of 2 × growth_rate, as in the papers),
+  the parameter is computed from that other one instead.
 
-Both must fail the public check (seed 0).  So every parameter takes at least
+All must fail the public check (seed 0).  So every parameter takes at least
 two different values in the public calls, and one of them differs from the
 default.  A parameter that may honestly be ignored (a reference part the check
 injects, such as the course's own block, which the learner's own correct one
@@ -25,6 +28,7 @@ ignored).
 from __future__ import annotations
 
 import inspect
+from fractions import Fraction
 
 import pytest
 import torch
@@ -94,15 +98,18 @@ def ignoring(spec, parameter, how, calls):
     signature = inspect.signature(learner)
     values = [call[parameter.name] for call in calls]
 
-    def replacement(current):
+    def replacement(current, arguments):
         if how == DEFAULT:
             return parameter.default
+        if isinstance(how, tuple):   # ("from", other parameter, ratio)
+            _, other, ratio = how
+            return int(ratio * arguments[other])
         return next(v for v in values if not same_value(v, current))
 
     def ignores(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        bound.arguments[parameter.name] = replacement(bound.arguments[parameter.name])
+        bound.arguments[parameter.name] = replacement(bound.arguments[parameter.name], bound.arguments)
         return learner(*bound.args, **bound.kwargs)
     ignores.__name__ = getattr(learner, "__name__", "learner")
     return ignores
@@ -124,6 +131,13 @@ def wrappers_of(module, name, spec, ignorable):
         if has_default:
             wrappers.append((parameter, DEFAULT))
         wrappers.append((parameter, OTHER))
+    counts = [p.name for p in parameters if p.name not in ignorable and calls
+              and all(type(call[p.name]) is int and call[p.name] > 0 for call in calls)]
+    for name in counts:
+        for other in counts:
+            ratios = {Fraction(call[name], call[other]) for call in calls}
+            if other != name and len(ratios) == 1 and len({call[name] for call in calls}) > 1:
+                wrappers.append((next(p for p in parameters if p.name == name), ("from", other, ratios.pop())))
     return wrappers, calls, constant
 
 
@@ -131,8 +145,8 @@ def wrappers_of(module, name, spec, ignorable):
                          ids=[f"{module.__name__.split('.')[1]}-{name}" for module, name, *_ in JOINED])
 def test_every_argument_changes_a_public_answer(module, name, spec, ignorable):
     """Does each argument of the exercise take two values on the public cases, one of them not its
-    default, and does the public check fail a learner who ignores it (its default instead, or a value
-    another public case passed)?"""
+    default, and does the public check fail a learner who ignores it (its default instead, a value
+    another public case passed, or a multiple of another argument that every public case happens to share)?"""
     wrappers, calls, constant = wrappers_of(module, name, spec, ignorable)
     assert not constant, (f"{name}: these arguments take one value (or only their default) on the public "
                           f"cases, so a learner who ignores them passes: {constant}")
@@ -140,7 +154,7 @@ def test_every_argument_changes_a_public_answer(module, name, spec, ignorable):
     for parameter, how in wrappers:
         result = spec.check(ignoring(spec, parameter, how, calls))
         if result.outcome == PASSED:
-            passed.append(f"{parameter.name} ({how})")
+            passed.append(f"{parameter.name} ({how if isinstance(how, str) else f'{how[2]} × {how[1]}'})")
     assert not passed, f"{name}: the public check passes a learner who ignores {', '.join(passed)}"
 
 
