@@ -28,6 +28,7 @@ _POOL_SPECS = [
     (2, 4, 6, 9, (2, 3), (2, 1), 0),         # non-square kernel and stride
     (2, 3, 7, 8, (3, 2), (1, 2), (1, 0)),    # padding and stride that differ along H and W, stride 1 along H
     (1, 2, 5, 6, (5, 6), None, 0),           # one window covering the whole map
+    (2, 2, 8, 9, (2, 3), None, 0),           # a non-square kernel whose stride defaults to it, axis by axis
 ]
 _POOL_EXTENDED = [(3, 5, 13, 11, 3, 1, 1), (1, 1, 5, 5, 5, None, 0), (2, 2, 12, 7, (3, 2), (3, 2), (1, 1)),
                   (1, 3, 9, 12, (2, 3), (1, 3), (0, 1))]
@@ -52,6 +53,8 @@ def _pool_cases(kind, seed, extended):
         mistakes = [M.mistake("pool2d.other_kind", ref(fn=other))]
         if s is None:
             mistakes.append(M.mistake("pool2d.stride_default", tuple(ref(stride=1).shape)))
+            if kh != kw:   # one side of the kernel as the stride along both axes
+                mistakes += [M.mistake("pool2d.stride_default_side", ref(stride=side)) for side in (kh, kw)]
         if pair(p) != (0, 0):
             mistakes.append(M.mistake("pool2d.padding_ignored", tuple(ref(padding=0).shape)))
             if kind == "max":

@@ -21,9 +21,10 @@ from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, ModelCa
                       run_cases)
 from ..messages.densenet_and_beyond import M
 
-# (channels, reduction, N, H, W): the default reduction and others, C not a multiple of the reduction, and a batch
-# of one (where squeezing the pooled (1, C, 1, 1) map drops the batch axis too)
-_SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (20, 8, 2, 6, 3), (12, 4, 1, 3, 2)]
+# (channels, reduction, N, H, W): the default reduction and others, C not a multiple of the reduction with a
+# fraction above one half (22 / 8 = 2.75: floor 2, while round and ceil give 3), and a batch of one (where
+# squeezing the pooled (1, C, 1, 1) map drops the batch axis too)
+_SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (22, 8, 2, 6, 3), (12, 4, 1, 3, 2)]
 _SE_EXTENDED = [(64, 16, 2, 7, 7), (10, 2, 1, 1, 1), (96, 24, 2, 3, 5)]
 
 

@@ -9,6 +9,8 @@ M = Messages("02_building_blocks", {
     "pool2d.other_kind": "This is the other pooling: max pooling keeps the largest value of each window, average "
                          "pooling its mean.",
     "pool2d.stride_default": "stride=None means stride = kernel_size (non-overlapping windows), not 1.",
+    "pool2d.stride_default_side": "stride=None means stride = kernel_size along each axis: a (kh, kw) kernel "
+                                  "strides kh along H and kw along W, not one of its sides along both.",
     "pool2d.padding_ignored": "Padding is ignored: pad both sides of H and W before pooling.",
     "pool2d.ceil_mode": "Windows that stick out past the edge are dropped (floor, as in a convolution): "
                         "H_out = ⌊(H + 2p − k)/s⌋ + 1.",

@@ -92,6 +92,11 @@ def max_pool2d_stride_default_one(x, kernel_size, stride=None, padding=0):
     return max_pool2d_unfold(x, kernel_size, 1 if stride is None else stride, padding)
 
 
+def max_pool2d_stride_default_first_side(x, kernel_size, stride=None, padding=0):
+    # reads stride=None as the kernel's first side, along both axes
+    return max_pool2d_unfold(x, kernel_size, pair(kernel_size)[0] if stride is None else stride, padding)
+
+
 def max_pool2d_zero_padding(x, kernel_size, stride=None, padding=0):
     # F.pad's default fill is 0, and 0 beats the negative values near the border
     return windows(x, kernel_size, stride, padding, 0.0).amax(dim=(-2, -1))
@@ -188,6 +193,10 @@ def avg_pool2d_is_max(x, kernel_size, stride=None, padding=0):
 
 def avg_pool2d_stride_default_one(x, kernel_size, stride=None, padding=0):
     return avg_pool2d_unfold(x, kernel_size, 1 if stride is None else stride, padding)
+
+
+def avg_pool2d_stride_default_first_side(x, kernel_size, stride=None, padding=0):
+    return avg_pool2d_unfold(x, kernel_size, pair(kernel_size)[0] if stride is None else stride, padding)
 
 
 def avg_pool2d_excludes_padding(x, kernel_size, stride=None, padding=0):

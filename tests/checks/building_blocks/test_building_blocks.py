@@ -137,6 +137,8 @@ POOL_FAMILY = [  # (question, wrong max_pool2d, wrong avg_pool2d, needle of the 
     ("notices the other pooling", impl.max_pool2d_is_avg, impl.avg_pool2d_is_max, "the other pooling"),
     ("notices stride=None read as 1", impl.max_pool2d_stride_default_one, impl.avg_pool2d_stride_default_one,
      "stride=None means stride = kernel_size"),
+    ("notices stride=None read as the kernel's first side on both axes", impl.max_pool2d_stride_default_first_side,
+     impl.avg_pool2d_stride_default_first_side, "along each axis"),
     ("notices ignored padding", impl.max_pool2d_ignores_padding, impl.avg_pool2d_ignores_padding,
      "Padding is ignored"),
     ("notices ceil mode (windows past the edge)", impl.max_pool2d_ceil_mode, impl.avg_pool2d_ceil_mode,
@@ -144,7 +146,7 @@ POOL_FAMILY = [  # (question, wrong max_pool2d, wrong avg_pool2d, needle of the 
     ("notices the channel dimension pooled away", impl.max_pool2d_collapses_channels,
      impl.avg_pool2d_collapses_channels, "channel dimension must stay"),
 ]
-POOL_FAMILY_KEYS = ["pool2d.other_kind", "pool2d.stride_default", "pool2d.padding_ignored", "pool2d.ceil_mode",
+POOL_FAMILY_KEYS = ["pool2d.other_kind", "pool2d.stride_default", "pool2d.stride_default_side", "pool2d.padding_ignored", "pool2d.ceil_mode",
                     "pool2d.channels_dropped"]
 
 

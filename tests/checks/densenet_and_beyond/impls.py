@@ -651,6 +651,11 @@ se_block_no_reduction = _se(squeeze=None, one_layer=True)  # one dense layer C â
 se_block_squeezes_batch = _se(pool="squeeze")  # .squeeze() of the pooled (N, C, 1, 1): drops N too when N = 1
 
 
+def se_block_round_bottleneck(channels, reduction=16):
+    # rounds C / r to the nearest integer instead of flooring it (3 instead of 2 for 22 / 8)
+    return SEBlockKnobs(channels, reduction, squeeze=round(channels / reduction))
+
+
 def se_block_reduction_times(channels, reduction=16):
     # squeezes to CÂ·r... capped: C // r mistaken for C (no bottleneck)
     return SEBlockKnobs(channels, reduction, squeeze=channels)

@@ -323,6 +323,8 @@ CATALOGUE["make_se_block"] = [
     mistake("notices x + s", impl.se_block_adds, "do not add"),
     mistake("notices x *= s (the caller's tensor changed)", impl.se_block_in_place, "in place", field="summary"),
     mistake("notices one dense layer", impl.se_block_no_reduction, "two dense layers"),
+    mistake("notices C / r rounded to the nearest (22 / 8 = 2.75 gives 3, not C // r = 2)",
+            impl.se_block_round_bottleneck, "C // reduction"),
     mistake("notices no bottleneck (C → C → C)", impl.se_block_reduction_times, "C // reduction channels"),
     mistake("fails, in public, the pooled map squeezed (which drops the batch axis of a batch of one)",
             impl.se_block_squeezes_batch, "on x of shape (1, ", field="case", outcome=RAISED),
