@@ -73,7 +73,8 @@ def count_parameters(model):
 # `make_alexnet(num_classes=1000) -> nn.Module` mapping (N, 3, 224, 224) images to (N, num_classes).
 # The check builds your model for 10 classes, copies the (random) weights of torchvision's `alexnet`
 # into it, layer by layer in the order your forward pass runs them, and compares the outputs on
-# 112 × 96 images in eval and in training mode (the same dropout masks for both); then it builds yours
+# 255 × 96 images (tall enough that the adaptive pool averages pairs of positions along H) in eval and in
+# training mode (the same dropout masks for both); then it builds yours
 # with 1,000 classes on the meta device and compares its layers' shapes with torchvision's (61,100,840
 # parameters). The graded cell adds 1,000 and 37 classes on 224 × 224 and 99 × 131 images. A
 # `class AlexNet(nn.Module)` with `features`, `avgpool` and `classifier` parts, like torchvision's,

@@ -68,9 +68,11 @@ def _without_feature(index):
 # AlexNet: torchvision's layout, by value
 # --------------------------------------------------------------------------
 
-# Small, non-square inputs: every pool still reduces, the adaptive pool then enlarges to 6×6, and the plausible
-# size mistakes (a missing pool, a convolution without padding) still run, so they show as wrong values.
-_ALEXNET_PUBLIC = [(10, (2, 3, 112, 96))]
+# A non-square input: every pool still reduces, and the maps before the adaptive pool are 7 × 2: along W it
+# enlarges to 6 (one cell per bin), along H it averages pairs of cells, so a max pool there shows (at 224 × 224
+# and anything smaller each bin holds one cell and max equals mean; 255 is the least height that gives 7).  The
+# plausible size mistakes (a missing pool, a convolution without padding) still run, so they show as wrong values.
+_ALEXNET_PUBLIC = [(10, (2, 3, 255, 96))]
 _ALEXNET_EXTENDED = [(1000, (1, 3, 224, 224)), (37, (2, 3, 99, 131))]
 
 
@@ -104,7 +106,7 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
     The learner's model gets the weights of torchvision's model (layer by layer in forward order) and must
     compute the same outputs on seeded images, in eval and in training mode (same dropout masks).  Then, built
     with 1000 classes on the meta device, its layers must have the shapes of torchvision's.  Public: 10 classes
-    on 112×96 images; hidden: also 1000 classes on 224×224 and 37 classes on 99×131.
+    on 255×96 images; hidden: also 1000 classes on 224×224 and 37 classes on 99×131.
     """
     import torch
     import torchvision
@@ -118,7 +120,7 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
     with torch.device("meta"):
         total = count_parameters(torchvision.models.alexnet())
     scenario = ModelScenario("make_alexnet", cases, general_hint=M("make_alexnet.layout"),
-                             raised_hint=M("make_alexnet.raised", size="e.g. 112×96"),
+                             raised_hint=M("make_alexnet.raised", size="e.g. 255×96"),
                              passed=M("make_alexnet.passed", total=total), build_on_meta=True,
                              probes=[_other_class_count(make_alexnet, settings[0][1])])
     return check_model(make_alexnet, scenario, strict=strict, seed=seed)

@@ -7,7 +7,7 @@ M = Messages("03_classic_architectures", {
     "make_alexnet.layout": "torchvision follows the single-GPU AlexNet: convs 64 (11×11/4, pad 2), 192 (5×5, pad 2), "
                            "384, 256, 256 (3×3, pad 1); 3×3/2 max pools after convs 1, 2 and 5; adaptive average "
                            "pool to 6×6; dense 9216 → 4096 → 4096 → classes.",
-    "make_alexnet.raised": "The check runs images smaller than 224×224 ({size}): an adaptive average pool to 6×6 "
+    "make_alexnet.raised": "The check runs images of other sizes than 224×224 ({size}): an adaptive average pool to 6×6 "
                            "before the dense layers makes their input 256·6·6 = 9216 whatever the image size.",
     "make_alexnet.no_relu": "The ReLUs are missing: every convolution and the first two dense layers are followed "
                             "by nn.ReLU; without them the network is one linear map between max pools.",

@@ -118,6 +118,13 @@ def alexnet_conv3_no_padding(num_classes=1000):
     return _alexnet(num_classes, conv3_padding=0)
 
 
+def alexnet_adaptive_max_pool(num_classes=1000):
+    # an adaptive max pool to 6×6 where torchvision averages (equal wherever each bin holds one position)
+    model = alexnet_class(num_classes)
+    model.avgpool = nn.AdaptiveMaxPool2d((6, 6))
+    return model
+
+
 def alexnet_pool_to_7(num_classes=1000):
     # VGG's 7×7 adaptive pool, with the dense layer resized to match (256·7·7 inputs)
     return _alexnet(num_classes, pool_to=7)

@@ -145,8 +145,10 @@ def test_hidden_cases_call_the_learner_on_more_settings(name):
 
 
 def test_alexnet_hidden_cases_also_try_another_image_size():
-    """Do check_make_alexnet's cases run the model on non-square images smaller than 224×224 (the adaptive
-    pool must enlarge their maps to 6×6), and the hidden cases on 224×224 images too?"""
+    """Do check_make_alexnet's public cases run the model on a non-square image whose maps before the adaptive
+    pool are taller than 6 (so that its bins average several positions, and a max pool there shows: at 224×224
+    and below each bin holds one position), and the hidden cases on 224×224 images too?"""
+    import torchvision
     sizes = {"public": set(), "hidden": set()}
 
     def recording(kind):
@@ -157,7 +159,11 @@ def test_alexnet_hidden_cases_also_try_another_image_size():
         return make
     assert check_make_alexnet(recording("public"))
     assert check_make_alexnet(recording("hidden"), extended=True, seed=7)
-    assert all(h != w and h < 224 for h, w in sizes["public"])
+    with torch.device("meta"):
+        features = torchvision.models.alexnet().features
+        maps = {(h, w): tuple(features(torch.empty(1, 3, h, w)).shape[2:]) for h, w in sizes["public"]}
+    assert all(h != w for h, w in sizes["public"])
+    assert any(max(m) > 6 for m in maps.values()), maps
     assert sizes["public"] | {(224, 224)} <= sizes["hidden"]
 
 
@@ -195,6 +201,8 @@ CATALOGUE = {
                 field="evidence"),
         mistake("names conv3 without padding by its missing padding", impl.alexnet_conv3_no_padding,
                 "at layer 3: same input, different output", field="evidence"),
+        mistake("notices an adaptive max pool where torchvision averages (public maps 7 high: bins of two)",
+                impl.alexnet_adaptive_max_pool, "the input of layer 6 differs", field="evidence"),
         mistake("notices a 7×7 adaptive pool with a matching dense layer", impl.alexnet_pool_to_7,
                 "differs from the reference's", field="summary"),
         mistake("shows torch's shape error for a 7×7 pool before a 9216-input dense layer",
