@@ -203,9 +203,13 @@ def double_conv(in_channels, out_channels, batch_norm=True):
 # inputs (7 × 7 first) and expects the input's size back; watches `torch.cat` to see that each
 # level concatenates two different maps of $w_i$ channels; and finally puts the weights of its own
 # reference U-Net into yours (layer by layer, in the order your forward pass runs them) and compares
-# the **outputs value by value**, in eval and in training mode — so a missing ReLU, a batch norm in the
-# wrong place or a softmax on the logits shows even when every shape is right. The graded cell adds
-# other configurations and input sizes.
+# the **outputs value by value**, in eval and in training mode, on inputs whose sides $2^{\text{depth}}$
+# divides — so a missing ReLU, a batch norm in the wrong place or a softmax on the logits shows even when
+# every shape is right. Two choices the list above makes are not graded: how the upsampled map reaches the
+# skip's size (on odd inputs only the output's size is checked, so `F.interpolate` passes too; `match` is
+# what the rest of the notebook uses), and the order of the concatenation (`torch.cat([up, skip])` is the
+# same network with the next convolution's input channels in the other order). The graded cell adds other
+# configurations and input sizes.
 
 # %% solution="make_unet"
 class UNet(nn.Module):
