@@ -21,10 +21,13 @@ __all__ = ["check_atrous_conv2d"]
 ATROUS_PUBLIC = [(2, 3, 4, 13, 11, 3, 2, 2, True), (1, 2, 3, 17, 15, 3, 0, 3, False),
                  (2, 4, 2, 12, 14, 3, 3, 3, True), (1, 3, 2, 8, 10, 3, 2, 2, True),
                  (1, 3, 2, 9, 10, 2, 1, 4, True), (2, 2, 3, 11, 13, (3, 2), (2, 1), (2, 3), True),
-                 (1, 3, 2, 7, 6, 1, 0, 3, False)]
+                 (1, 3, 2, 7, 6, 1, 0, 3, False),
+                 # no padding, dilations that differ along H and W, and sides that are multiples of neither:
+                 # phases of unequal sizes, which a per-phase convolution without the padding to multiples of
+                 # the dilation gets wrong
+                 (2, 3, 3, 11, 7, 3, 0, (2, 3), True)]
 ATROUS_EXTENDED = [(3, 2, 5, 20, 9, 3, (4, 1), (4, 1), True), (1, 1, 1, 25, 25, 5, 12, 6, False),
-                   (2, 5, 3, 10, 21, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 5, (5, 2), True),
-                   (2, 3, 3, 11, 7, 3, 0, (2, 3), True)]
+                   (2, 5, 3, 10, 21, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 5, (5, 2), True)]
 
 # Where the dilation sits in the positional arguments of the convolutions the guard inspects.
 _DILATION_AT = {"conv1d": 5, "conv2d": 5, "conv3d": 5, "convolution": 5, "_convolution": 5,
