@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..train import count_parameters
 from .engine import (INCORRECT, Case, CheckResult, ModelCase, ModelScenario, Verdict, build_learner_model,
-                     call_learner, check_model, compare_int, compare_parts, run_cases)
+                     call_learner, callback, check_model, compare_int, compare_parts, run_cases)
 from .messages.classic_architectures import M
 
 __all__ = ["check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",
@@ -292,7 +292,7 @@ def _three_outputs_in_training(model, x, classes, label):
     """Training mode returns (logits, aux1, aux2), each (N, classes); returns them and the first convolution."""
     import torch
     order = []  # convolutions in the order the forward pass runs them: the first is the first layer
-    hooks = [m.register_forward_hook(lambda module, *a: order.append(module))
+    hooks = [m.register_forward_hook(callback(lambda module, *a: order.append(module)))
              for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     try:
         out = _forward(model, x, label, training=True)
@@ -338,7 +338,7 @@ def _logits_alone_in_eval(model, x, classes, label):
     """Eval mode returns the logits alone, equal to the first training output, without running the heads."""
     import torch
     calls = []
-    hooks = [m.register_forward_hook(lambda *a, name=name: calls.append(name))
+    hooks = [m.register_forward_hook(callback(lambda *a, name=name: calls.append(name)))
              for name, m in model.named_modules() if "aux" in name and name.count(".") == 0]
     try:
         with torch.no_grad():

@@ -95,6 +95,21 @@ def mistake_case(question, learner, needle, *, field="hint", outcome=INCORRECT, 
     return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
 
 
+@functools.cache
+def learner_copy(module_name: str):
+    """A learner's own copy of a course module: its source text run as notebook code (another file name and
+    module name), so that its functions are the learner's, not the course's, which a check refuses while it runs
+    a learner's function.  For wrong implementations written as variants of the course's reference."""
+    import importlib
+    import types
+    module = importlib.import_module(module_name)
+    copy = types.ModuleType(f"learner_copy_of_{module_name.replace('.', '_')}")
+    copy.__package__ = module.__package__
+    with open(module.__file__, encoding="utf-8") as handle:
+        exec(compile(handle.read(), f"<learner's copy of {module_name}>", "exec"), vars(copy))
+    return copy
+
+
 def spy(learner):
     """The learner, recording the arguments of every call in ``.calls``."""
     def recorded(*args, **kwargs):
@@ -140,10 +155,37 @@ def _solutions(notebook: str) -> dict:
     return load_solutions(notebook)
 
 
+_REQUESTED: set[str] = set()   # the notebooks whose solutions a test module asked for
+
+
 def solution(notebook: str, name: str):
     """The instructor's own solution of exercise ``name``, taken from the notebook's text source
-    (``course_grader.solutions``) on its first call, so that no test file carries a copy of a solution."""
+    (``course_grader.solutions``), so that no test file carries a copy of a solution.
+
+    The notebook's set-up cells run once, before the first test that may need them (``load_solutions_for``,
+    from ``tests/checks/conftest.py``): they call the course's own code (loading data), which a check
+    refuses while it runs a learner's function."""
+    _REQUESTED.add(notebook)
+
     def instructor_solution(*args, **kwargs):
         return _solutions(notebook)[name](*args, **kwargs)
     instructor_solution.__name__ = instructor_solution.__qualname__ = f"{name}_solution"
+    instructor_solution.solution_notebook = notebook
     return instructor_solution
+
+
+def load_solutions_for(item) -> None:
+    """Run the set-up cells of the notebooks whose solutions the test ``item`` may call: its own folder's
+    notebook, and those of the checks and solutions among its parameters."""
+    from course_utils.checks import CHECKS_BY_NOTEBOOK
+    from course_utils.checks.registry import NOTEBOOKS
+
+    folders = {module: notebook for notebook, module in NOTEBOOKS.items()}
+    by_check = {name[len("check_"):]: notebook for notebook, names in CHECKS_BY_NOTEBOOK.items() for name in names}
+    wanted = {folders.get(item.path.parent.name)}
+    for value in getattr(getattr(item, "callspec", None), "params", {}).values():
+        wanted.add(getattr(value, "solution_notebook", None))
+        if isinstance(value, str):
+            wanted.add(by_check.get(value))
+    for notebook in sorted(n for n in wanted if n in _REQUESTED):
+        _solutions(notebook)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import pytest
 import torch
 
-from course_utils.checks.engine import (OUTCOMES, CheckFailed, CheckResult, parse_hint, parse_verdict, same,
-                                        verdict_line)
+from course_utils.checks.engine import (INCORRECT, OUTCOMES, UNCHECKABLE, CheckFailed, CheckResult, parse_hint,
+                                        parse_verdict, same, verdict_line)
 
 
 @pytest.mark.parametrize("outcome", OUTCOMES)
@@ -36,3 +40,177 @@ def test_a_tensor_holding_nan_is_the_same_as_its_copy():
     assert not same(x, torch.tensor([1.0, float("nan"), 4.0]))
     assert not same(x, torch.tensor([float("nan"), 2.0, 3.0]))
     assert not same(x, x[:2].clone())
+
+
+# ==========================================================================
+# The course's own code is refused while the learner's code runs (any of it, by default)
+# ==========================================================================
+
+def _crf_step(unary, q, k_appearance, k_smooth, w_appearance=4.0, w_smooth=3.0):
+    import course_utils.crf as crf
+    return crf.mean_field_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth)
+
+
+def _iou_from_the_check(a, b):
+    from course_utils.checks.detection.boxes import iou_variant
+    return iou_variant(a, b, None)
+
+
+def _confusion_from_segmentation(pred, target, num_classes, ignore_index=255):
+    from course_utils import segmentation
+    return segmentation.confusion(pred, target, num_classes, ignore_index)
+
+
+def _scores_from_segmentation(matrix):
+    from course_utils import segmentation
+    return segmentation.scores(matrix)
+
+
+def _tent_from_segmentation(channels, factor):
+    from course_utils import segmentation
+    return segmentation._tent_kernel(channels, factor)
+
+
+def _match_from_the_check(x, size):
+    from course_utils.checks.unet.match_size import reference_match
+    return reference_match(x, size)
+
+
+BORROWERS = [("mean_field_step", _crf_step, "course_utils.crf.mean_field_step"),
+             ("box_iou", _iou_from_the_check, "course_utils.checks.detection.boxes.iou_variant"),
+             ("confusion_matrix", _confusion_from_segmentation, "course_utils.segmentation.confusion"),
+             ("segmentation_scores", _scores_from_segmentation, "course_utils.segmentation.scores"),
+             ("bilinear_kernel", _tent_from_segmentation, "course_utils.segmentation._tent_kernel"),
+             ("match_size", _match_from_the_check, "course_utils.checks.unet.match_size.reference_match")]
+
+
+def _check(name):
+    import course_utils.checks as checks
+    return getattr(checks, f"check_{name}")
+
+
+@pytest.mark.parametrize("name, learner, called", BORROWERS, ids=[b[0] for b in BORROWERS])
+def test_a_function_that_only_calls_the_courses_own_code_fails(name, learner, called):
+    """Does a check refuse a learner function that calls the course's own reference (which gives exactly the
+    right answer), as it refuses the torch function the exercise re-implements?"""
+    result = _check(name)(learner)
+    assert result.outcome == INCORRECT, result.text()
+    assert f"called `{called}`" in result.summary and "course's own code" in result.summary
+    assert result.mistake is None
+    with pytest.raises(CheckFailed):
+        _check(name)(learner, strict=True)
+
+
+def _course_function(source: str, name: str):
+    """A function whose code lives in a file of the course's package: what the next reference anyone adds is."""
+    import course_utils
+    filename = os.path.join(os.path.dirname(course_utils.__file__), "checks", "a_reference_added_tomorrow.py")
+    namespace = {"__name__": "course_utils.checks.a_reference_added_tomorrow"}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+def test_a_reference_added_later_is_refused_without_a_list_to_update():
+    """Is a course function no list names (a new file of the package) refused too: default-deny?"""
+    from course_utils.checks import check_conv_param_count
+    count = _course_function("def count(cin, cout, k, bias=True):\n"
+                             "    kh, kw = (k, k) if isinstance(k, int) else k\n"
+                             "    return (kh * kw * cin + bias) * cout\n", "count")
+    result = check_conv_param_count(lambda cin, cout, k, bias=True: count(cin, cout, k, bias))
+    assert result.outcome == INCORRECT, result.text()
+    assert "a_reference_added_tomorrow.count" in result.summary
+
+
+def test_a_refusal_the_learner_catches_still_fails():
+    """Does catching the refusal (a bare except, then the course's function again) still fail the check?"""
+    def sneaky(unary, q, k_appearance, k_smooth, w_appearance=4.0, w_smooth=3.0):
+        for _ in range(3):
+            try:
+                return _crf_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth)
+            except:  # noqa: E722
+                pass
+        return q
+    result = _check("mean_field_step")(sneaky)
+    assert result.outcome == INCORRECT and "course_utils.crf.mean_field_step" in result.summary, result.text()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")   # the thread's refusal
+def test_a_call_from_another_thread_is_refused():
+    """Is the course's code refused in a thread the learner's code starts?"""
+    def threaded(unary, q, k_appearance, k_smooth, w_appearance=4.0, w_smooth=3.0):
+        out = []
+        thread = threading.Thread(target=lambda: out.append(
+            _crf_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth)))
+        thread.start()
+        thread.join()
+        return out[0] if out else q
+    result = _check("mean_field_step")(threaded)
+    assert result.outcome == INCORRECT and "course_utils.crf.mean_field_step" in result.summary, result.text()
+
+
+def _conv_param_count(cin, cout, k, bias=True):
+    from course_utils.checks.engine import pair   # the engine's helpers compute no exercise's answer
+    from course_utils.train import pick_device    # nor does choosing a device
+    kh, kw = pair(k)
+    pick_device()
+    return (kh * kw * cin + bias) * cout
+
+
+def test_the_engine_and_the_allowed_helpers_stay_callable():
+    """May the learner's code use what the course offers on purpose: the engine's helpers, ``pick_device``?"""
+    from course_utils.checks import check_conv_param_count
+    result = check_conv_param_count(_conv_param_count)
+    assert result.passed, result.text()
+
+
+def test_a_previous_trace_function_keeps_working_and_is_put_back():
+    """With a debugger's or coverage's trace function set, does it still see the learner's code while the check
+    runs, and is it the trace function again afterwards?"""
+    from course_utils.checks import check_conv_param_count
+    seen = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is _conv_param_count.__code__:
+            seen.append(event)
+            return tracer
+        return None
+    before = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        result = check_conv_param_count(_conv_param_count)
+        after = sys.gettrace()
+    finally:
+        sys.settrace(before)
+    assert result.passed, result.text()
+    assert after is tracer
+    assert "call" in seen and "line" in seen and "return" in seen
+
+
+def test_switching_the_guard_off_is_not_trusted():
+    """Does a learner function that switches the trace function off (to call the course's code unseen) get
+    'cannot be checked' rather than the points?"""
+    def unguarded(unary, q, k_appearance, k_smooth, w_appearance=4.0, w_smooth=3.0):
+        sys.settrace(None)
+        return _crf_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth)
+    before = sys.gettrace()
+    result = _check("mean_field_step")(unguarded)
+    assert result.outcome == UNCHECKABLE, result.text()
+    assert "sys.settrace" in result.summary
+    assert sys.gettrace() is before
+
+
+def test_forbidden_functions_and_the_time_limit_still_work_under_the_guard(short_time_limit):
+    """Do the older guards still act with the trace function installed: a refused torch function is named, and
+    a loop is stopped?"""
+    import torch.nn.functional as F
+
+    from course_utils.checks import check_conv2d
+
+    def calls_f_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        return F.conv2d(x, weight, bias, stride, padding, dilation)
+
+    def spins(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        while True:
+            pass
+    assert "`F.conv2d`, the very function" in check_conv2d(calls_f_conv2d).summary
+    assert "was stopped" in check_conv2d(spins).summary

@@ -7,8 +7,8 @@ k × k is refused, and a dense one with the k × k kernel must be used wherever 
 from __future__ import annotations
 
 from ..convolution import CONV_OPS
-from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_tensor, finish, generator, pair, randn,
-                      run_cases, shape_of)
+from ..engine import (INCORRECT, Case, CheckResult, Verdict, callback, compare_tensor, finish, generator, pair,
+                      randn, run_cases, shape_of)
 from ..messages.deeplab import M
 
 __all__ = ["check_atrous_conv2d"]
@@ -53,6 +53,7 @@ def _dense_only(shape, kernel, record):
     def arg(args, kwargs, index, name, default):
         return args[index] if len(args) > index else kwargs.get(name, default)
 
+    @callback
     class DenseOnly(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner
+from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, callback
 
 
 def fill_(module, g):
@@ -59,7 +59,7 @@ def run_recording(check, model, x, label, counter=None):
 
     import torch
     order = []
-    hooks = [m.register_forward_hook(lambda module, inputs, output: order.append(module))
+    hooks = [m.register_forward_hook(callback(lambda module, inputs, output: order.append(module)))
              for m in model.modules() if isinstance(m, leaf_types())]
     case = Case(f"{label} on x of shape {tuple(x.shape)}", (x,))
     try:

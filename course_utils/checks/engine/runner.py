@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 from . import guards
 from .cases import Case
 from .compare import clone, compare_int, mistakes_of, same
-from .guards import Forbidden, TimeUp, forbid, own_random_state, time_limit
+from .guards import Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code, time_limit
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -41,52 +41,38 @@ def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_patte
 
     Returns ``(answer, seconds_taken)``.  ``first`` says whether this is the
     first case: a ``NotImplementedError`` there is the untouched stub, later
-    it is a part of the exercise not written yet.
+    it is a part of the exercise not written yet.  Course functions and classes
+    among the arguments are handed to the learner's code for the rest of the
+    check's run (``guards.refuse_course_code``).
     """
     name = name or getattr(fn, "__name__", check)
     seconds = guards.TIME_LIMIT if seconds is None else seconds
     before = clone((case.args, case.kwargs))
     start = time.perf_counter()
+    course = None
     try:
-        with own_random_state(), forbid(forbidden, op_pattern), time_limit(seconds) as clock:
+        with own_random_state(), forbid(forbidden, op_pattern), time_limit(seconds) as clock, \
+                refuse_course_code(*case.args, *case.kwargs.values()) as course:
             got = fn(*case.args, **case.kwargs)
         if clock.fired:  # the learner's code swallowed every interruption but ended at last
             raise TimeUp()
-    except NotImplementedError as exc:
-        if not first:
-            raise Verdict(CheckResult(
-                check, INCORRECT, f"`{name}` raised NotImplementedError on this case after passing the earlier ones.",
-                case=case.label, evidence=[f"NotImplementedError: {exc}".strip().rstrip(":")],
-                hint="Some setting of this case (see above) is not handled yet.",
-                next_step="Handle it, re-run the cell, then run this check again.")) from None
-        raise Verdict(CheckResult(
-            check, NOT_ATTEMPTED, f"`{name}` still raises NotImplementedError.",
-            next_step=f"Replace `raise NotImplementedError()` in the cell that defines `{name}` with your code, "
-                      "run that cell, then run this check again.")) from None
-    except TimeUp:
-        raise Verdict(CheckResult(
-            check, UNCHECKABLE, f"`{name}` ran for more than {seconds:g} s and was stopped.",
-            case=case.label,
-            hint="Look for a loop whose condition never becomes false (a `while` loop whose counter is never "
-                 "updated), or loops far larger than the output.",
-            next_step="Interrupting the kernel is not needed; fix the loop and run the check again.")) from None
-    except Forbidden as exc:
-        raise Verdict(CheckResult(
-            check, INCORRECT, f"`{name}` called `{exc.name}`, the very function this exercise re-implements.",
-            case=case.label,
-            hint="Build the result from tensor indexing, arithmetic and sums; "
-                 f"`{exc.name}` is what the check compares against.",
-            next_step="Rewrite it without that call.")) from None
-    except Exception as exc:  # the learner's code failed: show their line, not ours
-        where = learner_line(exc)
-        evidence = [f"{type(exc).__name__}: {exc}".strip()]
-        if where:
-            evidence.append(where)
-        raise Verdict(CheckResult(
-            check, RAISED, f"calling `{name}` raised {type(exc).__name__}.", case=case.label,
-            evidence=evidence,
-            next_step="Fix the line above, re-run the cell that defines it, then run this check again.")) from None
+        if course.refused:  # the learner's code caught the refusal and went on
+            raise Forbidden(course.refused, course=True)
+    except BaseException as exc:  # noqa: B036 - each kind becomes its verdict; anything else goes on
+        if course is not None and course.refused and not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            exc = Forbidden(course.refused, course=True)   # whatever the learner's code made of the refusal
+        verdict = _verdict_of(exc, check, name, case, seconds, first)
+        if verdict is None:
+            raise
+        raise verdict from None
     elapsed = time.perf_counter() - start
+    if course.tampered:
+        raise Verdict(CheckResult(
+            check, UNCHECKABLE, f"Python's trace function changed while `{name}` ran (a debugger, or "
+            "`sys.settrace`), so the check cannot vouch for its answer.", case=case.label,
+            hint="The check watches which functions your code calls; a debugger stepping through it, or code "
+                 "that changes `sys.settrace`, switches that off.",
+            next_step="Run the check again without the debugger (or the `sys.settrace` call)."))
     if not same(before, (case.args, case.kwargs)):
         raise Verdict(CheckResult(
             check, INCORRECT, f"`{name}` changed its input tensors in place.", case=case.label,
@@ -95,6 +81,51 @@ def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_patte
             next_step="Remove the in-place writes to the inputs and run the check again."))
     return got, elapsed
 
+
+def _verdict_of(exc: BaseException, check: str, name: str, case: Case, seconds: float, first: bool):
+    """The verdict for what the learner's call raised, or None for what is not the learner's to answer for."""
+    if isinstance(exc, NotImplementedError):
+        if not first:
+            return Verdict(CheckResult(
+                check, INCORRECT, f"`{name}` raised NotImplementedError on this case after passing the earlier ones.",
+                case=case.label, evidence=[f"NotImplementedError: {exc}".strip().rstrip(":")],
+                hint="Some setting of this case (see above) is not handled yet.",
+                next_step="Handle it, re-run the cell, then run this check again."))
+        return Verdict(CheckResult(
+            check, NOT_ATTEMPTED, f"`{name}` still raises NotImplementedError.",
+            next_step=f"Replace `raise NotImplementedError()` in the cell that defines `{name}` with your code, "
+                      "run that cell, then run this check again."))
+    if isinstance(exc, TimeUp):
+        return Verdict(CheckResult(
+            check, UNCHECKABLE, f"`{name}` ran for more than {seconds:g} s and was stopped.",
+            case=case.label,
+            hint="Look for a loop whose condition never becomes false (a `while` loop whose counter is never "
+                 "updated), or loops far larger than the output.",
+            next_step="Interrupting the kernel is not needed; fix the loop and run the check again."))
+    if isinstance(exc, Forbidden) and exc.course:
+        return Verdict(CheckResult(
+            check, INCORRECT, f"`{name}` called `{exc.name}`, the course's own code, which the checks compare "
+            "against.", case=case.label,
+            hint="While a check runs your code, calls into `course_utils` are refused: the course holds the "
+                 "reference answers.  Write the computation yourself.",
+            next_step="Rewrite it without that call.", mistake=None))
+    if isinstance(exc, Forbidden):
+        return Verdict(CheckResult(
+            check, INCORRECT, f"`{name}` called `{exc.name}`, the very function this exercise re-implements.",
+            case=case.label,
+            hint="Build the result from tensor indexing, arithmetic and sums; "
+                 f"`{exc.name}` is what the check compares against.",
+            next_step="Rewrite it without that call."))
+    if isinstance(exc, Exception):  # the learner's code failed: show their line, not ours
+        where = learner_line(exc)
+        evidence = [f"{type(exc).__name__}: {exc}".strip()]
+        if where:
+            evidence.append(where)
+        return Verdict(CheckResult(
+            check, RAISED, f"calling `{name}` raised {type(exc).__name__}.", case=case.label,
+            evidence=evidence,
+            next_step="Fix the line above, re-run the cell that defines it, then run this check again."))
+    return None
 
 
 def finish(result: CheckResult, strict: bool) -> CheckResult:
@@ -156,6 +187,14 @@ def run_cases(check: str, fn, cases: Iterable[Case], *, compare, strict: bool,
             hint=f"Pass the function itself: `check_{check}({check})`, without calling it.",
             next_step=f"Run the cell that defines `{check}` first."), strict)
     cases = list(cases)
+    with handing():   # what the check hands the learner's code (a reference part) it may call during this run
+        return _run_cases(check, fn, cases, compare=compare, strict=strict, forbidden=forbidden,
+                          op_pattern=op_pattern, seconds=seconds, general_hint=general_hint, name=name,
+                          passed_note=passed_note, after=after)
+
+
+def _run_cases(check, fn, cases, *, compare, strict, forbidden, op_pattern, seconds, general_hint, name,
+               passed_note, after) -> CheckResult:
     try:
         for index, case in enumerate(cases):
             got, _ = call_learner(check, fn, case, forbidden=forbidden, op_pattern=op_pattern, seconds=seconds,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, ModelCase, ModelScenario, Verdict,
-                      build_learner_model, call_learner, check_model, generator, matching_mistake)
+                      build_learner_model, call_learner, callback, check_model, generator, matching_mistake)
 from ..messages.unet import M
 from .match_size import reference_match
 from .reference import reference_unet_class
@@ -144,6 +144,7 @@ def _cat_recorder():
     from torch.overrides import TorchFunctionMode
     names = {"cat", "concat", "concatenate"}
 
+    @callback
     class Recorder(TorchFunctionMode):
         def __init__(self):
             super().__init__()
