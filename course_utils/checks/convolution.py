@@ -98,6 +98,8 @@ def _conv2d_true_cases(seed, extended):
             mistakes.append(M.mistake("conv2d_true.flip_ud_only", corr(kernel.flip(0))))
         if kh == kw:
             mistakes.append(M.mistake("conv2d_true.transposed", corr(kernel.T)))
+        else:   # a transposed (kw, kh) kernel shows in the output's shape
+            mistakes.append(M.mistake("conv2d_true.transposed", (h - kw + 1, w - kh + 1)))
         mistakes += [M.mistake("conv2d_true.full_size", (h + kh - 1, w + kw - 1)),
                      M.mistake("conv2d_true.same_size", (h, w)),
                      M.mistake("conv2d_true.off_by_one", (h - kh, w - kw)),
@@ -346,8 +348,8 @@ def _conv_param_count_cases(extended):
         kh, kw = pair(k)
         candidates = [("conv_param_count.no_bias", kh * kw * cin * cout),
                       ("conv_param_count.bias_when_false", kh * kw * cin * cout + cout),
-                      ("conv_param_count.no_input_channels", (kh * kw + 1) * cout),
-                      ("conv_param_count.bias_per_pair", (kh * kw + 1) * cin * cout),
+                      ("conv_param_count.no_input_channels", (kh * kw + bias) * cout),
+                      ("conv_param_count.bias_per_pair", (kh * kw + bias) * cin * cout),
                       ("conv_param_count.one_side_only", (kh * cin + bias) * cout),
                       ("conv_param_count.kh_squared", (kh * kh * cin + bias) * cout)]
         mistakes = [M.mistake(key, value) for key, value in candidates if value != expected]

@@ -223,10 +223,11 @@ def _softmax_cases(seed, extended):
     cases = []
     for label, z, dim in specs:
         expected = torch.softmax(z, dim=dim)
-        other = 0 if dim not in (0,) else -1
         mistakes = [
             M.mistake("softmax.unstable", _naive_softmax(z, dim)),
-            M.mistake("softmax.wrong_dim", torch.softmax(z, dim=other) if z.dim() > 1 else expected),
+            # along each other dimension (a family: none of them is ever the right answer)
+            *[M.mistake("softmax.wrong_dim", torch.softmax(z, dim=other)) for other in range(z.dim())
+              if other != dim % z.dim()],
             M.mistake("softmax.whole_tensor", torch.exp(z - z.max()) / torch.exp(z - z.max()).sum()),
             M.mistake("softmax.log_softmax", torch.log_softmax(z, dim=dim)),
             M.mistake("softmax.global_max", _global_max_softmax(z, dim)),

@@ -102,7 +102,10 @@ def mf_cases(seed, extended):
                       expected=torch.softmax(-unary, dim=0),
                       mistakes=[M.mistake("mean_field_step.zero_weights", torch.softmax(unary, dim=0)),
                                 M.mistake("mean_field_step.zero_weights",
-                                          torch.softmax(-unary.reshape(L, -1), dim=1).reshape(L, h, w))]))
+                                          torch.softmax(-unary.reshape(L, -1), dim=1).reshape(L, h, w))]
+                      + [M.mistake(key, wrong) for key in MF_VARIANTS   # what each mistake gives here too
+                         if not torch.allclose(wrong := mean_field_reference(unary, q, ka, ks, 0.0, 0.0, variant=key),
+                                               torch.softmax(-unary, dim=0), atol=1e-5, rtol=1e-4)]))
     return cases
 
 
