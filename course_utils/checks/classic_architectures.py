@@ -160,7 +160,7 @@ def check_vgg_stack_params(vgg_stack_params, *, strict=False, seed=0, extended=F
     Parameters of three stacked 3×3 convolutions channels → channels, and of
     one 7×7 convolution channels → channels, counted from ``nn.Conv2d``.
     """
-    return run_cases("vgg_stack_params", vgg_stack_params, _vgg_stack_cases(extended), compare=_compare_pair,
+    return run_cases("vgg_stack_params", vgg_stack_params, lambda: _vgg_stack_cases(extended), compare=_compare_pair,
                      strict=strict, general_hint=M("vgg_stack_params.general"))
 
 
@@ -186,7 +186,7 @@ def check_bottleneck_params(bottleneck_params, *, strict=False, seed=0, extended
     reduction c_in → c_mid followed by the k×k convolution c_mid → c_out,
     counted from ``nn.Conv2d``.
     """
-    return run_cases("bottleneck_params", bottleneck_params, _bottleneck_cases(extended), compare=_compare_pair,
+    return run_cases("bottleneck_params", bottleneck_params, lambda: _bottleneck_cases(extended), compare=_compare_pair,
                      strict=strict, general_hint=M("bottleneck_params.general"))
 
 

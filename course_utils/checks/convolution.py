@@ -68,7 +68,7 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
     Compared with ``numpy.convolve(signal, kernel, mode="full")`` on lengths
     where the kernel is shorter, equal and longer than the signal.
     """
-    return run_cases("conv1d_full", conv1d_full, _conv1d_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv1d_full", conv1d_full, lambda: _conv1d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv1d_forbidden(), op_pattern=CONV_OPS,
                      general_hint=M("conv1d_full.general"))
 
@@ -117,7 +117,7 @@ def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> C
     (H - kh + 1, W - kw + 1).  Compared with ``F.conv2d`` applied to the
     flipped kernel.
     """
-    return run_cases("conv2d_true", conv2d_true, _conv2d_true_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv2d_true", conv2d_true, lambda: _conv2d_true_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
                      general_hint=M("conv2d_true.general"))
 
@@ -200,7 +200,7 @@ def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult
     stride, padding, dilation: int or (along H, along W).  Compared with
     ``torch.nn.functional.conv2d``, which the learner's code may not call.
     """
-    return run_cases("conv2d", conv2d, _conv2d_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv2d", conv2d, lambda: _conv2d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=M("conv2d.general"))
 
 
@@ -288,7 +288,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                 next_step="Speed it up and run the check again."))
         return f"Speed on x {shape_of(case.args[0])} with 3×3 filters: {figures}."
 
-    return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv2d_im2col", conv2d_im2col, lambda: _conv2d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=M("conv2d.general"),
                      after=vectorised_and_fast)
 
@@ -329,7 +329,7 @@ def check_conv_output_size(conv_output_size, *, strict=False, seed=0, extended=F
     Compared with the size ``F.conv2d`` really produces (run on the ``meta``
     device, so no memory is used), including cases where the floor matters.
     """
-    return run_cases("conv_output_size", conv_output_size, _conv_output_size_cases(extended),
+    return run_cases("conv_output_size", conv_output_size, lambda: _conv_output_size_cases(extended),
                      compare=compare_int, strict=strict,
                      general_hint=M("conv_output_size.general"))
 
@@ -364,6 +364,6 @@ def check_conv_param_count(conv_param_count, *, strict=False, seed=0, extended=F
     Compared with the number of parameters of the matching ``nn.Conv2d``
     (built on the ``meta`` device); ``kernel_size`` may be an int or (kh, kw).
     """
-    return run_cases("conv_param_count", conv_param_count, _conv_param_count_cases(extended),
+    return run_cases("conv_param_count", conv_param_count, lambda: _conv_param_count_cases(extended),
                      compare=compare_int, strict=strict,
                      general_hint=M("conv_param_count.general"))

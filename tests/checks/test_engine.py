@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
+import warnings
 
 import pytest
 import torch
@@ -214,3 +216,156 @@ def test_forbidden_functions_and_the_time_limit_still_work_under_the_guard(short
             pass
     assert "`F.conv2d`, the very function" in check_conv2d(calls_f_conv2d).summary
     assert "was stopped" in check_conv2d(spins).summary
+
+
+# ==========================================================================
+# The expected answer does not exist while the learner's code runs
+# ==========================================================================
+
+def _steal(args, shape, dtype):
+    """What a learner function that read the engine's source could find while the check runs it: the check's own
+    cases of these arguments (through ``gc`` or on the stack) and any local named ``expected``; returns the first
+    of the right shape and dtype (a tensor), or a plain answer (an int), or None."""
+    from course_utils.checks.engine import Case
+
+    def fits(value):
+        if isinstance(value, torch.Tensor):
+            return shape is not None and tuple(value.shape) == tuple(shape) and value.dtype == dtype
+        return shape is None and isinstance(value, int)
+
+    found = []
+    with warnings.catch_warnings():   # isinstance() reads deprecated torch objects' __class__
+        warnings.simplefilter("ignore")
+        found += [c.expected for c in gc.get_objects() if isinstance(c, Case) and len(c.args) == len(args)
+                  and all(a is b or a == b for a, b in zip(c.args, args) if not isinstance(a, torch.Tensor))
+                  and all(a is b for a, b in zip(c.args, args) if isinstance(a, torch.Tensor))]
+    frame = sys._getframe(1)
+    while frame is not None:
+        for name, value in frame.f_locals.items():
+            if name == "expected":
+                found += list(value) if isinstance(value, (list, tuple)) else [value]
+            elif isinstance(value, Case):
+                found.append(value.expected)
+        frame = frame.f_back
+    return next((value for value in found if fits(value)), None)
+
+
+def conv2d_thief(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Computes only the output's shape, then returns what it finds of that shape."""
+    from course_utils.checks.engine import pair
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    height = (x.shape[2] + 2 * ph - dh * (weight.shape[2] - 1) - 1) // sh + 1
+    width = (x.shape[3] + 2 * pw - dw * (weight.shape[3] - 1) - 1) // sw + 1
+    return _steal((x, weight, bias), (x.shape[0], weight.shape[0], height, width), x.dtype)
+
+
+def conv_output_size_thief(size, kernel_size, stride=1, padding=0, dilation=1):
+    return _steal((size, kernel_size), None, None)
+
+
+def model_thief(*args, **kwargs):
+    """A model whose forward returns what it finds of its output's shape (a correct model gives the shape)."""
+    from checks.registry import SPECS
+    model = SPECS["make_basic_block"].correct[0](*args, **kwargs)
+    forward = model.forward
+
+    def stealing(x):
+        out = forward(x)
+        found = _steal((x,), out.shape, out.dtype)
+        return found if found is not None else torch.zeros_like(out)
+    model.forward = stealing
+    return model
+
+
+@pytest.mark.parametrize("check, thief", [("conv2d", conv2d_thief), ("conv_output_size", conv_output_size_thief),
+                                          ("make_basic_block", model_thief)])
+def test_a_learner_that_searches_for_the_expected_answer_finds_none(check, thief):
+    """Does a learner function that searches the stack and ``gc`` for the check's expected answer (a tensor of
+    the right shape and dtype, or the check's own case) fail, strictly too?"""
+    result = _check(check)(thief)
+    assert not result.passed, result.text()
+    with pytest.raises(CheckFailed):
+        _check(check)(thief, seed=2024, extended=True, strict=True)
+
+
+# ==========================================================================
+# Hints name a mistake only when it explains every case
+# ==========================================================================
+
+def conv_output_size_d_times_k(size, kernel_size, stride=1, padding=0, dilation=1):
+    # the dilated kernel's span taken as d·k, not d·(k − 1) + 1
+    return (size + 2 * padding - dilation * kernel_size) // stride + 1
+
+
+def conv_transpose_output_size_no_dilation_span(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    # dilation multiplies the whole kernel size
+    return (n - 1) * stride - 2 * padding + dilation * kernel_size + output_padding
+
+
+def conv_transpose_output_size_minus_p(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    # padding subtracted once (the known mistake, on every case)
+    return (n - 1) * stride - padding + dilation * (kernel_size - 1) + output_padding + 1
+
+
+def conv_transpose_output_size_op_twice(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    # output_padding added twice: where padding = output_padding it looks like padding subtracted once
+    return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + 2 * output_padding + 1
+
+
+def conv_transpose_output_size_minus_p_no_op(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    # two mistakes at once: padding subtracted once, output_padding forgotten
+    return (n - 1) * stride - padding + dilation * (kernel_size - 1) + 1
+
+
+@pytest.mark.parametrize("check, learner, key", [
+    ("conv_output_size", conv_output_size_d_times_k, None),
+    ("conv_transpose_output_size", conv_transpose_output_size_no_dilation_span, None),
+    ("conv_transpose_output_size", conv_transpose_output_size_op_twice, None),
+    ("conv_transpose_output_size", conv_transpose_output_size_minus_p_no_op, None),
+    ("conv_transpose_output_size", conv_transpose_output_size_minus_p, "conv_transpose_output_size.pads_once"),
+])
+def test_a_hint_names_a_mistake_only_when_it_explains_every_case(check, learner, key):
+    """Is a wrong formula that matches a known mistake on some failing case only (d·k for the dilated span
+    looks like a missing +1 when d = 2; output_padding added twice looks like padding subtracted once where
+    the two are equal) given the general hint, while a known mistake made everywhere is still named?"""
+    result = _check(check)(learner)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake == key, result.text()
+    if key is None:
+        assert result.hint == messages_of(check)(f"{check}.general"), result.text()
+
+
+def messages_of(check):
+    import importlib
+
+    import course_utils.checks as checks
+    notebook = next(nb for nb, names in checks.CHECKS_BY_NOTEBOOK.items() if f"check_{check}" in names)
+    return importlib.import_module(f"course_utils.checks.messages.{checks.registry.NOTEBOOKS[notebook]}").M
+
+
+def make_unet_skip_after_pooling(in_channels, num_classes, depth=4, base_channels=64, batch_norm=True, match=None):
+    """A U-Net that keeps each level's skip after pooling: its output has half the input's size."""
+    import torch.nn.functional as F
+
+    from checks.unet import impls
+
+    class SkipAfterPooling(impls.UNetLists):
+        def forward(self, x):
+            skips = []
+            for block in self.down:
+                x = F.max_pool2d(block(x), 2)
+                skips.append(x)
+            x = self.bottom(x)
+            for i in reversed(range(len(skips))):
+                up = self.match(self.up[i](x), skips[i].shape[-2:])
+                x = self.dec[i](torch.cat([skips[i], up], dim=1))
+            return self.head(x)
+    return SkipAfterPooling(in_channels, num_classes, depth, base_channels, batch_norm, match)
+
+
+def test_a_unet_keeping_its_skips_after_pooling_is_not_told_about_padding():
+    """Is a U-Net whose output has half the input's size (the skips kept after pooling) given the general hint,
+    not the padding and cropping one meant for a few lost rows?"""
+    result = _check("make_unet")(make_unet_skip_after_pooling)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.hint == messages_of("make_unet")("make_unet.general"), result.text()

@@ -83,7 +83,7 @@ def check_max_pool2d(max_pool2d, *, strict=False, seed=0, extended=False) -> Che
     stride=None means stride = kernel_size.  Cases include overlapping 3×3/2
     windows, padding (which must act as -inf) and non-square inputs.
     """
-    return run_cases("max_pool2d", max_pool2d, _pool_cases("max", seed, extended), compare=compare_tensor,
+    return run_cases("max_pool2d", max_pool2d, lambda: _pool_cases("max", seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
                      general_hint=M("max_pool2d.general"))
 
@@ -94,7 +94,7 @@ def check_avg_pool2d(avg_pool2d, *, strict=False, seed=0, extended=False) -> Che
     Same contract as ``max_pool2d``; zero padding counts in the divisor
     (PyTorch's default ``count_include_pad=True``).
     """
-    return run_cases("avg_pool2d", avg_pool2d, _pool_cases("avg", seed, extended), compare=compare_tensor,
+    return run_cases("avg_pool2d", avg_pool2d, lambda: _pool_cases("avg", seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
                      general_hint=M("avg_pool2d.general"))
 
@@ -200,7 +200,7 @@ def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> Che
     running statistics updated with momentum and the unbiased variance) and
     in eval mode (running statistics, unchanged).
     """
-    return run_cases("batch_norm", batch_norm, _bn_cases(seed, extended), compare=_compare_bn, strict=strict,
+    return run_cases("batch_norm", batch_norm, lambda: _bn_cases(seed, extended), compare=_compare_bn, strict=strict,
                      forbidden=[], op_pattern=BATCH_NORM_OPS,
                      general_hint=M("batch_norm.general"))
 
@@ -274,6 +274,6 @@ def check_softmax(softmax, *, strict=False, seed=0, extended=False) -> CheckResu
 
     No softmax function of torch may be called (the check compares with it).
     """
-    return run_cases("softmax", softmax, _softmax_cases(seed, extended), compare=_compare_softmax,
+    return run_cases("softmax", softmax, lambda: _softmax_cases(seed, extended), compare=_compare_softmax,
                      strict=strict, forbidden=[], op_pattern=SOFTMAX_OPS,
                      general_hint=M("softmax.general"))

@@ -83,10 +83,10 @@ def check_make_se_block(make_se_block, *, strict=False, seed=0, extended=False) 
                       M("make_se_block.dense_only"))]
             compare_layers(check, label, mine, ref_layers, hints, M("make_se_block.general"), dense_1x1=True)
             copy_state(ref_layers, mine)
+            got, where = forward(check, model, x, label, False)   # before the reference's answers exist
             with torch.no_grad():
                 expected = reference(x)
                 mistakes = _se_variants(reference, x)
-            got, where = forward(check, model, x, label, False)
             compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes),
                            name=f"{type(model).__name__}.forward", general_hint=M("make_se_block.general"))
         return M("make_se_block.passed")
@@ -156,7 +156,7 @@ def _compare_scaling(check, got, case, *, name, general_hint=None):
 def check_compound_scaling(compound_scaling, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15) -> (depth, width, resolution, flops)``:
     the multipliers α^φ, β^φ, γ^φ and the FLOP factor (α·β²·γ²)^φ of EfficientNet (Tan & Le, 2019)."""
-    return run_cases("compound_scaling", compound_scaling, _scaling_cases(extended), compare=_compare_scaling,
+    return run_cases("compound_scaling", compound_scaling, lambda: _scaling_cases(extended), compare=_compare_scaling,
                      strict=strict, general_hint=M("compound_scaling.general"))
 
 
@@ -224,8 +224,7 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
     dilation, non-square maps and kernels.
     """
     check = "deform_conv_zero_offset"
-    cases = _deform_cases(seed, extended)
-    result = run_cases(check, deform_conv_zero_offset, cases, compare=compare_tensor,
+    result = run_cases(check, deform_conv_zero_offset, lambda: _deform_cases(seed, extended), compare=compare_tensor,
                        strict=False, forbidden=_deform_forbidden(),
                        general_hint=M("deform_conv_zero_offset.general"))
     if result.outcome == INCORRECT and "the very function this exercise re-implements" in result.summary:
@@ -235,7 +234,8 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
     elif result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
         result.hint = M("deform_conv_zero_offset.offset_shape")
         dims = _offset_dims(result.evidence)
-        expected = {case.label: tuple(case.expected.shape[2:]) for case in cases}.get(result.case)
+        expected = {case.label: tuple(case.expected.shape[2:])
+                    for case in _deform_cases(seed, extended)}.get(result.case)
         if dims is not None and expected is not None and dims[0] == expected != dims[1]:
             # the offset is right; deform_conv2d was called with its defaults
             result.hint = M("deform_conv_zero_offset.settings_not_passed")

@@ -214,5 +214,5 @@ def _densenet_channel_cases(extended):
 def check_densenet_channels(densenet_channels, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``densenet_channels(in_channels, num_layers, growth_rate) -> int``: the channels a dense block
     outputs, counted from torchvision's ``_DenseBlock`` on the meta device."""
-    return run_cases("densenet_channels", densenet_channels, _densenet_channel_cases(extended), compare=compare_int,
+    return run_cases("densenet_channels", densenet_channels, lambda: _densenet_channel_cases(extended), compare=compare_int,
                      strict=strict, general_hint=M("densenet_channels.general"))

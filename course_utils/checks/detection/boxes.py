@@ -115,7 +115,7 @@ def check_box_iou(box_iou, *, strict=False, seed=0, extended=False) -> CheckResu
     touching, nested, identical and zero-area boxes; and on an empty input (N = 0; hidden: M = 0).  Two
     zero-area boxes at the same place would give 0 / 0 = NaN in torchvision: no case builds one.
     """
-    return run_cases("box_iou", box_iou, iou_cases(seed, extended), compare=compare_tensor, strict=strict,
+    return run_cases("box_iou", box_iou, lambda: iou_cases(seed, extended), compare=compare_tensor, strict=strict,
                      forbidden=_iou_forbidden(), op_pattern=r"^(generalized_)?box_iou$",
                      general_hint=M("box_iou.general"))
 
@@ -299,5 +299,5 @@ def check_nms(nms, *, strict=False, seed=0, extended=False) -> CheckResult:
     chain (A suppresses B, so C survives), an IoU exactly at the threshold, ties, an empty input (an empty
     int64 tensor); hidden: 120 boxes, one box, identical boxes.
     """
-    return run_cases("nms", nms, nms_cases(seed, extended), compare=_compare_indices, strict=strict,
+    return run_cases("nms", nms, lambda: nms_cases(seed, extended), compare=_compare_indices, strict=strict,
                      forbidden=_nms_forbidden(), op_pattern=r"^(batched_)?nms$", general_hint=M("nms.general"))

@@ -84,7 +84,7 @@ def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, ex
     (N, C·n²) channel-major, and concatenate the levels.  Compared with bins computed explicitly here, on
     sizes that do not divide by n, odd sizes and custom levels; hidden: a map smaller than the finest grid.
     """
-    return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, spp_cases(seed, extended),
+    return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, lambda: spp_cases(seed, extended),
                      compare=compare_tensor, strict=strict, general_hint=M("spatial_pyramid_pool.general"))
 
 
@@ -221,5 +221,5 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),
                  (torchvision.ops, "RoIPool", "torchvision.ops.RoIPool"),
                  (torchvision.ops, "roi_align", "torchvision.ops.roi_align")]
-    return run_cases("roi_pool", roi_pool, roi_cases(seed, extended), compare=compare_tensor, strict=strict,
+    return run_cases("roi_pool", roi_pool, lambda: roi_cases(seed, extended), compare=compare_tensor, strict=strict,
                      forbidden=forbidden, op_pattern=r"^(roi_pool|roi_align)$", general_hint=M("roi_pool.general"))

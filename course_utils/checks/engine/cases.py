@@ -29,6 +29,13 @@ class Case:
     answer on this case.  When the learner's answer matches one of them (by
     shape when the shapes differ from the expected one, else by value) the
     verdict names that mistake.
+
+    No answer may exist while the learner's code runs (it could find it on
+    the stack or through ``gc`` and return it): ``run_cases`` takes the
+    function that builds the cases, keeps their questions, and builds them
+    again for the answers once the learner's code has returned.  A builder
+    that would rather not run twice gives ``expected`` and ``mistakes`` as
+    functions of no arguments instead, called after the learner's code.
     """
 
     label: str

@@ -113,7 +113,7 @@ def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=F
     ``F.conv_transpose2d``, which it is compared with; every convolution
     function is refused while it runs (build it by overlap-add).
     """
-    return run_cases("conv_transpose2d", conv_transpose2d, _transposed_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv_transpose2d", conv_transpose2d, lambda: _transposed_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
                      general_hint=M("conv_transpose2d.general"))
 
@@ -157,5 +157,5 @@ def check_conv_transpose_output_size(conv_transpose_output_size, *, strict=False
 
     Compared with the output size of ``F.conv_transpose2d`` on the meta device.
     """
-    return run_cases("conv_transpose_output_size", conv_transpose_output_size, _transposed_size_cases(extended),
+    return run_cases("conv_transpose_output_size", conv_transpose_output_size, lambda: _transposed_size_cases(extended),
                      compare=compare_int, strict=strict, general_hint=M("conv_transpose_output_size.general"))

@@ -140,5 +140,5 @@ def check_first_layer_grad_norm(first_layer_grad_norm, *, strict=False, seed=0, 
     networks in training and eval mode; each model is passed twice, so stale
     gradients from the first call must not add up.
     """
-    return run_cases("first_layer_grad_norm", first_layer_grad_norm, _grad_cases(seed, extended),
+    return run_cases("first_layer_grad_norm", first_layer_grad_norm, lambda: _grad_cases(seed, extended),
                      compare=_compare_norm, strict=strict, general_hint=M("first_layer_grad_norm.general"))

@@ -101,5 +101,5 @@ def check_resnet18_shapes(resnet18_shapes, *, strict=False, seed=0, extended=Fal
     Compared with the shapes torchvision's resnet18 produces (forward hooks on
     the meta device) for square, non-square and odd image sizes.
     """
-    return run_cases("resnet18_shapes", resnet18_shapes, _shape_cases(extended), compare=_compare_shapes,
+    return run_cases("resnet18_shapes", resnet18_shapes, lambda: _shape_cases(extended), compare=_compare_shapes,
                      strict=strict, general_hint=M("resnet18_shapes.general"))

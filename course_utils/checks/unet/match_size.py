@@ -88,5 +88,5 @@ def check_match_size(match_size, *, strict=False, seed=0, extended=False) -> Che
     ``F.pad(x, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])``.  Compared with an explicit index
     computation on pads and crops of odd and even differences, with ``size`` a tuple or a ``torch.Size``.
     """
-    return run_cases("match_size", match_size, _match_cases(seed, extended), compare=compare_tensor,
+    return run_cases("match_size", match_size, lambda: _match_cases(seed, extended), compare=compare_tensor,
                      strict=strict, general_hint=M("match_size.general"))

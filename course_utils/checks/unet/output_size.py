@@ -63,5 +63,5 @@ def check_unet_output_size(unet_output_size, *, strict=False, seed=0, extended=F
     2 × 2 up-convolutions, skips centre-cropped) run on the meta device: 572 → 388 for depth 4, and
     other sizes and depths, odd pre-pooling sizes included.
     """
-    return run_cases("unet_output_size", unet_output_size, _output_cases(extended), compare=compare_int,
+    return run_cases("unet_output_size", unet_output_size, lambda: _output_cases(extended), compare=compare_int,
                      strict=strict, general_hint=M("unet_output_size.general"))

@@ -126,7 +126,7 @@ def test_wrong_shape_shows_both_shapes(name):
     learner = returning(lambda out: out.unsqueeze(0), correct_of(name))
     result = SPECS[name].check(learner)
     assert result.outcome == INCORRECT, result.text()
-    got = learner.seen[-1]
+    got = learner.seen[0]   # every answer has the wrong shape: the first case fails
     assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
 
 
