@@ -695,27 +695,20 @@ def _close(a, b):
             and a.device == b.device and bool(torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-5)))
 
 
-def _live_objects():
-    with warnings.catch_warnings():   # isinstance() reads deprecated torch objects' __class__
-        warnings.simplefilter("ignore")
-        return [o for o in gc.get_objects() if isinstance(o, (torch.Tensor, engine.Case))]
-
-
 class Watcher:
     """The correct implementation, watching for its own answer among what the check made before each of its
     calls: a tensor equal to the answer it computes (but to none of its inputs or earlier answers), or a case
     of the check's with these arguments and an expected answer.  What existed before the check started (the
-    test modules' own cases) is not the check's."""
+    test modules' own cases) is not the check's: it is frozen out of ``gc.get_objects()`` (``gc.freeze``),
+    which keeps each look to what the check made."""
 
     def __init__(self, name):
         self.name, self.leaks, self.own = name, [], []
-        self.before = _live_objects()
-        self.old = {id(o) for o in self.before}
 
     def watch(self, args, compute):
         with warnings.catch_warnings():   # isinstance() reads deprecated torch objects' __class__
             warnings.simplefilter("ignore")
-            existing = [o for o in gc.get_objects() if id(o) not in self.old]
+            existing = gc.get_objects()   # what was made since the freeze
             tensors = [t for t in existing if isinstance(t, torch.Tensor)]
             cases = [c for c in existing if isinstance(c, engine.Case) and c.expected is not None
                      and len(c.args) == len(args) and all(_same_arg(a, b) for a, b in zip(c.args, args))]
@@ -752,8 +745,13 @@ def test_no_expected_answer_exists_while_the_learner_runs(name):
     implementation, run by the check, looks for a tensor equal to the answer it is computing, and for the
     check's own case of its arguments."""
     watcher = Watcher(name)
-    for kwargs in ({}, {"extended": True, "seed": 7}):
-        result = SPECS[name].check(watcher.learner(), **kwargs)
-        # watching takes time: a check that times the learner finds it slow (after every case passed)
-        assert result.passed or (SPECS[name].timed and "too slow" in result.summary), result.text()
+    gc.collect()
+    gc.freeze()
+    try:
+        for kwargs in ({}, {"extended": True, "seed": 7}):
+            result = SPECS[name].check(watcher.learner(), **kwargs)
+            # watching takes time: a check that times the learner finds it slow (after every case passed)
+            assert result.passed or (SPECS[name].timed and "too slow" in result.summary), result.text()
+    finally:
+        gc.unfreeze()
     assert not watcher.leaks, watcher.leaks[:5]
