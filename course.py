@@ -2,11 +2,14 @@
 """The course's commands.  Needs only Python 3.10+ with venv and pip.
 
     python3 course.py lab     set up .venv (first run only) and open JupyterLab on the course
+                              (--instructor: with nbgrader's instructor tools, e.g. the formgrader)
     python3 course.py test    set up .venv (first run only), lint with ruff, run the whole test suite
     python3 course.py build   regenerate the notebooks from instructor/*.py (instructors)
     python3 course.py bench   print the course's performance figures
     python3 course.py grade NN_name [--workers N]
                               grade submitted/*/NN_name/ in sandboxed, parallel kernels (instructors)
+    python3 course.py release DEST [--repository URL]
+                              write the learner edition into DEST: no solutions, no hidden tests (instructors)
 
 Set-up installs requirements.txt and the course's packages (editable: course_utils, and
 course_grader with its `grading` extra) into the project-local virtual environment `.venv`;
@@ -64,13 +67,19 @@ def ensure_environment() -> Path:
     return python
 
 
+# A learner's JupyterLab reads this Jupyter config folder first (JUPYTER_CONFIG_PATH): it switches off
+# nbgrader's instructor tools, server extensions (jupyter_server_config.d/) and lab plugins
+# (labconfig/page_config.json), in this server only; `lab --instructor` leaves it out.
+LEARNER_JUPYTER_CONFIG = ROOT / "jupyter-config" / "learner"
+
+
 def lab_command(python: Path | str, *args: str) -> list[str]:
     """The JupyterLab command line of `lab`: the course folder, 127.0.0.1 only, a login token.
 
     One definition, used by `lab` and by the browser test and the benchmark, so
     that they start JupyterLab exactly as a learner does (`args` add, for
-    example, `--no-browser` and a port).  Jupyter makes a random token unless
-    one is given.
+    example, `--no-browser` and a port), with the environment of `lab_env`.
+    Jupyter makes a random token unless one is given.
     """
     command = [str(python), "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks", *args]
@@ -79,10 +88,29 @@ def lab_command(python: Path | str, *args: str) -> list[str]:
     return command
 
 
+def lab_env(instructor: bool = False, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of `lab_command`: `env` (default: this process's), in which a learner's lab
+    reads LEARNER_JUPYTER_CONFIG before any other Jupyter config, the user's own included, and an
+    instructor's does not read it at all (not even when started from a learner's lab terminal)."""
+    env = dict(os.environ if env is None else env)
+    paths = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep)
+             if p and Path(p).resolve() != LEARNER_JUPYTER_CONFIG]
+    if not instructor:
+        paths.insert(0, str(LEARNER_JUPYTER_CONFIG))
+    if paths:
+        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
+    else:
+        env.pop("JUPYTER_CONFIG_PATH", None)
+    return env
+
+
 def lab(args: list[str]) -> int:
+    instructor = "--instructor" in args
+    args = [arg for arg in args if arg != "--instructor"]
     python = ensure_environment()
-    print("[course] starting JupyterLab; stop it with Ctrl-C", flush=True)
-    return subprocess.call(lab_command(python, *args), cwd=ROOT)
+    print(f"[course] starting JupyterLab{' with the instructor tools' if instructor else ''}; "
+          "stop it with Ctrl-C", flush=True)
+    return subprocess.call(lab_command(python, *args), cwd=ROOT, env=lab_env(instructor))
 
 
 def test(args: list[str]) -> int:
@@ -131,7 +159,17 @@ def grade(args: list[str]) -> int:
     return subprocess.call([str(python), "-m", "course_grader", *args], cwd=ROOT, env=env)
 
 
-COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade}
+def release(args: list[str]) -> int:
+    python = ensure_environment()
+    # DEST is read from where you are, although the command runs from the repository
+    args = list(args)
+    for i, arg in enumerate(args):
+        if not arg.startswith("-") and (i == 0 or args[i - 1] != "--repository"):
+            args[i] = os.path.abspath(arg)
+    return subprocess.call([str(python), "-m", "course_grader.release", *args], cwd=ROOT)
+
+
+COMMANDS = {"lab": lab, "test": test, "build": build, "bench": bench, "grade": grade, "release": release}
 
 
 def main(argv: list[str]) -> int:

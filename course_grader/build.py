@@ -76,10 +76,11 @@ def progress_cells() -> list:
             nbformat.v4.new_code_cell("from course_utils import progress\n\nprogress.show()", id="progress-show")]
 
 
-def colab_cells(name: str, root: Path = ROOT) -> list:
-    """The badge (markdown) and the Colab set-up (code) cells that open every notebook."""
+def colab_cells(name: str, root: Path = ROOT, *, url: str | None = None) -> list:
+    """The badge (markdown) and the Colab set-up (code) cells that open every notebook (``url``: another
+    repository than the course's own, as a learner edition's)."""
     import nbformat
-    url = repository_url(root)
+    url = url or repository_url(root)
     badge = nbformat.v4.new_markdown_cell(colab_badge(name, url), id="colab-badge")
     setup = nbformat.v4.new_code_cell(COLAB_SETUP.format(url=url, folder=url.rsplit("/", 1)[-1].removesuffix(".git")),
                                       id="colab-setup")

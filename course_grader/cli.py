@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory", type=parse_size, default=0,
                         help="address-space limit of one kernel, e.g. 8G or 6144M (default 6G)")
     parser.add_argument("--regrade", action="store_true", help="grade every submission again")
+    parser.add_argument("--similarity-only", action="store_true",
+                        help="grade nothing: write reports/NAME/similarity.csv and .html and the similar column "
+                             "of grades.csv for the submissions as they are (course_grader/similarity.py)")
     return parser
 
 
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unknown assignment {args.assignment!r}; the course has: {', '.join(available)}", file=sys.stderr)
         return 2
+    if args.similarity_only:   # no sandbox needed: nothing of the students' runs
+        from course_grader.similarity import report_class
+        report_class(course, args.assignment, log=lambda text: print(f"[grade] {text}", flush=True))
+        return 0
     try:
         Grader(course, args.assignment, workers=args.workers, limit=args.limit, timeout=args.timeout,
                memory=args.memory, regrade=args.regrade).run()

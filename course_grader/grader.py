@@ -31,8 +31,10 @@ feedback (``GetGrades`` + the course's ``ScrubFeedback`` + nbconvert's feedback 
 ``autograded/STUDENT/NN_name/.grade.json`` with a hash of the submission, the
 source notebook and this grader.  A submission whose state matches is not graded
 again: a run stopped by Ctrl-C, SIGTERM or a kill resumes where it was.  At the
-end it writes ``grades.csv`` (nbgrader's columns plus ``flag``) and the class
-report ``reports/NN_name/checks.csv`` + ``checks.png`` (``course_grader.report``).
+end it writes ``grades.csv`` (nbgrader's columns plus ``flag`` and ``similar``), the class
+report ``reports/NN_name/checks.csv`` + ``checks.png`` (``course_grader.report``) and the similarity
+report ``reports/NN_name/similarity.csv`` + ``similarity.html`` (``course_grader.similarity``: which
+answers resemble each other, the solution or the course's reference code; it changes no score).
 
 **Sandbox and guarded graded cells.**  Kernels run in bubblewrap
 (``course_grader.sandbox``: no network, only the submission's scratch copy writable, no
@@ -148,6 +150,7 @@ class Grader:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self.log(f"graded {len(todo)} submissions in {time.monotonic() - start:.1f} s")
+        self.similarity()
         self.outputs.export()
         self.report()
         return self.results
@@ -165,6 +168,18 @@ class Grader:
             again = "the same command without --regrade" if self.regrade else "the same command"
             self.log(f"interrupted: finished submissions are saved; run {again} again to resume")
             raise
+
+    def similarity(self) -> None:
+        """reports/NAME/similarity.csv and .html, before grades.csv is written (its ``similar`` column)."""
+        from course_grader import similarity
+        start = time.monotonic()
+        try:
+            matches = similarity.run_similarity(self.course, self.name, self.config, self.dirs)
+            self.log(f"{similarity.summary(self.name, matches)} in {time.monotonic() - start:.1f} s")
+        except Exception as exc:   # the report must never cost the grades; no stale report either
+            for stale in ("similarity.csv", "similarity.html"):
+                (self.course / "reports" / self.name / stale).unlink(missing_ok=True)
+            self.log(f"no similarity report: {type(exc).__name__}: {exc}")
 
     def report(self) -> Path:
         """reports/NAME/checks.csv and checks.png: per graded cell, what the class got right and wrong."""

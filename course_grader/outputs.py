@@ -6,7 +6,7 @@
   the source notebook, the limits and this grader, so that a submission whose state matches is not
   graded again (a stopped run resumes where it was);
 * ``feedback/STUDENT/NAME/NAME.html`` (``course_grader.feedback``);
-* ``grades.csv``: nbgrader's export plus a ``flag`` column.
+* ``grades.csv``: nbgrader's export plus a ``flag`` column and a ``similar`` one (``course_grader.similarity``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from course_grader.feedback import FeedbackWriter
+from course_grader.similarity import mark_grades
 from course_grader.submissions import copy_files, copy_source_data, read_timestamp, timestamp_file
 
 GRADER_VERSION = "course-grade 2"   # bump when a grade could come out differently
@@ -127,7 +128,7 @@ class Outputs:
         return state
 
     def export(self) -> Path:
-        """grades.csv: nbgrader's export plus a ``flag`` column."""
+        """grades.csv: nbgrader's export plus a ``flag`` column, and ``similar`` from the similarity reports."""
         from nbgrader.api import Gradebook
         from nbgrader.plugins.export import CsvExportPlugin
 
@@ -150,5 +151,6 @@ class Outputs:
             writer = csv.DictWriter(handle, fieldnames=fields + ["flag"])
             writer.writeheader()
             writer.writerows(rows)
+        mark_grades(dest, self.course / "reports")
         self.log(f"wrote {dest.relative_to(self.course)}")
         return dest

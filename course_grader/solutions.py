@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import io
+import json
 
 from course_grader.build import ROOT
 
@@ -22,17 +25,28 @@ def solution_cells(name: str) -> dict[str, str]:
     return cells
 
 
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+
+
+@functools.cache
 def load_solutions(name: str) -> dict:
-    """Run an assignment's code cells up to its last solution cell, without graded, widget or plot cells;
-    return the namespace (the instructor's reference functions, for benchmarks)."""
-    import nbformat
-    nb = nbformat.read(ROOT / "source" / name / f"{name}.ipynb", as_version=4)
+    """The namespace of an assignment's solution cells, run in order, each after the imports, functions
+    and classes of the cells before it (the context a solution may use: ``AuxHead`` for the mini
+    GoogLeNet, ``BasicBlock`` for ResNet-18) and nothing else those cells do (the demonstrations that
+    train networks: running notebook 04's cells whole cost over 30 s; this costs reading the notebook).
+    Cached: callers share one namespace, so they must not change it."""
+    # read as JSON: nbformat's validator imports jsonschema's format checkers, 2 s of a test session
+    with open(ROOT / "source" / name / f"{name}.ipynb", encoding="utf-8") as file:
+        cells = json.load(file)["cells"]
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    last = max(i for i, cell in enumerate(code) if cell["metadata"].get("nbgrader", {}).get("solution"))
     namespace: dict = {"__name__": f"solutions_{name}"}
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    last = max(i for i, c in enumerate(code) if c.metadata.get("nbgrader", {}).get("solution"))
     for cell in code[:last + 1]:
-        role = cell.metadata.get("nbgrader", {})
-        if role.get("solution") or cell.source.lstrip().startswith(("import", "from", "def ", "class ")):
-            with contextlib.redirect_stdout(io.StringIO()):  # set-up cells print (e.g. the device)
-                exec(compile(cell.source, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
+        role = cell["metadata"].get("nbgrader", {})
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        tree = ast.parse(source)
+        if not role.get("solution"):
+            tree.body = [node for node in tree.body if isinstance(node, _DEFINITIONS)]
+        with contextlib.redirect_stdout(io.StringIO()):  # set-up cells print (e.g. the device)
+            exec(compile(tree, f"<{name}:{role.get('grade_id', 'cell')}>", "exec"), namespace)
     return namespace

@@ -76,13 +76,12 @@ def mean_field_step(unary, q, k_appearance, k_smooth, w_appearance=4.0, w_smooth
     (N, N) kernel matrices with N = H·W (from :func:`crf_kernels`).  Potts compatibility; the
     self-connection j = i is left out.
     """
-    import torch
-    L = q.shape[0]
-    flat = q.reshape(L, -1)                                                   # (L, N)
+    flat = q.flatten(1)                                                       # (L, N)
     kernel = w_appearance * k_appearance + w_smooth * k_smooth                # (N, N)
     message = flat @ kernel.t() - kernel.diagonal() * flat                    # Σ_{j ≠ i} k(i, j) Q_j(l)
-    pairwise = message.sum(dim=0, keepdim=True) - message                     # Potts: the mass on other labels
-    return torch.softmax(-(unary.reshape(L, -1) + pairwise), dim=0).reshape(q.shape)
+    pairwise = message.sum(dim=0) - message                                   # Potts: the mass on other labels
+    energy = unary.flatten(1) + pairwise                                      # (L, N)
+    return (-energy).softmax(dim=0).view_as(q)
 
 
 def unary_from_probabilities(probabilities, eps=1e-6):

@@ -194,9 +194,9 @@ def receptive_field_growth(layers):
     """Receptive field r and jump j after each layer: r += d·(k − 1)·j, then j *= s."""
     r, j, rows = 1, 1, []
     for layer in layers:
-        k, s = layer[0], layer[1]
-        d = layer[2] if len(layer) > 2 else 1
-        r += d * (k - 1) * j
+        k, s, d = (*layer, 1)[:3]                      # (kernel, stride[, dilation = 1])
+        span = d * (k - 1)                             # how much farther the dilated kernel reaches
+        r += span * j
         j *= s
         rows.append((r, j))
     return rows

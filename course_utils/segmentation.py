@@ -21,12 +21,10 @@ def conv_bn_relu(c_in, c_out):
 def _tent_kernel(channels, factor):
     """Bilinear upsampling weights for ConvTranspose2d(k = 2f − f mod 2, stride f), one channel at a time."""
     import torch
-    k = 2 * factor - factor % 2
-    centre = factor - 1 if k % 2 == 1 else factor - 0.5
-    tent = 1 - (torch.arange(k, dtype=torch.float32) - centre).abs() / factor
-    weight = torch.zeros(channels, channels, k, k)
-    weight[range(channels), range(channels)] = tent[:, None] * tent[None, :]
-    return weight
+    k = 2 * factor - 1 if factor % 2 else 2 * factor
+    offsets = torch.arange(k, dtype=torch.float32) - (k - 1) / 2    # from the centre, f − 1 or f − 0.5
+    tent = 1 - offsets.abs() / factor
+    return torch.eye(channels)[:, :, None, None] * torch.outer(tent, tent)   # (C, C, k, k): channel c to c only
 
 
 def make_upsampler(channels, factor, *, kernel=None):
@@ -223,8 +221,9 @@ def confusion(pred, target, num_classes, ignore_index=255):
     """Confusion matrix m[true, predicted] over all pixels whose target is not ``ignore_index``."""
     import torch
     keep = target != ignore_index
-    pairs = target[keep].long() * num_classes + pred[keep].long()
-    return torch.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+    matrix = torch.zeros(num_classes, num_classes, dtype=torch.long, device=target.device)
+    cells = (target[keep].long(), pred[keep].long())
+    return matrix.index_put_(cells, torch.ones_like(cells[0]), accumulate=True)   # one count per pixel
 
 
 def scores(matrix):
@@ -232,7 +231,8 @@ def scores(matrix):
     import torch
     m = matrix.double()
     tp = m.diagonal()
-    iou = tp / (m.sum(dim=0) + m.sum(dim=1) - tp)
+    fp, fn = m.sum(dim=0) - tp, m.sum(dim=1) - tp      # predicted c wrongly; c predicted as another class
+    iou = tp / (tp + fp + fn)
     return (tp.sum() / m.sum()).item(), torch.nanmean(iou).item(), iou
 
 

@@ -98,7 +98,9 @@ print("commutative:", np.allclose(np.convolve(box, t ** 2), np.convolve(t ** 2, 
 # - returns the full convolution, a 1-D tensor of length $L + K - 1$ with the input's dtype.
 #
 # Loops are fine here. The check compares your result with `numpy.convolve(signal, kernel,
-# mode="full")`, and while your function runs it refuses every ready-made convolution: `np.convolve`,
+# mode="full")` for kernels shorter than, as long as and longer than the signal, a one-sample signal,
+# and float64 inputs (the result must stay float64); the graded cell adds other lengths and seeds.
+# While your function runs the check refuses every ready-made convolution: `np.convolve`,
 # `np.correlate`, `np.polymul`, `np.polynomial.polynomial.polymul`, `F.conv1d`, `torch.conv1d`, and
 # any other torch operation whose name begins with `conv` (such as `torch.conv2d`,
 # `F.conv_transpose1d` or `torch.convolution`).
@@ -121,7 +123,7 @@ def conv1d_full(signal: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 check_conv1d_full(conv1d_full)
 
 # %% tests="conv1d_full_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv1d_full(conv1d_full, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv1d_full(conv1d_full, strict=True, seed=2024, extended=True)
@@ -173,7 +175,9 @@ plt.show()
 # - `image`: (H, W) float tensor; `kernel`: (kh, kw) float tensor, not necessarily square;
 # - returns the true (flipped-kernel) convolution of valid size (H − kh + 1, W − kw + 1), input dtype.
 #
-# The check compares with `F.conv2d` applied to the flipped kernel (you may not call `F.conv2d`).
+# The check compares with `F.conv2d` applied to the flipped kernel (you may not call `F.conv2d`) on
+# non-square images and kernels, kernels one row high or one column wide, a kernel as large as the
+# image, and float64 inputs (the result must stay float64); the graded cell adds other sizes and seeds.
 
 # %% solution="conv2d_true"
 def conv2d_true(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -194,7 +198,7 @@ def conv2d_true(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 check_conv2d_true(conv2d_true)
 
 # %% tests="conv2d_true_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv2d_true(conv2d_true, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d_true(conv2d_true, strict=True, seed=2024, extended=True)
@@ -285,8 +289,9 @@ widgets.explore_convolution(data.load_image("camera", gray=True, size=(7, 7)))
 # $$H_\text{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1 .$$
 #
 # `conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1) -> int` for one
-# spatial axis. The check compares with the size `F.conv2d` really produces, including
-# cases where the floor matters (it runs `F.conv2d` on the `meta` device, which computes shapes only).
+# spatial axis. The check compares with the size `F.conv2d` really produces (it runs `F.conv2d` on the
+# `meta` device, which computes shapes only), with strides, padding and dilation, strides larger than
+# the kernel, and cases where the floor matters; the graded cell adds other sizes.
 
 # %% solution="conv_output_size"
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -300,7 +305,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
 check_conv_output_size(conv_output_size)
 
 # %% tests="conv_output_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_output_size(conv_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_output_size(conv_output_size, strict=True, extended=True)
@@ -314,7 +319,8 @@ check_conv_output_size(conv_output_size, strict=True, extended=True)
 #
 # `conv_param_count(in_channels, out_channels, kernel_size, bias=True) -> int`, where
 # `kernel_size` is an int $k$ (a $k \times k$ kernel) or a pair $(k_h, k_w)$. The check compares
-# with the number of parameters of the matching `nn.Conv2d`.
+# with the number of parameters of the matching `nn.Conv2d`, with and without bias, for int and pair
+# kernels (1 × 1 included); the graded cell adds other sizes.
 
 # %% solution="conv_param_count"
 def conv_param_count(in_channels: int, out_channels: int, kernel_size, bias: bool = True) -> int:
@@ -329,7 +335,7 @@ def conv_param_count(in_channels: int, out_channels: int, kernel_size, bias: boo
 check_conv_param_count(conv_param_count)
 
 # %% tests="conv_param_count_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_param_count(conv_param_count, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_param_count(conv_param_count, strict=True, extended=True)
@@ -359,8 +365,9 @@ print("AlexNet conv1 output:", tuple(alexnet_conv1(torch.zeros(1, 3, 224, 224)).
 # Write it with loops over the output positions; vectorise the sum over channels and kernel
 # taps (e.g. multiply a window by the weights and `sum`, or `torch.einsum`). `F.pad` is
 # allowed; `F.conv2d` is not — the check compares with it, on cases where H ≠ W, C_in ≠ C_out,
-# N > 1, with stride, padding, dilation and non-square kernels. The helper `pair` turns an
-# int into a pair.
+# N > 1, with stride, padding and dilation (also pairs that differ along H and W), non-square and
+# 1 × 1 kernels, one input channel, with a bias and without; the graded cell adds other sizes and
+# seeds. The helper `pair` turns an int into a pair.
 
 # %%
 def pair(value):
@@ -394,7 +401,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 check_conv2d(conv2d)
 
 # %% tests="conv2d_tests" points=4
-# Graded (4 points): the check above, strict, plus hidden cases.
+# Graded (4 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv2d(conv2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d(conv2d, strict=True, seed=2024, extended=True)
@@ -444,13 +451,16 @@ else:
 #
 # ### Exercise 6 — `conv2d_im2col`
 #
-# Same signature, shapes and check cases as `conv2d`, plus two more tests:
-# - **no loop over output positions**: the check counts the torch operations one call runs, on a
-#   16 × 16 and on a 32 × 32 input. A vectorised im2col runs the same few dozen on both; a loop
+# Same signature, shapes and check cases as `conv2d` (the graded cell adds the same other sizes and
+# seeds), plus two more tests:
+# - **no loop over output positions**: the check counts the torch operations one call runs, on an
+#   8 × 8 and on a 16 × 16 input. A vectorised im2col runs the same few dozen on both; a loop
 #   over pixels runs more on the bigger one. (A loop over the $k_h k_w$ kernel taps is fine.)
-# - **speed**: its time on a (8, 16, 32, 32) input with 32 filters of 3 × 3 is shown beside
-#   `F.conv2d`'s (one thread, best of 7) and must stay within 50× of it (a good im2col is within a
-#   few times).
+# - **speed**: its CPU time on a (8, 16, 32, 32) input with 32 filters of 3 × 3 is shown beside
+#   `F.conv2d`'s (one thread, best of up to 7) and must stay within 20× of it. A vectorised im2col
+#   takes 2–9× (the layout below about 6×); one that multiplies without a matrix product, or goes
+#   through NumPy's `einsum`, takes 100× or more. The timing stops after about a second, so a slow
+#   version is told so quickly.
 #
 # No torch convolution and no `F.unfold` may be called; `Tensor.unfold` may.
 
@@ -478,7 +488,8 @@ def conv2d_im2col(x, weight, bias=None, stride=1, padding=0, dilation=1):
 check_conv2d_im2col(conv2d_im2col)
 
 # %% tests="conv2d_im2col_tests" points=3
-# Graded (3 points): the check above (correctness, no per-pixel loop, speed), strict, plus hidden cases.
+# Graded (3 points): the check above (correctness, no per-pixel loop, speed), strict, plus hidden cases:
+# the same kinds of case at other sizes and seeds.
 check_conv2d_im2col(conv2d_im2col, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv2d_im2col(conv2d_im2col, strict=True, seed=2024, extended=True)

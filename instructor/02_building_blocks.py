@@ -64,8 +64,10 @@ print("device:", device)
 # `max_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor`
 # - `x`: (N, C, H, W); `kernel_size`, `stride`, `padding`: int or pair (along H, along W);
 # - returns (N, C, H_out, W_out). The check compares with `F.max_pool2d` (which you may not call)
-#   on non-square inputs, overlapping windows and padding. `F.pad(x, ..., value=...)` and
-#   `Tensor.unfold` are allowed; `pair` below turns an int into a pair.
+#   on non-square inputs, overlapping windows, padding, `stride=None`, a window covering the whole
+#   map, and kernel, stride and padding that differ along H and W; the graded cell adds other sizes
+#   and seeds. `F.pad(x, ..., value=...)` and `Tensor.unfold` are allowed; `pair` below turns an int
+#   into a pair.
 
 # %%
 def pair(value):
@@ -89,7 +91,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 check_max_pool2d(max_pool2d)
 
 # %% tests="max_pool2d_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_max_pool2d(max_pool2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_max_pool2d(max_pool2d, strict=True, seed=2024, extended=True)
@@ -99,7 +101,8 @@ check_max_pool2d(max_pool2d, strict=True, seed=2024, extended=True)
 # ### Exercise 2 — `avg_pool2d`
 #
 # Same signature and shapes as `max_pool2d`; each window's mean, with padded zeros counted in the
-# divisor (every window is divided by $k_h k_w$). Compared with `F.avg_pool2d`.
+# divisor (every window is divided by $k_h k_w$). Compared with `F.avg_pool2d` on the same cases as
+# `max_pool2d` (the graded cell adds the same other sizes and seeds).
 
 # %% solution="avg_pool2d"
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -116,7 +119,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 check_avg_pool2d(avg_pool2d)
 
 # %% tests="avg_pool2d_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_avg_pool2d(avg_pool2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_avg_pool2d(avg_pool2d, strict=True, seed=2024, extended=True)
@@ -351,8 +354,10 @@ plt.show()
 #   in training mode, normalise with the batch statistics and return updated running statistics;
 #   in eval mode, normalise with the running statistics and return them unchanged.
 #
-# The check loads the same numbers into `nn.BatchNorm2d` and compares all three results in both
-# modes (you may not call a torch batch-norm function).
+# The check loads the same numbers into `nn.BatchNorm2d` and compares all three results in training
+# and eval mode, with other momentum and `eps` values, and with channels so quiet (spread 1e-3) that
+# `eps`, and its place inside the square root, change the result; the graded cell adds other sizes and
+# seeds. You may not call a torch batch-norm function.
 
 # %% solution="batch_norm"
 def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
@@ -376,7 +381,7 @@ def batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.
 check_batch_norm(batch_norm)
 
 # %% tests="batch_norm_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_batch_norm(batch_norm, strict=True)
 ### BEGIN HIDDEN TESTS
 check_batch_norm(batch_norm, strict=True, seed=2024, extended=True)
@@ -531,8 +536,9 @@ print("shifted by the max:", torch.exp(z - z.max()) / torch.exp(z - z.max()).sum
 # ### Exercise 4 — `softmax`
 #
 # `softmax(z, dim=-1) -> Tensor`: the softmax of `z` along `dim` (any dimension, any number of
-# dimensions), same shape as `z`. The check compares with `torch.softmax` on logits in the
-# thousands, along different dimensions (you may not call a torch softmax).
+# dimensions), same shape as `z`. The check compares with `torch.softmax` on 1-, 2- and 3-D logits
+# along the first, a middle and the last dimension, logits in the thousands, hugely negative and all
+# equal; the graded cell adds other sizes and seeds (you may not call a torch softmax).
 
 # %% solution="softmax"
 def softmax(z, dim=-1):
@@ -547,7 +553,7 @@ def softmax(z, dim=-1):
 check_softmax(softmax)
 
 # %% tests="softmax_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_softmax(softmax, strict=True)
 ### BEGIN HIDDEN TESTS
 check_softmax(softmax, strict=True, seed=2024, extended=True)
@@ -583,7 +589,8 @@ check_softmax(softmax, strict=True, seed=2024, extended=True)
 # `receptive_field(layers) -> int`, where `layers` lists the stack from the input upwards as
 # `(kernel_size, stride)` or `(kernel_size, stride, dilation)` tuples (convolutions and pooling
 # layers alike). The check does not use the formula: it builds each stack as real convolutions,
-# back-propagates from one output unit and measures which input pixels receive a gradient.
+# back-propagates from one output unit and measures which input pixels receive a gradient — for stacks
+# with strides, dilation (also after a stride), 1 × 1 and even kernels; the graded cell adds other stacks.
 
 # %% solution="receptive_field"
 def receptive_field(layers):
@@ -603,7 +610,7 @@ def receptive_field(layers):
 check_receptive_field(receptive_field)
 
 # %% tests="receptive_field_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_receptive_field(receptive_field, strict=True)
 ### BEGIN HIDDEN TESTS
 check_receptive_field(receptive_field, strict=True, seed=2024, extended=True)
@@ -644,7 +651,9 @@ plt.show()
 # `make_digits_cnn() -> nn.Module`: a fresh, untrained CNN mapping (N, 1, 8, 8) images to (N, 10)
 # class scores (logits — no softmax: `F.cross_entropy` applies it). Requirements: at least one
 # `nn.Conv2d`, at most 500,000 parameters, and after the training below (do not change it) at
-# least **98 % accuracy on the held-out test digits**, measured by the check in eval mode.
+# least **98 % accuracy on the held-out test digits**, measured by the check in eval mode. You design
+# the network, so there is no reference to compare values with: the check runs a fresh model on
+# batches of 5 and of 1 image (the graded cell also 64) and scores the trained one.
 #
 # A design that works: two or three 3 × 3 convolutions with padding 1 (32–64 channels), each
 # followed by `nn.BatchNorm2d` and `nn.ReLU`, a 2 × 2 max pool after the second and the third
@@ -704,7 +713,8 @@ if history is not None:
 check_make_digits_cnn(make_digits_cnn, trained=digits_model)
 
 # %% tests="make_digits_cnn_tests" points=3
-# Graded (3 points): the check above (architecture and trained accuracy), strict, plus hidden cases.
+# Graded (3 points): the check above (architecture and trained accuracy), strict, plus hidden cases:
+# a batch of 64 as well.
 check_make_digits_cnn(make_digits_cnn, strict=True, trained=digits_model)
 ### BEGIN HIDDEN TESTS
 check_make_digits_cnn(make_digits_cnn, strict=True, trained=digits_model, seed=2024, extended=True)

@@ -71,10 +71,13 @@ def count_parameters(model):
 # ### Exercise 1 — `make_alexnet`
 #
 # `make_alexnet(num_classes=1000) -> nn.Module` mapping (N, 3, 224, 224) images to (N, num_classes).
-# The check builds your model and torchvision's on the meta device and compares the output shape,
-# the computation (FLOPs) and the number of parameters (torchvision's: 61,100,840), for 1,000 and
-# 10 classes. A `class AlexNet(nn.Module)` with `features`, `avgpool` and `classifier` parts, like
-# torchvision's, reads best.
+# The check builds your model for 10 classes, copies the (random) weights of torchvision's `alexnet`
+# into it, layer by layer in the order your forward pass runs them, and compares the outputs on
+# 112 × 96 images in eval and in training mode (the same dropout masks for both); then it builds yours
+# with 1,000 classes on the meta device and compares its layers' shapes with torchvision's (61,100,840
+# parameters). The graded cell adds 1,000 and 37 classes on 224 × 224 and 99 × 131 images. A
+# `class AlexNet(nn.Module)` with `features`, `avgpool` and `classifier` parts, like torchvision's,
+# reads best.
 
 # %% solution="make_alexnet"
 class AlexNet(nn.Module):
@@ -116,7 +119,7 @@ def make_alexnet(num_classes=1000):
 check_make_alexnet(make_alexnet)
 
 # %% tests="make_alexnet_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_alexnet(make_alexnet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_alexnet(make_alexnet, strict=True, seed=2024, extended=True)
@@ -164,8 +167,11 @@ print("VGG-16:", vgg16_cfg)
 #
 # ### Exercise 2 — `make_vgg`
 #
-# `make_vgg(cfg, num_classes=1000, batch_norm=False) -> nn.Module`. The check compares output shape,
-# computation and parameter count with torchvision's VGG-11 and VGG-16 (138,357,544 parameters).
+# `make_vgg(cfg, num_classes=1000, batch_norm=False) -> nn.Module`. The check builds VGG-11 with batch
+# norm and 10 classes and VGG-13 without batch norm and 1,000 classes, copies torchvision's weights
+# (and batch-norm statistics) into yours and compares the outputs on 64 × 48 images, in eval and in
+# training mode (VGG-13: eval mode); the graded cell adds VGG-16 (138,357,544 parameters with 1,000
+# classes) with 37 classes.
 
 # %% solution="make_vgg"
 def make_vgg(cfg, num_classes=1000, batch_norm=False):
@@ -195,7 +201,7 @@ def make_vgg(cfg, num_classes=1000, batch_norm=False):
 check_make_vgg(make_vgg)
 
 # %% tests="make_vgg_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_vgg(make_vgg, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_vgg(make_vgg, strict=True, seed=2024, extended=True)
@@ -208,7 +214,8 @@ check_make_vgg(make_vgg, strict=True, seed=2024, extended=True)
 # With C channels in and out, count the parameters of both.
 #
 # `vgg_stack_params(channels, bias=True) -> (three_3x3, one_7x7)`. The check counts the
-# parameters of the corresponding `nn.Conv2d` layers.
+# parameters of the corresponding `nn.Conv2d` layers, for several channel counts with and without
+# bias; the graded cell adds others.
 
 # %% solution="vgg_stack_params"
 def vgg_stack_params(channels, bias=True):
@@ -223,7 +230,7 @@ def vgg_stack_params(channels, bias=True):
 check_vgg_stack_params(vgg_stack_params)
 
 # %% tests="vgg_stack_params_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_vgg_stack_params(vgg_stack_params, strict=True)
 ### BEGIN HIDDEN TESTS
 check_vgg_stack_params(vgg_stack_params, strict=True, extended=True)
@@ -254,7 +261,8 @@ check_vgg_stack_params(vgg_stack_params, strict=True, extended=True)
 #
 # `bottleneck_params(c_in, c_mid, c_out, kernel_size=3) -> (direct, reduced)`: the weights (no
 # biases) of one k × k convolution from c_in to c_out, and of a 1 × 1 convolution c_in → c_mid followed
-# by the k × k convolution c_mid → c_out. The check counts them from `nn.Conv2d`.
+# by the k × k convolution c_mid → c_out. The check counts them from `nn.Conv2d`, for 3 × 3 and 5 × 5
+# kernels; the graded cell adds other channel counts.
 
 # %% solution="bottleneck_params"
 def bottleneck_params(c_in, c_mid, c_out, kernel_size=3):
@@ -269,7 +277,7 @@ def bottleneck_params(c_in, c_mid, c_out, kernel_size=3):
 check_bottleneck_params(bottleneck_params)
 
 # %% tests="bottleneck_params_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_bottleneck_params(bottleneck_params, strict=True)
 ### BEGIN HIDDEN TESTS
 check_bottleneck_params(bottleneck_params, strict=True, extended=True)
@@ -321,10 +329,11 @@ plt.show()
 # ### Exercise 5 — `make_inception`
 #
 # `make_inception(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj) -> nn.Module`. The check
-# runs it on inputs with odd, non-square sizes and compares the output shape, that outputs are
-# non-negative, the parameter count (from the six `nn.Conv2d` of the paper's design), and the branch
-# order `[1×1, 3×3, 5×5, pool]`. (torchvision's GoogLeNet differs: batch norm, and a 3 × 3 where the
-# paper has 5 × 5.)
+# builds yours for inception (3a), (4a) and a small module, copies into it the weights of the paper's
+# module (which it builds from six `nn.Conv2d` and ReLUs), layer by layer in the order your forward
+# pass runs them, and compares the outputs on odd, non-square inputs — so the branch order
+# `[1×1, 3×3, 5×5, pool]` and every ReLU count; the graded cell adds (5b) and a one-channel module on
+# other sizes. (torchvision's GoogLeNet differs: batch norm, and a 3 × 3 where the paper has 5 × 5.)
 
 # %% solution="make_inception"
 class Inception(nn.Module):
@@ -357,7 +366,7 @@ def make_inception(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
 check_make_inception(make_inception)
 
 # %% tests="make_inception_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_inception(make_inception, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_inception(make_inception, strict=True, seed=2024, extended=True)
@@ -379,7 +388,8 @@ check_make_inception(make_inception, strict=True, seed=2024, extended=True)
 # `self.aux1` applied to the output of `block1` and `aux2` is `self.aux2` applied to the output of
 # `block2`; in **eval mode** return `logits` alone, *without running the auxiliary heads*. The
 # check verifies the outputs in both modes, that a loss on each auxiliary head reaches the first
-# layer, and (with forward hooks) that the heads do not run in eval mode.
+# layer, and (with forward hooks) that the heads do not run in eval mode, for 10 and 7 classes; the
+# graded cell adds 4 classes.
 
 # %%
 class AuxHead(nn.Module):
@@ -435,7 +445,7 @@ def make_mini_googlenet(num_classes=10):
 check_make_mini_googlenet(make_mini_googlenet)
 
 # %% tests="make_mini_googlenet_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_mini_googlenet(make_mini_googlenet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_mini_googlenet(make_mini_googlenet, strict=True, seed=2024, extended=True)

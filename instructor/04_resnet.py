@@ -163,7 +163,8 @@ else:
 # - Leave the model as it is: no `model.train()` / `model.eval()`, no optimiser step.
 #
 # The check compares with `torch.autograd.grad` on a copy of the model, for plain and residual networks
-# in training and eval mode, calling your function twice on each model.
+# in training and eval mode, for their first layer and a layer inside them, calling your function twice
+# on each model; the graded cell adds a deeper network and other seeds.
 
 # %% solution="first_layer_grad_norm"
 def first_layer_grad_norm(model, layer, images, labels):
@@ -180,7 +181,7 @@ def first_layer_grad_norm(model, layer, images, labels):
 check_first_layer_grad_norm(first_layer_grad_norm)
 
 # %% tests="first_layer_grad_norm_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_first_layer_grad_norm(first_layer_grad_norm, strict=True)
 ### BEGIN HIDDEN TESTS
 check_first_layer_grad_norm(first_layer_grad_norm, strict=True, seed=2024, extended=True)
@@ -274,9 +275,10 @@ else:
 # and its `BatchNorm2d`, or `None` for an identity shortcut) — so that the `state_dict` keys match and
 # real ResNet weights could load. The stride goes on the first 3 × 3 convolution.
 #
-# The check builds your block for identity and projection cases, loads random weights and batch-norm
-# statistics from torchvision's `BasicBlock` into it, and compares the outputs in eval and training
-# mode on odd, non-square inputs.
+# The check builds your block for an identity shortcut and for projections (for a new stride and
+# channel count, a stride alone, a channel count alone), loads random weights and batch-norm statistics
+# from torchvision's `BasicBlock` into it, and compares the outputs in eval and training mode on odd,
+# non-square inputs; the graded cell adds other sizes and seeds.
 
 # %% solution="make_basic_block"
 class BasicBlock(nn.Module):
@@ -312,7 +314,7 @@ def make_basic_block(in_channels, out_channels, stride=1):
 check_make_basic_block(make_basic_block)
 
 # %% tests="make_basic_block_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_basic_block(make_basic_block, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_basic_block(make_basic_block, strict=True, seed=2024, extended=True)
@@ -383,7 +385,8 @@ for padding in (1, 3):
 # the size with a 3 × 3 convolution of padding 1 (their 1 × 1 projection gives the same size).
 #
 # The check compares with the shapes torchvision's `resnet18` produces (recorded with forward hooks
-# on the meta device) for square, non-square and odd image sizes.
+# on the meta device) for square images, images wider than high and higher than wide, and odd sizes;
+# the graded cell adds other sizes.
 
 # %% solution="resnet18_shapes"
 def resnet18_shapes(height, width):
@@ -407,7 +410,7 @@ def resnet18_shapes(height, width):
 check_resnet18_shapes(resnet18_shapes)
 
 # %% tests="resnet18_shapes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_resnet18_shapes(resnet18_shapes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_resnet18_shapes(resnet18_shapes, strict=True, seed=2024, extended=True)
@@ -425,7 +428,9 @@ check_resnet18_shapes(resnet18_shapes, strict=True, seed=2024, extended=True)
 # course's reference block instead, so this exercise is graded on the stem, the stages and the head
 # alone. It compares the keys and shapes with torchvision's, the output shape of every part for a
 # 224 × 224 image, and then **loads torchvision's (randomly initialised) weights into your model with
-# `strict=True`** and compares the logits with torchvision's.
+# `strict=True`** and compares the logits with torchvision's: for 10 classes in eval and in training
+# mode, and for 1,000 classes in eval mode, on non-square inputs. The graded cell adds other sizes and
+# class counts.
 
 # %% solution="make_resnet18"
 class ResNet18(nn.Module):
@@ -471,7 +476,7 @@ def make_resnet18(num_classes=1000, block=BasicBlock):
 check_make_resnet18(make_resnet18)
 
 # %% tests="make_resnet18_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_resnet18(make_resnet18, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_resnet18(make_resnet18, strict=True, seed=2024, extended=True)

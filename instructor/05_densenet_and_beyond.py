@@ -141,7 +141,7 @@ def make_dense_layer(in_channels, growth_rate, bn_size=4):
 check_make_dense_layer(make_dense_layer)
 
 # %% tests="make_dense_layer_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_dense_layer(make_dense_layer, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_dense_layer(make_dense_layer, strict=True, seed=2024, extended=True)
@@ -193,7 +193,7 @@ def make_dense_block(num_layers, in_channels, growth_rate, make_layer=None):
 check_make_dense_block(make_dense_block)
 
 # %% tests="make_dense_block_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_dense_block(make_dense_block, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_dense_block(make_dense_block, strict=True, seed=2024, extended=True)
@@ -238,7 +238,7 @@ def densenet_channels(in_channels, num_layers, growth_rate):
 check_densenet_channels(densenet_channels)
 
 # %% tests="densenet_channels_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_densenet_channels(densenet_channels, strict=True)
 ### BEGIN HIDDEN TESTS
 check_densenet_channels(densenet_channels, strict=True, seed=2024, extended=True)
@@ -299,7 +299,7 @@ def make_transition(in_channels, out_channels):
 check_make_transition(make_transition)
 
 # %% tests="make_transition_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_transition(make_transition, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_transition(make_transition, strict=True, seed=2024, extended=True)
@@ -371,7 +371,7 @@ def make_densenet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_feature
 check_make_densenet(make_densenet)
 
 # %% tests="make_densenet_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_densenet(make_densenet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_densenet(make_densenet, strict=True, seed=2024, extended=True)
@@ -452,7 +452,7 @@ def make_se_block(channels, reduction=16):
 check_make_se_block(make_se_block)
 
 # %% tests="make_se_block_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_se_block(make_se_block, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_se_block(make_se_block, strict=True, seed=2024, extended=True)
@@ -505,7 +505,7 @@ def compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15):
 check_compound_scaling(compound_scaling)
 
 # %% tests="compound_scaling_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_compound_scaling(compound_scaling, strict=True)
 ### BEGIN HIDDEN TESTS
 check_compound_scaling(compound_scaling, strict=True, seed=2024, extended=True)
@@ -626,7 +626,7 @@ def deform_conv_zero_offset(x, weight, bias=None, stride=1, padding=0, dilation=
 check_deform_conv_zero_offset(deform_conv_zero_offset)
 
 # %% tests="deform_conv_zero_offset_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_deform_conv_zero_offset(deform_conv_zero_offset, strict=True)
 ### BEGIN HIDDEN TESTS
 check_deform_conv_zero_offset(deform_conv_zero_offset, strict=True, seed=2024, extended=True)

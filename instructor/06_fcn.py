@@ -18,7 +18,8 @@
 # 1. turn a trained digit classifier into a fully convolutional network and slide it over a larger
 #    image;
 # 2. implement transposed convolution by overlap-add, and its output size;
-# 3. see where checkerboard artifacts come from, and initialise upsampling bilinearly;
+# 3. count the kernel taps that land on each output pixel, see why that makes checkerboard artifacts,
+#    and initialise upsampling bilinearly;
 # 4. measure segmentations with a confusion matrix, pixel accuracy and mean IoU;
 # 5. train FCN-32s, FCN-16s and FCN-8s on the course's segmentation set and compare them;
 # 6. build hypercolumns: per-pixel features from several layers at once.
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 
 from course_utils import data, plots, train
 from course_utils.checks import (check_bilinear_kernel, check_confusion_matrix, check_conv_transpose2d,
-                                 check_conv_transpose_output_size, check_convolutionalize,
+                                 check_conv_transpose_output_size, check_convolutionalize, check_overlap_counts,
                                  check_segmentation_scores)
 
 device = train.pick_device()  # CUDA when available, else the CPU: chosen once
@@ -95,7 +96,7 @@ def convolutionalize(linear, in_shape):
 check_convolutionalize(convolutionalize)
 
 # %% tests="convolutionalize_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_convolutionalize(convolutionalize, strict=True)
 ### BEGIN HIDDEN TESTS
 check_convolutionalize(convolutionalize, strict=True, seed=2024, extended=True)
@@ -255,7 +256,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 check_conv_transpose2d(conv_transpose2d)
 
 # %% tests="conv_transpose2d_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_transpose2d(conv_transpose2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_transpose2d(conv_transpose2d, strict=True, seed=2024, extended=True)
@@ -279,7 +280,7 @@ def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_paddi
 check_conv_transpose_output_size(conv_transpose_output_size)
 
 # %% tests="conv_transpose_output_size_tests" points=1
-# Graded (1 point): the check above, strict, plus hidden cases.
+# Graded (1 point): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_conv_transpose_output_size(conv_transpose_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_conv_transpose_output_size(conv_transpose_output_size, strict=True, seed=2024, extended=True)
@@ -300,31 +301,100 @@ for n in (7, 8):
 # %% [markdown]
 # ## 3. Checkerboard artifacts, and bilinear initialisation
 #
-# Stamps overlap unevenly when the kernel size is not a multiple of the stride. With k = 3 and s = 2,
-# every other output row and column receives two stamps and the others one — in 2-D the counts
-# multiply, to 1, 2 or 4 per pixel: even a constant input gives a checkered output, and a network has to learn weights that cancel the pattern — often it does
-# not, and its images show a **checkerboard** (Odena, Dumoulin & Olah, *Deconvolution and
-# Checkerboard Artifacts*, Distill 2016). With k = 4 and s = 2 every interior pixel receives the same
-# number of stamps. A third option avoids the problem by construction: **resize, then convolve**
-# (nearest or bilinear upsampling followed by an ordinary convolution).
+# Where do the stamps overlap, and how often? Along one axis, input pixel a puts tap i of the kernel
+# (i = 0 … k − 1) on output position **o = a·s + i − p**. The number of taps that land on o is the number
+# of pairs (a, i) with a·s + i = o + p, 0 ≤ a < n and 0 ≤ i < k. Away from the borders every a is
+# available, so this is the number of taps i ≡ o + p (mod s) among 0 … k − 1: with r = (o + p) mod s,
 #
-# The number of stamps each output pixel receives, for an 8 × 8 input of ones:
+# $$\text{taps}(o) = \left\lceil \frac{k - r}{s} \right\rceil .$$
+#
+# If s divides k this is k/s for every r: every interior position receives the same number of taps. If
+# not, some residues receive one tap more than the others: with k = 3 and s = 2, two taps land on every
+# other position and one on the rest. In 2-D, pixel (o, o′) receives one tap for every pair (row tap,
+# column tap), so the counts **multiply**, to 1, 2 or 4 per pixel. Even a constant input, upsampled with
+# a constant kernel, comes out checkered; a network has to learn weights that cancel the pattern — often
+# it does not, and its images show a **checkerboard** (Odena, Dumoulin & Olah, *Deconvolution and
+# Checkerboard Artifacts*, Distill 2016). With k = 4 and s = 2, two taps land on every interior position
+# along each axis, four per pixel. A third option avoids the problem by construction: **resize, then
+# convolve** — nearest (or bilinear) upsampling followed by an ordinary k × k convolution, in which every
+# interior output pixel is a sum of exactly k² values.
+#
+# ### Exercise 4 — `overlap_counts`
+#
+# `overlap_counts(in_size, kernel_size, stride, padding=0) -> LongTensor (H_out, W_out)`: `in_size` is
+# (H, W); kernel size, stride and padding are ints, the same along both axes. Entry `[o, o′]` counts the
+# (input pixel, kernel tap) pairs of a transposed convolution with these settings that land on output pixel
+# (o, o′), after `padding` has cropped p rows and columns from each border, as in `F.conv_transpose2d`.
+# Work from the index arithmetic above, not from a convolution: allocate the full
+# ((H − 1)·s + k) × ((W − 1)·s + k) map of zeros (`dtype=torch.int64`), add 1 for every tap — a loop over
+# the k × k taps, each adding into a strided slice as in Exercise 2, or one axis at a time and an outer
+# product — then crop p from each border.
+#
+# The check measures the same thing another way: it runs `F.conv_transpose2d` on an input of ones with a
+# kernel of ones (each tap adds 1 where it lands). While your code runs it refuses every convolution
+# function and `F.fold` (which adds up overlapping windows too). Its cases: k = 3, s = 2 (uneven) and
+# k = 4, s = 2 (even), stride 1 and 3, a kernel smaller than its stride (gaps), padding, and H ≠ W.
+
+# %% solution="overlap_counts"
+def overlap_counts(in_size, kernel_size, stride, padding=0):
+    """How many kernel taps of a transposed convolution land on each output pixel: (H_out, W_out), int64."""
+    ### BEGIN SOLUTION
+    h, w = in_size
+    k, s, p = kernel_size, stride, padding
+    full_h, full_w = (h - 1) * s + k, (w - 1) * s + k
+    counts = torch.zeros(full_h, full_w, dtype=torch.int64)
+    for i in range(k):
+        for j in range(k):
+            # tap (i, j) of every input pixel (a, b) lands on (a·s + i, b·s + j) of the full map
+            counts[i:i + (h - 1) * s + 1:s, j:j + (w - 1) * s + 1:s] += 1
+    return counts[p:full_h - p, p:full_w - p]
+    ### END SOLUTION
+
 
 # %%
+check_overlap_counts(overlap_counts)
+
+# %% tests="overlap_counts_tests" points=2
+# Graded (2 points): the check above, strict, plus hidden cases.
+check_overlap_counts(overlap_counts, strict=True)
+### BEGIN HIDDEN TESTS
+check_overlap_counts(overlap_counts, strict=True, seed=2024, extended=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The count maps of the three ways to double an 8 × 8 map: the two transposed convolutions by your
+# `overlap_counts` (by `F.conv_transpose2d` of ones until its check passes), and resize-then-convolve
+# measured by running it on ones. Below each map, the counts along its middle row.
+
+# %%
+# the check's measurement, for the figure until your overlap_counts passes
+def measured_counts(in_size, kernel_size, stride, padding=0):
+    """F.conv_transpose2d of ones with a kernel of ones: the check's measurement."""
+    ones = torch.ones(1, 1, *in_size)
+    return F.conv_transpose2d(ones, torch.ones(1, 1, kernel_size, kernel_size), stride=stride,
+                              padding=padding)[0, 0].long()
+
+
+counter = overlap_counts if check_overlap_counts(overlap_counts) else measured_counts
 ones = torch.ones(1, 1, 8, 8)
-options = {"transposed k=3, s=2": F.conv_transpose2d(ones, torch.ones(1, 1, 3, 3), stride=2, padding=1),
-           "transposed k=4, s=2": F.conv_transpose2d(ones, torch.ones(1, 1, 4, 4), stride=2, padding=1),
+options = {f"transposed k=3, s=2 ({counter.__name__})": counter((8, 8), 3, 2, padding=1),
+           f"transposed k=4, s=2 ({counter.__name__})": counter((8, 8), 4, 2, padding=1),
            "nearest ×2, then 3 × 3 conv": F.conv2d(F.interpolate(ones, scale_factor=2), torch.ones(1, 1, 3, 3),
-                                                   padding=1)}
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-for ax, (title, out) in zip(axes, options.items()):
-    ax.imshow(out[0, 0], cmap="viridis")
-    inner = out[0, 0, 2:-2, 2:-2]
-    ax.set_title(f"{title}\ninterior: {inner.min():g} to {inner.max():g}")
+                                                   padding=1)[0, 0].long()}
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+for ax, (title, counts) in zip(axes, options.items()):
+    ax.imshow(counts, cmap="viridis")
+    inner = counts[2:-2, 2:-2]
+    ax.set_title(f"{title}\ninterior: {inner.min()} to {inner.max()}", fontsize=9)
     ax.axis("off")
+    print(f"{title:>38}, row {counts.shape[0] // 2}: {counts[counts.shape[0] // 2].tolist()}")
 plt.show()
 
 # %% [markdown]
+# With k = 3 and s = 2 the interior alternates 1, 2, 1, 2 along a row (and 2, 4, 2, 4 on the next): the
+# checkerboard, before any learning. With k = 4, s = 2 and with resize-then-convolve the interior is flat;
+# only the borders, which fewer stamps reach, differ.
+#
 # FCN initialises its upsampling layers to **bilinear interpolation**: Long et al. let training refine
 # the intermediate 2× layers and keep the final one fixed (here, all of them are trained).
 # For an upsampling factor f, the kernel has size k = 2f − f mod 2, stride f and padding ⌊f/2⌋; its
@@ -332,7 +402,7 @@ plt.show()
 # c = f − 1 when k is odd and at c = f − 1/2 when k is even. Each channel is upsampled on its own, so
 # the weight of a C → C layer holds the tent on its diagonal (`weight[c, c]`) and zeros elsewhere.
 #
-# ### Exercise 4 — `bilinear_kernel`
+# ### Exercise 5 — `bilinear_kernel`
 #
 # `bilinear_kernel(channels, factor) -> Tensor` of shape (channels, channels, k, k), float32. The check
 # compares with the tent definition above. Below, you will see that a transposed convolution with it
@@ -357,7 +427,7 @@ def bilinear_kernel(channels, factor):
 check_bilinear_kernel(bilinear_kernel)
 
 # %% tests="bilinear_kernel_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_bilinear_kernel(bilinear_kernel, strict=True)
 ### BEGIN HIDDEN TESTS
 check_bilinear_kernel(bilinear_kernel, strict=True, seed=2024, extended=True)
@@ -382,7 +452,7 @@ if check_bilinear_kernel(bilinear_kernel):
                       ["1/4 size", "ConvTranspose2d, bilinear kernel", "F.interpolate(bilinear)"], size=3.3)
     plt.show()
 else:
-    print("Finish Exercise 4 to upsample a photograph with your kernel.")
+    print("Finish Exercise 5 to upsample a photograph with your kernel.")
 
 # %% [markdown]
 # The only differences are at the border, where the transposed convolution sees zeros beyond the
@@ -403,7 +473,7 @@ else:
 # borders, unlabelled regions) with an **ignore label**, 255 by convention (PASCAL VOC); those pixels
 # are left out of the matrix.
 #
-# ### Exercise 5 — `confusion_matrix`
+# ### Exercise 6 — `confusion_matrix`
 #
 # `confusion_matrix(pred, target, num_classes, ignore_index=255) -> LongTensor (num_classes,
 # num_classes)`: `pred` and `target` are integer tensors of the same shape (e.g. (N, H, W)); rows are
@@ -426,20 +496,22 @@ def confusion_matrix(pred, target, num_classes, ignore_index=255):
 check_confusion_matrix(confusion_matrix)
 
 # %% tests="confusion_matrix_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_confusion_matrix(confusion_matrix, strict=True)
 ### BEGIN HIDDEN TESTS
 check_confusion_matrix(confusion_matrix, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 6 — `segmentation_scores`
+# ### Exercise 7 — `segmentation_scores`
 #
 # `segmentation_scores(matrix) -> (pixel_accuracy, mean_iou, iou)`: two floats (Python floats or 0-d
 # tensors) and a float tensor
 # with one IoU per class. A class that appears in neither the truth nor the prediction has
 # TP + FP + FN = 0: its IoU is undefined — make it NaN (0 / 0 in floating point does that) and leave it
-# out of the mean (`torch.nanmean`). The check compares with the definitions, class by class.
+# out of the mean (`torch.nanmean`). A class that no pixel truly has but the model predicts is different:
+# its IoU is 0 / FP = 0, and it counts. The check compares with the definitions, class by class, on
+# confusion matrices with an absent class and with a class that is only predicted.
 
 # %% solution="segmentation_scores"
 def segmentation_scores(matrix):
@@ -457,7 +529,7 @@ def segmentation_scores(matrix):
 check_segmentation_scores(segmentation_scores)
 
 # %% tests="segmentation_scores_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_segmentation_scores(segmentation_scores, strict=True)
 ### BEGIN HIDDEN TESTS
 check_segmentation_scores(segmentation_scores, strict=True, seed=2024, extended=True)
@@ -500,7 +572,7 @@ if check_confusion_matrix(confusion_matrix) and check_segmentation_scores(segmen
     print(f"'background everywhere': pixel accuracy {pixel_accuracy:.1%}, mean IoU {mean_iou:.3f}")
     print("per-class IoU:", {name: round(v, 3) for name, v in zip(classes, iou.tolist())})
 else:
-    print("Finish Exercises 5 and 6 to score a prediction here.")
+    print("Finish Exercises 6 and 7 to score a prediction here.")
 
 # %% [markdown]
 # Most pixels are right, yet three of the four classes are never found: mean IoU says so, pixel
@@ -656,9 +728,10 @@ if results:
 #   fully convolutional network that runs on any image size and outputs a map. The first dense layer
 #   becomes a k × k convolution (7 × 7 in VGG-16), the later ones 1 × 1 — not all 1 × 1.
 # - A transposed convolution stamps its kernel at every input pixel (stride s apart) and adds the
-#   overlaps; its size is (n − 1)·s − 2p + d·(k − 1) + output_padding + 1. Kernels that are not a
-#   multiple of the stride overlap unevenly: checkerboard artifacts. Bilinear initialisation, or
-#   resize-then-convolve, avoids them.
+#   overlaps; its size is (n − 1)·s − 2p + d·(k − 1) + output_padding + 1. Counting the taps from the
+#   index arithmetic (input a, tap i → output a·s + i − p) shows that kernels that are not a multiple of
+#   the stride overlap unevenly — k = 3, s = 2 gives 1, 2 or 4 taps per pixel — the seed of checkerboard
+#   artifacts. Bilinear initialisation, or resize-then-convolve, avoids them.
 # - FCN-32s upsamples the coarsest scores in one jump; FCN-16s and FCN-8s add scores from pool4 and
 #   pool3 and recover the boundaries. Hypercolumns stack features of several layers per pixel; they
 #   began (Hariharan et al., 2015) as per-box pixel classifiers run after a detector — detection first,

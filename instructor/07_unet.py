@@ -120,7 +120,8 @@ print("round trip:", *[f"{round_trip(n, 4):>3}" for n in range(60, 73)])
 # `F.pad(x, [left, right, top, bottom])` does all of this in one call — its list starts with the **last**
 # dimension, and negative padding crops. The check compares with an explicit index computation (output
 # row $i$ reads input row $i - \lfloor d/2 \rfloor$, zero where that row does not exist), on pads and
-# crops by odd and even amounts, both axes at once.
+# crops by odd and even amounts, both axes at once, with `size` a tuple or a `torch.Size`; the graded
+# cell adds other sizes and seeds.
 
 # %% solution="match_size"
 def match_size(x, size):
@@ -135,7 +136,7 @@ def match_size(x, size):
 check_match_size(match_size)
 
 # %% tests="match_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_match_size(match_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_match_size(match_size, strict=True, seed=2024, extended=True)
@@ -203,7 +204,8 @@ def double_conv(in_channels, out_channels, batch_norm=True):
 # level concatenates two different maps of $w_i$ channels; and finally puts the weights of its own
 # reference U-Net into yours (layer by layer, in the order your forward pass runs them) and compares
 # the **outputs value by value**, in eval and in training mode — so a missing ReLU, a batch norm in the
-# wrong place or a softmax on the logits shows even when every shape is right.
+# wrong place or a softmax on the logits shows even when every shape is right. The graded cell adds
+# other configurations and input sizes.
 
 # %% solution="make_unet"
 class UNet(nn.Module):
@@ -246,7 +248,7 @@ def make_unet(in_channels, num_classes, depth=4, base_channels=64, batch_norm=Tr
 check_make_unet(make_unet)
 
 # %% tests="make_unet_tests" points=4
-# Graded (4 points): the check above, strict, plus hidden cases.
+# Graded (4 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_unet(make_unet, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_unet(make_unet, strict=True, seed=2024, extended=True)
@@ -341,7 +343,8 @@ else:
 #
 # Use the size formula of notebook 01, $\lfloor (n + 2p - k)/s \rfloor + 1$, or reason directly; return
 # an `int`. The check compares with a reference unpadded U-Net run on the meta device, for the paper's
-# 572 and for other sizes and depths (odd sizes before a pooling included).
+# 572 and for other sizes and depths (odd sizes before a pooling included); the graded cell adds other
+# sizes and depths.
 
 # %% solution="unet_output_size"
 def unet_output_size(size, depth=4):
@@ -361,7 +364,7 @@ def unet_output_size(size, depth=4):
 check_unet_output_size(unet_output_size)
 
 # %% tests="unet_output_size_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_unet_output_size(unet_output_size, strict=True)
 ### BEGIN HIDDEN TESTS
 check_unet_output_size(unet_output_size, strict=True, seed=2024, extended=True)

@@ -91,9 +91,10 @@ print("device:", device)
 #    inverse `reshape`/`permute`); crop to $H_\text{out} \times W_\text{out}$.
 #
 # The check compares with `F.conv2d(x, weight, bias, padding=padding, dilation=dilation)` on batches with
-# several channels, sizes that are and are not multiples of $d$, padding 0 and "same" padding $d(k-1)/2$, an even
-# kernel and per-axis settings. While your code runs, any convolution (or `F.unfold`) with a dilation other than 1
-# is refused, and so is a kernel larger than k × k; a dense `F.conv2d` is allowed, and must be used.
+# several channels, sizes that are and are not multiples of $d$, padding 0 and "same" padding $d(k-1)/2$, an even,
+# a non-square and a 1 × 1 kernel, and padding and dilation that differ along H and W; the graded cell adds other
+# sizes and seeds. While your code runs, any convolution (or `F.unfold`) with a dilation other than 1 is refused,
+# and so is a kernel larger than k × k; a dense `F.conv2d` is allowed, and must be used.
 
 # %% solution="atrous_conv2d"
 def atrous_conv2d(x, weight, bias=None, padding=0, dilation=1):
@@ -122,7 +123,7 @@ def atrous_conv2d(x, weight, bias=None, padding=0, dilation=1):
 check_atrous_conv2d(atrous_conv2d)
 
 # %% tests="atrous_conv2d_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_atrous_conv2d(atrous_conv2d, strict=True)
 ### BEGIN HIDDEN TESTS
 check_atrous_conv2d(atrous_conv2d, strict=True, seed=2024, extended=True)
@@ -277,10 +278,11 @@ plt.show()
 # - `forward(x)` = the depthwise step, then the pointwise one, nothing in between (batch norm and ReLU come
 #   after the block in the network below).
 #
-# It maps (N, C_in, H, W) to (N, C_out, H_out, W_out). The check builds it for several settings (dilation
-# and stride included) and compares the output shape, the parameter count with the formula
-# $k^2 C_\text{in} + C_\text{in} C_\text{out}$, and the output with an independent composition of two
-# `F.conv2d` calls (depthwise, then 1 × 1) on *your* layers' weights.
+# It maps (N, C_in, H, W) to (N, C_out, H_out, W_out). The check builds yours for several settings —
+# kernels of 1, 3 and 5, with stride, with dilation, with both — loads a reference's random weights into
+# `.depthwise` and `.pointwise` by their state-dict keys (so the parameter count must be
+# $k^2 C_\text{in} + C_\text{in} C_\text{out}$), compares the outputs in eval and in training mode, and
+# checks that the stride sits on the depthwise step; the graded cell adds other settings and sizes.
 
 # %% solution="make_separable_conv"
 class DepthwiseSeparableConv(nn.Module):
@@ -309,7 +311,7 @@ def make_separable_conv(in_channels, out_channels, kernel_size=3, stride=1, dila
 check_make_separable_conv(make_separable_conv)
 
 # %% tests="make_separable_conv_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_separable_conv(make_separable_conv, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_separable_conv(make_separable_conv, strict=True, seed=2024, extended=True)
@@ -394,9 +396,9 @@ for rate in (1, 6, 12, 18, 24, 36, 64):
 #   mode="bilinear", align_corners=False)`, `torch.cat` along the channels, `project`. It maps
 #   (N, in_channels, H, W) to (N, out_channels, H, W).
 #
-# The check builds yours for several settings and checks, in eval mode, the output shape, that the 3 × 3
-# branches' dilations are the given rates, that an image-pooling branch exists, and then loads torchvision's
-# ASPP (random weights and batch-norm statistics) into yours with `strict=True` and compares the outputs.
+# The check builds yours for two settings of channels and rates, loads torchvision's ASPP (random weights and
+# batch-norm statistics) into it with `strict=True`, and compares the outputs in eval mode, and in training mode
+# where the batch holds two images; the graded cell adds other rates and sizes.
 
 # %% solution="make_aspp"
 class ASPP(nn.Module):
@@ -433,7 +435,7 @@ def make_aspp(in_channels, out_channels, rates=(6, 12, 18)):
 check_make_aspp(make_aspp)
 
 # %% tests="make_aspp_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_aspp(make_aspp, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_aspp(make_aspp, strict=True, seed=2024, extended=True)
@@ -588,7 +590,8 @@ if deeplab_result is not None:
 # 3. the energy: unary + that; the new $Q$ is the **softmax of minus the energy over the labels** (dim 0).
 #
 # The check compares with an explicit pair-by-pair computation on small random images, including a known
-# value (with both weights 0 the step must return softmax(−unary)) and five steps in a row.
+# value (with both weights 0 the step must return softmax(−unary)) and five steps in a row; the graded cell
+# adds other sizes and seeds.
 
 # %% solution="mean_field_step"
 def mean_field_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth):
@@ -607,7 +610,7 @@ def mean_field_step(unary, q, k_appearance, k_smooth, w_appearance, w_smooth):
 check_mean_field_step(mean_field_step)
 
 # %% tests="mean_field_step_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_mean_field_step(mean_field_step, strict=True)
 ### BEGIN HIDDEN TESTS
 check_mean_field_step(mean_field_step, strict=True, seed=2024, extended=True)

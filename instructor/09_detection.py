@@ -21,7 +21,8 @@
 # 5. train a tiny region proposal network on the course's shapes and measure its recall and average
 #    precision against boxes known from the masks — a toy, not a detector.
 #
-# Every exercise is compared with torchvision's implementation of the same operation. Exercises work as
+# Every exercise is compared with an independent reference: torchvision's implementation of the same operation,
+# or (spatial pyramid pooling) the paper's bins written out one by one. Exercises work as
 # before: replace `raise NotImplementedError()`, run the cell, run the check. The training demonstration
 # carries no points, and the autograder skips it.
 
@@ -113,7 +114,7 @@ def box_iou(boxes1, boxes2):
 check_box_iou(box_iou)
 
 # %% tests="box_iou_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_box_iou(box_iou, strict=True)
 ### BEGIN HIDDEN TESTS
 check_box_iou(box_iou, strict=True, seed=2024, extended=True)
@@ -199,7 +200,7 @@ def nms(boxes, scores, iou_threshold):
 check_nms(nms)
 
 # %% tests="nms_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_nms(nms, strict=True)
 ### BEGIN HIDDEN TESTS
 check_nms(nms, strict=True, seed=2024, extended=True)
@@ -344,25 +345,43 @@ else:
 # proposal's window of it; it reports detection 24–102 × faster than R-CNN at comparable accuracy (He et al.,
 # ECCV 2014, the conference version; Pascal VOC 2007).
 #
-# **Bins.** The paper builds each level with an ordinary max pool of window $\lceil a/n \rceil$ and
-# stride $\lfloor a/n \rfloor$ on an $a \times a$ map. That gives n bins only for some sizes (and none
-# when $a < n$). The course uses **adaptive pooling's** rule instead, as `F.adaptive_max_pool2d` does:
-# bin $i$ of $n$ covers rows $\lfloor iH/n \rfloor$ to $\lceil (i+1)H/n \rceil - 1$ — always exactly
-# n bins, neighbours overlapping by at most one row. The two rules agree when n divides the size.
+# **Bins: the paper's rule.** The paper builds each level as an ordinary max pool over the a × a map, with
+# window ⌈a/n⌉ and stride ⌊a/n⌋. Write a = q·n + r with 0 ≤ r < n: the window is q + 1 cells (q when r = 0)
+# and the stride q, so neighbouring windows overlap by one cell and the n-th window ends at cell n·q + 1 —
+# when r ≥ 2 the last r − 1 rows are never pooled. A max pool fits ⌊(a − ⌈a/n⌉) / ⌊a/n⌋⌋ + 1 windows: n
+# when r ≤ q, but n + ⌊(r − 1)/q⌋ when r > q (a = 7, n = 4: window 2, stride 1, six windows), and none when
+# a < n (stride 0). So the rule, taken as written, gives an n × n grid only for some sizes. **This exercise
+# follows the paper, and uses only maps whose height and width give exactly n bins at every level**
+# (a ≥ n and a mod n ≤ ⌊a/n⌋); every case of the check does.
+#
+# **Adaptive pooling** (`F.adaptive_max_pool2d`) uses another rule: bin i of n covers cells ⌊i·a/n⌋ to
+# ⌈(i + 1)·a/n⌉ − 1 — always n bins, covering the whole map. The two rules agree when a mod n is 0 or 1, as
+# on the paper's 13 × 13 map with levels 6, 3, 2 and 1; they differ when a mod n ≥ 2: for a = 10 and n = 4
+# the paper's windows start at rows 0, 2, 4, 6 (row 9 is never pooled), adaptive pooling's at 0, 2, 5, 7.
 #
 # ### Exercise 3 — `spatial_pyramid_pool`
 #
 # `spatial_pyramid_pool(features, levels=(1, 2, 4)) -> (N, C·Σn²)`: for each n in `levels`, in that order,
-# max-pool features (N, C, H, W) to n × n bins (adaptive rule), flatten to (N, C·n²) with `.flatten(1)`
-# (channel by channel), and concatenate along dim 1. `F.adaptive_max_pool2d` is allowed. The check
-# compares with bins computed one by one, on sizes that n does not divide, custom levels, and (hidden)
-# a map smaller than the finest grid.
+# max-pool features (N, C, H, W) with the paper's rule along each axis — window ⌈H/n⌉ × ⌈W/n⌉, stride
+# ⌊H/n⌋ × ⌊W/n⌋ (`F.max_pool2d` is allowed, and so are slices) — flatten to (N, C·n²) with `.flatten(1)`
+# (channel by channel), and concatenate along dim 1. You may assume that H and W give exactly n bins at every
+# level. Adaptive pooling (`F.adaptive_max_pool2d`, `nn.AdaptiveMaxPool2d` and their average versions) is
+# refused while your code runs, and every public case has a size where its bins differ from the paper's, so
+# adaptive bins written out by hand fail too. The check compares with the paper's bins sliced out one by one,
+# on H ≠ W, batches and channels > 1 and custom levels; hidden: the paper's 13 × 13 map with levels
+# (6, 3, 2, 1), larger maps.
 
 # %% solution="spatial_pyramid_pool"
 def spatial_pyramid_pool(features, levels=(1, 2, 4)):
-    """Max-pool (N, C, H, W) to an n × n grid for each level and concatenate: (N, C·Σn²)."""
+    """Max-pool (N, C, H, W) to an n × n grid for each level by SPPNet's rule, and concatenate: (N, C·Σn²)."""
     ### BEGIN SOLUTION
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
+    H, W = features.shape[-2:]
+    pooled = []
+    for n in levels:
+        window = (math.ceil(H / n), math.ceil(W / n))
+        stride = (H // n, W // n)
+        pooled.append(F.max_pool2d(features, window, stride).flatten(1))   # (N, C·n²)
+    return torch.cat(pooled, 1)   # (N, C·Σn²)
     ### END SOLUTION
 
 
@@ -370,25 +389,55 @@ def spatial_pyramid_pool(features, levels=(1, 2, 4)):
 check_spatial_pyramid_pool(spatial_pyramid_pool)
 
 # %% tests="spatial_pyramid_pool_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_spatial_pyramid_pool(spatial_pyramid_pool, strict=True)
 ### BEGIN HIDDEN TESTS
 check_spatial_pyramid_pool(spatial_pyramid_pool, strict=True, seed=2024, extended=True)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The same network, inputs of four sizes, one vector length — the formula, and your layer:
+# Where the two rules part: the rows each bin covers, by the paper's rule (every window a max pool fits) and by
+# adaptive pooling.
 
 # %%
-if check_spatial_pyramid_pool(spatial_pyramid_pool):
-    with torch.no_grad():
-        for h, w in [(64, 64), (48, 100), (27, 33), (300, 200)]:
-            fmap = features_net(torch.rand(1, 3, h, w, device=device))
-            vector = spatial_pyramid_pool(fmap.cpu(), levels=(1, 2, 4))
-            print(f"input {h:>3} × {w:<3} → feature map {tuple(fmap.shape[1:])} → vector of {vector.shape[1]:,} "
-                  f"(formula: {fmap.shape[1]} · (1 + 4 + 16) = {fmap.shape[1] * 21:,})")
-else:
-    print("Finish Exercise 3 to pool maps of any size here.")
+def paper_windows(a, n):
+    """How many windows of ⌈a/n⌉ cells, ⌊a/n⌋ apart, fit in a cells (0 when a < n: the stride would be 0)."""
+    return (a - math.ceil(a / n)) // (a // n) + 1 if a >= n else 0
+
+
+for a, n in [(13, 3), (10, 4), (7, 4)]:
+    window, stride, fits = math.ceil(a / n), a // n, paper_windows(a, n)
+    paper = [f"{i * stride}–{i * stride + window - 1}" for i in range(fits)]
+    adaptive = [f"{i * a // n}–{-(-(i + 1) * a // n) - 1}" for i in range(n)]
+    print(f"a = {a:>2}, n = {n}: paper ({fits} windows) {', '.join(paper)};  adaptive {', '.join(adaptive)}")
+
+# %% [markdown]
+# The same network on inputs of four sizes. Where the feature map gives n × n bins at every level, your layer
+# pools it to one vector length, the formula's; where it does not (the 6 × 8 map: 6 rows give 5 windows at
+# level 4), adaptive pooling still does — which is why re-implementations of SPP, and torchvision's models,
+# pool adaptively.
+
+# %%
+pyramid = (1, 2, 4)
+pooled_by_you = check_spatial_pyramid_pool(spatial_pyramid_pool)
+with torch.no_grad():
+    for h, w in [(64, 64), (48, 100), (300, 200), (27, 33)]:
+        fmap = features_net(torch.rand(1, 3, h, w, device=device)).cpu()
+        H, W = fmap.shape[-2:]
+        windows = [tuple(paper_windows(a, n) for a in (H, W)) for n in pyramid]   # (rows, columns) per level
+        where = f"input {h:>3} × {w:<3} → feature map {tuple(fmap.shape[1:])}"
+        if all(size == (n, n) for size, n in zip(windows, pyramid)):
+            if pooled_by_you:
+                vector = spatial_pyramid_pool(fmap, pyramid)
+                print(f"{where} → your vector of {vector.shape[1]:,} (formula: {fmap.shape[1]} · 21 = "
+                      f"{fmap.shape[1] * 21:,})")
+            else:
+                print(f"{where}: n × n bins at every level (finish Exercise 3 to pool it)")
+        else:
+            grids = ", ".join(f"{size} at level {n}" for size, n in zip(windows, pyramid))
+            adaptive = torch.cat([F.adaptive_max_pool2d(fmap, n).flatten(1) for n in pyramid], dim=1)
+            print(f"{where}: the paper's rule gives grids {grids}; adaptive pooling, a vector of "
+                  f"{adaptive.shape[1]:,}")
 
 # %% [markdown]
 # ## 6. Fast R-CNN: RoI pooling and one network trained at once
@@ -460,7 +509,7 @@ def roi_pool(features, rois, output_size, spatial_scale=1.0):
 check_roi_pool(roi_pool)
 
 # %% tests="roi_pool_tests" points=3
-# Graded (3 points): the check above, strict, plus hidden cases.
+# Graded (3 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_roi_pool(roi_pool, strict=True)
 ### BEGIN HIDDEN TESTS
 check_roi_pool(roi_pool, strict=True, seed=2024, extended=True)
@@ -596,7 +645,7 @@ def make_anchors(feature_size, stride, sizes, ratios):
 check_make_anchors(make_anchors)
 
 # %% tests="make_anchors_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_make_anchors(make_anchors, strict=True)
 ### BEGIN HIDDEN TESTS
 check_make_anchors(make_anchors, strict=True, seed=2024, extended=True)
@@ -671,7 +720,7 @@ def encode_boxes(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
 check_encode_boxes(encode_boxes)
 
 # %% tests="encode_boxes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_encode_boxes(encode_boxes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_encode_boxes(encode_boxes, strict=True, seed=2024, extended=True)
@@ -710,7 +759,7 @@ def decode_boxes(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
 check_decode_boxes(decode_boxes)
 
 # %% tests="decode_boxes_tests" points=2
-# Graded (2 points): the check above, strict, plus hidden cases.
+# Graded (2 points): the check above, strict, plus hidden cases: the same kinds of case at other sizes and seeds.
 check_decode_boxes(decode_boxes, strict=True)
 ### BEGIN HIDDEN TESTS
 check_decode_boxes(decode_boxes, strict=True, seed=2024, extended=True)

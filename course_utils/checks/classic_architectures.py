@@ -5,8 +5,10 @@ seeded random weights into the learner's model (paired layer by layer in the
 order the forward pass runs them) and compares the outputs by value, in eval
 and in training mode with the same dropout masks.  The references are
 torchvision's ``alexnet`` and ``vgg*`` and, for the inception module, the
-paper's module built here from ``nn.Conv2d`` and ReLU.  The mini GoogLeNet has
-no canonical reference; its auxiliary heads are checked by probes.  The
+paper's module built here from ``nn.Conv2d`` and ReLU.  The mini GoogLeNet's
+exercise writes ``forward`` only: probes judge the outputs' form and the
+heads' gradients, and the reference is the statement's forward around the
+learner's own layers (``reference_wraps_model``).  The
 parameter-count exercises compare with ``nn.Conv2d`` built on the ``meta``
 device.
 """
@@ -14,8 +16,9 @@ device.
 from __future__ import annotations
 
 from ..train import count_parameters
-from .engine import (INCORRECT, Case, CheckResult, ModelCase, ModelScenario, Verdict, build_learner_model,
-                     call_learner, callback, check_model, compare_int, compare_parts, run_cases)
+from .engine import (EVAL, INCORRECT, TRAIN, Case, CheckResult, ModelCase, ModelScenario, Verdict,
+                     build_learner_model, call_learner, callback, check_model, compare_int, compare_parts, run_cases)
+from .engine.weights import layers_in_forward_order, pair_layers
 from .messages.classic_architectures import M
 
 __all__ = ["check_make_alexnet", "check_make_vgg", "check_vgg_stack_params", "check_bottleneck_params",
@@ -71,12 +74,37 @@ _ALEXNET_PUBLIC = [(10, (2, 3, 112, 96))]
 _ALEXNET_EXTENDED = [(1000, (1, 3, 224, 224)), (37, (2, 3, 99, 131))]
 
 
+def _other_class_count(factory, shape):
+    """A probe after a case's outputs matched: built with another ``num_classes`` (1000, or 10 where the case
+    had 1000) on the meta device, the learner's AlexNet has the weighted layers of torchvision's with that
+    count, by type and shape in forward order.  The class count changes the last layer's shape only, and
+    comparing a second 61 M-parameter model by value would cost a second: so a network that ignores
+    ``num_classes``, or fixes it at the case's value, fails here at no cost."""
+    def probe(scenario, model, reference, case, inputs):
+        import torch
+        import torchvision
+        classes = 10 if case.kwargs["num_classes"] == 1000 else 1000
+        label = f"make_alexnet(num_classes={classes}), on the meta device"
+        mine = build_learner_model(scenario.check, factory, label, first=False, meta=True, num_classes=classes)
+        device = next((p.device for p in mine.parameters()), torch.device("meta"))   # CPU if it cannot use meta
+        with torch.device("meta"):
+            theirs = torchvision.models.alexnet(num_classes=classes)
+        pair_layers(scenario, label,
+                    layers_in_forward_order(scenario.check, mine, (torch.empty(*shape, device=device),),
+                                            learner=True, label=label),
+                    layers_in_forward_order(scenario.check, theirs, (torch.empty(*shape, device="meta"),),
+                                            learner=False),
+                    model=mine, reference=theirs)
+    return probe
+
+
 def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``make_alexnet(num_classes=1000) -> nn.Module`` against torchvision's ``alexnet``.
 
     The learner's model gets the weights of torchvision's model (layer by layer in forward order) and must
-    compute the same outputs on seeded images, in eval and in training mode (same dropout masks).  Public:
-    10 classes on 112×96 images; hidden: also 1000 classes on 224×224 and 37 classes on 99×131.
+    compute the same outputs on seeded images, in eval and in training mode (same dropout masks).  Then, built
+    with 1000 classes on the meta device, its layers must have the shapes of torchvision's.  Public: 10 classes
+    on 112×96 images; hidden: also 1000 classes on 224×224 and 37 classes on 99×131.
     """
     import torch
     import torchvision
@@ -91,7 +119,8 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
         total = count_parameters(torchvision.models.alexnet())
     scenario = ModelScenario("make_alexnet", cases, general_hint=M("make_alexnet.layout"),
                              raised_hint=M("make_alexnet.raised", size="e.g. 112×96"),
-                             passed=M("make_alexnet.passed", total=total), build_on_meta=True)
+                             passed=M("make_alexnet.passed", total=total), build_on_meta=True,
+                             probes=[_other_class_count(make_alexnet, settings[0][1])])
     return check_model(make_alexnet, scenario, strict=strict, seed=seed)
 
 
@@ -99,10 +128,13 @@ def check_make_alexnet(make_alexnet, *, strict=False, seed=0, extended=False) ->
 # VGG: torchvision's configurations, by value
 # --------------------------------------------------------------------------
 
-# (torchvision name, its cfg key, batch_norm, classes).  Each VGG has ~130 M parameters (its dense layers):
-# one public configuration keeps the check near 3 s; batch norm is part of it.
-_VGG_PUBLIC = [("vgg11_bn", "A", True, 1000)]
-_VGG_EXTENDED = [("vgg16", "D", False, 1000), ("vgg13", "B", False, 10)]
+# (torchvision name, its cfg key, batch_norm, classes, modes).  Each VGG has ~130 M parameters (its dense
+# layers), so each case costs about a second; the two public ones differ in every argument (cfg, with and
+# without batch norm, 10 and 1000 classes), so a builder that ignores one of them fails in public.  The
+# second runs in eval mode only: training mode adds nothing there (dropout sits in the classifier, the
+# same in both), and it saves a quarter of the case.
+_VGG_PUBLIC = [("vgg11_bn", "A", True, 10, (EVAL, TRAIN)), ("vgg13", "B", False, 1000, (EVAL,))]
+_VGG_EXTENDED = [("vgg16", "D", False, 37, (EVAL, TRAIN))]
 
 
 def check_make_vgg(make_vgg, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -110,16 +142,18 @@ def check_make_vgg(make_vgg, *, strict=False, seed=0, extended=False) -> CheckRe
 
     ``cfg`` lists output channels of 3×3 convolutions (padding 1) and "M" for 2×2/2 max pooling.  The
     learner's model gets the weights (and batch-norm statistics) of torchvision's model and must compute the
-    same outputs on seeded 64×48 images in eval and training mode.  Public: VGG-11 with batch norm; hidden:
-    also VGG-16, and VGG-13 with 10 classes.
+    same outputs on seeded 64×48 images in eval and training mode.  Public: VGG-11 with batch norm and 10
+    classes (both modes), VGG-13 without batch norm and 1000 classes (eval mode); hidden: also VGG-16 with
+    37 classes.
     """
     from torchvision.models.vgg import cfgs
     settings = _VGG_PUBLIC + (_VGG_EXTENDED if extended else [])
     cases = [ModelCase(f"make_vgg(<{name} cfg>, num_classes={classes}, batch_norm={batch_norm})",
                        _torchvision(name, num_classes=classes), [(2, 3, 64, 48)], args=(list(cfgs[key]),),
-                       kwargs=dict(num_classes=classes, batch_norm=batch_norm))
-             for name, key, batch_norm, classes in settings]
-    names = " and ".join(dict.fromkeys(name for name, *_ in settings))
+                       kwargs=dict(num_classes=classes, batch_norm=batch_norm), modes=modes)
+             for name, key, batch_norm, classes, modes in settings]
+    *others, last = dict.fromkeys(name for name, *_ in settings)
+    names = f"{', '.join(others)} and {last}" if others else last
     scenario = ModelScenario("make_vgg", cases, general_hint=M("make_vgg.layout"),
                              raised_hint=M("make_vgg.raised", size="64×48"), passed=M("make_vgg.passed", names=names),
                              build_on_meta=True)
@@ -271,7 +305,7 @@ def check_make_inception(make_inception, *, strict=False, seed=0, extended=False
 
 
 # --------------------------------------------------------------------------
-# Auxiliary classifiers: training only (no canonical reference: probes)
+# Auxiliary classifiers: training only (probes, then the statement's forward by value)
 # --------------------------------------------------------------------------
 
 def _forward(model, x, label, *, training):
@@ -369,27 +403,77 @@ def _logits_alone_in_eval(model, x, classes, label):
                                   hint=M("make_mini_googlenet.heads_in_eval"), next_step="Skip them in eval mode."))
 
 
+_GOOGLENET_PARTS = ("stem", "block1", "block2", "block3", "aux1", "aux2", "head")
+
+
+def _statement_googlenet(net):
+    """The reference for the exercise, which writes ``forward`` only: the statement's forward — main path
+    stem → block1 → block2 → block3 → head; in training also aux1(block1's output) and aux2(block2's output) —
+    applied to ``net``'s own layers (a copy of the learner's model)."""
+    import torch
+    missing = [name for name in _GOOGLENET_PARTS if not isinstance(getattr(net, name, None), torch.nn.Module)]
+    if missing:
+        raise Verdict(CheckResult("make_mini_googlenet", INCORRECT, "the model lacks layers of the notebook's "
+                                  "network.", evidence=[f"missing: {', '.join(missing)}"],
+                                  hint=M("make_mini_googlenet.layers"),
+                                  next_step="Keep the given __init__ and run the check again."))
+
+    class StatementGoogLeNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.heads = (1, 2)   # the order the auxiliary heads run in (their dropout draws in that order)
+
+        def forward(self, x):
+            h1 = self.net.block1(self.net.stem(x))
+            h2 = self.net.block2(h1)
+            logits = self.net.head(self.net.block3(h2))
+            if not self.training:
+                return logits
+            aux = {index: (self.net.aux1(h1) if index == 1 else self.net.aux2(h2)) for index in self.heads}
+            return logits, aux[1], aux[2]
+
+    return StatementGoogLeNet()
+
+
+def _heads_in_other_order(reference):
+    reference.heads = (2, 1)
+
+
+def _googlenet_probes(classes_list, seed):
+    """The scenario's first step: the outputs' form in each mode, the heads' gradients and their silence in
+    eval, which name these mistakes more precisely than values do."""
+    def probes(scenario, factory):
+        import torch
+        check = "make_mini_googlenet"
+        g = torch.Generator().manual_seed(int(seed))
+        for index, classes in enumerate(classes_list):
+            label = f"make_mini_googlenet(num_classes={classes})"
+            model = build_learner_model(check, factory, label, num_classes=classes, first=index == 0)
+            x = torch.randn(2, 3, 32, 32, generator=g)
+            shape = f"on x of shape {tuple(x.shape)}"
+            _, first_conv = _three_outputs_in_training(model, x, classes, f"{label} in training mode {shape}")
+            _aux_heads_reach_first_layer(model, x, first_conv, f"{label} in training mode {shape}")
+            _logits_alone_in_eval(model, x, classes, f"{label} in eval mode {shape}")
+    return probes
+
+
 def check_make_mini_googlenet(make_mini_googlenet, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``make_mini_googlenet(num_classes=10) -> nn.Module`` with two auxiliary heads.
 
     In training mode the model returns ``(logits, aux1, aux2)``, each
     (N, num_classes), and a loss on an auxiliary head alone sends gradient into
     the first layer; in eval mode it returns the logits alone and does not run
-    the auxiliary heads at all.
+    the auxiliary heads at all.  Public: 10 and 7 classes; hidden: also 4.  Then, by value: the exercise writes
+    ``forward`` only, so the reference is the statement's forward applied to a
+    copy of the model's own layers (stem, block1–3, aux1, aux2, head), with the
+    same seeded weights, in eval and in training mode (same dropout masks).
     """
-    import torch
-    check = "make_mini_googlenet"
-    g = torch.Generator().manual_seed(int(seed))
-
-    def probes():
-        for index, classes in enumerate([10] + ([7] if extended else [])):
-            label = f"make_mini_googlenet(num_classes={classes})"
-            model = build_learner_model(check, make_mini_googlenet, label, num_classes=classes, first=index == 0)
-            x = torch.randn(2, 3, 32, 32, generator=g)
-            shape = f"on x of shape {tuple(x.shape)}"
-            _, first_conv = _three_outputs_in_training(model, x, classes, f"{label} in training mode {shape}")
-            _aux_heads_reach_first_layer(model, x, first_conv, f"{label} in training mode {shape}")
-            _logits_alone_in_eval(model, x, classes, f"{label} in eval mode {shape}")
-        return "Three outputs in training, logits alone in eval; the auxiliary heads feed the first layer."
-
-    return run_cases(check, make_mini_googlenet, [], compare=None, strict=strict, after=probes)
+    classes_list = [10, 7] + ([4] if extended else [])
+    cases = [ModelCase(f"make_mini_googlenet(num_classes={classes})", _statement_googlenet, [(2, 3, 32, 32)],
+                       kwargs=dict(num_classes=classes), equivalents=[_heads_in_other_order])
+             for classes in classes_list]
+    scenario = ModelScenario("make_mini_googlenet", cases, general_hint=M("make_mini_googlenet.values"),
+                             before=[_googlenet_probes(classes_list, seed)], reference_wraps_model=True,
+                             passed=M("make_mini_googlenet.passed"))
+    return check_model(make_mini_googlenet, scenario, strict=strict, seed=seed)

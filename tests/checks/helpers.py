@@ -149,43 +149,25 @@ def assert_names_mistake(check, learner, outcome, field, needle, hidden=False):
     assert not result
 
 
-@functools.cache
-def _solutions(notebook: str) -> dict:
-    from course_grader.solutions import load_solutions
-    return load_solutions(notebook)
-
-
-_REQUESTED: set[str] = set()   # the notebooks whose solutions a test module asked for
-
-
 def solution(notebook: str, name: str):
     """The instructor's own solution of exercise ``name``, taken from the notebook's text source
-    (``course_grader.solutions``), so that no test file carries a copy of a solution.
-
-    The notebook's set-up cells run once, before the first test that may need them (``load_solutions_for``,
-    from ``tests/checks/conftest.py``): they call the course's own code (loading data), which a check
-    refuses while it runs a learner's function."""
-    _REQUESTED.add(notebook)
+    (``checks/instructor.py``), so that no test file carries a copy of a solution.  The notebook's solutions
+    are run now, not at the first call: that call is a learner's, inside a check's time limit."""
+    from checks.instructor import instructor_object
+    function = instructor_object(notebook, name)
 
     def instructor_solution(*args, **kwargs):
-        return _solutions(notebook)[name](*args, **kwargs)
+        return function(*args, **kwargs)
     instructor_solution.__name__ = instructor_solution.__qualname__ = f"{name}_solution"
-    instructor_solution.solution_notebook = notebook
+    instructor_solution.notebook, instructor_solution.exercise = notebook, name   # to find the function itself
     return instructor_solution
 
 
-def load_solutions_for(item) -> None:
-    """Run the set-up cells of the notebooks whose solutions the test ``item`` may call: its own folder's
-    notebook, and those of the checks and solutions among its parameters."""
-    from course_utils.checks import CHECKS_BY_NOTEBOOK
-    from course_utils.checks.registry import NOTEBOOKS
-
-    folders = {module: notebook for notebook, module in NOTEBOOKS.items()}
-    by_check = {name[len("check_"):]: notebook for notebook, names in CHECKS_BY_NOTEBOOK.items() for name in names}
-    wanted = {folders.get(item.path.parent.name)}
-    for value in getattr(getattr(item, "callspec", None), "params", {}).values():
-        wanted.add(getattr(value, "solution_notebook", None))
-        if isinstance(value, str):
-            wanted.add(by_check.get(value))
-    for notebook in sorted(n for n in wanted if n in _REQUESTED):
-        _solutions(notebook)
+def assert_no_new_kind(public, hidden, kinds):
+    """The hidden cases bring no kind of case the public ones lack: ``kinds(spec)`` names the kinds of one
+    case (a stride, padding that differs along H and W, eval mode, ...); each kind of a hidden case must be
+    the kind of some public case too.  Hidden cases add sizes and seeds, never a new kind of mistake."""
+    def all_kinds(specs):
+        return set().union(*(set(kinds(spec)) for spec in specs))
+    missing = all_kinds(hidden) - all_kinds(public)
+    assert not missing, f"kinds of case only the hidden cases have: {sorted(missing)}"

@@ -7,7 +7,9 @@ as it must in an untouched notebook, "Run Selected Cell and All Below" from the 
 for the kernel to go idle and asserts what a learner sees: each check renders its verdict
 ("not attempted"), each graded cell its short failure, plots appear as images, and an
 ipywidgets explorer is a live control whose slider redraws the picture.  One instructor notebook
-(solutions filled in) shows "passed" verdicts.  Screenshots go to ``.artifacts/browser/``.
+(solutions filled in) shows "passed" verdicts.  The learner's JupyterLab shows none of nbgrader's
+instructor tools while its Validate button works, and `python3 course.py lab --instructor` (checked
+over HTTP) has them all.  Screenshots go to ``.artifacts/browser/``.
 
 The test installs what it needs: Debian's ``chromium`` (apt, as root or through ``sudo -n``)
 and the pip package ``playwright`` (in requirements.txt; the browser is never downloaded:
@@ -16,16 +18,19 @@ and the pip package ``playwright`` (in requirements.txt; the browser is never do
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +47,16 @@ INSTRUCTOR = sorted(ROOT.glob("source/[0-9][0-9]_*/[0-9][0-9]_*.ipynb"))[:1]
 # changes it (a slower machine).
 RUN_TIMEOUT = int(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
 CHECK_CELL = re.compile(r"check_\w+\(\w+\)\s*$")
+# nbgrader's instructor tools: lab plugins (ids of nbgrader 0.9) and the pages of its server extensions
+# formgrader, course_list and assignment_list.  A learner's lab has none of them (course.py,
+# LEARNER_JUPYTER_CONFIG) and keeps nbgrader's Validate button; `lab --instructor` has them all.
+INSTRUCTOR_PLUGINS = {f"@jupyter/nbgrader:{name}"
+                      for name in ("menu", "create-assignment", "formgrader", "course-list", "assignment-list")}
+VALIDATE_PLUGIN = "@jupyter/nbgrader:validate-assignment"
+INSTRUCTOR_PAGES = ("/formgrader", "/courses", "/assignments?course_id=cnn-course")
+# Validate is tried on a short copy of a learner notebook (a committed one must not be saved), in an
+# ignored folder under the server's root.
+SCRATCH = ROOT / "build" / "browser-test"
 
 
 def _ensure_playwright() -> None:
@@ -85,9 +100,40 @@ def _api(base: str, token: str, path: str, method: str = "GET"):
     return json.loads(body) if body else None
 
 
+def _status(base: str, token: str, path: str) -> int:
+    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _page_config(base: str, token: str) -> dict:
+    """The page config JupyterLab's /lab page hands the browser (the plugins it leaves out among it)."""
+    request = urllib.request.Request(f"{base}/lab", headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        html = response.read().decode()
+    return json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                                html, re.S).group(1))
+
+
 class Lab:
-    def __init__(self, base: str, token: str, timings: dict):
-        self.base, self.token, self.timings = base, token, timings
+    def __init__(self, base: str, token: str, timings: dict, server: subprocess.Popen | None = None,
+                 log_name: str = ""):
+        self.base, self.token, self.timings, self.server, self.log_name = base, token, timings, server, log_name
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        """Wait until the server answers an authenticated API request."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.server.poll() is None, f"JupyterLab exited; see {self.log_name}"
+            try:
+                _api(self.base, self.token, "/lab/api/settings")
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"JupyterLab did not answer within {timeout} s"
+                time.sleep(0.2)
 
     def url(self, path: Path) -> str:
         # `reset` starts from an empty workspace, so no notebook of an earlier test reopens.
@@ -105,44 +151,30 @@ class Lab:
             _api(self.base, self.token, f"/api/kernels/{kernel['id']}", "DELETE")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab as `python3 course.py lab` starts it, plus a port, a known token and no browser."""
-    ensure_chromium()
-    _ensure_playwright()
-    course = _load_course_module()
-    home = tmp_path_factory.mktemp("jupyter")
+@contextlib.contextmanager
+def _jupyterlab(course, home: Path, log, instructor: bool = False, wait: bool = True):
+    """A JupyterLab started as `python3 course.py lab` (`--instructor`: as `lab --instructor`) starts it, plus
+    a port, a known token and no browser, with its Jupyter config and runtime folders under ``home``; ready
+    (unless not ``wait``: then call its ``wait_ready``); stopped, kernels first, even on failure."""
     _settings(home / "config")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env.pop("COURSE_HEADLESS", None)  # a learner's lab: the explorers are live widgets
     env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                COURSE_PROGRESS_FILE=str(home / "progress.json"), OMP_NUM_THREADS="1")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "jupyterlab.log", "w")
-    committed = {p: p.read_bytes() for p in LEARNER + INSTRUCTOR}
-    start = time.perf_counter()
     server = subprocess.Popen(
         course.lab_command(sys.executable, "--no-browser", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                            f"--IdentityProvider.token={token}"),
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, env=course.lab_env(instructor, env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    timings = {"notebooks": {}}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, f"JupyterLab exited; see {ARTIFACTS / 'jupyterlab.log'}"
-            try:
-                _api(base, token, "/lab/api/settings")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 120 s"
-                time.sleep(0.2)
-        timings["lab_ready_s"] = round(time.perf_counter() - start, 2)
-        yield Lab(base, token, timings)
+        lab = Lab(base, token, {"notebooks": {}}, server, log.name)
+        if wait:
+            lab.wait_ready()
+        yield lab
     finally:
         try:  # kernels first, then the server, politely; then for certain
-            Lab(base, token, timings).shut_down_kernels()
+            Lab(base, token, {}).shut_down_kernels()
             _api(base, token, "/api/shutdown", "POST")
             server.wait(timeout=20)
         except Exception:
@@ -154,7 +186,24 @@ def lab(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
-        log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab as `python3 course.py lab` starts it (a learner's), plus a port, a known token and no browser."""
+    ensure_chromium()
+    _ensure_playwright()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    committed = {p: p.read_bytes() for p in LEARNER + INSTRUCTOR}
+    start = time.perf_counter()
+    timings = {}
+    try:
+        with open(ARTIFACTS / "jupyterlab.log", "w") as log, \
+                _jupyterlab(_load_course_module(), tmp_path_factory.mktemp("jupyter"), log) as lab:
+            timings = lab.timings
+            timings["lab_ready_s"] = round(time.perf_counter() - start, 2)
+            yield lab
+    finally:
         timings["total_s"] = round(time.perf_counter() - start, 1)
         (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=1) + "\n")
         for path, content in committed.items():  # the test must never change a committed notebook
@@ -223,7 +272,8 @@ def _wait_for_idle(page, start: int, deadline: float) -> None:
         }""", arg=start, timeout=max(1, deadline - time.monotonic()) * 1000, polling=250)
 
 
-def _open(page, lab: Lab, path: Path, shots: str) -> None:
+def _open(page, lab: Lab, path: Path, shots: str, idle: bool = True) -> None:
+    """Open the notebook at ``path`` with a kernel; ``idle``: and wait until the kernel is ready."""
     page.goto(lab.url(path))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell")
     # On a busy machine JupyterLab sometimes asks which kernel to start (its kernel list came late):
@@ -236,7 +286,8 @@ def _open(page, lab: Lab, path: Path, shots: str) -> None:
             accept.first.click()
         assert time.monotonic() < deadline, f"no kernel started for {path.name}"
         time.sleep(0.25)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")  # kernel ready
+    if idle:
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")  # kernel ready
     page.screenshot(path=ARTIFACTS / f"{shots}-opened.png")
 
 
@@ -308,6 +359,87 @@ def _explore(page, index: int, shots: str) -> None:
 # --------------------------------------------------------------------------
 # The tests
 # --------------------------------------------------------------------------
+
+def _short_copy(path: Path) -> Path:
+    """A short copy of the learner notebook ``path`` in SCRATCH: its imports, its first exercise and that
+    exercise's graded cell."""
+    notebook = json.loads(path.read_text())
+    cells = notebook["cells"]
+    nbgrader = [i for i, cell in enumerate(cells) if cell["metadata"].get("nbgrader", {}).get("solution")
+                or cell["metadata"].get("nbgrader", {}).get("grade")]
+    exercise, graded = nbgrader[0], next(i for i in nbgrader if cells[i]["metadata"]["nbgrader"].get("grade"))
+    imports = [cell for cell in cells[:exercise]
+               if cell["cell_type"] == "code" and re.search(r"^(import|from) ", "".join(cell["source"]), re.M)]
+    notebook["cells"] = [*imports, cells[exercise], cells[graded]]
+    copy = SCRATCH / path.name
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    copy.write_text(json.dumps(notebook, indent=1))
+    return copy
+
+
+def test_lab_env_reads_the_learner_config_first_and_the_instructor_lab_not_at_all():
+    """Does a learner's lab put the course's learner config before any other Jupyter config, and an instructor's
+    lab drop it, even one started from a learner's lab terminal (which inherits it)?  (No browser, no server.)"""
+    course = _load_course_module()
+    learner, other = str(course.LEARNER_JUPYTER_CONFIG), str(ROOT / "elsewhere")
+    assert course.lab_env(env={})["JUPYTER_CONFIG_PATH"] == learner
+    assert course.lab_env(env={"JUPYTER_CONFIG_PATH": other})["JUPYTER_CONFIG_PATH"] == os.pathsep.join([learner, other])
+    inherited = {"JUPYTER_CONFIG_PATH": os.pathsep.join([learner, other])}
+    assert course.lab_env(env=inherited)["JUPYTER_CONFIG_PATH"] == os.pathsep.join([learner, other])
+    assert course.lab_env(True, env=inherited)["JUPYTER_CONFIG_PATH"] == other
+    assert "JUPYTER_CONFIG_PATH" not in course.lab_env(True, env={"JUPYTER_CONFIG_PATH": learner})
+    plugins = json.loads((course.LEARNER_JUPYTER_CONFIG / "labconfig" / "page_config.json").read_text())
+    assert {name for name, off in plugins["disabledExtensions"].items() if off} == INSTRUCTOR_PLUGINS
+
+
+def test_learner_lab_shows_learner_tools_only_and_instructor_lab_all(page, lab, tmp_path):
+    """Does a learner's JupyterLab leave out nbgrader's instructor tools (no Create Assignment panel, no Nbgrader
+    menu, no formgrader, course list or assignment list, neither as plugins nor as server pages), while nbgrader's
+    Validate button validates a learner notebook and shows its failing graded cell?  And does
+    `python3 course.py lab --instructor` keep them all?  (The instructor's lab is checked over HTTP, in the
+    page config that the learner's browser obeys, as seen here: a second browser session would cost far more.
+    It starts, is checked and stops while the learner's lab works.)"""
+    start = time.perf_counter()
+    path = _short_copy(LEARNER[0])
+    try:
+        with open(ARTIFACTS / "jupyterlab-instructor.log", "w") as log, \
+                _jupyterlab(_load_course_module(), tmp_path, log, instructor=True, wait=False) as instructor:
+            disabled = set(_page_config(lab.base, lab.token)["disabledExtensions"])
+            assert INSTRUCTOR_PLUGINS <= disabled and VALIDATE_PLUGIN not in disabled, sorted(disabled)
+            for url in INSTRUCTOR_PAGES:
+                assert _status(lab.base, lab.token, url) == 404, f"a learner's lab serves {url}"
+            activated = []  # nbgrader's plugins log their activation (console.debug), in two wordings
+            page.on("console", lambda message: activated.extend(name.replace("_", "-") for name in re.findall(
+                r'[Ee]xtension "?([\w-]+)"? (?:is )?activated', message.text)))
+            _open(page, lab, path, "learner-tools", idle=False)  # Validate runs its own kernel
+            validate = page.locator(".jp-NotebookPanel-toolbar .validate-button")
+            validate.wait_for()
+            assert "Nbgrader" not in page.locator("#jp-menu-panel .lm-MenuBar-item").all_inner_texts()
+            tabs = page.eval_on_selector_all(".jp-SideBar .lm-TabBar-tab",
+                                             "tabs => tabs.map(t => `${t.dataset.id} ${t.title} ${t.innerText}`)")
+            assert not [t for t in tabs if "nbgrader" in t or "Assignment" in t], tabs
+            nbgrader = {plugin.split(":")[1] for plugin in INSTRUCTOR_PLUGINS | {VALIDATE_PLUGIN}}
+            assert nbgrader & set(activated) == {"validate-assignment"}, activated
+            validate.click()  # the learner's server validates while the instructor's lab is checked
+
+            instructor.wait_ready()
+            disabled = set(_page_config(instructor.base, instructor.token)["disabledExtensions"])
+            assert not disabled & (INSTRUCTOR_PLUGINS | {VALIDATE_PLUGIN}), sorted(disabled)
+            for url in INSTRUCTOR_PAGES:
+                assert _status(instructor.base, instructor.token, url) == 200, f"an instructor's lab lacks {url}"
+
+        message = page.locator(".jp-Dialog #validation-message")
+        message.wait_for(timeout=RUN_TIMEOUT * 1000)
+        page.screenshot(path=ARTIFACTS / "learner-tools-validated.png")
+        assert "validation-failed" in message.get_attribute("class"), message.inner_text()
+        assert "The following cell failed" in message.inner_text() and "not attempted" in message.inner_text()
+        page.click(".jp-Dialog .jp-mod-accept")
+    finally:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+        with contextlib.suppress(OSError):  # build/ too, when the test made it
+            SCRATCH.parent.rmdir()
+    lab.timings["learner_and_instructor_tools_s"] = round(time.perf_counter() - start, 1)
+
 
 @pytest.mark.parametrize("path", LEARNER, ids=[p.stem for p in LEARNER])
 def test_learner_notebook_in_jupyterlab(page, lab, path):

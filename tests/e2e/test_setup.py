@@ -67,6 +67,21 @@ def test_binder_post_build_installs_the_course_package():
     assert subprocess.run(["bash", "-n", str(post_build)]).returncode == 0
 
 
+def test_binder_opens_the_course_as_a_learners_lab_does():
+    """Does binder/start (repo2docker runs every Binder session through it) put the learner's Jupyter
+    config folder first, as `python3 course.py lab` does, so Binder shows no instructor tools?"""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    start = ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK), "repo2docker runs start only when it is executable"
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_PATH"} | {"REPO_DIR": str(ROOT)}
+    shown = subprocess.run([str(start), "bash", "-c", 'echo "$JUPYTER_CONFIG_PATH"'], env=env, cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == course.lab_env(env=env)["JUPYTER_CONFIG_PATH"] == str(course.LEARNER_JUPYTER_CONFIG)
+
+
 def _pyproject() -> dict:
     import pytest
     tomllib = pytest.importorskip("tomllib")   # Python 3.11+, as environment.yml pins

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,37 +58,71 @@ def submission(learner, solutions: dict[str, str], *, replace: dict[str, str] | 
     return nb
 
 
-def builds_on_others(solutions: dict[str, str]) -> bool:
-    """Does some exercise's solution name another exercise (``make_unet`` calling ``match_size``)?
-    Then its check must inject the course's reference part, and only the full matrix proves it does."""
-    return any(re.search(rf"\b{re.escape(other)}\b", code)
-               for exercise, code in solutions.items() for other in solutions if other != exercise)
+def depends_on(solutions: dict[str, str]) -> dict[str, set[str]]:
+    """For each exercise, the other exercises its solution names (``make_unet`` calls ``match_size``)."""
+    return {exercise: {other for other in solutions
+                       if other != exercise and re.search(rf"\b{re.escape(other)}\b", code)}
+            for exercise, code in solutions.items()}
 
 
-def class_of(name: str, learner) -> dict:
-    """Every notebook's class: the full solution, the untouched learner version, and submissions
-    with exercises left as they were released (their stubs).
+def undone_sets(solutions: dict[str, str]) -> list[list[str]]:
+    """Groups of exercises to leave undone together, one submission per group.
 
     By the course's convention the graded cell ``<id>_tests`` grades the exercise ``<id>`` and
-    nothing else: an unfinished exercise costs its own points only.  Where exercises build on
-    each other (``builds_on_others``), that is what could break, so the class holds the full
-    matrix: one submission per exercise with only that one undone.  Elsewhere two complementary
-    submissions (every other exercise undone, then the rest) prove the same for every exercise at
-    a fraction of the grading time: a graded cell that leaned on a neighbouring exercise would
-    lose points in one of them."""
+    nothing else: an unfinished exercise costs its own points only.  Two exercises may share a
+    group unless they are neighbours (a graded cell that leaned on the exercise above or below it
+    would then lose points) or one builds on the other (``make_unet`` on ``match_size``: its
+    graded cell must put the course's reference part in, and only a submission with the part
+    undone and ``make_unet`` done proves it does).  Greedy colouring of that graph: two or three
+    groups prove for every exercise what one submission per exercise would, at a fraction of
+    the grading time."""
+    exercises = list(solutions)
+    needs = depends_on(solutions)
+    apart = {e: set(needs[e]) for e in exercises}
+    for e, uses in needs.items():
+        for other in uses:
+            apart[other].add(e)
+    for a, b in zip(exercises, exercises[1:]):
+        apart[a].add(b)
+        apart[b].add(a)
+    groups: list[list[str]] = []
+    for exercise in exercises:
+        group = next((g for g in groups if not apart[exercise] & set(g)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(exercise)
+    return groups
+
+
+def class_of(name: str, learner, *, wrong: tuple[str, str] | None = None) -> dict:
+    """Every notebook's class: the full solution, the untouched learner version, and one submission
+    per group of ``undone_sets``, with those exercises left as they were released (their stubs).
+
+    ``wrong`` is ``(exercise, code)``: that exercise, wrong but running, goes into a submission
+    whose group leaves it done, and costs its own points there too (one submission fewer to grade
+    than a separate partly wrong one).  Such a submission's name ends in ``__wrong_<exercise>``."""
     solutions, worth = solution_cells(name), points(name)
     total = sum(worth.values())
     released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
                 if c.metadata.get("nbgrader", {}).get("solution")}
     students = {"full": (submission(learner, solutions), total), "untouched": (learner, 0)}
-    exercises = list(solutions)
-    undone_sets = ([[exercise] for exercise in exercises] if builds_on_others(solutions)
-                   else [exercises[0::2], exercises[1::2]])
-    for undone in undone_sets:
-        students["without_" + "_and_".join(undone)] = (
-            submission(learner, solutions, replace={exercise: released[exercise] for exercise in undone}),
-            total - sum(worth[f"{exercise}_tests"] for exercise in undone))
+    for undone in undone_sets(solutions):
+        replace = {exercise: released[exercise] for exercise in undone}
+        score = total - sum(worth[f"{exercise}_tests"] for exercise in undone)
+        student = "without_" + "_and_".join(undone)
+        if wrong is not None and wrong[0] not in undone:
+            replace[wrong[0]] = wrong[1]
+            score -= worth[f"{wrong[0]}_tests"]
+            student += f"__wrong_{wrong[0]}"
+            wrong = None
+        students[student] = (submission(learner, solutions, replace=replace), score)
     return students
+
+
+def without(students: dict, exercise: str):
+    """The class's submission that leaves ``exercise`` undone (and maybe others)."""
+    return next(value for student, value in students.items()
+                if student.startswith("without_") and exercise in student.split("__")[0][len("without_"):].split("_and_"))
 
 
 def grade_command(course: Path, name: str, *extra: str) -> list[str]:
@@ -102,3 +137,36 @@ def grade_env() -> dict:
     env["COURSE_CHECK_TIME_LIMIT"] = "3"
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return env
+
+
+def released_course(tmp_path_factory, name: str, config: str | None = None) -> Path:
+    """A scratch course with ``name`` released and in its gradebook, ready for ``submitted/``.
+
+    ``nbgrader generate_assignment "*"`` releases every notebook once per test session (a file lock
+    lets the first test worker do it while the others wait); each caller gets a copy holding only
+    its own assignment, so that notebooks are graded side by side without sharing a gradebook.
+    One release of nine notebooks costs about what two single releases cost (nbgrader's start-up)."""
+    from filelock import FileLock   # torch's own dependency
+    from nbgrader.api import Gradebook
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    template = shared / "released-course"
+    with FileLock(str(shared / "released-course.lock")):
+        if not (template / ".released").exists():
+            shutil.rmtree(template, ignore_errors=True)
+            template.mkdir()
+            shutil.copy(ROOT / "nbgrader_config.py", template / "nbgrader_config.py")
+            shutil.copytree(ROOT / "source", template / "source")
+            release = nbgrader(template, "generate_assignment", "*", "--force")
+            assert release.returncode == 0, release.stdout[-3000:] + release.stderr[-3000:]
+            (template / ".released").touch()
+    course = tmp_path_factory.mktemp(f"course-{name}")
+    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text() + (config or ""))
+    for folder in ("source", "notebooks"):
+        shutil.copytree(template / folder / name, course / folder / name)
+    shutil.copy(template / "gradebook.db", course / "gradebook.db")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in [a.name for a in gb.assignments if a.name != name]:
+            gb.remove_assignment(assignment)
+    return course

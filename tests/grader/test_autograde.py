@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission
+from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission, without
 
 from course_grader.build import ROOT
 from course_grader.solutions import solution_cells
@@ -59,7 +59,7 @@ def _catalogue(course: Path, learner) -> dict:
         return submission(learner, solutions, replace={"conv2d": flipped + "\n" + patch})
 
     honest = {"full": class_of(NAME, learner)["full"], "untouched": (learner, 0),
-              "without_conv2d": class_of(NAME, learner)["without_conv2d"],
+              "without_conv2d": without(class_of(NAME, learner), "conv2d"),
               "carol_partly_wrong": (submission(learner, solutions, replace={"conv2d": flipped}), wrong_conv2d)}
     students = {key: (nb, score, set()) for key, (nb, score) in honest.items()}
     loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)

@@ -2,8 +2,8 @@
 
 Every notebook is released with the repository's own ``nbgrader_config.py`` in a scratch
 course folder and graded for a class made of the full solution, the untouched learner version,
-submissions with exercises left undone (``grading_helpers.class_of``) and one partly wrong
-submission.  Notebook 01 goes through plain nbgrader's own commands (``generate_assignment``,
+submissions with groups of exercises left undone (``grading_helpers.class_of``), one of which also
+holds a wrong exercise.  Notebook 01 goes through plain nbgrader's own commands (``generate_assignment``,
 ``autograde``, ``export``, ``generate_feedback``: the course stays compatible with them), with
 a catalogue of wrong, raising, looping, edited and deleted-graded-cell submissions.  Every
 other notebook goes through ``python3 course.py grade`` (``python -m course_grader``): the
@@ -16,13 +16,12 @@ points in the source notebook, never typed.
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission
+from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, released_course, submission
 
 from course_grader.build import ROOT
 from course_grader.solutions import solution_cells
@@ -35,7 +34,8 @@ _points, _nbgrader, _submission, _class = points, nbgrader, submission, class_of
 
 
 def _adversarial_01(learner) -> dict:
-    """Notebook 01's catalogue of wrong, raising, looping and tampered submissions."""
+    """Notebook 01's catalogue of wrong, raising, looping and tampered submissions (the grade command
+    meets these and worse in tests/grader/test_autograde.py; here plain nbgrader does)."""
     name = "01_convolution"
     solutions, points = solution_cells(name), _points(name)
     total = sum(points.values())
@@ -44,75 +44,64 @@ def _adversarial_01(learner) -> dict:
     raises = solutions["conv1d_full"].replace('"""\n', '"""\n    raise ValueError("shapes do not match")\n', 1)
     loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)
     return {
-        "carol_partly_wrong": (_submission(learner, solutions, replace={"conv2d": flipped}),
-                               total - points["conv2d_tests"]),
         "dave_raises": (_submission(learner, solutions, replace={"conv1d_full": raises}),
                         total - points["conv1d_full_tests"]),
-        "erin_infinite_loop": (_submission(learner, solutions, replace={"conv_output_size": loops}),
-                               total - points["conv_output_size_tests"]),
-        # Editing a graded cell to `pass` gains nothing: nbgrader restores it from the gradebook.
-        "frank_edited_graded_cell": (_submission(learner, solutions, replace={"conv2d": flipped},
-                                                 graded={"conv2d_tests": "pass"}),
-                                     total - points["conv2d_tests"]),
-        # Deleting a graded cell gains nothing either: add_missing_cells puts it back.
-        "grace_deleted_graded_cell": (_submission(learner, solutions, graded={"conv1d_full_tests": None}),
-                                      total),
+        # Deleting a graded cell gains nothing: add_missing_cells puts it back (here conv2d_true's, whose
+        # exercise is right); the loop in conv_output_size costs that exercise only.
+        "erin_infinite_loop_grace_deleted_graded_cell": (
+            _submission(learner, solutions, replace={"conv_output_size": loops}, graded={"conv2d_true_tests": None}),
+            total - points["conv_output_size_tests"]),
+        # A wrong conv2d, and its graded cell edited to `pass`, gains nothing: nbgrader restores the cell.
+        "frank_wrong_and_edited_graded_cell": (_submission(learner, solutions, replace={"conv2d": flipped},
+                                                           graded={"conv2d_tests": "pass"}),
+                                               total - points["conv2d_tests"]),
     }
 
 
-def _partly_wrong(name: str, exercise: str, old: str, new: str):
-    """A submission whose one exercise runs but is wrong (``old`` replaced by ``new`` in its solution)."""
-    def students(learner) -> dict:
-        solutions, points = solution_cells(name), _points(name)
-        wrong = solutions[exercise].replace(old, new)
-        assert wrong != solutions[exercise], f"{old!r} not found in the {exercise} solution"
-        return {f"partly_wrong_{exercise}": (_submission(learner, solutions, replace={exercise: wrong}),
-                                             sum(points.values()) - points[f"{exercise}_tests"])}
-    return students
-
-
-ADVERSARIAL = {
-    "01_convolution": _adversarial_01,
+# One exercise per notebook made wrong but running; it joins one of the class's submissions
+# (grading_helpers.class_of's ``wrong``), which then loses that exercise's points as well.
+WRONG = {
     # softmax without the max subtraction: fine on small logits, inf/NaN on logits in the thousands
-    "02_building_blocks": _partly_wrong("02_building_blocks", "softmax", "z - z.amax(dim=dim, keepdim=True)", "z"),
+    "02_building_blocks": ("softmax", "z - z.amax(dim=dim, keepdim=True)", "z"),
     # inception branches concatenated in another order: right shape and parameters, wrong layout
-    "03_classic_architectures": _partly_wrong(
-        "03_classic_architectures", "make_inception",
-        "[self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)]",
-        "[self.branch3(x), self.branch1(x), self.branch5(x), self.branch_pool(x)]"),
+    "03_classic_architectures": ("make_inception",
+                                 "[self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)]",
+                                 "[self.branch3(x), self.branch1(x), self.branch5(x), self.branch_pool(x)]"),
     # rows and columns swapped: the right counts in the wrong places
-    "06_fcn": _partly_wrong("06_fcn", "confusion_matrix", "target[keep].long() * num_classes + pred[keep].long()",
-                            "pred[keep].long() * num_classes + target[keep].long()"),
+    "06_fcn": ("confusion_matrix", "target[keep].long() * num_classes + pred[keep].long()",
+               "pred[keep].long() * num_classes + target[keep].long()"),
     # the block's second ReLU before the addition: right shapes and keys, wrong values
-    "04_resnet": _partly_wrong("04_resnet", "make_basic_block", "return F.relu(out + identity)",
-                               "return F.relu(out) + identity"),
+    "04_resnet": ("make_basic_block", "return F.relu(out + identity)", "return F.relu(out) + identity"),
     # a transition that max-pools: right shapes and parameters, wrong values (DenseNet averages)
-    "05_densenet_and_beyond": _partly_wrong("05_densenet_and_beyond", "make_transition",
-                                            "nn.AvgPool2d(kernel_size=2, stride=2)",
-                                            "nn.MaxPool2d(kernel_size=2, stride=2)"),
+    "05_densenet_and_beyond": ("make_transition", "nn.AvgPool2d(kernel_size=2, stride=2)",
+                               "nn.MaxPool2d(kernel_size=2, stride=2)"),
     # match_size aligned to the top-left corner: right shapes, wrong values (the map is not centred)
-    "07_unet": _partly_wrong("07_unet", "match_size", "[dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]",
-                             "[0, dw, 0, dh]"),
+    "07_unet": ("match_size", "[dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]", "[0, dw, 0, dh]"),
     # the smoothness kernel's self-connection kept: right shapes, marginals that still sum to 1, wrong values
-    "08_deeplab": _partly_wrong("08_deeplab", "mean_field_step", "flat @ k_smooth.t() - k_smooth.diagonal() * flat",
-                                "flat @ k_smooth.t()"),
+    "08_deeplab": ("mean_field_step", "flat @ k_smooth.t() - k_smooth.diagonal() * flat", "flat @ k_smooth.t()"),
     # NMS that suppresses at IoU >= threshold: right on most boxes, wrong where an IoU equals the threshold
-    "09_detection": _partly_wrong("09_detection", "nms", "suppressed |= iou[i] > iou_threshold",
-                                  "suppressed |= iou[i] >= iou_threshold"),
+    "09_detection": ("nms", "suppressed |= iou[i] > iou_threshold", "suppressed |= iou[i] >= iou_threshold"),
 }
 
 
+def _wrong(name: str) -> tuple[str, str] | None:
+    if name not in WRONG:
+        return None
+    exercise, old, new = WRONG[name]
+    right = solution_cells(name)[exercise]
+    assert old in right, f"{old!r} not found in the {exercise} solution"
+    return exercise, right.replace(old, new)
+
+
 def _release(name: str, tmp_path_factory):
-    """A scratch course with one assignment released; its class submitted.  One course (and gradebook)
-    per notebook: the notebooks are graded independently, so the test workers grade them side by side."""
-    course = tmp_path_factory.mktemp(f"course-{name}")
-    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(ROOT / "source" / name, course / "source" / name)
-    release = _nbgrader(course, "generate_assignment", name, "--force")
-    assert release.returncode == 0, release.stdout + release.stderr
+    """A scratch course with one assignment released (``released_course``); its class submitted.  One course
+    (and gradebook) per notebook: the notebooks are graded independently, so the test workers grade them
+    side by side."""
+    course = released_course(tmp_path_factory, name)
     learner = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
-    students = _class(name, learner)
-    students.update(ADVERSARIAL.get(name, lambda _: {})(learner))
+    students = _class(name, learner, wrong=_wrong(name))
+    if name == "01_convolution":
+        students.update(_adversarial_01(learner))
     expected: dict[tuple[str, str], float] = {}
     for student, (nb, score) in students.items():
         folder = course / "submitted" / student / name
@@ -186,16 +175,17 @@ class _GradedNotebook:
             assert "hidden tests run here" in page
         assert "not attempted" in pages["untouched"]
         if name == "01_convolution":
-            assert "conv2d: not yet correct" in pages["carol_partly_wrong"]
+            assert "conv2d: not yet correct" in pages["frank_wrong_and_edited_graded_cell"]
             assert "conv1d_full: your code raised" in pages["dave_raises"]
-            assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop"]
+            assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop_grace_deleted_graded_cell"]
         if "train.autograding()" in (ROOT / "instructor" / f"{name}.py").read_text():
             # demonstrations without points are skipped under the autograder (nbgrader sets NBGRADER_EXECUTION)
             assert "Skipped while the autograder runs." in pages["full"]
-        for student in pages:
-            if student.startswith("partly_wrong_"):
-                exercise = student[len("partly_wrong_"):]
-                assert f"{exercise}: not yet correct" in pages[student]
+        wrong = [student for student in pages if "__wrong_" in student]
+        assert len(wrong) == (name in WRONG)
+        for student in wrong:
+            exercise = student.split("__wrong_")[1]
+            assert f"{exercise}: not yet correct" in pages[student]
 
     def test_autograded_notebooks_exist_for_every_student(self, graded_class):
         """Is every submission autograded (no student silently skipped)?"""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, nbgrader
+from grading_helpers import class_of, grade_command, grade_env, released_course
 
 from course_grader.build import ROOT
 
@@ -58,18 +58,12 @@ def _run_in_kernel(server, code: str) -> str:
 class TestSandboxAndForkServer:
     """Each on its own course or sandbox: one unit of work for the test workers, beside test_autograde's class."""
 
-    def test_a_new_timestamp_a_bad_one_or_a_vanished_notebook_is_handled_on_the_next_run(self, tmp_path):
+    def test_a_new_timestamp_a_bad_one_or_a_vanished_notebook_is_handled_on_the_next_run(self, tmp_path_factory):
         """Graded once, is a submission graded again when its timestamp.txt changes (the late penalty
         follows it), does an unreadable timestamp get flagged instead of passing as on time, and does a
         notebook that vanished lose its old feedback along with its points?"""
         from nbgrader.api import Gradebook
-        course = tmp_path / "course"
-        course.mkdir()
-        (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text()
-                                                   + '\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
-        shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-        release = nbgrader(course, "generate_assignment", NAME, "--force")
-        assert release.returncode == 0, release.stdout + release.stderr
+        course = released_course(tmp_path_factory, NAME, config='\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             gb.update_or_create_assignment(NAME, duedate="2025-01-01 00:00:00 UTC")
         learner = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)

@@ -22,12 +22,15 @@ BATCH_NORM_OPS = r"batch_norm|^instance_norm|^group_norm|^layer_norm"
 
 # (N, C, H, W, kernel_size, stride, padding)
 _POOL_SPECS = [
-    (2, 3, 8, 6, 2, None, 0),          # the classic 2×2 / 2, stride defaulting to the kernel
-    (2, 3, 9, 7, 3, 2, 0),             # overlapping 3×3 / 2 (AlexNet), odd sizes
-    (1, 2, 7, 10, 3, 2, 1),            # padding
-    (2, 4, 6, 9, (2, 3), (2, 1), 0),   # non-square kernel and stride
+    (2, 3, 8, 6, 2, None, 0),                # the classic 2×2 / 2, stride defaulting to the kernel
+    (2, 3, 9, 7, 3, 2, 0),                   # overlapping 3×3 / 2 (AlexNet), odd sizes
+    (1, 2, 7, 10, 3, 2, 1),                  # padding
+    (2, 4, 6, 9, (2, 3), (2, 1), 0),         # non-square kernel and stride
+    (2, 3, 7, 8, (3, 2), (1, 2), (1, 0)),    # padding and stride that differ along H and W, stride 1 along H
+    (1, 2, 5, 6, (5, 6), None, 0),           # one window covering the whole map
 ]
-_POOL_EXTENDED = [(3, 5, 13, 11, 3, 1, 1), (1, 1, 5, 5, 5, None, 0), (2, 2, 12, 7, (3, 2), (3, 2), (1, 1))]
+_POOL_EXTENDED = [(3, 5, 13, 11, 3, 1, 1), (1, 1, 5, 5, 5, None, 0), (2, 2, 12, 7, (3, 2), (3, 2), (1, 1)),
+                  (1, 3, 9, 12, (2, 3), (1, 3), (0, 1))]
 
 
 def _pool_cases(kind, seed, extended):
@@ -103,13 +106,19 @@ def check_avg_pool2d(avg_pool2d, *, strict=False, seed=0, extended=False) -> Che
 # batch_norm: train and eval mode, running statistics
 # --------------------------------------------------------------------------
 
-_BN_SPECS = [  # (N, C, H, W, training, momentum)
-    (4, 3, 5, 7, True, 0.1),
-    (4, 3, 5, 7, False, 0.1),
-    (2, 5, 3, 3, True, 0.3),
-    (8, 2, 4, 6, False, 0.1),
+# (N, C, H, W, training, momentum, eps, quiet): ``quiet`` gives the first channel a spread of about 1e-3 (a
+# variance of 1e-6, a running variance of 1e-6 in eval mode), where eps — its value and its place inside the
+# square root — changes the output.
+_BN_SPECS = [
+    (4, 3, 5, 7, True, 0.1, 1e-5, False),
+    (4, 3, 5, 7, False, 0.1, 1e-5, False),
+    (2, 5, 3, 3, True, 0.3, 1e-5, False),
+    (8, 2, 4, 6, False, 0.1, 1e-5, False),
+    (4, 3, 5, 6, True, 0.1, 1e-3, True),
+    (3, 4, 6, 5, False, 0.2, 1e-4, True),
 ]
-_BN_EXTENDED = [(16, 4, 2, 3, True, 0.01), (3, 6, 7, 5, True, 0.5), (1, 3, 6, 6, False, 0.2)]
+_BN_EXTENDED = [(16, 4, 2, 3, True, 0.01, 1e-5, False), (3, 6, 7, 5, True, 0.5, 1e-5, True),
+                (1, 3, 6, 6, False, 0.2, 1e-3, True), (5, 2, 3, 4, True, 0.1, 1e-4, True)]
 
 
 def _bn_reference(x, running_mean, running_var, weight, bias, training, momentum, eps):
@@ -130,20 +139,27 @@ def _bn_cases(seed, extended):
     import torch
     g = generator(seed)
     cases = []
-    for n, c, h, w, training, momentum in _BN_SPECS + (_BN_EXTENDED if extended else []):
-        scale = torch.rand(1, c, 1, 1, generator=g) * 3 + 0.5
-        x = randn(g, n, c, h, w) * scale + randn(g, 1, c, 1, 1) * 2   # channels with their own mean/spread
-        running_mean, running_var = randn(g, c), torch.rand(c, generator=g) + 0.5
+    for n, c, h, w, training, momentum, eps, quiet in _BN_SPECS + (_BN_EXTENDED if extended else []):
+        scale, offset = torch.rand(1, c, 1, 1, generator=g) * 3 + 0.5, randn(g, 1, c, 1, 1) * 2
+        running_var = torch.rand(c, generator=g) + 0.5
+        if quiet:   # centred near 0.1, so that E[x²] − E[x]² still holds the variance in float32
+            scale[0, 0], offset[0, 0], running_var[0] = 1e-3, 0.1, 1e-6
+        x = randn(g, n, c, h, w) * scale + offset   # channels with their own mean and spread
+        running_mean = randn(g, c)
         weight, bias = randn(g, c), randn(g, c)
-        eps = 1e-5
         args = (x, running_mean, running_var, weight, bias, training)
         kwargs = dict(momentum=momentum, eps=eps)
         expected = _bn_reference(*args, momentum, eps)
 
         keys = _BN_TRAINING_MISTAKES if training else _BN_EVAL_MISTAKES
         mistakes = [M.mistake(key, _bn_mistake(key, *args, momentum, eps)) for key in keys]
+        for key in _BN_EPS_MISTAKES:   # named only where eps makes a difference, as on a quiet channel
+            y = _bn_mistake(key, *args, momentum, eps)[0]
+            if not torch.allclose(y, expected[0], atol=1e-4, rtol=1e-4):
+                mistakes.append(M.mistake(key, (y, *expected[1:])))
         mode = "training" if training else "eval"
-        label = f"x {shape_of(x)}, {mode} mode, momentum={momentum}, eps={eps}"
+        quiet_note = ", channel 0 with a spread of 1e-3" if quiet else ""
+        label = f"x {shape_of(x)}, {mode} mode, momentum={momentum}, eps={eps}{quiet_note}"
         cases.append(Case(label, args, kwargs, expected=expected, mistakes=mistakes, atol=1e-4, rtol=1e-4))
     return cases
 
@@ -153,23 +169,35 @@ _BN_TRAINING_MISTAKES = ("batch_norm.biased_running_var", "batch_norm.unbiased_n
                          "batch_norm.swapped_momentum", "batch_norm.running_in_training", "batch_norm.per_sample",
                          "batch_norm.no_update", "batch_norm.swapped_affine")
 _BN_EVAL_MISTAKES = ("batch_norm.batch_in_eval", "batch_norm.update_in_eval", "batch_norm.swapped_affine")
+# Mistakes with eps, in both modes: they show where the variance is small next to eps.
+_BN_EPS_MISTAKES = ("batch_norm.eps_outside_sqrt", "batch_norm.no_eps", "batch_norm.fixed_eps")
 
 
 def _bn_mistake(key, x, running_mean, running_var, weight, bias, training, momentum, eps):
     """What batch norm answers with the mistake ``key`` (of the message table) made."""
     dims = (0, 2, 3)
-    m = x.numel() // x.shape[1]
+    m = x.shape[0] * x.shape[2] * x.shape[3]        # values per channel
     mean = x.mean(dim=dims)
     var = x.var(dim=dims, unbiased=False)
     if key == "batch_norm.per_sample":
         mean_map, var_map = x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True)
     else:
         mean_map, var_map = mean.view(1, -1, 1, 1), var.view(1, -1, 1, 1)
+    if key == "batch_norm.no_eps":
+        eps = 0.0
+    elif key == "batch_norm.fixed_eps":    # the default 1e-5, whatever eps was passed
+        eps = 1e-5
+
+    def scaled(centred, v):
+        if key == "batch_norm.eps_outside_sqrt":
+            return centred / (v.sqrt() + eps)
+        return centred / (v + eps).sqrt()
+
     if (training and key != "batch_norm.running_in_training") or key == "batch_norm.batch_in_eval":
         v = var_map * m / (m - 1) if key == "batch_norm.unbiased_normalisation" else var_map
-        xhat = (x - mean_map) / (v + eps).sqrt()
+        xhat = scaled(x - mean_map, v)
     else:
-        xhat = (x - running_mean.view(1, -1, 1, 1)) / (running_var.view(1, -1, 1, 1) + eps).sqrt()
+        xhat = scaled(x - running_mean.view(1, -1, 1, 1), running_var.view(1, -1, 1, 1))
     gamma, beta = (bias, weight) if key == "batch_norm.swapped_affine" else (weight, bias)
     y = xhat * gamma.view(1, -1, 1, 1) + beta.view(1, -1, 1, 1)
     if (training and key != "batch_norm.no_update") or key == "batch_norm.update_in_eval":
@@ -215,7 +243,10 @@ def _softmax_cases(seed, extended):
     specs = [("logits (4, 10), dim=-1", randn(g, 4, 10) * 3, -1),
              ("logits in the thousands (3, 5), dim=-1", randn(g, 3, 5) * 2000 + 3000, -1),
              ("logits (6, 4), dim=0", randn(g, 6, 4) * 2, 0),
-             ("logits (2, 7, 3), dim=1, rows far apart", randn(g, 2, 7, 3) + torch.tensor([0., 800., -800.]), 1)]
+             ("logits (2, 7, 3), dim=1, rows far apart", randn(g, 2, 7, 3) + torch.tensor([0., 800., -800.]), 1),
+             ("logits (6,) in the thousands, dim=0", randn(g, 6) * 3000, 0),
+             ("logits (2, 3, 4), dim=-1, huge negative", randn(g, 2, 3, 4) - 5000, -1),
+             ("equal logits (3, 4), dim=-1", torch.full((3, 4), -2.5), -1)]
     if extended:
         specs += [("equal logits (2, 5), dim=-1", torch.full((2, 5), 7.0), -1),
                   ("logits (5,) in the ten-thousands, dim=0", randn(g, 5) * 1e4, 0),

@@ -24,6 +24,7 @@ _RF_SPECS = [
     [(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)],           # two VGG stages
     [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1)],  # AlexNet's features (conv and pool)
     [(3, 1, 2), (3, 1, 4)],                                     # dilated (kernel, stride, dilation)
+    [(1, 1), (4, 2), (3, 1, 3), (2, 2)],                        # 1×1, even kernels, dilation after a stride
 ]
 _RF_EXTENDED = [[(1, 1)], [(5, 3), (4, 2), (3, 1, 3)], [(2, 2)] * 5, [(3, 2)] * 4 + [(3, 1, 2)]]
 
@@ -112,7 +113,8 @@ def _digits_architecture(model, max_parameters) -> None:
 
 
 def _digits_scores(model, batches, seed) -> None:
-    """(N, 1, 8, 8) digits give (N, 10) scores for every batch size N, on the model's own device, in eval mode."""
+    """(N, 1, 8, 8) digits give (N, 10) scores (logits, not probabilities) for every batch size N, on the model's
+    own device, in eval mode."""
     import torch
     device = next(iter(model.parameters())).device
     model.eval()
@@ -126,6 +128,13 @@ def _digits_scores(model, batches, seed) -> None:
             raise Verdict(CheckResult("make_digits_cnn", INCORRECT, "the model's output has the wrong shape.",
                                       case=case.label, evidence=[f"expected ({batch}, 10), got {shape}"],
                                       hint=M("make_digits_cnn.head"), next_step="Fix the head and run the check again."))
+        # by value: scores are logits; rows of probabilities (non-negative, summing to 1) mean a softmax at the end
+        if batch > 1 and bool((out >= 0).all()) and torch.allclose(out.sum(dim=1), torch.ones_like(out[:, 0]),
+                                                                    atol=1e-4):
+            raise Verdict(CheckResult("make_digits_cnn", INCORRECT, "the model's scores are probabilities.",
+                                      case=case.label, evidence=["every row is non-negative and sums to 1"],
+                                      hint=M("make_digits_cnn.softmax"),
+                                      next_step="Remove the softmax and run the check again."))
 
 
 def _digits_accuracy(trained, min_accuracy) -> str:
@@ -172,7 +181,8 @@ def check_make_digits_cnn(make_digits_cnn, *, strict=False, seed=0, extended=Fal
     ``max_parameters`` parameters.  The trained model (the one the notebook
     trains) must reach ``min_accuracy`` on the bundled held-out test digits,
     measured here in eval mode on the model's own device.  The learner designs
-    the network, so there is no reference to compare values with: probes.
+    the network, so there is no reference to compare values with: probes, one
+    of them by value (the scores are logits, not rows of probabilities).
     """
     import torch
     check = "make_digits_cnn"

@@ -6,6 +6,8 @@ k × k is refused, and a dense one with the k × k kernel must be used wherever 
 
 from __future__ import annotations
 
+import math
+
 from ..convolution import CONV_OPS
 from ..engine import (INCORRECT, Case, CheckResult, Verdict, callback, compare_tensor, finish, generator, pair,
                       randn, run_cases, shape_of)
@@ -14,10 +16,12 @@ from ..messages.deeplab import M
 __all__ = ["check_atrous_conv2d"]
 
 # (N, C_in, C_out, H, W, k, padding, dilation, bias); stride 1.  Padded sizes that are and are not multiples
-# of d, padding 0 and "same" padding d(k − 1)/2, an even kernel, per-axis settings in the hidden ones.
+# of d, padding 0 and "same" padding d(k − 1)/2, an even kernel, a non-square kernel with padding and
+# dilation that differ along H and W, a 1 × 1 kernel (whose dilation changes nothing).
 ATROUS_PUBLIC = [(2, 3, 4, 13, 11, 3, 2, 2, True), (1, 2, 3, 17, 15, 3, 0, 3, False),
                  (2, 4, 2, 12, 14, 3, 3, 3, True), (1, 3, 2, 8, 10, 3, 2, 2, True),
-                 (1, 3, 2, 9, 10, 2, 1, 4, True)]
+                 (1, 3, 2, 9, 10, 2, 1, 4, True), (2, 2, 3, 11, 13, (3, 2), (2, 1), (2, 3), True),
+                 (1, 3, 2, 7, 6, 1, 0, 3, False)]
 ATROUS_EXTENDED = [(3, 2, 5, 20, 9, 3, (4, 1), (4, 1), True), (1, 1, 1, 25, 25, 5, 12, 6, False),
                    (2, 5, 3, 10, 21, 1, 0, 7, True), (1, 2, 2, 16, 19, (3, 2), 5, (5, 2), True),
                    (2, 3, 3, 11, 7, 3, 0, (2, 3), True)]
@@ -100,15 +104,15 @@ def space_to_batch(x, weight, bias, padding, dilation, variant=None):
     h_out, w_out = x.shape[2] + 2 * ph - dh * (kh - 1), x.shape[3] + 2 * pw - dw * (kw - 1)
     pad_after_split = variant == "atrous_conv2d.pad_after_split"
     xp = x if pad_after_split else F.pad(x, [pw, pw, ph, ph])
-    hs, ws = -(-xp.shape[2] // dh), -(-xp.shape[3] // dw)
+    hs, ws = math.ceil(xp.shape[2] / dh), math.ceil(xp.shape[3] / dw)
     if variant == "atrous_conv2d.truncated":          # rows beyond the last multiple of d cut off instead
         hs, ws = xp.shape[2] // dh, xp.shape[3] // dw
         xp = xp[:, :, :hs * dh, :ws * dw]
-    xp = F.pad(xp, [0, ws * dw - xp.shape[3], 0, hs * dh - xp.shape[2]])
+    xp = F.pad(xp, [0, -xp.shape[3] % dw, 0, -xp.shape[2] % dh])            # up to a multiple of d
     sub = xp.reshape(n, c, hs, dh, ws, dw).permute(3, 5, 0, 1, 2, 4).reshape(dh * dw * n, c, hs, ws)
     if pad_after_split:
         sub = F.pad(sub, [pw, pw, ph, ph])
-    y = F.conv2d(sub, weight, bias)
+    y = F.conv2d(sub, weight, bias=bias)
     ya, yb = y.shape[-2:]
     phases = (1, 0) if variant == "atrous_conv2d.swapped_phases" else (0, 1)
     out = y.reshape(dh, dw, n, cout, ya, yb).permute(2, 3, 4, phases[0], 5, phases[1]).reshape(n, cout, ya * dh,
@@ -144,7 +148,7 @@ def atrous_cases(seed, extended):
 
         def by_space_to_batch(key):
             return lambda: space_to_batch(x, weight, bias, padding, dilation, key)
-        if dh == dw > 1:
+        if dh > 1 or dw > 1:   # per-axis dilations too: wherever the learner's swapped phases show
             add("atrous_conv2d.swapped_phases", by_space_to_batch("atrous_conv2d.swapped_phases"))
         if (ph, pw) != (0, 0):
             add("atrous_conv2d.pad_after_split", by_space_to_batch("atrous_conv2d.pad_after_split"))

@@ -45,8 +45,9 @@ def separable_param_count(in_channels, out_channels, kernel_size, *, variant=Non
     return k2 * in_channels + in_channels * out_channels
 
 
-# (C_in, C_out, k, stride, dilation, x shape)
-SEP_PUBLIC = [(4, 6, 3, 1, 1, (2, 4, 9, 11)), (3, 5, 3, 1, 2, (1, 3, 12, 10)), (6, 4, 3, 2, 1, (2, 6, 13, 9))]
+# (C_in, C_out, k, stride, dilation, x shape): kernels of 1, 3 and 5, with stride and with dilation
+SEP_PUBLIC = [(4, 6, 3, 1, 1, (2, 4, 9, 11)), (3, 5, 3, 1, 2, (1, 3, 12, 10)), (6, 4, 3, 2, 1, (2, 6, 13, 9)),
+              (3, 4, 5, 2, 2, (2, 3, 14, 11)), (5, 3, 1, 1, 1, (1, 5, 6, 7))]
 SEP_EXTENDED = [(5, 5, 5, 1, 3, (1, 5, 17, 14)), (2, 7, 3, 2, 2, (3, 2, 15, 16)), (8, 3, 1, 1, 1, (1, 8, 6, 7))]
 
 

@@ -1,9 +1,8 @@
-"""What the custom checks of notebook 05 share: references with seeded values, layers in the order they run.
+"""What the checks of notebook 05 share: seeded values, layers in the order they run, shape verdicts.
 
-The dense block, the DenseNet and the SE block are judged with these: their
-references are built from parts the check hands the learner (dense block,
-DenseNet) or pair a learner's ``nn.Linear`` with the reference's 1×1
-convolution (SE), which a model scenario (``engine.models``) does not do.
+The model checks are scenarios (``engine.models``); these helpers serve
+their preflights on the meta device (the DenseNet's bookkeeping) and the
+structure diagnoses (a layer described by its shape).
 """
 
 from __future__ import annotations
@@ -38,14 +37,6 @@ def fill_(module, g):
     return module
 
 
-def seeded_reference(build, g):
-    """``build()`` on the meta device (no global random numbers drawn), then on the CPU with values from ``g``."""
-    import torch
-    with torch.device("meta"):
-        module = build()
-    return fill_(module.to_empty(device="cpu"), g)
-
-
 def leaf_types():
     import torch
     return (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm2d)
@@ -71,21 +62,6 @@ def run_recording(check, model, x, label, counter=None):
     return out, list(dict.fromkeys(order)), case
 
 
-def layers_in_order(model, x):
-    """The reference's conv, dense and batch-norm layers in the order they run (no learner code involved)."""
-    import torch
-    order = []
-    hooks = [m.register_forward_hook(lambda module, inputs, output: order.append(module))
-             for m in model.modules() if isinstance(m, leaf_types())]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return list(dict.fromkeys(order))
-
-
 def describe(m, *, dense_1x1=False) -> str:
     """A layer by its shape, e.g. ``Conv2d(16→32, 1×1)``; with ``dense_1x1`` a 1×1 conv reads as a dense layer."""
     import torch
@@ -102,46 +78,6 @@ def describe(m, *, dense_1x1=False) -> str:
     extra = "" if tuple(m.stride) == (1, 1) else f", stride {m.stride[0] if m.stride[0] == m.stride[1] else m.stride}"
     extra += ", bias" if m.bias is not None else ""
     return f"Conv2d({m.in_channels}→{m.out_channels}, {kh}×{kw}{extra})"
-
-
-def compare_layers(check, label, mine, reference, hints, general_hint, *, dense_1x1=False):
-    """Verdict unless the learner's layers, in the order they ran, have the reference's shapes."""
-    got = [describe(m, dense_1x1=dense_1x1) for m in mine]
-    want = [describe(m, dense_1x1=dense_1x1) for m in reference]
-    if got == want:
-        return
-    hint = next((h for test, h in hints if test(got, want)), general_hint)
-    raise Verdict(CheckResult(check, INCORRECT, "the layers (in the order they ran) differ from the reference's.",
-                              case=label, evidence=[f"ran: {', '.join(got) or 'no conv, dense or batch-norm layer'}",
-                                                    f"expected: {', '.join(want)}"],
-                              hint=hint, next_step="Fix the layers and run the check again."))
-
-
-def copy_state(reference_layers, learner_layers):
-    """Copy weights, biases and running statistics layer by layer (reshaped: a 1×1 conv may meet a dense layer).
-
-    A learner's layer without a bias gets none; the reference's bias is then zeroed so both compute the same.
-    """
-    import torch
-    with torch.no_grad():
-        for ref, mine in zip(reference_layers, learner_layers):
-            for name in ("weight", "bias", "running_mean", "running_var"):
-                source, target = getattr(ref, name, None), getattr(mine, name, None)
-                if source is None:
-                    continue
-                if target is None:
-                    source.zero_()
-                    continue
-                target.copy_(source.reshape(target.shape))
-
-
-def forward(check, model, x, label, training):
-    import torch
-    model.train(training)
-    case = Case(f"{label} in {'training' if training else 'eval'} mode on x of shape {tuple(x.shape)}", (x,))
-    with torch.no_grad():
-        out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
-    return out, case.label
 
 
 def shape_verdict(check, out, want, label, shape_hints, general_hint):

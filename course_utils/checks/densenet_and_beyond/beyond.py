@@ -1,9 +1,9 @@
 """Beyond DenseNet: squeeze-and-excitation, EfficientNet's compound scaling, deformable convolution.
 
-* the SE block is compared with ``torchvision.ops.SqueezeExcitation`` holding
-  the same weights (its dense layers may be ``nn.Linear`` or 1×1 convolutions,
-  with biases or without, so the weights are copied reshaped, not by a model
-  scenario); known mistakes by formula;
+* the SE block, a model scenario against ``torchvision.ops.SqueezeExcitation``
+  (its dense layers may be ``nn.Linear`` or 1×1 convolutions, with biases or
+  without: ``dense_forms``); each known mistake a copy of the reference,
+  changed;
 * compound scaling with the formulas of Tan & Le (2019);
 * deformable convolution with zero offsets with ``F.conv2d`` (which the
   learner may not call).
@@ -11,41 +11,94 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
 
-from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, build_learner_model, compare_parts,
-                      compare_tensor, finish, generator, mistakes_of, pair, randn, run_cases)
+from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, ModelCase, ModelScenario, Verdict,
+                      check_model, compare_parts, compare_tensor, finish, generator, mistakes_of, pair, randn,
+                      run_cases)
 from ..messages.densenet_and_beyond import M
-from ._shared import compare_layers, copy_state, forward, layers_in_order, run_recording, seeded_reference, \
-    shape_verdict
 
 # (channels, reduction, N, H, W)
 _SE_SPECS = [(32, 4, 2, 5, 7), (48, 16, 3, 4, 4), (20, 8, 2, 6, 3)]
 _SE_EXTENDED = [(64, 16, 2, 7, 7), (10, 2, 1, 1, 1), (96, 24, 2, 3, 5)]
 
-def _se_variants(ref, x):
-    import torch
-    w1, b1 = ref.fc1.weight.flatten(1), ref.fc1.bias
-    w2, b2 = ref.fc2.weight.flatten(1), ref.fc2.bias
 
-    def run(pool="mean", relu=True, gate="sigmoid", combine="mul"):
-        z = {"mean": x.mean(dim=(2, 3)), "max": x.amax(dim=(2, 3)), "sum": x.sum(dim=(2, 3))}[pool]
-        h = z @ w1.T + b1
-        h = torch.relu(h) if relu else h
-        a = h @ w2.T + b2
-        s = {"sigmoid": torch.sigmoid, "none": lambda t: t, "relu": torch.relu,
-             "softmax": lambda t: torch.softmax(t, dim=1), "tanh": torch.tanh}[gate](a)[:, :, None, None]
-        return x * s if combine == "mul" else x + s
-    return [M.mistake("make_se_block.no_sigmoid", run(gate="none")),
-            M.mistake("make_se_block.softmax", run(gate="softmax")),
-            M.mistake("make_se_block.relu_gate", run(gate="relu")),
-            M.mistake("make_se_block.tanh_gate", run(gate="tanh")),
-            M.mistake("make_se_block.max_squeeze", run(pool="max")),
-            M.mistake("make_se_block.sum_squeeze", run(pool="sum")),
-            M.mistake("make_se_block.no_inner_relu", run(relu=False)),
-            M.mistake("make_se_block.adds", run(combine="add"))]
+def _se_module(scale):
+    """A mutant of torchvision's SE block: ``scale(block, x)`` computes its output from the block's layers."""
+    def mutate(reference):
+        import torch.nn as nn
+
+        class Rewired(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = reference
+
+            def forward(self, x):
+                return scale(self.block, x)
+        return Rewired()
+    return mutate
+
+
+def _set_part(name, make):
+    def mutate(reference):
+        setattr(reference, name, make())
+    return mutate
+
+
+def _sum_squeeze():
+    import torch.nn as nn
+
+    class SumPool(nn.Module):
+        def forward(self, x):
+            return x.sum(dim=(2, 3), keepdim=True)
+    return SumPool()
+
+
+def _se_mistakes():
+    """Known mistakes, each a copy of torchvision's SqueezeExcitation (avgpool, fc1, activation, fc2,
+    scale_activation) changed the way the mistake changes it."""
+    import torch.nn as nn
+    return [M.model_mistake("make_se_block.returns_scale", _se_module(lambda se, x: se._scale(x))),
+            M.model_mistake("make_se_block.returns_scale_2d", _se_module(lambda se, x: se._scale(x).flatten(1))),
+            M.model_mistake("make_se_block.no_sigmoid", _set_part("scale_activation", nn.Identity)),
+            M.model_mistake("make_se_block.softmax", _set_part("scale_activation", lambda: nn.Softmax(dim=1))),
+            M.model_mistake("make_se_block.relu_gate", _set_part("scale_activation", nn.ReLU)),
+            M.model_mistake("make_se_block.tanh_gate", _set_part("scale_activation", nn.Tanh)),
+            M.model_mistake("make_se_block.max_squeeze", _set_part("avgpool", lambda: nn.AdaptiveMaxPool2d(1))),
+            M.model_mistake("make_se_block.sum_squeeze", _set_part("avgpool", _sum_squeeze)),
+            M.model_mistake("make_se_block.no_inner_relu", _set_part("activation", nn.Identity)),
+            M.model_mistake("make_se_block.adds", _se_module(lambda se, x: x + se._scale(x)))]
+
+
+def _se_structure(problem):
+    """The known mistake of excitation layers that do not pair up with torchvision's, by their shapes (a 1×1
+    convolution reads as a dense layer)."""
+    from ..engine.weights import dense_shape
+    if not problem.mine or problem.model is None:
+        return None
+    mine = [dense_shape(m) for m in problem.mine]
+    if any(shape is None for shape in mine):
+        return M.mistake("make_se_block.dense_only", None)
+    if len(mine) == 1:
+        return M.mistake("make_se_block.one_dense", None)
+    channels = dense_shape(problem.theirs[0])[1]
+    if len(mine) == 2 and mine[0][:2] == (channels, channels):
+        return M.mistake("make_se_block.no_bottleneck", None)
+    return None
+
+
+def se_block_scenario(extended=False) -> ModelScenario:
+    from torchvision.ops import SqueezeExcitation
+    specs = _SE_SPECS + (_SE_EXTENDED if extended else [])
+    cases = [ModelCase(f"make_se_block({channels}, reduction={reduction})",
+                       functools.partial(SqueezeExcitation, channels, channels // reduction), [(n, channels, h, w)],
+                       args=(channels,), kwargs=dict(reduction=reduction), mistakes=_se_mistakes())
+             for channels, reduction, n, h, w in specs]
+    return ModelScenario("make_se_block", cases, general_hint=M("make_se_block.general"), diagnose=_se_structure,
+                         dense_forms=True, passed=M("make_se_block.passed"))
 
 
 def check_make_se_block(make_se_block, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -53,45 +106,11 @@ def check_make_se_block(make_se_block, *, strict=False, seed=0, extended=False) 
 
     (N, C, H, W) → (N, C, H, W): squeeze (global average pool), excitation (dense C → C // reduction, ReLU,
     dense → C, sigmoid), then each channel of x scaled by its weight.  Dense layers may be ``nn.Linear`` or
-    1×1 ``nn.Conv2d``, with biases or without.  Compared with ``torchvision.ops.SqueezeExcitation`` holding
-    the same weights.
+    1×1 ``nn.Conv2d``, with biases or without (the reference's are then zero).  A model scenario: the
+    weights of ``torchvision.ops.SqueezeExcitation`` go into the learner's dense layers, paired in the order
+    forward runs them, and both run on the same inputs in eval and training mode.
     """
-    import torch
-    from torchvision.ops import SqueezeExcitation
-    check = "make_se_block"
-    g = generator(seed)
-    specs = _SE_SPECS + (_SE_EXTENDED if extended else [])
-
-    def behaviour():
-        for index, (channels, reduction, n, h, w) in enumerate(specs):
-            label = f"make_se_block({channels}, reduction={reduction})"
-            model = build_learner_model(check, make_se_block, label, channels, reduction=reduction,
-                                        first=index == 0)
-            x = randn(g, n, channels, h, w)
-            squeeze = channels // reduction
-            reference = seeded_reference(lambda: SqueezeExcitation(channels, squeeze), g)
-            model.eval()
-            out, mine, case = run_recording(check, model, x, label)
-            shape_verdict(check, out, (n, channels, h, w), case.label,
-                          {(n, channels, 1, 1): M("make_se_block.returns_scale"),
-                           (n, channels): M("make_se_block.returns_scale_2d")}, M("make_se_block.general"))
-            ref_layers = layers_in_order(reference, x)
-            hints = [(lambda got, want: len(got) == 1, M("make_se_block.one_dense")),
-                     (lambda got, want: len(got) == 2 and got[0] == f"dense({channels}→{channels})",
-                      M("make_se_block.no_bottleneck")),
-                     (lambda got, want: any(d.startswith(("Conv2d", "BatchNorm2d")) for d in got),
-                      M("make_se_block.dense_only"))]
-            compare_layers(check, label, mine, ref_layers, hints, M("make_se_block.general"), dense_1x1=True)
-            copy_state(ref_layers, mine)
-            got, where = forward(check, model, x, label, False)   # before the reference's answers exist
-            with torch.no_grad():
-                expected = reference(x)
-                mistakes = _se_variants(reference, x)
-            compare_tensor(check, got, Case(where, (), expected=expected, mistakes=mistakes),
-                           name=f"{type(model).__name__}.forward", general_hint=M("make_se_block.general"))
-        return M("make_se_block.passed")
-
-    return run_cases(check, make_se_block, [], compare=None, strict=strict, after=behaviour)
+    return check_model(make_se_block, se_block_scenario(extended), strict=strict, seed=seed)
 
 
 # --------------------------------------------------------------------------

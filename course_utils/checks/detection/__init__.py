@@ -13,9 +13,11 @@ exercise re-implements:
   scores tie the check accepts any order among the tied kept boxes, and it
   builds tie cases only where the kept *set* does not depend on that order
   (tied boxes never overlap each other above the threshold);
-* ``spatial_pyramid_pool`` vs bins computed here explicitly with the
-  adaptive-pooling rule (bin i of n covers ⌊i·H/n⌋ … ⌈(i+1)·H/n⌉ − 1), the
-  rule of ``F.adaptive_max_pool2d`` (the tests prove the two agree);
+* ``spatial_pyramid_pool`` vs bins sliced out here one by one with the paper's
+  rule (He et al., 2014: window ⌈a/n⌉, stride ⌊a/n⌋ along an axis of a cells;
+  the tests prove they are ``F.max_pool2d``'s), on sizes where that rule gives
+  exactly n bins (``exact_bins``); adaptive pooling, whose bins differ where
+  a mod n ≥ 2, is refused;
 * ``roi_pool`` vs ``torchvision.ops.roi_pool``;
 * ``make_anchors`` vs ``torchvision.models.detection.anchor_utils.AnchorGenerator``;
 * ``encode_boxes`` / ``decode_boxes`` vs ``torchvision.models.detection._utils.BoxCoder``.
@@ -32,8 +34,8 @@ from __future__ import annotations
 
 from .anchors import anchors_reference, check_decode_boxes, check_encode_boxes, check_make_anchors
 from .boxes import check_box_iou, check_nms
-from .pooling import c_round, check_roi_pool, check_spatial_pyramid_pool, roi_pool_reference, spp_reference
+from .pooling import c_round, check_roi_pool, check_spatial_pyramid_pool, exact_bins, roi_pool_reference, spp_reference
 
 __all__ = ["check_box_iou", "check_nms", "check_spatial_pyramid_pool", "check_roi_pool", "check_make_anchors",
            "check_encode_boxes", "check_decode_boxes", "roi_pool_reference", "anchors_reference",
-           "spp_reference", "c_round"]
+           "spp_reference", "exact_bins", "c_round"]

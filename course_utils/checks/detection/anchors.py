@@ -26,7 +26,7 @@ def anchors_reference(feature_size, stride, sizes, ratios, variant=None):
     """Anchors as torchvision's AnchorGenerator makes them, written out; ``variant`` is the key of a mistake."""
     import torch
     H, W = feature_size
-    scales = torch.as_tensor(sizes, dtype=torch.float32)
+    scales = torch.as_tensor(sizes).float()
     ar = torch.as_tensor(ratios, dtype=torch.float32)
     h_ratios = torch.sqrt(ar)
     w_ratios = 1 / h_ratios
@@ -39,8 +39,8 @@ def anchors_reference(feature_size, stride, sizes, ratios, variant=None):
         ws = (scales[:, None] * w_ratios[None, :]).reshape(-1)
         hs = (scales[:, None] * h_ratios[None, :]).reshape(-1)
     else:
-        ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
-        hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
+        ws = torch.outer(w_ratios, scales).reshape(-1)          # ratio-major, as torchvision
+        hs = torch.outer(h_ratios, scales).reshape(-1)
     half = 1 if variant == "make_anchors.full_size_offsets" else 2
     base = torch.stack([-ws, -hs, ws, hs], dim=1) / half
     if variant != "make_anchors.no_round":
@@ -214,7 +214,7 @@ def decode_reference(deltas, anchors, weights, variant=None):
     if variant == "decode_boxes.multiply_weights":
         wx, wy, ww, wh = 1 / wx, 1 / wy, 1 / ww, 1 / wh
     dx, dy, dw, dh = deltas[:, 0] / wx, deltas[:, 1] / wy, deltas[:, 2] / ww, deltas[:, 3] / wh
-    clip = math.log(1000.0 / 16)
+    clip = math.log(62.5)            # torchvision's bbox_xform_clip, log(1000 / 16)
     if variant == "decode_boxes.symmetric_clamp":
         dw, dh = dw.clamp(-clip, clip), dh.clamp(-clip, clip)
     elif variant == "decode_boxes.clamp_before_weights":
@@ -224,13 +224,13 @@ def decode_reference(deltas, anchors, weights, variant=None):
     if variant == "decode_boxes.unscaled_offsets":
         x, y = ax + dx, ay + dy
     else:
-        x, y = ax + dx * aw, ay + dy * ah
+        x, y = ax + aw * dx, ay + ah * dy
     if variant == "decode_boxes.no_exp":
         w, h = aw * dw, ah * dh
     elif variant == "decode_boxes.exp_plus":
         w, h = aw + torch.exp(dw), ah + torch.exp(dh)
     else:
-        w, h = aw * torch.exp(dw), ah * torch.exp(dh)
+        w, h = aw * dw.exp(), ah * dh.exp()
     if variant == "decode_boxes.centre_form":
         return torch.stack([x, y, w, h], dim=1)
     return torch.stack([x - w / 2, y - h / 2, x + w / 2, y + h / 2], dim=1)

@@ -52,7 +52,7 @@ def iou_variant(a, b, variant):
     wh = rb - lt + plus
     if variant not in ("box_iou.no_clamp", "box_iou.clamp_product"):
         wh = wh.clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
+    inter = wh.prod(dim=-1)
     if variant == "box_iou.clamp_product":
         inter = inter.clamp(min=0)
     if variant == "box_iou.no_minus_inter":

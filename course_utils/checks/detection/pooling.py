@@ -1,4 +1,4 @@
-"""Notebook 09, pooling: ``spatial_pyramid_pool`` (bins written out) and ``roi_pool`` (vs torchvision.ops)."""
+"""Notebook 09, pooling: ``spatial_pyramid_pool`` (the paper's bins written out) and ``roi_pool`` (vs torchvision.ops)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 from ..engine import Case, CheckResult, compare_tensor, generator, run_cases
 from ..messages.detection import M
 
-__all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round"]
+__all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round",
+           "exact_bins"]
 
 
 # --------------------------------------------------------------------------
@@ -16,28 +17,50 @@ __all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi
 
 # the mistakes spp_reference computes: their keys are its variants
 SPP_VARIANTS = ("spatial_pyramid_pool.average", "spatial_pyramid_pool.reversed_levels",
-                "spatial_pyramid_pool.spatial_major", "spatial_pyramid_pool.sppnet")
+                "spatial_pyramid_pool.spatial_major", "spatial_pyramid_pool.floor_ceil",
+                "spatial_pyramid_pool.square", "spatial_pyramid_pool.adaptive")
 
 
-def bins(size, n, variant=None):
-    """(start, end) of the n bins over ``size`` cells: the adaptive rule, or (variant
-    ``"spatial_pyramid_pool.sppnet"``) SPPNet's window/stride rule."""
-    if variant == "spatial_pyramid_pool.sppnet":
-        window, stride = math.ceil(size / n), math.floor(size / n)
-        return [(i * stride, min(i * stride + window, size)) for i in range(n)]
-    return [(math.floor(i * size / n), math.ceil((i + 1) * size / n)) for i in range(n)]
+def exact_bins(size, n):
+    """Does the paper's rule (window ⌈a/n⌉, stride ⌊a/n⌋) give exactly n windows over ``size`` = a cells?
+
+    With a = q·n + r it gives n + ⌊(r − 1)/q⌋ windows when r > 0 (n when r = 0), so exactly n when r ≤ q;
+    and none at all when a < n (stride 0).
+    """
+    return size >= n and size % n <= size // n
+
+
+def bins(size, n, variant=None, rule_size=None):
+    """(start, end) of the windows over ``size`` cells at level n, by the paper's rule (window ⌈a/n⌉, stride
+    ⌊a/n⌋ with a = ``rule_size``, by default ``size``; as many windows as fit, as a max pool makes them), or
+    as a mistake makes them: ``"spatial_pyramid_pool.floor_ceil"`` window ⌊a/n⌋, stride ⌈a/n⌉;
+    ``"spatial_pyramid_pool.adaptive"`` adaptive pooling's n bins, ⌊i·a/n⌋ … ⌈(i+1)·a/n⌉."""
+    if variant == "spatial_pyramid_pool.adaptive":
+        return [(math.floor(i * size / n), math.ceil((i + 1) * size / n)) for i in range(n)]
+    a = size if rule_size is None else rule_size
+    window, stride = math.ceil(a / n), math.floor(a / n)
+    if variant == "spatial_pyramid_pool.floor_ceil":
+        window, stride = stride, window
+    count = (size - window) // stride + 1 if size >= window else 0
+    return [(i * stride, i * stride + window) for i in range(count)]
 
 
 def spp_reference(x, levels, variant=None):
-    """Spatial pyramid pooling of x (N, C, H, W), computed bin by bin; ``variant`` is the key of a mistake."""
+    """Spatial pyramid pooling of x (N, C, H, W) by the paper's rule, written out bin by bin with slices;
+    ``variant`` is the key of a mistake (``"spatial_pyramid_pool.square"``: the rows' window and stride used
+    for the columns too).  None where the mistake has no answer (a window wider than the map)."""
     import torch
     H, W = x.shape[-2:]
     order = list(reversed(levels)) if variant == "spatial_pyramid_pool.reversed_levels" else list(levels)
     parts = []
     for n in order:
-        pooled = x.new_zeros(x.shape[0], x.shape[1], n, n)
-        for i, (h0, h1) in enumerate(bins(H, n, variant)):
-            for j, (w0, w1) in enumerate(bins(W, n, variant)):
+        rows = bins(H, n, variant)
+        cols = bins(W, n, variant, rule_size=H if variant == "spatial_pyramid_pool.square" else None)
+        if not rows or not cols:
+            return None   # a window larger than the map: a max pool raises, there is no answer
+        pooled = x.new_zeros(x.shape[0], x.shape[1], len(rows), len(cols))
+        for i, (h0, h1) in enumerate(rows):
+            for j, (w0, w1) in enumerate(cols):
                 window = x[:, :, h0:h1, w0:w1]
                 if variant == "spatial_pyramid_pool.average":
                     pooled[:, :, i, j] = window.mean(dim=(-2, -1))
@@ -50,42 +73,79 @@ def spp_reference(x, levels, variant=None):
     return torch.cat(parts, dim=1)
 
 
+# (N, C, H, W), levels.  Every size gives exactly n bins at every level by the paper's rule (exact_bins); each
+# public case has a size with a mod n ≥ 2 at some level, where the paper's bins differ from adaptive pooling's.
+_SPP_SPECS = [((2, 3, 10, 15), (1, 2, 4)), ((1, 4, 8, 11), (3, 1)), ((3, 2, 14, 9), (2, 3))]
+# hidden: the paper's own 13 × 13 map with levels (6, 3, 2, 1), where the two rules agree; larger maps, a single
+# level, a map exactly n × n
+_SPP_EXTENDED = [((2, 3, 13, 13), (6, 3, 2, 1)), ((1, 5, 19, 22), (1, 2, 4)), ((2, 2, 12, 5), (2,)),
+                 ((1, 3, 31, 20), (1, 2, 4)), ((2, 2, 4, 9), (4, 2, 1))]
+
+
 def spp_cases(seed, extended):
     import torch
     g = generator(seed)
-    settings = [((2, 3, 13, 9), (1, 2, 4)), ((1, 4, 7, 7), (1, 2, 4)), ((3, 2, 6, 11), (3, 1))]
-    if extended:
-        settings += [((2, 3, 3, 2), (1, 2, 4)), ((1, 5, 16, 16), (1, 2, 3, 6)), ((2, 2, 10, 7), (2,)),
-                     ((1, 3, 31, 20), (1, 2, 4))]
     cases = []
-    for shape, levels in settings:
+    for shape, levels in _SPP_SPECS + (_SPP_EXTENDED if extended else []):
         x = torch.randn(*shape, generator=g)
         N, C = shape[:2]
         length = C * sum(n * n for n in levels)
-        mistakes = []
-        for key in SPP_VARIANTS:
-            if key == "spatial_pyramid_pool.sppnet" and min(shape[-2:]) < max(levels):
-                continue   # the paper's stride ⌊H/n⌋ is 0 there: no answer to compare
-            mistakes.append(M.mistake(key, spp_reference(x, levels, key)))
+        expected = spp_reference(x, levels)
+        mistakes = [M.mistake(key, wrong) for key in SPP_VARIANTS
+                    for wrong in [spp_reference(x, levels, key)] if wrong is not None]
         mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
-        if levels != (1, 2, 4):
-            mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", (N, C * 21)))
+        ignored = spp_reference(x, (1, 2, 4)) if levels != (1, 2, 4) else None   # on this map: not always 21·C
+        if ignored is not None:
+            mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", ignored))
         cases.append(Case(f"spatial_pyramid_pool(x of shape {shape}, levels={levels}) -> ({N}, {length})",
-                          (x,), dict(levels=levels), expected=spp_reference(x, levels), mistakes=mistakes,
+                          (x,), dict(levels=levels), expected=expected, mistakes=unambiguous(mistakes, expected),
                           atol=1e-6, rtol=1e-6))
     return cases
+
+
+def _answer_signature(answer, expected):
+    """What a learner's answer must be to match ``answer``: its shape where that differs from the expected one,
+    else its values."""
+    if isinstance(answer, tuple):
+        return ("shape", answer)
+    if tuple(answer.shape) != tuple(expected.shape):
+        return ("shape", tuple(answer.shape))
+    return ("values", tuple(answer.flatten().tolist()))
+
+
+def unambiguous(mistakes, expected):
+    """The mistakes that answer wrongly, and unlike any other: a hint is given only where exactly one known
+    mistake explains the answer."""
+    signatures = [_answer_signature(m.answer, expected) for m in mistakes]
+    right = _answer_signature(expected, expected)
+    return [m for m, sig in zip(mistakes, signatures) if sig != right and signatures.count(sig) == 1]
+
+
+def _spp_forbidden():
+    import torch
+    import torch.nn.functional as F
+    return [(F, name, f"F.{name}") for name in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
+                                                 "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d",
+                                                 "adaptive_avg_pool1d")] + \
+           [(torch, name, f"torch.{name}") for name in ("adaptive_max_pool1d", "adaptive_avg_pool1d")]
+
+
+# any adaptive pooling, however it is reached (nn.AdaptiveMaxPool2d calls F.adaptive_max_pool2d; the aten names)
+ADAPTIVE_POOL_OPS = r"^_?adaptive_(max|avg)_pool"
 
 
 def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``spatial_pyramid_pool(features, levels=(1, 2, 4)) -> (N, C·Σn²)``.
 
-    For each n in ``levels`` (in that order), max-pool (N, C, H, W) into an n × n grid of bins with the
-    adaptive rule (bin i covers rows ⌊i·H/n⌋ … ⌈(i+1)·H/n⌉ − 1, as ``F.adaptive_max_pool2d``), flatten it to
-    (N, C·n²) channel-major, and concatenate the levels.  Compared with bins computed explicitly here, on
-    sizes that do not divide by n, odd sizes and custom levels; hidden: a map smaller than the finest grid.
+    For each n in ``levels`` (in that order), max-pool (N, C, H, W) with the paper's rule (He et al., 2014):
+    window ⌈H/n⌉ × ⌈W/n⌉, stride ⌊H/n⌋ × ⌊W/n⌋, which gives n × n bins on the sizes the cases use
+    (:func:`exact_bins`); flatten to (N, C·n²) channel-major and concatenate the levels.  Compared with the
+    bins sliced out one by one here; adaptive pooling is refused, and every public case has a size where its
+    bins differ from the paper's.  Hidden: the paper's 13 × 13 map with levels (6, 3, 2, 1), larger maps.
     """
     return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, lambda: spp_cases(seed, extended),
-                     compare=compare_tensor, strict=strict, general_hint=M("spatial_pyramid_pool.general"))
+                     compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=ADAPTIVE_POOL_OPS,
+                     general_hint=M("spatial_pyramid_pool.general"))
 
 
 # --------------------------------------------------------------------------

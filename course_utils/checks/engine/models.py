@@ -57,7 +57,9 @@ class ModelCase:
     """One model to build and what to run it on."""
 
     label: str                                   # how the verdict names the build, e.g. "make_alexnet(num_classes=10)"
-    reference: Callable[[], Any]                 # builds the reference nn.Module (the same architecture)
+    # builds the reference nn.Module (the same architecture); with the scenario's reference_wraps_model, it is
+    # called with a copy of the learner's model and builds the reference around that copy's layers
+    reference: Callable[..., Any]
     inputs: Sequence[tuple[int, ...]]            # shapes of the seeded standard-normal inputs of one forward call
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
@@ -86,6 +88,13 @@ class ModelScenario:
     # reference's anyway, and initialising 100 M parameters costs a second (a factory that cannot build on
     # the meta device is built on the CPU)
     build_on_meta: bool = False
+    # dense layers may be nn.Linear or 1×1 convolutions, with a bias or without (a missing bias zeroes the
+    # reference's): the weights go in reshaped (e.g. the SE block's excitation)
+    dense_forms: bool = False
+    # an exercise that writes forward only, around layers the notebook gives: the reference is the statement's
+    # forward applied to a copy of the learner's own layers (case.reference(copy)); the weights are then seeded
+    # and loaded like any reference's
+    reference_wraps_model: bool = False
     refuse_types: tuple = ()                     # classes the learner must not return (the reference itself)
     passed: str = "The outputs equal the reference's, with the same weights, in eval and in training mode."
     # check-specific probes run after a case's outputs matched: probe(scenario, model, reference, case, inputs)
@@ -229,8 +238,13 @@ def _record_io(pairs):
 
 def _close(a, b, scenario) -> bool:
     import torch
-    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
-            and torch.allclose(a.double(), b.double(), atol=scenario.atol, rtol=scenario.rtol))
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        return False
+    if a.shape != b.shape:
+        if not (scenario.dense_forms and a.numel() == b.numel()):
+            return False
+        a = a.reshape(b.shape)   # a dense layer's (N, C) and a 1×1 convolution's (N, C, 1, 1)
+    return torch.allclose(a.double(), b.double(), atol=scenario.atol, rtol=scenario.rtol)
 
 
 def first_parting(pairs, records, scenario) -> str | None:
@@ -266,7 +280,7 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                                   case=case.label, hint="Write the module yourself from its layers.",
                                   next_step="Define your own nn.Module and run the check again."))
     with own_random_state():
-        reference = case.reference()
+        reference = case.reference(copy.deepcopy(model)) if scenario.reference_wraps_model else case.reference()
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
     _load_run_compare(scenario, model, reference, case, inputs, g)
     for probe in scenario.probes:
@@ -295,7 +309,7 @@ def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase
             except Verdict:
                 pairs = pair_layers(scenario, case.label, mine, theirs, **in_forward_order)  # the forward-order verdict
         randomize_(reference, g)
-        load_by_structure(pairs)
+        load_by_structure(pairs, dense_forms=scenario.dense_forms)
     # one mutant per mistake and case, run in every mode like the learner's model (its own running statistics)
     mutants = [(mistake, copy_of(reference, mistake.mutate)) for mistake in case.mistakes]
     for mode in case.modes:

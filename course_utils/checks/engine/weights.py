@@ -87,6 +87,26 @@ def _shapes_text(module) -> str:
     return ", ".join(f"{name} {shape}" for name, shape in _tensor_shapes(module)) or "no tensors"
 
 
+def dense_shape(module):
+    """(out, in, has a bias) of a layer that computes a dense map of its channels: an ``nn.Linear``, or a 1×1
+    ``nn.Conv2d`` with stride 1, no padding and one group; else None."""
+    import torch.nn as nn
+    if isinstance(module, nn.Linear):
+        return module.out_features, module.in_features, module.bias is not None
+    if (isinstance(module, nn.Conv2d) and tuple(module.kernel_size) == (1, 1) and tuple(module.stride) == (1, 1)
+            and module.padding in ((0, 0), "valid") and module.groups == 1):
+        return module.out_channels, module.in_channels, module.bias is not None
+    return None
+
+
+def dense_forms_fit(mine, theirs) -> bool:
+    """Whether the learner's layer may take the reference's weights as another form of the same dense layer:
+    both dense (``dense_shape``) with the same sizes, the learner's bias optional (the reference's is then
+    zeroed)."""
+    a, b = dense_shape(mine), dense_shape(theirs)
+    return a is not None and b is not None and a[:2] == b[:2] and (b[2] or not a[2])
+
+
 def _structure_diagnosis(scenario, problem: StructureProblem) -> tuple[str | None, str | None]:
     """(hint, mistake key) for layers that differ from the reference's: the scenario's diagnosis, else its text."""
     found = scenario.diagnose(problem) if scenario.diagnose and problem.model is not None else None
@@ -99,7 +119,10 @@ def pair_layers(scenario, case_label: str, mine: list, theirs: list, *, case=Non
                 reference=None) -> list[tuple[Any, Any]]:
     """Pair the learner's weighted layers with the reference's, or a verdict naming the first that differs."""
     check = scenario.check
+    dense_forms = getattr(scenario, "dense_forms", False)
     for index, (a, b) in enumerate(zip(mine, theirs), start=1):
+        if dense_forms and dense_forms_fit(a, b):
+            continue
         if type(a) is not type(b) and not (isinstance(a, type(b)) or isinstance(b, type(a))):
             problem = f"layer {index} is {describe_layer(a)}; the reference's is {describe_layer(b)}"
         elif [s for _, s in _tensor_shapes(a)] != [s for _, s in _tensor_shapes(b)]:
@@ -131,11 +154,22 @@ def pair_by_name(model, reference) -> list[tuple[Any, Any]]:
     return [(mine[name], theirs) for name, theirs in reference.named_modules() if _weighted(theirs) and name in mine]
 
 
-def load_by_structure(pairs) -> None:
-    """Copy every weight and buffer of each reference layer into its learner counterpart."""
+def load_by_structure(pairs, *, dense_forms: bool = False) -> None:
+    """Copy every weight and buffer of each reference layer into its learner counterpart.
+
+    With ``dense_forms``, a dense layer may meet another form of itself (``dense_forms_fit``): the weight is
+    copied reshaped, and a learner's layer without a bias zeroes the reference's, so both compute the same.
+    """
     import torch
     with torch.no_grad():
         for mine, theirs in pairs:
+            if dense_forms and dense_shape(mine) is not None and dense_forms_fit(mine, theirs):
+                mine.weight.copy_(theirs.weight.reshape(mine.weight.shape))
+                if mine.bias is not None:
+                    mine.bias.copy_(theirs.bias)
+                elif theirs.bias is not None:
+                    theirs.bias.zero_()
+                continue
             for (_, a), (_, b) in zip(list(mine.named_parameters(recurse=False)) + list(mine.named_buffers(recurse=False)),
                                       list(theirs.named_parameters(recurse=False))
                                       + list(theirs.named_buffers(recurse=False))):

@@ -4,6 +4,8 @@
   by window is the reference (convolutionalization);
 * ``conv_transpose2d`` and ``conv_transpose_output_size`` (``transposed.py``):
   ``F.conv_transpose2d`` and its output size, mistakes by overlap-add;
+* ``overlap_counts`` (``overlap.py``): ``F.conv_transpose2d`` of ones with a
+  kernel of ones, the taps that land on each output pixel (checkerboards);
 * ``bilinear_kernel`` (``bilinear.py``): the tent filter (FCN's initialisation);
 * ``confusion_matrix`` and ``segmentation_scores`` (``scores.py``): per-class
   boolean masks, IoU from its definition.
@@ -14,8 +16,9 @@ learner reads is in ``messages/fcn.py``.
 
 from .bilinear import check_bilinear_kernel
 from .convolutionalize import check_convolutionalize
+from .overlap import check_overlap_counts
 from .scores import check_confusion_matrix, check_segmentation_scores
 from .transposed import check_conv_transpose2d, check_conv_transpose_output_size
 
 __all__ = ["check_convolutionalize", "check_conv_transpose2d", "check_conv_transpose_output_size",
-           "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores"]
+           "check_overlap_counts", "check_bilinear_kernel", "check_confusion_matrix", "check_segmentation_scores"]

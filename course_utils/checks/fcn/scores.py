@@ -112,13 +112,18 @@ def _nanmean(values):
 def _scores_cases(seed, extended):
     import torch
     g = generator(seed)
-    specs = [(3, False), (4, True), (2, False), (5, True)] + ([(6, True), (1, False), (8, False)] if extended else [])
+    # (classes, what is special): "absent" — the last class in neither truth nor prediction, its IoU
+    # undefined; "predicted only" — a class no pixel truly has, predicted anyway: IoU 0, and it counts
+    specs = [(3, ""), (4, "absent"), (2, ""), (5, "absent"), (4, "predicted only")]
+    specs += [(6, "absent"), (1, ""), (8, ""), (6, "predicted only")] if extended else []
     cases = []
-    for classes, with_absent in specs:
+    for classes, special in specs:
         matrix = torch.randint(0, 40, (classes, classes), generator=g) + 60 * torch.eye(classes, dtype=torch.int64)
-        if with_absent:   # one class absent from both truth and prediction: its IoU is undefined
+        if special == "absent":
             matrix[classes - 1, :] = 0
             matrix[:, classes - 1] = 0
+        elif special == "predicted only":   # row 1 (its truth) empty, column 1 (its prediction) not
+            matrix[1, :] = 0
         pa, miou, iou = _scores_reference(matrix)
         m = matrix.double()
         tp = m.diagonal()
@@ -135,9 +140,13 @@ def _scores_cases(seed, extended):
                     M.mistake("segmentation_scores.mean_recall", _nanmean(recall)),
                     M.mistake("segmentation_scores.dice", _nanmean(dice)),
                     M.mistake("segmentation_scores.mean_absent_as_zero", sum(zero_filled) / classes)]
-        cases.append(Case(f"segmentation_scores(<{classes}×{classes} confusion matrix"
-                          f"{', last class absent' if with_absent else ''}>)", (matrix,), expected=(pa, miou, iou),
-                          mistakes=mistakes))
+        if special == "predicted only":   # a mean over the classes present in the truth leaves the 0 out
+            true_classes = [v for c, v in enumerate(iou.tolist()) if m[c, :].sum() > 0]
+            mistakes.append(M.mistake("segmentation_scores.mean_over_true_classes",
+                                      sum(true_classes) / len(true_classes)))
+        what = {"absent": ", last class absent", "predicted only": ", class 1 only predicted, never true"}
+        cases.append(Case(f"segmentation_scores(<{classes}×{classes} confusion matrix{what.get(special, '')}>)",
+                          (matrix,), expected=(pa, miou, iou), mistakes=mistakes))
     return cases
 
 

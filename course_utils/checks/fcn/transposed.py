@@ -40,7 +40,7 @@ def _overlap_add(x, weight, bias, stride, padding, output_padding, *, mistake=No
     n, cin, h, w = x.shape
     cout, kh, kw = weight.shape[1], weight.shape[2], weight.shape[3]
     (sh, sw), (ph, pw), (oh, ow) = pair(stride), pair(padding), pair(output_padding)
-    full_h, full_w = (h - 1) * sh + kh + oh, (w - 1) * sw + kw + ow
+    full_h, full_w = sh * (h - 1) + kh + oh, sw * (w - 1) + kw + ow     # where the last stamp ends
     out = torch.zeros(n, cout, full_h, full_w)
     for i in range(kh):
         for j in range(kw):
@@ -52,7 +52,7 @@ def _overlap_add(x, weight, bias, stride, padding, output_padding, *, mistake=No
                 window.copy_(contribution)
             else:
                 window += contribution
-    out = out[:, :, ph:full_h - ph, pw:full_w - pw]
+    out = out.narrow(2, ph, full_h - 2 * ph).narrow(3, pw, full_w - 2 * pw)   # padding crops both sides
     once = bias is not None and mistake not in ("conv_transpose2d.no_bias", "conv_transpose2d.bias_per_stamp")
     return out + bias[None, :, None, None] if once else out
 
@@ -62,7 +62,7 @@ def _transposed_mistakes(x, weight, bias, stride, padding, output_padding):
     n, cin, h, w = x.shape
     cout, kh, kw = weight.shape[1], weight.shape[2], weight.shape[3]
     (sh, sw), (ph, pw), (oh, ow) = pair(stride), pair(padding), pair(output_padding)
-    full_h, full_w = (h - 1) * sh + kh + oh, (w - 1) * sw + kw + ow
+    full_h, full_w = sh * (h - 1) + kh + oh, sw * (w - 1) + kw + ow     # where the last stamp ends
     settings = (stride, padding, output_padding)
 
     def overlap(key, weight=weight, mistake=None):

@@ -36,6 +36,11 @@ M = Messages("02_building_blocks", {
     "batch_norm.batch_in_eval": "In eval mode, normalise with the running statistics, not the batch's.",
     "batch_norm.update_in_eval": "In eval mode the running statistics stay as they are.",
     "batch_norm.swapped_affine": "γ (weight) scales and β (bias) shifts: y = γ·x̂ + β; they look swapped.",
+    "batch_norm.eps_outside_sqrt": "eps goes inside the square root: x̂ = (x − mean) / sqrt(var + eps), not "
+                                   "(x − mean) / (sqrt(var) + eps); they differ where a channel's variance is small.",
+    "batch_norm.no_eps": "eps is missing: x̂ = (x − mean) / sqrt(var + eps). It keeps a channel of tiny variance "
+                         "from being blown up (or divided by zero).",
+    "batch_norm.fixed_eps": "Use the `eps` that was passed, not the default 1e-5: x̂ = (x − mean) / sqrt(var + eps).",
 
     # softmax
     "softmax.general": "softmax(z)_i = exp(z_i − m) / Σ_j exp(z_j − m), m = max of z along dim.",
@@ -66,6 +71,8 @@ M = Messages("02_building_blocks", {
     "make_digits_cnn.too_big": "Use fewer channels or a smaller dense layer (pooling shrinks what the dense layer "
                                "sees).",
     "make_digits_cnn.head": "End with nn.Flatten() and nn.Linear(features, 10): one score per digit.",
+    "make_digits_cnn.softmax": "Return logits, not probabilities: leave out the final softmax (F.cross_entropy "
+                               "applies log-softmax itself).",
     "make_digits_cnn.trained_argument": "Pass the model you trained (e.g. `trained=digits_model`), not the history "
                                         "that `fit` returns or the function that builds it.",
     "make_digits_cnn.not_accurate": "Train longer or with a learning-rate schedule; batch norm after each "

@@ -24,7 +24,8 @@ M = Messages("03_classic_architectures", {
     "make_vgg.raised": "The check runs images smaller than 224×224 ({size}): every 3×3 convolution keeps H and W "
                        "(padding 1), and an adaptive average pool to 7×7 before the dense layers makes their input "
                        "512·7·7 whatever the image size.",
-    "make_vgg.passed": "The outputs equal torchvision's {names} with the same weights, in eval and in training mode.",
+    "make_vgg.passed": "The outputs equal torchvision's {names} with the same weights (in eval and in training "
+                       "mode; the second configuration in eval mode).",
 
     # vgg_stack_params
     "vgg_stack_params.general": "A k×k conv from C to C channels has k·k·C·C weights, plus C biases with bias=True.",
@@ -50,11 +51,18 @@ M = Messages("03_classic_architectures", {
     "make_inception.inner_relu": "A ReLU follows each 1×1 reduction too, before the 3×3 and the 5×5 convolution.",
     "make_inception.passed": "The outputs equal those of the paper's inception module with the same weights.",
 
-    # make_mini_googlenet: auxiliary heads in training only (no canonical reference: probes)
+    # make_mini_googlenet: auxiliary heads in training only (probes; values: the statement's forward)
     "make_mini_googlenet.three_outputs": "In forward: `if self.training: return logits, aux1, aux2`.",
     "make_mini_googlenet.no_gradient": "Each auxiliary head must be computed from an intermediate feature map of "
                                        "the same network (not a detached copy, not under torch.no_grad()).",
     "make_mini_googlenet.logits_alone": "Auxiliary classifiers only help training; at test time return `logits`.",
     "make_mini_googlenet.output_order": "Return `(logits, aux1, aux2)`: the main logits first.",
     "make_mini_googlenet.heads_in_eval": "Compute aux1 and aux2 only `if self.training:`; in eval they waste time.",
+    "make_mini_googlenet.layers": "Keep the notebook's layers (stem, block1, block2, block3, aux1, aux2, head) and "
+                                  "write forward only.",
+    "make_mini_googlenet.values": "logits = head(block3(block2(block1(stem(x))))); in training also aux1 applied to "
+                                  "block1's output and aux2 to block2's, returned as (logits, aux1, aux2).",
+    "make_mini_googlenet.passed": "Three outputs in training, logits alone in eval, the auxiliary heads feed the "
+                                  "first layer; the outputs equal those of the statement's forward on the model's own "
+                                  "layers, in eval and in training mode.",
 })

@@ -40,7 +40,6 @@ M = Messages("05_densenet_and_beyond", {
                                   "layer's output alone.",
     "make_dense_block.without_input": "Keep the block's input in the concatenation: it has in_channels + "
                                       "num_layers·growth_rate channels.",
-    "make_dense_block.added": "A dense block concatenates the new maps (torch.cat along dim 1); it does not add them.",
     "make_dense_block.no_make_layer": "Build the layers with the `make_layer` argument: "
                                       "`make_layer(in_channels + i * growth_rate, growth_rate)`.",
     "make_dense_block.unregistered": "Keep the layers in an nn.ModuleList (a plain Python list hides them from "
@@ -107,6 +106,7 @@ M = Messages("05_densenet_and_beyond", {
     "make_densenet.flops": "The parameters match but the maps have the wrong size: the stem's conv has stride 2 and "
                            "padding 3, then a 3×3 max pool with stride 2 and padding 1.",
     "make_densenet.no_final_relu": "A ReLU follows the final BatchNorm2d, before the global average pool.",
+    "make_densenet.stem_avg_pool": "The stem ends with a 3×3 max pool (stride 2, padding 1), not an average pool.",
     "make_densenet.values": "Check the stem's ReLU and max pool, and the ReLU and global *average* pool before the "
                             "classifier.",
     "make_densenet.passed": "Channel counts, output shapes, computation and parameters ({total:,} for DenseNet-121) "

@@ -55,16 +55,21 @@ M = Messages("09_detection", {
                  "input).",
 
     # spatial_pyramid_pool
-    "spatial_pyramid_pool.general": "`torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)`.",
-    "spatial_pyramid_pool.average": "SPPNet max-pools each bin (`F.adaptive_max_pool2d`), not average-pools.",
+    "spatial_pyramid_pool.general": "For each n in `levels`: `F.max_pool2d(x, kernel_size=(ceil(H / n), ceil(W / "
+                                    "n)), stride=(H // n, W // n))`, `.flatten(1)`; then `torch.cat(..., dim=1)`.",
+    "spatial_pyramid_pool.average": "SPPNet max-pools each bin (`F.max_pool2d`), not average-pools.",
     "spatial_pyramid_pool.reversed_levels": "Concatenate the levels in the order given by `levels` (the 1 × 1 level "
                                             "first for (1, 2, 4)).",
     "spatial_pyramid_pool.spatial_major": "Flatten each level's (N, C, n, n) map with `.flatten(1)`: all bins of "
                                           "channel 0, then of channel 1, … (channel-major), not the channels of bin "
                                           "0 first.",
-    "spatial_pyramid_pool.sppnet": "The course uses adaptive pooling's bins (bin i covers rows ⌊i·H/n⌋ up to, not "
-                                   "including, ⌈(i+1)·H/n⌉, as `F.adaptive_max_pool2d`), not the paper's window "
-                                   "⌈H/n⌉ with stride ⌊H/n⌋.",
+    "spatial_pyramid_pool.floor_ceil": "Window and stride are exchanged: the window is ⌈a/n⌉ (`math.ceil`) and the "
+                                       "stride ⌊a/n⌋ (`//`), so that neighbouring windows overlap, not leave gaps.",
+    "spatial_pyramid_pool.square": "The paper's map is a × a; yours is H × W: compute the window and the stride for "
+                                   "each axis, from H for the rows and from W for the columns.",
+    "spatial_pyramid_pool.adaptive": "Those are adaptive pooling's bins (⌊i·a/n⌋ up to ⌈(i+1)·a/n⌉, as "
+                                     "`F.adaptive_max_pool2d`); the exercise asks for the paper's: window ⌈a/n⌉, "
+                                     "stride ⌊a/n⌋. They differ where a mod n ≥ 2.",
     "spatial_pyramid_pool.not_flattened": "Flatten each level to (N, C·n²) and concatenate along dim 1: the answer "
                                           "is one vector of length C·Σn² per image.",
     "spatial_pyramid_pool.levels_ignored": "Use the `levels` argument: one n × n grid per entry, C·Σn² numbers in "

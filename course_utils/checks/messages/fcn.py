@@ -59,6 +59,24 @@ M = Messages("06_fcn", {
     "conv_transpose_output_size.conv_formula": "That inverts the convolution formula the wrong way round: the "
                                                "transposed size is (n − 1)·s − 2p + d·(k − 1) + output_padding + 1.",
 
+    # overlap_counts
+    "overlap_counts.general": "Input pixel a with tap i lands on output a·s + i − p: allocate the full (H − 1)·s + k "
+                              "by (W − 1)·s + k map, add 1 for every (input pixel, tap) pair in both directions, "
+                              "then crop p from each border.",
+    "overlap_counts.no_overlap": "Where two stamps overlap, their taps add up: count with `+= 1`, not `= 1` (a pixel "
+                                 "covered by two stamps receives two taps).",
+    "overlap_counts.added": "The counts along the rows and along the columns multiply, not add: output pixel (o, o') "
+                            "receives one tap for every pair (row tap, column tap), rows[o]·cols[o'].",
+    "overlap_counts.swapped": "Kernel size and stride are exchanged: each stamp is kernel_size wide and consecutive "
+                              "stamps start stride apart.",
+    "overlap_counts.n_times_s": "The last input pixel's stamp starts at (H − 1)·s and is k wide: the full map has "
+                                "(H − 1)·s + k rows, not H·s (then p is cropped from each border).",
+    "overlap_counts.padding_ignored": "`padding` p crops p rows and columns from each border of the full map, as in "
+                                      "a transposed convolution: (H − 1)·s + k − 2p rows.",
+    "overlap_counts.wrong_dtype": "the output has the wrong dtype.",
+    "overlap_counts.float_counts": "Counts are whole numbers: return an integer tensor (`torch.zeros(..., "
+                                   "dtype=torch.int64)`, or `.long()` at the end).",
+
     # bilinear_kernel
     "bilinear_kernel.general": "t[i] = 1 − |i − centre| / factor for i = 0 … k − 1 (centre = factor − 1 if k is odd, "
                                "else factor − 0.5); weight[c, c] = outer(t, t); zeros elsewhere.",
@@ -115,6 +133,9 @@ M = Messages("06_fcn", {
                                             "to float first (`matrix.double()`).",
     "segmentation_scores.mean_recall": "That is the mean of per-class accuracies (recall, TP / (TP + FN)); IoU also "
                                        "counts false positives: TP / (TP + FP + FN).",
+    "segmentation_scores.mean_over_true_classes": "A class that no pixel truly has but the model predicts has IoU "
+                                                  "0 / FP = 0, and it counts in the mean: only a class absent from "
+                                                  "both truth and prediction (0 / 0) is left out.",
     "segmentation_scores.mean_absent_as_zero": "A class absent from both truth and prediction has no IoU (0/0): leave "
                                                "it out of the mean (NaN, then `torch.nanmean`), do not count it as 0.",
 })

@@ -34,7 +34,7 @@ def reference_basic_block():
         class ReferenceBasicBlock(BasicBlock):
             def __init__(self, in_channels, out_channels, stride=1):
                 downsample = None
-                if stride != 1 or in_channels != out_channels:
+                if (stride, in_channels) != (1, out_channels):
                     downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                                                nn.BatchNorm2d(out_channels))
                 super().__init__(in_channels, out_channels, stride, downsample)
@@ -144,8 +144,9 @@ BLOCK_MISTAKES = ("make_basic_block.no_final_relu", "make_basic_block.relu_befor
                   "make_basic_block.stride_on_conv2", "make_basic_block.relu_before_bn",
                   "make_basic_block.no_inner_relu")
 
-# (in_channels, out_channels, stride, H, W)
-_BLOCK_SETTINGS = [(16, 16, 1, 9, 7), (16, 32, 2, 10, 7), (8, 8, 2, 9, 9)]
+# (in_channels, out_channels, stride, H, W): the identity shortcut, and a projection for a new stride and
+# channel count, for a stride alone, and for a channel count alone
+_BLOCK_SETTINGS = [(16, 16, 1, 9, 7), (16, 32, 2, 10, 7), (8, 8, 2, 9, 9), (6, 10, 1, 7, 8)]
 _BLOCK_EXTENDED = [(3, 5, 1, 6, 11), (32, 64, 2, 7, 5)]
 
 

@@ -61,7 +61,9 @@ def _grad_reference(model, layer_name, images, labels, *, training, reduction="m
 def _grad_cases(seed, extended):
     import torch
     g = generator(seed)
-    specs = [("residual, 3 blocks", 3, True, True, "stem.0", 16, 10), ("plain, 3 blocks", 3, False, False, "stem.0", 8, 10)]
+    # the first layer of plain and residual nets, in training and eval mode, and a layer inside the network
+    specs = [("residual, 3 blocks", 3, True, True, "stem.0", 16, 10), ("plain, 3 blocks", 3, False, False, "stem.0", 8, 10),
+             ("residual, 4 blocks", 4, True, False, "blocks.1.conv2", 6, 5)]
     if extended:
         specs += [("residual, 6 blocks", 6, True, True, "blocks.2.conv1", 5, 3)]
     cases = []
@@ -137,8 +139,9 @@ def check_first_layer_grad_norm(first_layer_grad_norm, *, strict=False, seed=0, 
     ``model(images)`` against ``labels`` with respect to ``layer.weight``,
     with the model left in its mode and its weights unchanged.  Compared with
     ``torch.autograd.grad`` on a copy of the model, on plain and residual
-    networks in training and eval mode; each model is passed twice, so stale
-    gradients from the first call must not add up.
+    networks in training and eval mode, for their first layer and a layer inside
+    them; each model is passed twice, so stale gradients from the first call
+    must not add up.
     """
     return run_cases("first_layer_grad_norm", first_layer_grad_norm, lambda: _grad_cases(seed, extended),
                      compare=_compare_norm, strict=strict, general_hint=M("first_layer_grad_norm.general"))

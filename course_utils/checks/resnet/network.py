@@ -136,9 +136,12 @@ def _softmax_after(model):
 
 def resnet18_scenario(extended=False) -> ModelScenario:
     """The network check as data: built with the course's reference block, 10 classes on a non-square image
-    (a network that ignores num_classes fails at once); hidden: also the default 1000, an odd size, training mode."""
+    in eval and training mode, and the default 1000 classes on an odd size (a network that ignores
+    num_classes, or fixes it, fails in public); hidden: also 1000 classes in both modes, 37 on another size."""
     import torch.nn as nn
-    settings = [(10, (2, 3, 64, 80), (EVAL,))] + ([(1000, (3, 3, 97, 131), (EVAL, TRAIN))] if extended else [])
+    settings = [(10, (2, 3, 64, 80), (EVAL, TRAIN)), (1000, (2, 3, 49, 37), (EVAL,))]
+    if extended:
+        settings += [(1000, (3, 3, 97, 131), (EVAL, TRAIN)), (37, (2, 3, 71, 65), (TRAIN,))]
     mistakes = [M.model_mistake("make_resnet18.softmax", _softmax_after),
                 M.model_mistake("make_resnet18.no_stem_relu", _replace("relu", nn.Identity())),
                 M.model_mistake("make_resnet18.avgpool_in_stem", _replace("maxpool", nn.AvgPool2d(3, 2, 1)))]
@@ -201,8 +204,9 @@ def check_make_resnet18(make_resnet18, *, strict=False, seed=0, extended=False) 
     torchvision's ``resnet18``; the outputs of conv1, maxpool and layer1–4
     must have the shapes of torchvision's for 224 × 224 images (112, 56, 56,
     28, 14, 7); and with torchvision's randomly initialised weights loaded
-    (``strict=True``) the logits must equal torchvision's on a non-square
-    input, for 10 classes (extended: also 1000 classes, an odd size and training mode).
+    (``strict=True``) the logits must equal torchvision's on non-square
+    inputs, for 10 classes in eval and training mode and 1000 classes in eval
+    mode (extended: also other sizes and class counts).
     """
     import torch
     scenario = resnet18_scenario(extended)

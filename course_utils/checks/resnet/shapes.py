@@ -28,7 +28,8 @@ def _shapes_by_formula(h, w, *, stem_padding=3, pool_padding=1, rounding=None, l
 
 
 def _shape_cases(extended):
-    sizes = [(224, 224), (256, 320), (97, 131)] + ([(33, 33), (500, 375), (64, 7)] if extended else [])
+    # square, wider than high and higher than wide, odd sizes where the floors matter
+    sizes = [(224, 224), (256, 320), (97, 131), (131, 45)] + ([(33, 33), (500, 375), (64, 7)] if extended else [])
     cases = []
     for h, w in sizes:
         expected, _ = _stage_shapes(_torchvision_resnet18(), (1, 3, h, w))

@@ -46,7 +46,8 @@ def reference_match(x, size):
     ⌊d/2⌋ before, the rest after."""
     import torch.nn.functional as F
     dh, dw = int(size[0]) - x.shape[-2], int(size[1]) - x.shape[-1]
-    return F.pad(x, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])
+    left, top = dw // 2, dh // 2
+    return F.pad(x, [left, dw - left, top, dh - top])
 
 
 _MATCH_PUBLIC = [((2, 3, 6, 6), (7, 7), True), ((1, 4, 9, 12), (12, 8), False), ((2, 2, 11, 10), (8, 9), True),

@@ -50,7 +50,7 @@ def reference_unet_class():
                 for block in self.down:
                     x = block(x)                                  # (N, w_i, H_i, W_i)
                     skips.append(x)
-                    x = F.max_pool2d(x, 2)                        # floors odd sizes
+                    x = F.max_pool2d(x, kernel_size=2)            # floors odd sizes
                 x = self.bottom(x)
                 for i in reversed(range(len(skips))):
                     up, skip = self.up[i](x), skips[i]

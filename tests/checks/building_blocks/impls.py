@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.functional import max_pool2d as bound_max_pool2d  # bound before any check runs
 
+from checks.helpers import solution
+
 
 def pair(v):
     """An int or an (along H, along W) pair, as a pair."""
@@ -368,6 +370,29 @@ def batch_norm_swapped_affine(x, running_mean, running_var, weight, bias, traini
     return batch_norm_torch_var(x, running_mean, running_var, bias, weight, training, momentum, eps)
 
 
+def _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, eps, *, outside_sqrt=False):
+    y, new_mean, new_var = batch_norm_torch_var(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    mean = x.mean(dim=(0, 2, 3)) if training else running_mean
+    var = x.var(dim=(0, 2, 3), unbiased=False) if training else running_var
+    std = torch.sqrt(channel(var)) + eps if outside_sqrt else torch.sqrt(channel(var) + eps)
+    return channel(weight) * (x - channel(mean)) / std + channel(bias), new_mean, new_var
+
+
+def batch_norm_eps_outside_sqrt(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # x̂ = (x − mean) / (sqrt(var) + eps), as some write it "to avoid dividing by zero"
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, eps, outside_sqrt=True)
+
+
+def batch_norm_no_eps(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # leaves eps out: x̂ = (x − mean) / sqrt(var)
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, 0.0)
+
+
+def batch_norm_fixed_eps(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
+    # writes the usual 1e-5 instead of the eps passed in
+    return _bn_eps(x, running_mean, running_var, weight, bias, training, momentum, 1e-5)
+
+
 def batch_norm_in_place_update(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5):
     # updates the running statistics in place, as nn.BatchNorm2d does with its buffers
     y, new_mean, new_var = batch_norm_torch_var(x, running_mean, running_var, weight, bias, training, momentum,
@@ -409,10 +434,8 @@ def batch_norm_uses_nn_module(x, running_mean, running_var, weight, bias, traini
 # softmax(z, dim=-1)
 # ==========================================================================
 
-def softmax_max_shift(z, dim=-1):
-    """exp(z − max) / sum, the max taken per slice along dim (keepdim)."""
-    e = torch.exp(z - z.amax(dim=dim, keepdim=True))
-    return e / e.sum(dim=dim, keepdim=True)
+# The notebook's own softmax: exp(z − max) / sum, the max taken per slice along dim (keepdim).
+softmax_max_shift = solution("02_building_blocks", "softmax")
 
 
 def softmax_logsumexp(z, dim=-1):
@@ -604,13 +627,8 @@ def receptive_field_adds_k(layers):
 # make_digits_cnn() -> nn.Module
 # ==========================================================================
 
-def digits_cnn_batch_norm():
-    """Three 3×3 convolutions with batch norm, two 2×2 max pools, dropout and one linear layer."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 2 * 2, 10))
+# The notebook's own CNN: three 3×3 convolutions with batch norm, two 2×2 max pools, dropout, one linear layer.
+digits_cnn_batch_norm = solution("02_building_blocks", "make_digits_cnn")
 
 
 class DigitsNet(nn.Module):
@@ -669,6 +687,12 @@ def digits_cnn_nine_classes():
     # one score short
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                          nn.Linear(8 * 4 * 4, 9))
+
+
+def digits_cnn_softmax():
+    # probabilities instead of logits: a softmax after the last linear layer
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 10), nn.Softmax(dim=1))
 
 
 def digits_cnn_no_flatten():

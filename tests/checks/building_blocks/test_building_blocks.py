@@ -41,7 +41,7 @@ from course_utils.checks.building_blocks import layers, networks
 from course_utils.checks.building_blocks.networks import measure_receptive_field
 
 from checks.building_blocks import impls as impl
-from checks.helpers import CheckSpec, guards_fixture
+from checks.helpers import CheckSpec, assert_no_new_kind, guards_fixture
 from checks.helpers import mistake_case as mistake
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -98,6 +98,9 @@ SPECS = {
                             rng_learners=[impl.digits_cnn_without_rng], stand_in_models=False),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): none.
+ARGUMENTS_IGNORABLE: dict = {}
 TENSOR = [name for name in ALL if SPECS[name].kind == "tensor"]
 INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
 WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
@@ -181,6 +184,11 @@ CATALOGUE = {
                 "In eval mode, normalise with the running statistics"),
         mistake("notices an update in eval mode", impl.batch_norm_updates_in_eval, "stay as they are"),
         mistake("notices swapped gamma and beta", impl.batch_norm_swapped_affine, "they look swapped"),
+        mistake("notices eps added outside the square root (a quiet channel)", impl.batch_norm_eps_outside_sqrt,
+                "eps goes inside the square root"),
+        mistake("notices eps left out (a quiet channel)", impl.batch_norm_no_eps, "eps is missing"),
+        mistake("notices the default eps instead of the one passed", impl.batch_norm_fixed_eps,
+                "not the default 1e-5"),
         mistake("notices running_mean updated in place", impl.batch_norm_in_place_update, "in place",
                 field="summary"),
         mistake("cannot check y returned alone", impl.batch_norm_returns_only_y, "tuple of 3", field="summary",
@@ -233,6 +241,8 @@ CATALOGUE = {
         mistake("notices too many parameters", impl.digits_cnn_too_big, "fewer channels"),
         mistake("notices 9 scores instead of 10", impl.digits_cnn_nine_classes, "nn.Linear(features, 10)"),
         mistake("notices a head without Flatten", impl.digits_cnn_no_flatten, "nn.Flatten()"),
+        mistake("notices probabilities instead of logits (a final softmax)", impl.digits_cnn_softmax,
+                "leave out the final softmax"),
         mistake("notices a squeeze that breaks batches of one", impl.digits_cnn_squeezes,
                 "(1, 1, 8, 8)", field="case"),
         mistake("reports a head sized for 28x28 images as raised", impl.digits_cnn_for_28x28, "mat1 and mat2",
@@ -254,6 +264,9 @@ CATALOGUE = {
     (check_batch_norm, impl.batch_norm_batch_stats_in_eval, "batch_norm.batch_in_eval"),
     (check_batch_norm, impl.batch_norm_updates_in_eval, "batch_norm.update_in_eval"),
     (check_batch_norm, impl.batch_norm_swapped_affine, "batch_norm.swapped_affine"),
+    (check_batch_norm, impl.batch_norm_eps_outside_sqrt, "batch_norm.eps_outside_sqrt"),
+    (check_batch_norm, impl.batch_norm_no_eps, "batch_norm.no_eps"),
+    (check_batch_norm, impl.batch_norm_fixed_eps, "batch_norm.fixed_eps"),
     (check_softmax, impl.softmax_naive, "softmax.unstable"),
     (check_softmax, impl.softmax_always_last_dim, "softmax.wrong_dim"),
     (check_softmax, impl.softmax_global_normalisation, "softmax.whole_tensor"),
@@ -538,3 +551,69 @@ def test_op_reference_is_refused_only_while_learner_runs(name, call):
     assert result.outcome == PASSED, result.text()
     assert seen and all(kind is engine.Forbidden for kind in seen)
     call()  # and runs again afterwards
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def pool_kinds(spec):
+    n, c, h, w, k, s, p = spec
+    (kh, kw), (ph, pw) = _pair(k), _pair(p)
+    (sh, sw) = _pair(k if s is None else s)
+    return [kind for kind, present in [
+        ("stride=None", s is None), ("overlapping windows", sh < kh or sw < kw), ("padding", (ph, pw) != (0, 0)),
+        ("settings differ along H and W", kh != kw or sh != sw or ph != pw), ("stride 1", 1 in (sh, sw)),
+        ("one window covers the map", (kh, kw) == (h + 2 * ph, w + 2 * pw))] if present]
+
+
+def bn_kinds(spec):
+    n, c, h, w, training, momentum, eps, quiet = spec
+    return [("training" if training else "eval"), *[kind for kind, present in [
+        ("momentum other than 0.1", momentum != 0.1), ("eps other than 1e-5", eps != 1e-5),
+        ("a quiet channel, where eps matters", quiet)] if present]]
+
+
+def softmax_kinds(case):
+    z, dim = case.args[0], case.kwargs["dim"] % case.args[0].dim()
+    where = "only" if z.dim() == 1 else "first" if dim == 0 else "last" if dim == z.dim() - 1 else "middle"
+    return [f"{z.dim()}-D, {where} dimension", *[kind for kind, present in [
+        ("logits in the thousands", z.abs().max() > 1000 and z.min() > -1000),
+        ("huge negative logits", z.max() < -1000), ("equal logits", bool((z == z.flatten()[0]).all()))]
+        if present]]
+
+
+def receptive_field_kinds(layers):
+    specs = [(layer[0], layer[1], layer[2] if len(layer) > 2 else 1) for layer in layers]
+    strided = [i for i, (_, s, _) in enumerate(specs) if s > 1]
+    return [kind for kind, present in [
+        ("stride", bool(strided)), ("dilation", any(d > 1 for *_, d in specs)),
+        ("dilation after a stride", any(d > 1 and strided and i > strided[0] for i, (_, _, d) in enumerate(specs))),
+        ("1×1 layer", any(k == 1 for k, *_ in specs)), ("even kernel", any(k % 2 == 0 for k, *_ in specs)),
+        ("two- and three-number layers mixed", len({len(layer) for layer in layers}) > 1)] if present]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (layers._POOL_SPECS, layers._POOL_EXTENDED, pool_kinds),
+    (layers._BN_SPECS, layers._BN_EXTENDED, bn_kinds),
+    (layers._softmax_cases(0, False), layers._softmax_cases(0, True), softmax_kinds),
+    (networks._RF_SPECS, networks._RF_EXTENDED, receptive_field_kinds),
+], ids=["max_pool2d and avg_pool2d", "batch_norm", "softmax", "receptive_field"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (padding that differs along H and W, eval mode, a quiet
+    channel, huge negative logits, dilation after a stride, ...) appear among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)
+
+
+def test_eps_changes_the_answer_on_a_public_case():
+    """Does a public batch-norm case have a channel so quiet that eps (its value and its place inside the square
+    root) changes y beyond the tolerance, in both modes?"""
+    for training in (True, False):
+        quiet = [case for case in layers._bn_cases(0, False) if case.args[5] is training and "spread" in case.label]
+        assert quiet, training
+        for key in ("batch_norm.eps_outside_sqrt", "batch_norm.no_eps", "batch_norm.fixed_eps"):
+            assert any(m.key == key for case in quiet for m in case.mistakes), (training, key)

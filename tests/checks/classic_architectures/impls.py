@@ -15,36 +15,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from checks.helpers import solution
+from checks.instructor import instructor_object
+
 # ==========================================================================
 # make_alexnet(num_classes=1000)
 # ==========================================================================
 
 
-class AlexNet(nn.Module):
-    """torchvision's layout: features, avgpool, classifier; torch.flatten in forward."""
-
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-        )
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),
-        )
-
-    def forward(self, x):
-        x = self.avgpool(self.features(x))
-        return self.classifier(torch.flatten(x, 1))
+# The notebook's own AlexNet (torchvision's layout: features, avgpool, classifier; torch.flatten in forward),
+# taken from its source rather than copied here.
+AlexNet = instructor_object("03_classic_architectures", "AlexNet")
 
 
 def alexnet_class(num_classes=1000):
@@ -185,19 +166,8 @@ def vgg_classifier(num_classes, in_features=512 * 7 * 7):
             nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(4096, num_classes)]
 
 
-def vgg_loop(cfg, num_classes=1000, batch_norm=False):
-    """A loop over cfg, tracking the channel count, into one nn.Sequential."""
-    layers, channels = [], 3
-    for item in cfg:
-        if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-        else:
-            layers.append(nn.Conv2d(channels, item, kernel_size=3, padding=1))
-            if batch_norm:
-                layers.append(nn.BatchNorm2d(item))
-            layers.append(nn.ReLU(inplace=True))
-            channels = item
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(), *vgg_classifier(num_classes))
+# The notebook's own make_vgg (a loop over cfg, tracking the channel count, into one nn.Sequential).
+vgg_loop = solution("03_classic_architectures", "make_vgg")
 
 
 def _vgg_features_recursive(cfg, channels, batch_norm):
@@ -308,10 +278,8 @@ def vgg_ignores_num_classes(cfg, num_classes=1000, batch_norm=False):
 # vgg_stack_params(channels, bias=True) -> (three_3x3, one_7x7)
 # ==========================================================================
 
-def vgg_stack_params_formula(channels, bias=True):
-    """3·(9C² + C) and 49C² + C, the biases only with bias=True."""
-    biases = channels if bias else 0
-    return 3 * (3 * 3 * channels * channels + biases), 7 * 7 * channels * channels + biases
+# The notebook's own formula, 3·(9C² + C) and 49C² + C.
+vgg_stack_params_formula = solution("03_classic_architectures", "vgg_stack_params")
 
 
 def vgg_stack_params_meta_layers(channels, bias=True):
@@ -374,10 +342,8 @@ def vgg_stack_params_math_pow(channels, bias=True):
 # bottleneck_params(c_in, c_mid, c_out, kernel_size=3) -> (direct, reduced)
 # ==========================================================================
 
-def bottleneck_params_formula(c_in, c_mid, c_out, kernel_size=3):
-    """k²·C_in·C_out and C_in·C_mid + k²·C_mid·C_out."""
-    k2 = kernel_size * kernel_size
-    return k2 * c_in * c_out, c_in * c_mid + k2 * c_mid * c_out
+# The notebook's own formula, k²·C_in·C_out and C_in·C_mid + k²·C_mid·C_out.
+bottleneck_params_formula = solution("03_classic_architectures", "bottleneck_params")
 
 
 def bottleneck_params_meta_modules(c_in, c_mid, c_out, kernel_size=3):
@@ -442,21 +408,8 @@ def bottleneck_params_saving_only(c_in, c_mid, c_out, kernel_size=3):
 # make_inception(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)
 # ==========================================================================
 
-class InceptionSequential(nn.Module):
-    """Four nn.Sequential branches, torch.cat along dim 1."""
-
-    def __init__(self, in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
-        super().__init__()
-        self.branch1 = nn.Sequential(nn.Conv2d(in_channels, c1, 1), nn.ReLU(inplace=True))
-        self.branch3 = nn.Sequential(nn.Conv2d(in_channels, c3_reduce, 1), nn.ReLU(inplace=True),
-                                     nn.Conv2d(c3_reduce, c3, 3, padding=1), nn.ReLU(inplace=True))
-        self.branch5 = nn.Sequential(nn.Conv2d(in_channels, c5_reduce, 1), nn.ReLU(inplace=True),
-                                     nn.Conv2d(c5_reduce, c5, 5, padding=2), nn.ReLU(inplace=True))
-        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
-                                         nn.Conv2d(in_channels, pool_proj, 1), nn.ReLU(inplace=True))
-
-    def forward(self, x):
-        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)], dim=1)
+# The notebook's own module (four nn.Sequential branches, torch.cat along dim 1), taken from its source.
+InceptionSequential = instructor_object("03_classic_architectures", "Inception")
 
 
 def inception_sequential(in_channels, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
@@ -625,50 +578,12 @@ def inception_relu_on_input_in_place(*args):
 # make_mini_googlenet(num_classes=10): auxiliary heads in training only
 # ==========================================================================
 
-class AuxHead(nn.Module):
-    """The notebook's auxiliary classifier."""
-
-    def __init__(self, in_channels, num_classes):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool2d(2)
-        self.conv = nn.Sequential(nn.Conv2d(in_channels, 32, 1), nn.ReLU(inplace=True))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(32 * 2 * 2, 64), nn.ReLU(inplace=True),
-                                        nn.Dropout(0.7), nn.Linear(64, num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.conv(self.pool(x)))
-
-
-def conv_block(c_in, c_out):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True))
-
-
-class MiniGoogLeNetBase(nn.Module):
-    """The notebook's layers (plain conv blocks block1..3, heads aux1 / aux2); forward below."""
-
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2))
-        self.block1 = conv_block(32, 56)
-        self.block2 = conv_block(56, 88)
-        self.block3 = conv_block(88, 128)
-        self.aux1 = AuxHead(56, num_classes)
-        self.aux2 = AuxHead(88, num_classes)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, num_classes))
-
-
-class MiniGoogLeNetIfTraining(MiniGoogLeNetBase):
-    """The notebook's solution: heads computed under `if self.training`."""
-
-    def forward(self, x):
-        x = self.block1(self.stem(x))
-        aux1 = self.aux1(x) if self.training else None
-        x = self.block2(x)
-        aux2 = self.aux2(x) if self.training else None
-        logits = self.head(self.block3(x))
-        if self.training:
-            return logits, aux1, aux2
-        return logits
+# The notebook's network: its given layers (conv blocks block1..3, auxiliary heads aux1 / aux2) and the
+# solution's forward (heads computed under `if self.training`), taken from its source.  The learners below
+# subclass it and write their own forward.
+AuxHead = instructor_object("03_classic_architectures", "AuxHead")
+conv_block = instructor_object("03_classic_architectures", "conv_block")
+MiniGoogLeNetBase = MiniGoogLeNetIfTraining = instructor_object("03_classic_architectures", "MiniGoogLeNet")
 
 
 class MiniGoogLeNetEarlyReturn(MiniGoogLeNetBase):

@@ -40,7 +40,8 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_b
                                  check_make_vgg, check_vgg_stack_params)
 
 from checks.classic_architectures import impls as impl
-from checks.helpers import CheckSpec, assert_hidden_cases_try_more, one_torch_thread, source_line_of, spy  # noqa: F401
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_no_new_kind,  # noqa: F401
+                           one_torch_thread, source_line_of, spy)
 from checks.helpers import mistake_case as mistake
 from course_utils.checks.messages.classic_architectures import M
 from course_utils.train import count_parameters
@@ -78,6 +79,9 @@ SPECS = {
 # Their verdicts state no case count: test_check_contract.py checks the hidden pass only (and
 # test_hidden_cases_call_the_learner_on_more_settings below that the hidden cases try more).
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): none.
+ARGUMENTS_IGNORABLE: dict = {}
 PAIRS = [name for name in ALL if SPECS[name].kind == "pair"]
 
 
@@ -226,8 +230,8 @@ CATALOGUE = {
                 impl.vgg_no_adaptive_pool, "adaptive", outcome=RAISED),
         mistake("names layer 1 for convolutions without bias", impl.vgg_conv_without_bias, "layer 1 is Conv2d",
                 field="evidence"),
-        mistake("notices num_classes ignored (hidden cases)", impl.vgg_ignores_num_classes,
-                "out_features=10,", field="evidence", hidden=True),
+        mistake("notices num_classes ignored (public cases)", impl.vgg_ignores_num_classes,
+                "out_features=10,", field="evidence"),
     ],
     "vgg_stack_params": [
         mistake("notices one layer counted instead of three", impl.vgg_stack_params_one_layer,
@@ -611,3 +615,40 @@ def test_value_checks_build_real_models(name):
         return model
     assert SPECS[name].check(make)
     assert set(devices) == {"cpu"}
+
+
+# ==========================================================================
+# 5. Hidden cases add sizes and seeds, never a new kind of case; every argument matters in public
+# ==========================================================================
+
+def vgg_kinds(setting):
+    name, key, batch_norm, classes, modes = setting
+    return ["batch norm" if batch_norm else "no batch norm", *modes, "1000 classes" if classes == 1000 else
+            "another class count"]
+
+
+def test_hidden_vgg_cases_add_no_new_kind_of_case():
+    """Do the public VGG cases build with and without batch norm, for 1000 and another number of classes, in
+    training mode too, like the hidden ones?"""
+    from course_utils.checks import classic_architectures as module
+    assert_no_new_kind(module._VGG_PUBLIC, module._VGG_EXTENDED, vgg_kinds)
+
+
+def test_alexnet_with_a_fixed_class_count_fails_in_public():
+    """Does an AlexNet that always has 10 outputs (the notebook's class count) fail the public check, where
+    the model built with 1000 classes on the meta device must have torchvision's last layer?"""
+    def make_alexnet(num_classes=1000):
+        return impl.alexnet_class(10)
+    result = check_make_alexnet(make_alexnet)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.case == "make_alexnet(num_classes=1000), on the meta device"
+    assert "out_features=10," in result.evidence[0] and "out_features=1000," in result.evidence[0]
+
+
+def test_vgg_always_with_batch_norm_fails_in_public():
+    """Does a VGG that adds batch norm whatever batch_norm says fail the public check?"""
+    def make_vgg(cfg, num_classes=1000, batch_norm=False):
+        return impl.vgg_loop(cfg, num_classes, batch_norm=True)
+    result = check_make_vgg(make_vgg)
+    assert result.outcome == INCORRECT, result.text()
+    assert "batch_norm=False" in result.case

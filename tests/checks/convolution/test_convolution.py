@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 
 import numpy as np
 import pytest
@@ -31,9 +32,12 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 import course_utils.checks as checks
-from checks.helpers import CheckSpec, guards_fixture, mistake_case, one_torch_thread  # noqa: F401
+from checks.helpers import (CheckSpec, assert_no_new_kind, guards_fixture, mistake_case,  # noqa: F401
+                           one_torch_thread)
+from course_utils.checks import convolution
 from course_utils.checks.messages.convolution import M
-from course_utils.checks import (INCORRECT, check_conv1d_full, check_conv2d, check_conv2d_im2col, check_conv2d_true,
+from course_utils.checks import (INCORRECT, PASSED, check_conv1d_full, check_conv2d, check_conv2d_im2col,
+                                 check_conv2d_true,
                                  check_conv_output_size, check_conv_param_count)
 
 COURSE_UTILS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(checks.__file__)))
@@ -402,6 +406,50 @@ def conv2d_im2col_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out.reshape(n, o, ho, wo)
 
 
+def conv2d_im2col_rows(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """The notebook's layout: windows as rows (N, H_out·W_out, C·kh·kw) @ weight.T, the result permuted back."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    windows = F.pad(x, (pw, pw, ph, ph)).unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
+    rows = windows[..., ::dh, ::dw].permute(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, c * kh * kw)
+    out = rows @ weight.reshape(o, -1).T
+    if bias is not None:
+        out = out + bias
+    return out.reshape(n, ho, wo, o).permute(0, 3, 1, 2)
+
+
+def conv2d_im2col_gather(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Row and column index grids, one advanced-indexing gather, one matmul."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    rows = (torch.arange(kh) * dh)[:, None] + (torch.arange(ho) * sh)[None, :]      # (kh, H_out)
+    cols = (torch.arange(kw) * dw)[:, None] + (torch.arange(wo) * sw)[None, :]      # (kw, W_out)
+    patches = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]              # (N, C, kh, kw, H_out, W_out)
+    out = weight.reshape(o, -1) @ patches.reshape(n, c * kh * kw, ho * wo)
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
+def conv2d_im2col_einsum(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Tensor.unfold windows and one torch.einsum (one batched matmul inside)."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    windows = F.pad(x, (pw, pw, ph, ph)).unfold(2, dh * (kh - 1) + 1, sh).unfold(3, dw * (kw - 1) + 1, sw)
+    out = torch.einsum("nchwij,ocij->nohw", windows[..., ::dh, ::dw], weight)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+
+
+def conv2d_im2col_taps(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """A loop over the kh·kw kernel taps (the notebook allows it): one strided slice each, stacked, one matmul."""
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph))
+    taps = [xp[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
+            for i in range(kh) for j in range(kw)]
+    out = weight.reshape(o, -1) @ torch.stack(taps, dim=2).reshape(n, c * kh * kw, ho * wo)
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
 def conv2d_im2col_flipped(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return conv2d_im2col_strided(x, weight.flip(-1, -2), bias, stride, padding, dilation)
 
@@ -637,10 +685,13 @@ SPECS = {
                                       conv_param_count_meta_layer],
                              mistake=conv_param_count_no_bias, forbidden=None),
     "conv2d_im2col": CheckSpec(check=check_conv2d_im2col, kind="tensor",
-                          correct=[conv2d_im2col_strided, conv2d_im2col_unfold],
+                          correct=[conv2d_im2col_strided, conv2d_im2col_unfold, conv2d_im2col_rows],
                           mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): none.
+ARGUMENTS_IGNORABLE: dict = {}
 TENSOR = [name for name in ALL if SPECS[name].kind == "tensor"]
 INTEGER = [name for name in ALL if SPECS[name].kind == "int"]
 WITH_FORBIDDEN = [name for name in ALL if SPECS[name].forbidden is not None]
@@ -810,3 +861,142 @@ def test_an_unknown_mistake_gets_the_general_hint_and_no_key():
     result = check_conv2d(conv2d_off_by_a_constant)
     assert result.outcome == INCORRECT, result.text()
     assert result.mistake is None and result.hint == M("conv2d.general")
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def conv2d_kinds(spec):
+    n, cin, cout, h, w, kh, kw, stride, padding, dilation, bias = spec
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    yield from [k for k, present in [("stride", (sh, sw) != (1, 1)), ("padding", (ph, pw) != (0, 0)),
+                                     ("dilation", (dh, dw) != (1, 1)), ("no bias", not bias),
+                                     ("settings differ along H and W", sh != sw or ph != pw or dh != dw),
+                                     ("non-square kernel", kh != kw), ("1×1 kernel", (kh, kw) == (1, 1)),
+                                     ("one input channel", cin == 1), ("H ≠ W", h != w),
+                                     ("kernel as large as the padded input",
+                                      (dh * (kh - 1) + 1, dw * (kw - 1) + 1) == (h + 2 * ph, w + 2 * pw))]
+                if present]
+
+
+def conv1d_kinds(spec):
+    length, k, dtype = spec
+    yield ("kernel shorter" if k < length else "kernel longer" if k > length else "same length")
+    yield from [kind for kind, present in [("kernel of 1", k == 1), ("signal of 1", length == 1)] if present]
+    yield dtype
+
+
+def conv2d_true_kinds(spec):
+    (h, w), (kh, kw), dtype = spec
+    yield from [kind for kind, present in [("non-square kernel", kh != kw), ("one row", kh == 1),
+                                           ("one column", kw == 1), ("kernel = image", (kh, kw) == (h, w))]
+                if present]
+    yield dtype
+
+
+def output_size_kinds(spec):
+    size, k, s, p, d = spec
+    yield from [kind for kind, present in [("stride", s > 1), ("padding", p > 0), ("dilation", d > 1),
+                                           ("stride larger than the kernel", s > k),
+                                           ("the floor matters", (size + 2 * p - d * (k - 1) - 1) % s != 0)]
+                if present]
+
+
+def param_count_kinds(spec):
+    cin, cout, k, bias = spec
+    yield from [kind for kind, present in [("no bias", not bias), ("(kh, kw) pair", isinstance(k, tuple)),
+                                           ("1×1", pair(k) == (1, 1))] if present]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (convolution._CONV2D_SPECS, convolution._CONV2D_EXTENDED, conv2d_kinds),
+    (convolution._SIZE_SPECS, convolution._SIZE_EXTENDED, output_size_kinds),
+    (convolution._PARAM_SPECS, convolution._PARAM_EXTENDED, param_count_kinds),
+], ids=["conv2d and conv2d_im2col", "conv_output_size", "conv_param_count"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (a stride, per-axis settings, a 1×1 kernel, ...) appear
+    among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)
+
+
+@pytest.mark.parametrize("cases, kinds", [(convolution._conv1d_cases, conv1d_kinds),
+                                          (convolution._conv2d_true_cases, conv2d_true_kinds)],
+                         ids=["conv1d_full", "conv2d_true"])
+def test_hidden_1d_and_true_cases_add_no_new_kind(cases, kinds):
+    """Do the hidden conv1d_full and conv2d_true cases (sizes and dtypes read off the cases themselves) bring
+    no kind of case the public ones lack, float64 inputs included?"""
+    def specs(extended):
+        for case in cases(0, extended):
+            a, b = case.args
+            yield ((a.shape[0], b.shape[0]) if a.dim() == 1 else (tuple(a.shape), tuple(b.shape))) + (str(a.dtype)[6:],)
+    assert_no_new_kind(list(specs(False)), list(specs(True)), kinds)
+
+
+def test_float64_inputs_give_float64_outputs_in_public():
+    """Do conv1d_full and conv2d_true, whose exercises promise the input's dtype, fail in public a learner who
+    always answers in float32?"""
+    for check, correct in [(check_conv1d_full, conv1d_full_unfold), (check_conv2d_true, conv2d_true_unfold)]:
+        result = check(lambda *args: correct(*args).float())
+        assert result.outcome == INCORRECT and "dtype" in result.summary, result.text()
+        assert result.evidence == [f"expected {torch.float64}, got {torch.float32}"]
+
+
+# ==========================================================================
+# The speed comparison: CPU time, a small factor, a bounded cost
+# ==========================================================================
+
+def burns_cpu_on_the_speed_case(seconds):
+    """A correct im2col that spends ``seconds`` of CPU time on the 32 × 32 speed case before answering."""
+    def conv2d_im2col_burns_cpu(x, weight, bias=None, stride=1, padding=0, dilation=1):
+        if x.shape[-1] == 32:
+            end = time.process_time() + seconds
+            while time.process_time() < end:
+                pass
+        return conv2d_im2col_strided(x, weight, bias, stride, padding, dilation)
+    return conv2d_im2col_burns_cpu
+
+
+def test_correct_im2col_in_the_notebooks_layout_passes_the_speed_bar():
+    """Do the correct vectorised layouts the notebook allows — windows as rows (its own solution), index
+    gathering, einsum, a loop over the kernel taps — pass the speed bar?  (They take 6–9× F.conv2d's CPU time
+    at worst, as_strided 3×: benchmarks/im2col.py.)"""
+    for learner in (conv2d_im2col_rows, conv2d_im2col_gather, conv2d_im2col_einsum, conv2d_im2col_taps):
+        result = check_conv2d_im2col(learner)
+        assert result.outcome == PASSED, result.text()
+        assert "CPU time, one thread" in result.summary
+
+
+def test_a_poor_im2col_fails_the_speed_bar_within_a_second_or_two():
+    """Is a correct im2col that takes 100× F.conv2d's time (0.1 s of CPU a call) failed as too slow, after
+    two timed rounds rather than eight calls?"""
+    start = time.perf_counter()
+    result = check_conv2d_im2col(burns_cpu_on_the_speed_case(0.1))
+    elapsed = time.perf_counter() - start
+    assert result.outcome == INCORRECT and "too slow" in result.summary, result.text()
+    assert "best of 2)" in result.evidence[0]
+    assert elapsed < 0.1 * 4 + 3
+
+
+def test_a_very_slow_im2col_is_stopped_at_the_speed_budget(monkeypatch):
+    """Is one call far over the budget stopped and reported as too slow (not as an endless loop), so that the
+    whole check stays bounded?"""
+    monkeypatch.setattr(convolution, "IM2COL_SPEED_BUDGET", 0.3)
+    start = time.perf_counter()
+    result = check_conv2d_im2col(burns_cpu_on_the_speed_case(20.0))
+    elapsed = time.perf_counter() - start
+    assert result.outcome == INCORRECT and "too slow" in result.summary, result.text()
+    assert "ran for more than 0.3 s and was stopped" in result.evidence[0]
+    assert "F.conv2d takes" in result.evidence[0]
+    assert elapsed < 5
+
+
+def test_cpu_time_falls_back_to_the_wall_clock_where_it_is_coarse(monkeypatch):
+    """Where CPU time comes in coarse ticks (Windows: 15.6 ms), does the comparison use the wall clock?"""
+    assert convolution._cpu_clock() is (time.process_time if time.get_clock_info("process_time").resolution
+                                        <= 1e-5 else time.perf_counter)
+
+    class Coarse:
+        resolution = 0.0156
+    monkeypatch.setattr(convolution.time, "get_clock_info", lambda name: Coarse())
+    assert convolution._cpu_clock() is time.perf_counter

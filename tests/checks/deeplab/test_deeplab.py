@@ -23,11 +23,11 @@ from course_utils import crf
 from course_utils.checks import (RAISED, check_atrous_conv2d, check_make_aspp, check_make_separable_conv,
                                  check_mean_field_step)
 from course_utils.checks import deeplab
-from course_utils.checks.deeplab import atrous, crf as crf_check
+from course_utils.checks.deeplab import atrous, crf as crf_check, models
 from course_utils.checks.messages.deeplab import M
 
 from checks.deeplab import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_no_new_kind, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
 # check_atrous_conv2d replaces nothing: it inspects the arguments of every convolution in a torch function mode
@@ -59,6 +59,9 @@ SPECS = {
                             mistake=impl.mean_field_self_connection),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): none.
+ARGUMENTS_IGNORABLE: dict = {}
 
 
 # ==========================================================================
@@ -89,19 +92,21 @@ def test_hidden_model_checks_build_more_configurations(name, factory):
 
 def test_atrous_cases_cover_padding_divisibility_and_per_axis_settings():
     """Do the public atrous cases use padding 0 and "same" padding d(k − 1)/2, padded sizes that are and are
-    not multiples of d, an even kernel and no bias; the hidden ones per-axis tuples?"""
+    not multiples of d, an even kernel, no bias, and per-axis tuples with a non-square kernel?"""
     def padded_multiple(c):
         (h, w), (ph, pw), (dh, dw) = c.args[0].shape[-2:], _pair(c.kwargs["padding"]), _pair(c.kwargs["dilation"])
         return (h + 2 * ph) % dh == 0 and (w + 2 * pw) % dw == 0
     public = atrous.atrous_cases(0, extended=False)
-    assert all(c.kwargs["dilation"] > 1 for c in public)
+    assert all(max(_pair(c.kwargs["dilation"])) > 1 for c in public)
     assert any(c.kwargs["padding"] == 0 for c in public)
-    assert any(c.kwargs["padding"] == c.kwargs["dilation"] * (c.args[1].shape[-1] - 1) // 2 > 0 for c in public)
+    assert any(c.kwargs["padding"] == c.kwargs["dilation"] * (c.args[1].shape[-1] - 1) // 2 > 0 for c in public
+               if isinstance(c.kwargs["dilation"], int))
     assert any(padded_multiple(c) for c in public) and any(not padded_multiple(c) for c in public)
     assert any(c.args[1].shape[-1] % 2 == 0 for c in public)
     assert any(c.args[2] is None for c in public)
-    hidden = atrous.atrous_cases(0, extended=True)
-    assert any(isinstance(c.kwargs["dilation"], tuple) for c in hidden)
+    assert any(isinstance(c.kwargs["dilation"], tuple) and len(set(c.kwargs["dilation"])) == 2
+               and isinstance(c.kwargs["padding"], tuple) and c.args[1].shape[-2] != c.args[1].shape[-1]
+               for c in public)
 
 
 def _pair(v):
@@ -381,3 +386,42 @@ def test_tiny_deeplab_keeps_the_input_size_and_uses_the_given_parts():
     assert (64, 64, 3, 1, 2) in built["separable"]            # the atrous block instead of a fourth stride
     default = segmentation.TinyDeepLabV3Plus(4)
     assert sum(p.numel() for p in default.parameters()) == sum(p.numel() for p in model.parameters())
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def atrous_kinds(spec):
+    n, cin, cout, h, w, k, padding, dilation, bias = spec
+    (kh, kw), (ph, pw), (dh, dw) = _pair(k), _pair(padding), _pair(dilation)
+    return [kind for kind, present in [
+        ("padding 0", (ph, pw) == (0, 0)), ("'same' padding", (ph, pw) == (dh * (kh - 1) // 2, dw * (kw - 1) // 2)),
+        ("padded size not a multiple of d", (h + 2 * ph) % dh or (w + 2 * pw) % dw),
+        ("settings differ along H and W", (ph, dh) != (pw, dw)), ("non-square kernel", kh != kw),
+        ("even kernel", kh % 2 == 0 or kw % 2 == 0), ("1×1 kernel", (kh, kw) == (1, 1)), ("no bias", not bias)]
+        if present]
+
+
+def separable_kinds(setting):
+    cin, cout, k, stride, dilation, shape = setting
+    return [f"kernel {k}", *[kind for kind, present in [("stride", stride > 1), ("dilation", dilation > 1),
+                                                       ("stride and dilation", stride > 1 and dilation > 1)]
+                             if present]]
+
+
+def aspp_kinds(setting):
+    cin, cout, rates, shape = setting
+    return ["a batch of one (eval mode only)" if shape[0] == 1 else "a batch of several (both modes)",
+            *(["non-square"] if shape[2] != shape[3] else [])]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (atrous.ATROUS_PUBLIC, atrous.ATROUS_EXTENDED, atrous_kinds),
+    (models.SEP_PUBLIC, models.SEP_EXTENDED, separable_kinds),
+    (models.ASPP_PUBLIC, models.ASPP_EXTENDED, aspp_kinds),
+], ids=["atrous_conv2d", "make_separable_conv", "make_aspp"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (per-axis padding and dilation, a 1×1 or 5×5 kernel, stride
+    and dilation together, ...) appear among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)

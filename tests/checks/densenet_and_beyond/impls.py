@@ -17,25 +17,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+from checks.instructor import instructor_object
+
 # ==========================================================================
 # make_dense_layer(in_channels, growth_rate, bn_size=4)
 # ==========================================================================
 
 
-class DenseLayer(nn.Module):
-    """Named modules as in torchvision; forward reads like the diagram."""
-
-    def __init__(self, in_channels, growth_rate, bn_size=4):
-        super().__init__()
-        width = bn_size * growth_rate
-        self.norm1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, growth_rate, kernel_size=3, padding=1, bias=False)
-
-    def forward(self, x):
-        x = self.conv1(F.relu(self.norm1(x)))
-        return self.conv2(F.relu(self.norm2(x)))
+# The notebook's own layer (named modules as in torchvision, functional ReLUs), taken from its source rather than
+# copied here.
+DenseLayer = instructor_object("05_densenet_and_beyond", "DenseLayer")
 
 
 def dense_layer_class(in_channels, growth_rate, bn_size=4):
@@ -156,19 +147,8 @@ def dense_layer_forgets_return(in_channels, growth_rate, bn_size=4):
 # make_dense_block(num_layers, in_channels, growth_rate, make_layer)
 # ==========================================================================
 
-class DenseBlock(nn.Module):
-    """A ModuleList of layers; a list of features, concatenated before every layer."""
-
-    def __init__(self, num_layers, in_channels, growth_rate, make_layer):
-        super().__init__()
-        self.layers = nn.ModuleList(make_layer(in_channels + i * growth_rate, growth_rate)
-                                    for i in range(num_layers))
-
-    def forward(self, x):
-        features = [x]
-        for layer in self.layers:
-            features.append(layer(torch.cat(features, dim=1)))
-        return torch.cat(features, dim=1)
+# The notebook's own block (a ModuleList of layers; a list of features, concatenated before every layer).
+DenseBlock = instructor_object("05_densenet_and_beyond", "DenseBlock")
 
 
 def dense_block_list(num_layers, in_channels, growth_rate, make_layer=dense_layer_class):
@@ -246,8 +226,6 @@ class DenseBlockKnobs(nn.Module):
             return torch.cat(features[1:], 1)
         if self.output == "reversed":
             return torch.cat(features[::-1], 1)
-        if self.output == "sum":
-            return x + sum(features[1:])
         return torch.cat(features, 1)
 
 
@@ -465,28 +443,9 @@ def _course_block(num_layers, in_channels, growth_rate):
     return DenseBlock(num_layers, in_channels, growth_rate, dense_layer_class)
 
 
-class DenseNet(nn.Module):
-    """torchvision's layout: features (stem, blocks, transitions, norm5) and classifier."""
-
-    def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=1000,
-                 make_block=_course_block, make_transition=transition_sequential):
-        super().__init__()
-        layers = [nn.Conv2d(3, num_init_features, 7, stride=2, padding=3, bias=False),
-                  nn.BatchNorm2d(num_init_features), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1)]
-        channels = num_init_features
-        for i, num_layers in enumerate(block_config):
-            layers.append(make_block(num_layers, channels, growth_rate))
-            channels += num_layers * growth_rate
-            if i < len(block_config) - 1:
-                layers.append(make_transition(channels, channels // 2))
-                channels //= 2
-        layers.append(nn.BatchNorm2d(channels))
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Linear(channels, num_classes)
-
-    def forward(self, x):
-        x = F.relu(self.features(x))
-        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+# The notebook's own network (torchvision's layout: features with stem, blocks, transitions and norm5, then the
+# classifier).  Without factories it builds with the notebook's own make_dense_block and make_transition.
+DenseNet = instructor_object("05_densenet_and_beyond", "DenseNet")
 
 
 def densenet_class(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, num_classes=1000,
@@ -588,18 +547,8 @@ def densenet_forgets_return(growth_rate=32, block_config=(6, 12, 24, 16), num_in
 # make_se_block(channels, reduction=16)
 # ==========================================================================
 
-class SEBlock(nn.Module):
-    """Linear layers, as in the paper's figure."""
-
-    def __init__(self, channels, reduction=16):
-        super().__init__()
-        self.fc1 = nn.Linear(channels, channels // reduction)
-        self.fc2 = nn.Linear(channels // reduction, channels)
-
-    def forward(self, x):
-        z = x.mean(dim=(2, 3))                                # squeeze: (N, C)
-        s = torch.sigmoid(self.fc2(F.relu(self.fc1(z))))      # excitation: (N, C)
-        return x * s[:, :, None, None]
+# The notebook's own SE block (nn.Linear layers, as in the paper's figure).
+SEBlock = instructor_object("05_densenet_and_beyond", "SEBlock")
 
 
 def se_block_linear(channels, reduction=16):

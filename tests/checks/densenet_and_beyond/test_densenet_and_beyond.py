@@ -55,6 +55,9 @@ guards_put_everything_back = guards_fixture(GUARDED)
 # The eight checks, side by side
 # ==========================================================================
 
+# every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
+ARGUMENTS_IGNORABLE: dict = {}
+
 SPECS = {
     "make_dense_layer": CheckSpec(check=check_make_dense_layer, kind="model", hidden_cases=None,
                              correct=[impl.dense_layer_class, impl.dense_layer_sequential,

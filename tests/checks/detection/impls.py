@@ -13,22 +13,14 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from checks.helpers import learner_copy
+from checks.helpers import learner_copy, solution
 
 # ==========================================================================
 # box_iou(boxes1, boxes2)
 # ==========================================================================
 
 
-def box_iou_broadcast(boxes1, boxes2):
-    """The notebook's solution: broadcast corners to (N, M, 2)."""
-    area1 = (boxes1[:, 2] - boxes1[:, 0]) * (boxes1[:, 3] - boxes1[:, 1])
-    area2 = (boxes2[:, 2] - boxes2[:, 0]) * (boxes2[:, 3] - boxes2[:, 1])
-    lt = torch.max(boxes1[:, None, :2], boxes2[None, :, :2])
-    rb = torch.min(boxes1[:, None, 2:], boxes2[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    return inter / (area1[:, None] + area2[None, :] - inter)
+box_iou_broadcast = solution("09_detection", "box_iou")   # the notebook's solution, from its source
 
 
 def box_iou_loops(boxes1, boxes2):
@@ -133,18 +125,7 @@ def _iou(boxes1, boxes2):
     return box_iou_broadcast(boxes1, boxes2)
 
 
-def nms_greedy(boxes, scores, iou_threshold):
-    """The notebook's solution: a suppressed mask, visited in decreasing score order."""
-    order = scores.argsort(descending=True, stable=True)
-    iou = _iou(boxes, boxes)
-    suppressed = torch.zeros(len(scores), dtype=torch.bool)
-    keep = []
-    for i in order.tolist():
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= iou[i] > iou_threshold
-    return torch.tensor(keep, dtype=torch.int64)
+nms_greedy = solution("09_detection", "nms")   # the notebook's solution, from its source
 
 
 def nms_shrinking_order(boxes, scores, iou_threshold):
@@ -273,13 +254,94 @@ def nms_calls_torchvision(boxes, scores, iou_threshold):
 # ==========================================================================
 
 
-def spp_adaptive(features, levels=(1, 2, 4)):
-    """The notebook's solution."""
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
+# The notebook's solution (F.max_pool2d with the paper's window and stride), loaded from its source.
+spp_max_pool = solution("09_detection", "spatial_pyramid_pool")
+
+
+def _paper_rule(size, n):
+    """The paper's window ⌈a/n⌉ and stride ⌊a/n⌋ for a = size."""
+    return -(-size // n), size // n
 
 
 def spp_loops(features, levels=(1, 2, 4)):
-    """Bins by the adaptive rule, one max at a time."""
+    """Bins sliced out one by one: bin i starts at i·stride and is a window wide."""
+    N, C, H, W = features.shape
+    parts = []
+    for n in levels:
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(W, n)
+        grid = torch.zeros(N, C, n, n)
+        for i in range(n):
+            for j in range(n):
+                grid[:, :, i, j] = features[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].amax(dim=(2, 3))
+        parts.append(grid.reshape(N, -1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_unfold(features, levels=(1, 2, 4)):
+    """Vectorised: Tensor.unfold makes every window a view, one amax per level."""
+    H, W = features.shape[-2:]
+    parts = []
+    for n in levels:
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(W, n)
+        windows = features.unfold(2, kh, sh).unfold(3, kw, sw)       # (N, C, n, n, kh, kw)
+        parts.append(windows.amax(dim=(-2, -1)).flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_module(features, levels=(1, 2, 4)):
+    """nn.MaxPool2d modules built for this map's size."""
+    H, W = features.shape[-2:]
+    pools = [torch.nn.MaxPool2d((math.ceil(H / n), math.ceil(W / n)), (math.floor(H / n), math.floor(W / n)))
+             for n in levels]
+    return torch.cat([torch.flatten(pool(features), start_dim=1) for pool in pools], dim=1)
+
+
+def _spp_pool(features, levels, *, pool=F.max_pool2d, swap=False, square=False, order=None, channels_last=False,
+              ceil_mode=False):
+    """The notebook's solution with one knob per mistake (the defaults are correct)."""
+    H, W = features.shape[-2:]
+    parts = []
+    for n in (order(levels) if order else levels):
+        (kh, sh), (kw, sw) = _paper_rule(H, n), _paper_rule(H if square else W, n)
+        if swap:
+            (kh, sh), (kw, sw) = (sh, kh), (sw, kw)
+        pooled = pool(features, (kh, kw), (sh, sw), ceil_mode=ceil_mode)
+        parts.append(pooled.permute(0, 2, 3, 1).flatten(1) if channels_last else pooled.flatten(1))
+    return torch.cat(parts, dim=1)
+
+
+def spp_average(features, levels=(1, 2, 4)):
+    # mistake: average pooling over the same windows
+    return _spp_pool(features, levels, pool=F.avg_pool2d)
+
+
+def spp_reversed(features, levels=(1, 2, 4)):
+    # mistake: finest level first
+    return _spp_pool(features, levels, order=lambda levels: list(reversed(levels)))
+
+
+def spp_spatial_major(features, levels=(1, 2, 4)):
+    # mistake: channels-last flatten
+    return _spp_pool(features, levels, channels_last=True)
+
+
+def spp_floor_ceil(features, levels=(1, 2, 4)):
+    # mistake: window ⌊a/n⌋ and stride ⌈a/n⌉ (floor and ceil exchanged)
+    return _spp_pool(features, levels, swap=True)
+
+
+def spp_square(features, levels=(1, 2, 4)):
+    # mistake: the paper's a × a map taken literally: H's window and stride for the columns too
+    return _spp_pool(features, levels, square=True)
+
+
+def spp_ceil_mode(features, levels=(1, 2, 4)):
+    # a mistake no hint names: ceil_mode=True rounds the number of windows up, an extra bin where a mod n ≥ 2
+    return _spp_pool(features, levels, ceil_mode=True)
+
+
+def spp_adaptive_by_hand(features, levels=(1, 2, 4)):
+    # adaptive pooling's bins written out (⌊i·a/n⌋ … ⌈(i+1)·a/n⌉): not the paper's rule
     N, C, H, W = features.shape
     parts = []
     for n in levels:
@@ -293,46 +355,28 @@ def spp_loops(features, levels=(1, 2, 4)):
     return torch.cat(parts, dim=1)
 
 
-def spp_module(features, levels=(1, 2, 4)):
-    """nn.AdaptiveMaxPool2d modules."""
-    pools = [torch.nn.AdaptiveMaxPool2d(n) for n in levels]
-    return torch.cat([torch.flatten(p(features), start_dim=1) for p in pools], dim=1)
+def spp_adaptive(features, levels=(1, 2, 4)):
+    # the one-line answer the exercise used to accept
+    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
 
 
-def spp_average(features, levels=(1, 2, 4)):
-    # mistake: average pooling
+def spp_adaptive_module(features, levels=(1, 2, 4)):
+    return torch.cat([torch.nn.AdaptiveMaxPool2d(n)(features).flatten(1) for n in levels], dim=1)
+
+
+def spp_adaptive_avg(features, levels=(1, 2, 4)):
     return torch.cat([F.adaptive_avg_pool2d(features, n).flatten(1) for n in levels], dim=1)
-
-
-def spp_reversed(features, levels=(1, 2, 4)):
-    # mistake: finest level first
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in reversed(levels)], dim=1)
-
-
-def spp_spatial_major(features, levels=(1, 2, 4)):
-    # mistake: channels-last flatten
-    return torch.cat([F.adaptive_max_pool2d(features, n).permute(0, 2, 3, 1).flatten(1) for n in levels], dim=1)
-
-
-def spp_sppnet_bins(features, levels=(1, 2, 4)):
-    # the paper's window ceil(a/n), stride floor(a/n): not the course's bins
-    H, W = features.shape[-2:]
-    parts = []
-    for n in levels:
-        kh, kw = math.ceil(H / n), math.ceil(W / n)
-        sh, sw = H // n, W // n
-        parts.append(F.max_pool2d(features, (kh, kw), (sh, sw))[:, :, :n, :n].flatten(1))
-    return torch.cat(parts, dim=1)
 
 
 def spp_no_flatten(features, levels=(1, 2, 4)):
     # mistake: (N, C, Σn²)
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(2) for n in levels], dim=2)
+    return torch.cat([_spp_pool(features, (n,)).reshape(features.shape[0], features.shape[1], -1) for n in levels],
+                     dim=2)
 
 
 def spp_fixed_levels(features, levels=(1, 2, 4)):
     # mistake: the levels argument ignored
-    return torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in (1, 2, 4)], dim=1)
+    return _spp_pool(features, (1, 2, 4))
 
 
 # ==========================================================================
@@ -344,27 +388,7 @@ def _c_round(v):
     return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
 
 
-def roi_pool_loops(features, rois, output_size, spatial_scale=1.0):
-    """The notebook's solution: one roi and one bin at a time, as torchvision's CPU kernel."""
-    ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
-    N, C, H, W = features.shape
-    out = torch.zeros(rois.shape[0], C, ph, pw, dtype=features.dtype)
-    scale = torch.tensor(spatial_scale, dtype=torch.float32)
-    for k in range(rois.shape[0]):
-        b = int(rois[k, 0])
-        x1, y1, x2, y2 = [_c_round(float(v)) for v in rois[k, 1:] * scale]
-        roi_h = torch.tensor(float(max(y2 - y1 + 1, 1)))
-        roi_w = torch.tensor(float(max(x2 - x1 + 1, 1)))
-        bin_h, bin_w = roi_h / ph, roi_w / pw
-        for i in range(ph):
-            h0 = min(max(int(torch.floor(i * bin_h)) + y1, 0), H)
-            h1 = min(max(int(torch.ceil((i + 1) * bin_h)) + y1, 0), H)
-            for j in range(pw):
-                w0 = min(max(int(torch.floor(j * bin_w)) + x1, 0), W)
-                w1 = min(max(int(torch.ceil((j + 1) * bin_w)) + x1, 0), W)
-                if h1 > h0 and w1 > w0:
-                    out[k, :, i, j] = features[b, :, h0:h1, w0:w1].amax(dim=(1, 2))
-    return out
+roi_pool_loops = solution("09_detection", "roi_pool")   # the notebook's solution, from its source
 
 
 def roi_pool_vectorised_bins(features, rois, output_size, spatial_scale=1.0):
@@ -471,18 +495,7 @@ def roi_pool_calls_torchvision(features, rois, output_size, spatial_scale=1.0):
 # ==========================================================================
 
 
-def anchors_broadcast(feature_size, stride, sizes, ratios):
-    """The notebook's solution."""
-    H, W = feature_size
-    scales = torch.as_tensor(sizes, dtype=torch.float32)
-    h_ratios = torch.sqrt(torch.as_tensor(ratios, dtype=torch.float32))
-    w_ratios = 1 / h_ratios
-    ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
-    hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
-    base = (torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round()        # (A, 4)
-    ys, xs = torch.meshgrid(torch.arange(H) * stride, torch.arange(W) * stride, indexing="ij")
-    shifts = torch.stack([xs, ys, xs, ys], dim=-1).reshape(-1, 1, 4)     # (H·W, 1, 4)
-    return (shifts + base[None]).reshape(-1, 4)
+anchors_broadcast = solution("09_detection", "make_anchors")   # the notebook's solution, from its source
 
 
 def anchors_loops(feature_size, stride, sizes, ratios):
@@ -548,13 +561,7 @@ def _centre(boxes):
     return boxes[:, 0] + 0.5 * w, boxes[:, 1] + 0.5 * h, w, h
 
 
-def encode_columns(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
-    """The notebook's solution."""
-    wx, wy, ww, wh = weights
-    px, py, pw, ph = _centre(proposals)
-    gx, gy, gw, gh = _centre(reference)
-    return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph,
-                        ww * torch.log(gw / pw), wh * torch.log(gh / ph)], dim=1)
+encode_columns = solution("09_detection", "encode_boxes")   # the notebook's solution, from its source
 
 
 def encode_vectors(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
@@ -593,16 +600,7 @@ def encode_no_log_written(reference, proposals, weights=(1.0, 1.0, 1.0, 1.0)):
     return torch.stack([wx * (gx - px) / pw, wy * (gy - py) / ph, ww * (gw / pw), wh * (gh / ph)], dim=1)
 
 
-def decode_columns(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):
-    """The notebook's solution."""
-    wx, wy, ww, wh = weights
-    ax, ay, aw, ah = _centre(anchors)
-    dx, dy = deltas[:, 0] / wx, deltas[:, 1] / wy
-    dw = (deltas[:, 2] / ww).clamp(max=math.log(1000.0 / 16))
-    dh = (deltas[:, 3] / wh).clamp(max=math.log(1000.0 / 16))
-    x, y = ax + dx * aw, ay + dy * ah
-    w, h = aw * torch.exp(dw), ah * torch.exp(dh)
-    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=1)
+decode_columns = solution("09_detection", "decode_boxes")   # the notebook's solution, from its source
 
 
 def decode_vectors(deltas, anchors, weights=(1.0, 1.0, 1.0, 1.0)):

@@ -6,13 +6,16 @@
   naming its mistake;
 * the references the checks build their hints from agree with torchvision
   (``roi_pool_reference`` with ``torchvision.ops.roi_pool``, ``anchors_reference``
-  with ``AnchorGenerator``, the explicit SPP bins with ``F.adaptive_max_pool2d``),
+  with ``AnchorGenerator``, the explicit SPP bins with ``F.max_pool2d`` of the
+  paper's window and stride, and its adaptive variant with ``F.adaptive_max_pool2d``),
   so a hint can never be the expected answer itself.
 
 Every expected number is computed, never typed.
 """
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -32,6 +35,9 @@ from checks.detection import impls as impl
 from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, guards_fixture,  # noqa: F401
                            mistake_case as mistake, one_torch_thread)
 
+# every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
+ARGUMENTS_IGNORABLE: dict = {}
+
 SPECS = {
     "box_iou": CheckSpec(check=check_box_iou, kind="tensor",
                     correct=[impl.box_iou_broadcast, impl.box_iou_loops, impl.box_iou_unbind],
@@ -41,8 +47,8 @@ SPECS = {
                 correct=[impl.nms_greedy, impl.nms_shrinking_order, impl.nms_python_lists],
                 mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision),
     "spatial_pyramid_pool": CheckSpec(check=check_spatial_pyramid_pool, kind="tensor",
-                                 correct=[impl.spp_adaptive, impl.spp_loops, impl.spp_module],
-                                 mistake=impl.spp_average),
+                                 correct=[impl.spp_max_pool, impl.spp_loops, impl.spp_unfold, impl.spp_module],
+                                 mistake=impl.spp_average, forbidden=impl.spp_adaptive),
     "roi_pool": CheckSpec(check=check_roi_pool, kind="tensor",
                      correct=[impl.roi_pool_loops, impl.roi_pool_vectorised_bins],
                      mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision),
@@ -64,8 +70,14 @@ GUARDED = {
     "torchvision.ops.roi_pool": (torchvision.ops, "roi_pool"),
     "torchvision.ops.roi_align": (torchvision.ops, "roi_align"),
     "AnchorGenerator": (anchor_utils, "AnchorGenerator"), "BoxCoder": (det_utils, "BoxCoder"),
+    "F.adaptive_max_pool2d": (F, "adaptive_max_pool2d"), "F.adaptive_avg_pool2d": (F, "adaptive_avg_pool2d"),
+    "F.adaptive_max_pool2d_with_indices": (F, "adaptive_max_pool2d_with_indices"),
+    "F.adaptive_max_pool1d": (F, "adaptive_max_pool1d"), "F.adaptive_avg_pool1d": (F, "adaptive_avg_pool1d"),
+    "torch.adaptive_max_pool1d": (torch, "adaptive_max_pool1d"),
+    "torch.adaptive_avg_pool1d": (torch, "adaptive_avg_pool1d"),
 }
 REFERENCES = [("box_iou", "torchvision.ops.box_iou"), ("nms", "torchvision.ops.nms"),
+              ("spatial_pyramid_pool", "F.adaptive_max_pool2d"), ("spatial_pyramid_pool", "F.adaptive_avg_pool2d"),
               ("roi_pool", "torchvision.ops.roi_pool"), ("make_anchors", "AnchorGenerator"),
               ("encode_boxes", "BoxCoder"), ("decode_boxes", "BoxCoder")]
 
@@ -77,6 +89,8 @@ def references_still_work():
     assert torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8]), 0.5).tolist() == [0, 1]
     rois = torch.tensor([[0.0, 0.0, 0.0, 1.0, 1.0]])
     assert torchvision.ops.roi_pool(torch.ones(1, 1, 3, 3), rois, 1).shape == (1, 1, 1, 1)
+    assert F.adaptive_max_pool2d(torch.ones(1, 1, 3, 3), 2).shape == (1, 1, 2, 2)
+    assert torch.nn.AdaptiveAvgPool2d(2)(torch.ones(1, 1, 3, 3)).shape == (1, 1, 2, 2)
 
 
 guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
@@ -168,30 +182,97 @@ def test_nms_accepts_any_order_among_tied_kept_boxes():
     assert check_nms(reversed_ties, extended=True)
 
 
-def test_spp_reference_bins_equal_adaptive_max_pool():
-    """Are the check's explicit bins those of F.adaptive_max_pool2d, for sizes that divide and that do not,
-    and for maps smaller than the grid?"""
-    g = torch.Generator().manual_seed(0)
-    for shape, levels in [((2, 3, 13, 9), (1, 2, 4)), ((1, 2, 3, 2), (1, 2, 4)), ((1, 1, 31, 20), (1, 2, 3, 6))]:
-        x = torch.randn(*shape, generator=g)
-        want = torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)
-        assert torch.equal(detection.spp_reference(x, levels), want)
+def spp_settings():
+    """(x, levels) of the SPP check's public and hidden cases, for two seeds."""
+    return [(case.args[0], case.kwargs["levels"]) for seed in (0, 7) for extended in (False, True)
+            for case in det_pooling.spp_cases(seed, extended) if extended or seed == 0]
 
 
-def test_spp_length_is_c_times_sum_of_squares_on_every_case():
-    """Does every SPP case expect C·Σn² numbers per image, whatever H and W?"""
-    for case in det_pooling.spp_cases(0, extended=True):
-        x = case.args[0]
-        levels = case.kwargs["levels"]
-        assert case.expected.shape == (x.shape[0], x.shape[1] * sum(n * n for n in levels))
+@pytest.mark.parametrize("x, levels", spp_settings(), ids=lambda v: str(tuple(v.shape)) if hasattr(v, "shape") else str(v))
+def test_spp_reference_is_the_papers_max_pool(x, levels):
+    """Are the check's bins, sliced out one by one, those of F.max_pool2d with the paper's window ⌈a/n⌉ and stride
+    ⌊a/n⌋ per axis — n × n of them at every level — and its adaptive variant those of F.adaptive_max_pool2d?"""
+    H, W = x.shape[-2:]
+    pooled = [F.max_pool2d(x, (math.ceil(H / n), math.ceil(W / n)), (math.floor(H / n), math.floor(W / n)))
+              for n in levels]
+    assert [tuple(p.shape[-2:]) for p in pooled] == [(n, n) for n in levels]
+    assert torch.equal(detection.spp_reference(x, levels), torch.cat([p.flatten(1) for p in pooled], dim=1))
+    adaptive = torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)
+    assert torch.equal(detection.spp_reference(x, levels, "spatial_pyramid_pool.adaptive"), adaptive)
 
 
-def test_sppnet_bins_differ_from_adaptive_bins_somewhere():
-    """Is the paper's window/stride rule really different from adaptive pooling on a public case (so that the
-    notebook's remark is true and the hint can fire)?"""
-    assert any(any(m.key == "spatial_pyramid_pool.sppnet" for m in case.mistakes)
-               for case in det_pooling.spp_cases(0, extended=False))
-    assert det_pooling.bins(7, 4) != det_pooling.bins(7, 4, "spatial_pyramid_pool.sppnet")
+@pytest.mark.parametrize("size", range(1, 41))
+def test_exact_bins_says_when_the_papers_rule_gives_n_windows(size):
+    """Is exact_bins(a, n) true exactly when F.max_pool2d with window ⌈a/n⌉ and stride ⌊a/n⌋ gives n windows
+    (it gives more where a mod n > ⌊a/n⌋, and cannot run where a < n), and are bins() those windows?"""
+    for n in range(1, 8):
+        if size < n:
+            assert not det_pooling.exact_bins(size, n)
+            continue
+        windows = F.max_pool2d(torch.zeros(1, 1, size, 1), (math.ceil(size / n), 1), (size // n, 1)).shape[2]
+        assert det_pooling.exact_bins(size, n) == (windows == n), (size, n, windows)
+        assert len(det_pooling.bins(size, n)) == windows
+
+
+def test_spp_cases_give_n_bins_and_differ_from_adaptive_pooling_in_public():
+    """Design: does every case use sizes where the paper's rule gives exactly n × n bins at every level, and does
+    every public case have a size and level where the paper's bins differ from adaptive pooling's (so an adaptive
+    answer, written by hand, fails before grading)?"""
+    for seed, extended in ((0, False), (0, True), (7, True)):
+        for case in det_pooling.spp_cases(seed, extended):
+            H, W = case.args[0].shape[-2:]
+            levels = case.kwargs["levels"]
+            assert all(det_pooling.exact_bins(a, n) for a in (H, W) for n in levels), case.label
+            assert case.expected.shape == (case.args[0].shape[0], case.args[0].shape[1] * sum(n * n for n in levels))
+    for case in det_pooling.spp_cases(0, extended=False):
+        x, levels = case.args[0], case.kwargs["levels"]
+        assert any(a % n >= 2 for a in x.shape[-2:] for n in levels), case.label
+        adaptive = torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)
+        assert not torch.equal(adaptive, case.expected), case.label
+        assert x.shape[0] > 1 or x.shape[1] > 1
+        assert x.shape[-2] != x.shape[-1]
+    assert det_pooling.bins(10, 4) != det_pooling.bins(10, 4, "spatial_pyramid_pool.adaptive")
+    assert det_pooling.bins(13, 3) == det_pooling.bins(13, 3, "spatial_pyramid_pool.adaptive")   # 13 mod 3 = 1
+
+
+def test_spp_mistakes_are_unambiguous():
+    """Does every SPP case name at most one mistake for any wrong answer, and none for the right one?"""
+    for seed, extended in ((0, False), (7, True)):
+        for case in det_pooling.spp_cases(seed, extended):
+            signatures = [det_pooling._answer_signature(m.answer, case.expected) for m in case.mistakes]
+            assert len(set(signatures)) == len(signatures), case.label
+            assert det_pooling._answer_signature(case.expected, case.expected) not in signatures
+
+
+def test_spp_unknown_mistake_gets_the_general_message():
+    """Does ceil_mode=True (an extra window where a mod n ≥ 2), a mistake no hint names, get the general message
+    without a mistake key?"""
+    result = check_spatial_pyramid_pool(impl.spp_ceil_mode)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake is None and result.hint == M("spatial_pyramid_pool.general")
+
+
+def test_spp_predicted_mistakes_are_what_the_wrong_implementations_compute():
+    """Does each SPP mistake the check predicts equal what the implementation making it returns, on every public
+    and hidden case that predicts it, and is each reachable on a public case?"""
+    learners = {"spatial_pyramid_pool.average": impl.spp_average,
+                "spatial_pyramid_pool.reversed_levels": impl.spp_reversed,
+                "spatial_pyramid_pool.spatial_major": impl.spp_spatial_major,
+                "spatial_pyramid_pool.floor_ceil": impl.spp_floor_ceil,
+                "spatial_pyramid_pool.square": impl.spp_square,
+                "spatial_pyramid_pool.adaptive": impl.spp_adaptive_by_hand}
+    for key, learner in learners.items():
+        reachable = False
+        for seed, extended in ((0, False), (7, True)):
+            for case in det_pooling.spp_cases(seed, extended):
+                predicted = [m.answer for m in case.mistakes if m.key == key]
+                if not predicted:
+                    continue
+                got = learner(*case.args, **case.kwargs)
+                assert got.shape == predicted[0].shape and torch.allclose(got, predicted[0], atol=1e-6), \
+                    (key, case.label)
+                reachable |= not extended
+        assert reachable, key
 
 
 def test_roi_pool_reference_equals_torchvision_on_random_rois():
@@ -306,9 +387,20 @@ CATALOGUE = {
                 M("spatial_pyramid_pool.reversed_levels")),
         mistake("Does it notice a channels-last flatten?", impl.spp_spatial_major,
                 M("spatial_pyramid_pool.spatial_major")),
-        mistake("Does it notice the paper's window/stride bins?", impl.spp_sppnet_bins, M("spatial_pyramid_pool.sppnet")),
+        mistake("Does it notice floor and ceil exchanged (window ⌊a/n⌋, stride ⌈a/n⌉)?", impl.spp_floor_ceil,
+                M("spatial_pyramid_pool.floor_ceil")),
+        mistake("Does it notice the rows' window and stride used for the columns (an a × a map assumed)?",
+                impl.spp_square, M("spatial_pyramid_pool.square")),
+        mistake("Does it notice adaptive pooling's bins written out by hand, on a public case where they differ?",
+                impl.spp_adaptive_by_hand, M("spatial_pyramid_pool.adaptive")),
         mistake("Does it notice levels not flattened?", impl.spp_no_flatten, "one vector of length C·Σn²"),
         mistake("Does it notice the levels argument ignored?", impl.spp_fixed_levels, "Use the `levels` argument"),
+        mistake("Does it refuse F.adaptive_max_pool2d (the one-line answer)?", impl.spp_adaptive,
+                "F.adaptive_max_pool2d", field="summary"),
+        mistake("Does it refuse nn.AdaptiveMaxPool2d (through the functional it calls)?", impl.spp_adaptive_module,
+                "F.adaptive_max_pool2d", field="summary"),
+        mistake("Does it refuse F.adaptive_avg_pool2d?", impl.spp_adaptive_avg, "F.adaptive_avg_pool2d",
+                field="summary"),
     ],
     "roi_pool": [
         mistake("Does check_roi_pool notice spatial_scale ignored?", impl.roi_pool_no_scale, M("roi_pool.no_scale")),

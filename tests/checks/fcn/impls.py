@@ -317,6 +317,140 @@ def transpose_size_ignores_dilation(n, kernel_size, stride=1, padding=0, output_
 
 
 # ==========================================================================
+# overlap_counts(in_size, kernel_size, stride, padding=0) -> LongTensor (H_out, W_out)
+# ==========================================================================
+
+# The notebook's own solution (a loop over the k × k taps, strided slices), loaded from its source.
+overlap_counts_taps = solution("06_fcn", "overlap_counts")
+
+
+def overlap_counts_pixels(in_size, kernel_size, stride, padding=0):
+    """Four plain loops: every input pixel, every tap, and a bounds test after cropping the padding."""
+    h, w = in_size
+    k, s, p = kernel_size, stride, padding
+    out_h, out_w = (h - 1) * s + k - 2 * p, (w - 1) * s + k - 2 * p
+    counts = torch.zeros(out_h, out_w, dtype=torch.long)
+    for a in range(h):
+        for b in range(w):
+            for i in range(k):
+                for j in range(k):
+                    row, col = a * s + i - p, b * s + j - p
+                    if 0 <= row < out_h and 0 <= col < out_w:
+                        counts[row, col] += 1
+    return counts
+
+
+def _positions(n, k, s, p):
+    """Where every (input pixel, tap) pair of one axis lands: a·s + i − p, all at once."""
+    return (torch.arange(n)[:, None] * s + torch.arange(k)[None, :] - p).flatten()
+
+
+def _axis_bincount(n, k, s, p):
+    """Taps per output position along one axis: a bincount of the landing positions inside the cropped map."""
+    size = (n - 1) * s + k - 2 * p
+    where = _positions(n, k, s, p)
+    return torch.bincount(where[(where >= 0) & (where < size)], minlength=size)
+
+
+def overlap_counts_bincount(in_size, kernel_size, stride, padding=0):
+    """Vectorised: one bincount per axis of the landing positions, then the outer product."""
+    rows, cols = (_axis_bincount(n, kernel_size, stride, padding) for n in in_size)
+    return torch.outer(rows, cols)
+
+
+def overlap_counts_numpy(in_size, kernel_size, stride, padding=0):
+    """NumPy: np.add.at on the uncropped axes, crop, np.outer, then back to torch."""
+    axes = []
+    for n in in_size:
+        full = np.zeros((n - 1) * stride + kernel_size, dtype=np.int64)
+        np.add.at(full, (np.arange(n)[:, None] * stride + np.arange(kernel_size)[None, :]).ravel(), 1)
+        axes.append(full[padding:len(full) - padding])
+    return torch.from_numpy(np.outer(axes[0], axes[1]))
+
+
+def _tap_loop(in_size, kernel_size, stride, padding, *, assign=False, full_size=None, crop=True,
+              skip_last=False, dtype=torch.long):
+    """The notebook's tap loop, with one knob per mistake (the defaults are correct)."""
+    h, w = in_size
+    k, s, p = kernel_size, stride, padding
+    full_h, full_w = full_size(h, w) if full_size else ((h - 1) * s + k, (w - 1) * s + k)
+    last_h, last_w = (h - 2, w - 2) if skip_last else (h - 1, w - 1)
+    counts = torch.zeros(full_h, full_w, dtype=dtype)
+    for i in range(k):
+        for j in range(k):
+            window = counts[i:i + last_h * s + 1:s, j:j + last_w * s + 1:s]
+            if assign:
+                window[...] = 1
+            else:
+                window += 1
+    return counts[p:full_h - p, p:full_w - p] if crop else counts
+
+
+def overlap_counts_assigns(in_size, kernel_size, stride, padding=0):
+    # window[...] = 1 instead of += 1: a pixel covered by several stamps counts once
+    return _tap_loop(in_size, kernel_size, stride, padding, assign=True)
+
+
+def overlap_counts_adds_axes(in_size, kernel_size, stride, padding=0):
+    # one count per axis, right, but combined with + instead of ×
+    rows, cols = (_axis_bincount(n, kernel_size, stride, padding) for n in in_size)
+    return rows[:, None] + cols[None, :]
+
+
+def overlap_counts_swapped(in_size, kernel_size, stride, padding=0):
+    # stamps `stride` wide, starting `kernel_size` apart
+    return _tap_loop(in_size, stride, kernel_size, padding)
+
+
+def overlap_counts_n_times_s(in_size, kernel_size, stride, padding=0):
+    # the full map taken as H·s by W·s (the slices stop silently at its end)
+    return _tap_loop(in_size, kernel_size, stride, padding, full_size=lambda h, w: (h * stride, w * stride))
+
+
+def overlap_counts_no_crop(in_size, kernel_size, stride, padding=0):
+    # returns the full map: padding never cropped
+    return _tap_loop(in_size, kernel_size, stride, padding, crop=False)
+
+
+def overlap_counts_float(in_size, kernel_size, stride, padding=0):
+    # torch.zeros' default dtype: float32 counts
+    return _tap_loop(in_size, kernel_size, stride, padding, dtype=torch.float32)
+
+
+def overlap_counts_skips_last_input(in_size, kernel_size, stride, padding=0):
+    # a mistake no hint names: the last input row and column never stamp (range(H − 1) thinking)
+    return _tap_loop(in_size, kernel_size, stride, padding, skip_last=True)
+
+
+def overlap_counts_calls_F(in_size, kernel_size, stride, padding=0):
+    ones = torch.ones(1, 1, *in_size)
+    return F.conv_transpose2d(ones, torch.ones(1, 1, kernel_size, kernel_size), stride=stride,
+                              padding=padding)[0, 0].long()
+
+
+def overlap_counts_uses_module(in_size, kernel_size, stride, padding=0):
+    layer = nn.ConvTranspose2d(1, 1, kernel_size, stride=stride, padding=padding, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(1)
+        return layer(torch.ones(1, 1, *in_size))[0, 0].long()
+
+
+def overlap_counts_fold(in_size, kernel_size, stride, padding=0):
+    # col2im adds up the overlapping windows: F.fold of columns of ones is the answer in one call
+    h, w = in_size
+    size = ((h - 1) * stride + kernel_size - 2 * padding, (w - 1) * stride + kernel_size - 2 * padding)
+    cols = torch.ones(1, kernel_size * kernel_size, h * w)
+    return F.fold(cols, size, kernel_size, stride=stride, padding=padding)[0, 0].long()
+
+
+def overlap_counts_conv_transpose1d(in_size, kernel_size, stride, padding=0):
+    # one transposed convolution per axis, then the outer product
+    rows, cols = (F.conv_transpose1d(torch.ones(1, 1, n), torch.ones(1, 1, kernel_size), stride=stride,
+                                     padding=padding)[0, 0] for n in in_size)
+    return torch.outer(rows, cols).long()
+
+
+# ==========================================================================
 # bilinear_kernel(channels, factor) -> (channels, channels, k, k)
 # ==========================================================================
 
@@ -522,6 +656,14 @@ def scores_mean_counts_absent_as_zero(matrix):
     tp = m.diagonal()
     iou = tp / (m.sum(dim=0) + m.sum(dim=1) - tp)
     return (tp.sum() / m.sum()).item(), (iou.nan_to_num(0.0).sum() / len(iou)).item(), iou
+
+
+def scores_mean_over_true_classes(matrix):
+    # the mean over the classes present in the truth: a class only predicted (IoU 0) is left out
+    m = matrix.double()
+    tp = m.diagonal()
+    iou = tp / (m.sum(dim=0) + m.sum(dim=1) - tp)
+    return (tp.sum() / m.sum()).item(), iou[m.sum(dim=1) > 0].mean().item(), iou
 
 
 def scores_plain_mean(matrix):

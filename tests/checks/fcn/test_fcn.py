@@ -1,6 +1,7 @@
-"""Proof that the six checks of notebook 06 (convolutionalization, transposed
-convolution and its output size, the bilinear kernel, the confusion matrix
-and the segmentation scores) work.
+"""Proof that the seven checks of notebook 06 (convolutionalization, transposed
+convolution and its output size, the overlap counts of a transposed
+convolution, the bilinear kernel, the confusion matrix and the segmentation
+scores) work.
 
 A check that was never seen failing is not a check.  This module holds what
 is specific to these checks:
@@ -19,7 +20,8 @@ is specific to these checks:
 * the references the checks compare with equal numbers computed here another
   way: the overlap-add machinery with no mistake equals F.conv_transpose2d,
   each predicted mistake equals what the wrong implementation computes, the
-  bilinear kernel in a ConvTranspose2d equals F.interpolate(mode="bilinear")
+  closed-form tap counts equal F.conv_transpose2d of ones and a brute-force
+  count, the bilinear kernel in a ConvTranspose2d equals F.interpolate(mode="bilinear")
   away from the border, the confusion count equals torch.bincount's, the
   scores equal a numpy computation, the dense layer over windows equals
   nn.Linear on explicit slices.
@@ -38,24 +40,28 @@ import torch.nn.functional as F
 
 from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, check_bilinear_kernel, check_confusion_matrix,
                                  check_conv_transpose2d, check_conv_transpose_output_size, check_convolutionalize,
-                                 check_segmentation_scores)
-from course_utils.checks.fcn import bilinear, convolutionalize, scores, transposed
+                                 check_overlap_counts, check_segmentation_scores)
+from course_utils.checks.fcn import bilinear, convolutionalize, overlap, scores, transposed
 from course_utils.checks.messages.fcn import M
 
 from checks.fcn import impls as impl
 from checks.helpers import CheckSpec, guards_fixture, one_torch_thread, mistake_case as mistake  # noqa: F401
 
-# The functions the guards replace while the learner's conv_transpose2d runs, and the originals they must put
-# back (check_conv_transpose2d refuses every convolution function, as the convolution checks do).
+# The functions the guards replace while the learner's conv_transpose2d or overlap_counts runs, and the originals
+# they must put back (both checks refuse every convolution function, as the convolution checks do; overlap_counts
+# also refuses the 1-D transposed convolutions and F.fold).
 GUARDED = {
     "F.conv_transpose2d": (F, "conv_transpose2d"), "F.conv2d": (F, "conv2d"), "torch.conv2d": (torch, "conv2d"),
     "torch.convolution": (torch, "convolution"), "torch._convolution": (torch, "_convolution"),
-    "F.conv1d": (F, "conv1d"), "F.conv3d": (F, "conv3d"),
+    "F.conv1d": (F, "conv1d"), "F.conv3d": (F, "conv3d"), "F.conv_transpose1d": (F, "conv_transpose1d"),
+    "torch.conv_transpose1d": (torch, "conv_transpose1d"), "torch.conv_transpose2d": (torch, "conv_transpose2d"),
+    "F.fold": (F, "fold"),
 }
 # (check, guarded function) pairs: test_contract.py spies that the function is replaced while the
 # learner's code runs, and only then.
 REFERENCES = [("conv_transpose2d", "F.conv_transpose2d"), ("conv_transpose2d", "F.conv2d"),
-              ("conv_transpose2d", "torch.convolution")]
+              ("conv_transpose2d", "torch.convolution"), ("overlap_counts", "F.conv_transpose2d"),
+              ("overlap_counts", "F.fold"), ("overlap_counts", "F.conv_transpose1d")]
 
 
 def references_still_work():
@@ -63,6 +69,8 @@ def references_still_work():
     x, weight = torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
     assert F.conv_transpose2d(x, weight, stride=2).shape == (1, 1, 4, 4)
     assert F.conv2d(x, weight).shape == (1, 1, 1, 1)
+    assert F.conv_transpose1d(torch.ones(1, 1, 2), torch.ones(1, 1, 2), stride=2).shape == (1, 1, 4)
+    assert F.fold(torch.ones(1, 4, 4), (3, 3), 2).shape == (1, 1, 3, 3)
 
 
 guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
@@ -71,9 +79,12 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 # The six checks, side by side
 # ==========================================================================
 
+# every argument of every exercise changes a public answer (tests/checks/test_arguments.py); none may be ignored
+ARGUMENTS_IGNORABLE: dict = {}
+
 # Kinds: only conv_transpose2d is a "tensor" check in the contract's sense (a float32 answer computed from input
 # tensors drawn with the seed).  bilinear_kernel takes two ints and is the same whatever the seed, and
-# confusion_matrix answers integer counts; their tensor tests are below (section 1).
+# confusion_matrix and overlap_counts answer integer counts; their tensor tests are below (section 1).
 SPECS = {
     "convolutionalize": CheckSpec(check=check_convolutionalize, kind="module",
                              correct=[impl.convolutionalize_copy, impl.convolutionalize_view,
@@ -87,6 +98,10 @@ SPECS = {
                                        correct=[impl.transpose_size_formula, impl.transpose_size_span,
                                                 impl.transpose_size_meta_layer],
                                        mistake=impl.transpose_size_no_output_padding),
+    "overlap_counts": CheckSpec(check=check_overlap_counts, kind="counts",
+                           correct=[impl.overlap_counts_taps, impl.overlap_counts_pixels,
+                                    impl.overlap_counts_bincount, impl.overlap_counts_numpy],
+                           mistake=impl.overlap_counts_assigns, forbidden=impl.overlap_counts_calls_F),
     "bilinear_kernel": CheckSpec(check=check_bilinear_kernel, kind="kernel",
                             correct=[impl.bilinear_kernel_outer, impl.bilinear_kernel_loops,
                                      impl.bilinear_kernel_numpy_eye],
@@ -100,7 +115,7 @@ SPECS = {
                                 mistake=impl.scores_dice),
 }
 ALL = list(SPECS)
-TENSOR_LIKE = ["conv_transpose2d", "bilinear_kernel", "confusion_matrix"]
+TENSOR_LIKE = ["conv_transpose2d", "overlap_counts", "bilinear_kernel", "confusion_matrix"]
 
 
 def correct_of(name):
@@ -143,6 +158,14 @@ def test_confusion_counts_in_any_integer_dtype_pass(dtype):
     """Does check_confusion_matrix accept counts in any integer dtype that holds them?"""
     result = check_confusion_matrix(returning(lambda out: out.to(dtype), impl.confusion_bincount))
     assert result.outcome == PASSED, result.text()
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8])
+def test_overlap_counts_in_any_integer_dtype_pass(dtype):
+    """Does check_overlap_counts accept counts in any integer dtype that holds them (public and hidden cases)?"""
+    learner = returning(lambda out: out.to(dtype), impl.overlap_counts_bincount)
+    for result in (check_overlap_counts(learner), check_overlap_counts(learner, extended=True, seed=7)):
+        assert result.outcome == PASSED, result.text()
 
 
 def test_confusion_check_notices_a_target_changed_in_place():
@@ -235,6 +258,20 @@ SIZE_MISTAKES = [
     ("Does it notice dilation ignored?", impl.transpose_size_ignores_dilation, "A dilated kernel spans",
      "conv_transpose_output_size.no_dilation"),
 ]
+OVERLAP_MISTAKES = [
+    ("Does check_overlap_counts notice `= 1` instead of `+= 1` (overlaps counted once)?", impl.overlap_counts_assigns,
+     "count with `+= 1`, not `= 1`", "overlap_counts.no_overlap"),
+    ("Does it notice the two axes' counts added instead of multiplied?", impl.overlap_counts_adds_axes,
+     "multiply, not add", "overlap_counts.added"),
+    ("Does it notice kernel size and stride exchanged?", impl.overlap_counts_swapped,
+     "Kernel size and stride are exchanged", "overlap_counts.swapped"),
+    ("Does it notice a full map of H·s rows instead of (H − 1)·s + k (off by one for k = 3, s = 2)?",
+     impl.overlap_counts_n_times_s, "not H·s", "overlap_counts.n_times_s"),
+    ("Does it notice the padding never cropped?", impl.overlap_counts_no_crop, "crops p rows and columns from each "
+     "border of the full map", "overlap_counts.padding_ignored"),
+    ("Does it ask for integer counts when they are float?", impl.overlap_counts_float, "Counts are whole numbers",
+     "overlap_counts.float_counts"),
+]
 BILINEAR_MISTAKES = [
     ("Does check_bilinear_kernel notice the two centres exchanged?", impl.bilinear_kernel_centre_swapped,
      "The tent is centred at factor − 1 when the kernel size is odd", "bilinear_kernel.centre"),
@@ -269,7 +306,8 @@ SCORES_MISTAKES = [
      "segmentation_scores.integer_division"),
 ]
 KEYED = {"convolutionalize": CONVOLUTIONALIZE_MISTAKES, "conv_transpose2d": TRANSPOSE_MISTAKES,
-         "conv_transpose_output_size": SIZE_MISTAKES, "bilinear_kernel": BILINEAR_MISTAKES,
+         "conv_transpose_output_size": SIZE_MISTAKES, "overlap_counts": OVERLAP_MISTAKES,
+         "bilinear_kernel": BILINEAR_MISTAKES,
          "confusion_matrix": CONFUSION_MISTAKES, "segmentation_scores": SCORES_MISTAKES}
 
 # check name -> its plausible wrong implementations, each with the message that names its mistake; run by
@@ -290,6 +328,18 @@ CATALOGUE["conv_transpose2d"] += [
     mistake("Does it refuse zero insertion finished by F.conv2d?", impl.conv_transpose2d_zero_insertion_F_conv2d,
             "F.conv2d", field="summary"),
 ]
+CATALOGUE["overlap_counts"] += [
+    mistake("Does an unknown mistake (the last input row and column never stamp) get the general message, naming no "
+            "mistake?", impl.overlap_counts_skips_last_input, M("overlap_counts.general")),
+    mistake("Does it refuse F.conv_transpose2d of ones?", impl.overlap_counts_calls_F, "F.conv_transpose2d",
+            field="summary"),
+    mistake("Does it refuse nn.ConvTranspose2d?", impl.overlap_counts_uses_module, "F.conv_transpose2d",
+            field="summary"),
+    mistake("Does it refuse F.fold (col2im adds the overlapping windows)?", impl.overlap_counts_fold, "F.fold",
+            field="summary"),
+    mistake("Does it refuse one F.conv_transpose1d per axis?", impl.overlap_counts_conv_transpose1d,
+            "F.conv_transpose1d", field="summary"),
+]
 CATALOGUE["bilinear_kernel"] += [
     mistake("Does it ask for float32 when the kernel is float64?", impl.bilinear_kernel_float64,
             "dtype=torch.float32"),
@@ -302,6 +352,8 @@ CATALOGUE["segmentation_scores"] += [
     mistake("Does it notice an absent class scored 0?", impl.scores_absent_as_zero, "return NaN for it"),
     mistake("Does it notice the absent class counted as 0 in the mean?", impl.scores_mean_counts_absent_as_zero,
             "do not count it as 0"),
+    mistake("Does it notice a class only predicted left out of the mean?", impl.scores_mean_over_true_classes,
+            "it counts in the mean"),
     mistake("Does it point to nanmean for a mean that is NaN?", impl.scores_plain_mean, "torch.nanmean(iou)"),
     mistake("Does it notice the mean class accuracy given as the pixel accuracy?",
             impl.scores_accuracy_as_class_mean, "trace / sum"),
@@ -316,6 +368,7 @@ KEYS = [(name, learner, key) for name, entries in KEYED.items() for _, learner, 
     ("bilinear_kernel", impl.bilinear_kernel_float64, "bilinear_kernel.dtype"),
     ("confusion_matrix", impl.confusion_float_counts, "confusion_matrix.float_counts"),
     ("segmentation_scores", impl.scores_mean_counts_absent_as_zero, "segmentation_scores.mean_absent_as_zero"),
+    ("segmentation_scores", impl.scores_mean_over_true_classes, "segmentation_scores.mean_over_true_classes"),
 ]
 
 
@@ -369,6 +422,8 @@ PREDICTED = ([("conv_transpose2d", transposed._transposed_cases, learner, key)
               for _, learner, _, key in TRANSPOSE_MISTAKES]
              + [("conv_transpose_output_size", lambda seed, extended: transposed._transposed_size_cases(extended),
                  learner, key) for _, learner, _, key in SIZE_MISTAKES]
+             + [("overlap_counts", overlap._overlap_cases, learner, key) for _, learner, _, key in OVERLAP_MISTAKES
+                if key != "overlap_counts.float_counts"]   # a dtype, not a predicted answer
              + [("bilinear_kernel", bilinear._bilinear_cases, learner, key) for _, learner, _, key in BILINEAR_MISTAKES]
              + [("confusion_matrix", scores._confusion_cases, learner, key) for _, learner, _, key in CONFUSION_MISTAKES]
              + [("segmentation_scores", scores._scores_cases, learner, key) for _, learner, _, key in SCORES_MISTAKES])
@@ -506,6 +561,67 @@ def test_transposed_size_reference_equals_formula_and_a_real_layer(extended):
         with torch.no_grad():
             real = layer(torch.zeros(1, 1, n)).shape[-1]
         assert case.expected == formula == real, case.label
+
+
+def overlap_cases():
+    """The public and hidden cases of check_overlap_counts, for three seeds (the hidden ones draw settings)."""
+    return [case for seed in (0, 7, 2024) for extended in (False, True)
+            for case in overlap._overlap_cases(seed, extended) if extended or seed == 0]
+
+
+def brute_force_counts(h, w, k, s, p):
+    """Every (input pixel, tap) pair, one at a time, in plain Python: the definition itself."""
+    out_h, out_w = (h - 1) * s + k - 2 * p, (w - 1) * s + k - 2 * p
+    counts = [[0] * out_w for _ in range(out_h)]
+    for a in range(h):
+        for b in range(w):
+            for i in range(k):
+                for j in range(k):
+                    row, col = a * s + i - p, b * s + j - p
+                    if 0 <= row < out_h and 0 <= col < out_w:
+                        counts[row][col] += 1
+    return torch.tensor(counts, dtype=torch.int64).reshape(out_h, out_w)
+
+
+@pytest.mark.parametrize("case", overlap_cases(), ids=lambda case: case.label)
+def test_overlap_measurement_equals_brute_force_and_the_closed_form(case):
+    """Is the answer check_overlap_counts expects (F.conv_transpose2d of ones with a kernel of ones) the count of
+    (input pixel, tap) pairs made one by one, and the closed form its mistakes are computed from, with no mistake,
+    on every public and hidden case?"""
+    (h, w), k, s = case.args
+    p = case.kwargs["padding"]
+    assert case.expected.dtype == torch.int64
+    assert torch.equal(case.expected, brute_force_counts(h, w, k, s, p)), case.label
+    assert torch.equal(overlap._formula_counts(h, w, k, s, p), case.expected), case.label
+
+
+def test_overlap_public_cases_hold_uneven_and_even_overlaps():
+    """Design: do the public cases include k = 3, s = 2 with uneven interior counts (1, 2 and 4), k = 4, s = 2 with a
+    flat interior, strides 1, 2 and 3, padding, and H ≠ W in every case?"""
+    cases = overlap._overlap_cases(0, False)
+    settings = {(case.args[1], case.args[2]): case for case in cases}
+    uneven, even = settings[(3, 2)].expected, settings[(4, 2)].expected
+    assert set(uneven[2:-2, 2:-2].unique().tolist()) == {1, 2, 4}
+    assert even[2:-2, 2:-2].unique().numel() == 1
+    assert {case.args[2] for case in cases} >= {1, 2, 3}
+    assert any(case.kwargs["padding"] for case in cases)
+    assert all(case.args[0][0] != case.args[0][1] for case in cases)
+
+
+def test_no_two_overlap_mistakes_predict_the_same_answer():
+    """Does every case name at most one mistake for any wrong answer, and none for the right one (a hint is given
+    only where exactly one mistake explains the answer)?"""
+    for case in overlap_cases():
+        signatures = [overlap._signature(m.answer, case.expected.shape) for m in case.mistakes]
+        assert len(set(signatures)) == len(signatures), case.label
+        assert overlap._signature(case.expected, case.expected.shape) not in signatures, case.label
+
+
+def test_overlap_check_names_no_mistake_for_an_unknown_one():
+    """Does the general message come without a mistake key when no known mistake explains the answer?"""
+    result = check_overlap_counts(impl.overlap_counts_skips_last_input)
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake is None and result.hint == M("overlap_counts.general")
 
 
 @pytest.mark.parametrize("c, h, w, out_features, bias",

@@ -44,7 +44,8 @@ from course_utils.checks.messages.resnet import M
 from course_utils.checks.resnet import reference_basic_block
 
 from checks.resnet import impls as impl
-from checks.helpers import CheckSpec, assert_hidden_cases_try_more, assert_names_mistake, one_torch_thread, spy  # noqa: F401
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_names_mistake,  # noqa: F401
+                           assert_no_new_kind, one_torch_thread, spy)
 from checks.helpers import mistake_case as mistake
 from course_utils.train import count_parameters
 
@@ -74,6 +75,11 @@ SPECS = {
                           mistake=impl.resnet18_stem_padding_1, stand_in_models=False, hidden_cases=None),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): `block`, the course's reference block the check
+# passes in so that the network is judged alone — a network that builds its own correct block instead computes
+# the same (test_network_ignoring_block_with_a_correct_block_of_its_own_passes).
+ARGUMENTS_IGNORABLE = {"make_resnet18": {"block": "the check's own reference block, passed in"}}
 
 # check name -> plausible wrong implementations, each failing with the message that names its mistake
 # (test_contract.py runs them all); filled below, section 2.
@@ -168,14 +174,14 @@ def test_hidden_cases_call_the_learner_on_more_settings(name):
     assert_hidden_cases_try_more(SPECS[name].check, correct_of(name))
 
 
-def test_grad_norm_hidden_cases_measure_a_layer_inside_the_network():
-    """Do the hidden cases of check_first_layer_grad_norm pass a `layer` that is not the model's first
-    parameter (so that `next(model.parameters())` cannot stand in for `layer`)?"""
+def test_grad_norm_public_cases_measure_a_layer_inside_the_network():
+    """Do the public cases of check_first_layer_grad_norm already pass a `layer` that is not the model's first
+    parameter (so that `next(model.parameters())` cannot stand in for `layer`), as the hidden ones do?"""
     def firsts(extended):
         learner = spy(impl.grad_norm_backward)
         assert check_first_layer_grad_norm(learner, extended=extended, seed=7)
         return [layer.weight is next(model.parameters()) for (model, layer, *_), _ in learner.calls]
-    assert all(firsts(False))
+    assert any(firsts(False)) and not all(firsts(False))
     assert not all(firsts(True))
 
 
@@ -373,8 +379,8 @@ CATALOGUE["first_layer_grad_norm"] = [
             field="summary"),
     mistake("Does it name the layer measured instead of `layer` (the last one)?", impl.grad_norm_last_layer,
             "the gradient of `fc.weight`"),
-    mistake("Does it name the first parameter measured instead of `layer` (hidden cases)?",
-            impl.grad_norm_first_parameter, "the gradient of `stem.0.weight`", hidden=True),
+    mistake("Does it name the first parameter measured instead of `layer` (a public case measures an inner layer)?",
+            impl.grad_norm_first_parameter, "the gradient of `stem.0.weight`"),
     mistake("Does it ask for a number when the gradient tensor is returned?", impl.grad_norm_returns_gradient,
             "expected a float", field="summary", outcome=UNCHECKABLE),
 ]
@@ -506,7 +512,7 @@ def test_grad_norm_references_equal_backward_and_finite_differences():
     copy, and the one central finite differences give in float64?"""
     cases = gradients._grad_cases(7, extended=True)
     firsts = [case for case in cases if case.label.endswith("first call")]
-    assert len(firsts) == 3
+    assert len(firsts) == len(cases) // 2 == 4
     for case in firsts:
         model, layer, images, labels = case.args
         layer_name = next(name for name, module in model.named_modules() if module is layer)
@@ -559,7 +565,7 @@ def test_seed_sets_the_random_inputs(name):
 
 def test_resnet18_check_builds_on_meta_for_shapes_and_on_cpu_for_logits():
     """Does check_make_resnet18 build the network once on the meta device (shapes, no weights in memory) and
-    once on the CPU (logits), for the public case?"""
+    once on the CPU (logits), for each public case?"""
     devices = []
 
     def make(*args, **kwargs):
@@ -567,7 +573,7 @@ def test_resnet18_check_builds_on_meta_for_shapes_and_on_cpu_for_logits():
         devices.append({p.device.type for p in model.parameters()})
         return model
     assert check_make_resnet18(make)
-    assert devices == [{"meta"}, {"cpu"}]
+    assert devices == [{"meta"}, {"cpu"}] * len(network.resnet18_scenario().cases)
 
 
 def test_notebook_states_the_shapes_and_count_the_checks_use():
@@ -578,3 +584,42 @@ def test_notebook_states_the_shapes_and_count_the_checks_use():
     for name, (c, h, w) in shapes_by_table(224, 224).items():
         assert f"{h} × {w} × {c}" in text, name
     assert f"{resnet18_count(1000) / 1e6:.1f} million" in text
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def block_kinds(setting):
+    cin, cout, stride, h, w = setting
+    if (cin, stride) == (cout, 1):
+        return ["identity shortcut"]
+    return [f"projection for {'a new stride and channel count' if stride != 1 and cin != cout else 'a stride' if stride != 1 else 'a channel count'}"]
+
+
+def grad_norm_kinds(case):
+    net, rest = case.label.split(" (", 1)
+    mode, layer = rest.split(" mode), layer ")[0], rest.split("layer ")[1].split(",")[0]
+    return [net.split(",")[0], f"{mode} mode", "first layer" if layer == "stem.0" else "inner layer"]
+
+
+def resnet18_kinds(case):
+    return [*case.modes, "1000 classes" if case.kwargs["num_classes"] == 1000 else "another class count"]
+
+
+def shapes_kinds(case):
+    h, w = case.args
+    return ["square" if h == w else "wider than high" if w > h else "higher than wide",
+            *(["an odd side"] if h % 2 or w % 2 else [])]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (resnet_block._BLOCK_SETTINGS, resnet_block._BLOCK_EXTENDED, block_kinds),
+    (gradients._grad_cases(0, False), gradients._grad_cases(0, True), grad_norm_kinds),
+    (network.resnet18_scenario(False).cases, network.resnet18_scenario(True).cases, resnet18_kinds),
+    (shapes._shape_cases(False), shapes._shape_cases(True), shapes_kinds),
+], ids=["make_basic_block", "first_layer_grad_norm", "make_resnet18", "resnet18_shapes"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (a projection for the channels alone, an inner layer,
+    training mode, a map higher than wide, ...) appear among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)

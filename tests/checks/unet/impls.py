@@ -13,15 +13,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from checks.helpers import solution
+
 # ==========================================================================
 # match_size(x, size)
 # ==========================================================================
 
 
-def match_pad(x, size):
-    """The notebook's solution: one F.pad; negative padding crops."""
-    dh, dw = size[0] - x.shape[-2], size[1] - x.shape[-1]
-    return F.pad(x, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])
+# The notebook's solution: one F.pad; negative padding crops.
+match_pad = solution("07_unet", "match_size")
 
 
 def match_slices(x, size):
@@ -277,15 +277,8 @@ def unet_returns_softmax(in_channels, num_classes, depth=4, base_channels=64, ba
 # ==========================================================================
 
 
-def output_size_loop(size, depth=4):
-    """Follow one side through the U."""
-    n = size
-    for _ in range(depth):
-        n = (n - 4) // 2          # two valid 3 × 3 convolutions, then the 2 × 2 pool (floors)
-    n -= 4                        # the bottom's two convolutions
-    for _ in range(depth):
-        n = 2 * n - 4             # up-convolution ×2, then two convolutions
-    return n
+# The notebook's solution: follow one side through the U.
+output_size_loop = solution("07_unet", "unet_output_size")
 
 
 def output_size_layers(size, depth=4):

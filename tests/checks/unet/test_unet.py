@@ -31,8 +31,8 @@ from course_utils.checks.messages.unet import M
 from course_utils.checks.unet import match_size as match_module, network, output_size, reference
 
 from checks.unet import impls as impl
-from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, mistake_case, one_torch_thread,  # noqa: F401
-                           spy)
+from checks.helpers import (CheckSpec, assert_hidden_cases_try_more, assert_no_new_kind, mistake_case,  # noqa: F401
+                           one_torch_thread, spy)
 from course_utils.train import count_parameters
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -51,6 +51,10 @@ SPECS = {
                              mistake=impl.output_size_one_conv),
 }
 ALL = list(SPECS)
+# Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
+# argument of every exercise here changes a public answer): `match`, the check's own match_size passed in so
+# that the network is judged alone — a network that calls the learner's own correct one computes the same.
+ARGUMENTS_IGNORABLE = {"make_unet": {"match": "the check's own match_size, passed in"}}
 
 
 # ==========================================================================
@@ -361,3 +365,40 @@ def test_check_summary_states_the_papers_count():
     """Does the passed message of check_make_unet state the paper's configuration's count from the formula?"""
     summary = check_make_unet(impl.unet_lists).summary
     assert f"{network.unet_parameter_count(1, 2, 4, 64, False):,}" in summary
+
+
+# ==========================================================================
+# Hidden cases add sizes and seeds, never a new kind of case
+# ==========================================================================
+
+def match_kinds(setting):
+    shape, size, as_torch_size = setting
+    kinds = ["torch.Size" if as_torch_size else "tuple"]
+    for axis, have, want in (("H", shape[2], size[0]), ("W", shape[3], size[1])):
+        d = want - have
+        kinds.append(f"{axis}: {'kept' if d == 0 else ('pad' if d > 0 else 'crop') + (' odd' if d % 2 else ' even')}")
+    return kinds
+
+
+def forward_kinds(forward):
+    (cin, k, depth, base, batch_norm), odd_shape, value_shape = forward
+    return ["batch norm" if batch_norm else "no batch norm",
+            *(["an odd side"] if odd_shape[2] % 2 or odd_shape[3] % 2 else []),
+            *(["non-square"] if odd_shape[2] != odd_shape[3] else [])]
+
+
+def count_kinds(config):
+    cin, k, depth, base, batch_norm = config
+    return ["batch norm" if batch_norm else "no batch norm",
+            *(["the paper's configuration"] if (cin, k, depth, base) == (1, 2, 4, 64) else [])]
+
+
+@pytest.mark.parametrize("public, hidden, kinds", [
+    (match_module._MATCH_PUBLIC, match_module._MATCH_EXTENDED, match_kinds),
+    (network._FORWARD_PUBLIC, network._FORWARD_EXTENDED, forward_kinds),
+    (network._COUNT_PUBLIC, network._COUNT_EXTENDED, count_kinds),
+], ids=["match_size", "make_unet forwards", "make_unet parameter counts"])
+def test_hidden_cases_add_no_new_kind_of_case(public, hidden, kinds):
+    """Does every kind of case of the hidden run (a crop by an odd amount along W, a network without batch
+    norm on an odd input, ...) appear among the public cases too?"""
+    assert_no_new_kind(public, hidden, kinds)
