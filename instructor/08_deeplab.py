@@ -513,7 +513,7 @@ if deeplab_result is not None:
 
 # %% [markdown]
 # Beside the models of notebooks 06 and 07, trained by the same recipe and measured by
-# `benchmarks/segmentation_calibration.py` (one CPU thread; test mean IoU, from a run of that script with this
+# the course's segmentation calibration benchmark (one CPU thread; test mean IoU, from a run of it with this
 # notebook's DeepLab v3+ in it): FCN-8s 0.858, U-Net (depth 3, 8 channels) 0.926, DeepLab v3+ 0.865. On these
 # 64 × 64 shapes the small DeepLab v3+ draws level with FCN-8s and stays clearly behind the U-Net.
 #

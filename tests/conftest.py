@@ -30,7 +30,7 @@ def short_time_limit(monkeypatch):
     """
     from course_utils.checks.engine import guards
 
-    monkeypatch.setattr(guards, "TIME_LIMIT", 0.5)
+    monkeypatch.setattr(guards, "TIME_LIMIT", 0.2)
     return guards.TIME_LIMIT
 
 

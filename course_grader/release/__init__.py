@@ -17,7 +17,8 @@ its own repository:
 Nothing else: no ``instructor/``, ``source/``, ``course_grader/``, ``nbgrader_config.py`` or
 gradebook, and no test of the course (those hold the instructor's solutions).  After writing the
 folder the command reads every file of it for solution text (``leaks.py``) and fails, naming
-file and line, if a solution line or a hidden test is there.
+file and line, if a solution line or a hidden test is there, or if a file cites a course file the
+edition does not hold (``references.py``: a benchmark or test left behind).
 
 DEST may be a new or empty folder (a ``.git`` in it is kept), or an earlier edition, which is
 replaced (its ``.git`` and ``.venv`` are kept): release into your edition's checkout, review
@@ -35,7 +36,7 @@ import sys
 from pathlib import Path
 
 from course_grader.build import ROOT, colab_badge, colab_cells, repository_url
-from course_grader.release import leaks
+from course_grader.release import leaks, references
 
 TEMPLATE = Path(__file__).resolve().parent / "template"
 KEPT = (".git", ".venv")            # what an earlier edition keeps when it is replaced
@@ -231,6 +232,13 @@ def release(dest: Path, repository: str | None = None, root: Path = ROOT, *, out
               file=out)
         for leak in found:
             print(f"  {leak}", file=out)
+        return 1
+    missing = references.dangling(dest)
+    if missing:
+        print(f"[release] NOT READY TO PUBLISH: {len(missing)} citation(s) of course files the edition does not "
+              "hold (reword them, or ship the file if it gives no answer away):", file=out)
+        for citation in missing:
+            print(f"  {citation}", file=out)
         return 1
     print(f"[release] no solution text: {len(secrets)} solution and hidden-test lines looked for in {read} files",
           file=out)

@@ -43,18 +43,16 @@ def _adversarial_01(learner) -> dict:
     assert flipped != solutions["conv2d"]
     raises = solutions["conv1d_full"].replace('"""\n', '"""\n    raise ValueError("shapes do not match")\n', 1)
     loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)
+    # One submission holds all four (independent exercises; one cold kernel instead of three): a raising
+    # conv1d_full and a looping conv_output_size cost those exercises only; deleting a graded cell gains
+    # nothing: add_missing_cells puts it back (here conv2d_true's, whose exercise is right); a wrong conv2d,
+    # and its graded cell edited to `pass`, gains nothing: nbgrader restores the cell.
     return {
-        "dave_raises": (_submission(learner, solutions, replace={"conv1d_full": raises}),
-                        total - points["conv1d_full_tests"]),
-        # Deleting a graded cell gains nothing: add_missing_cells puts it back (here conv2d_true's, whose
-        # exercise is right); the loop in conv_output_size costs that exercise only.
-        "erin_infinite_loop_grace_deleted_graded_cell": (
-            _submission(learner, solutions, replace={"conv_output_size": loops}, graded={"conv2d_true_tests": None}),
-            total - points["conv_output_size_tests"]),
-        # A wrong conv2d, and its graded cell edited to `pass`, gains nothing: nbgrader restores the cell.
-        "frank_wrong_and_edited_graded_cell": (_submission(learner, solutions, replace={"conv2d": flipped},
-                                                           graded={"conv2d_tests": "pass"}),
-                                               total - points["conv2d_tests"]),
+        "dave_raises_loops_deletes_and_edits": (
+            _submission(learner, solutions,
+                        replace={"conv1d_full": raises, "conv_output_size": loops, "conv2d": flipped},
+                        graded={"conv2d_true_tests": None, "conv2d_tests": "pass"}),
+            total - points["conv1d_full_tests"] - points["conv_output_size_tests"] - points["conv2d_tests"]),
     }
 
 
@@ -175,9 +173,10 @@ class _GradedNotebook:
             assert "hidden tests run here" in page
         assert "not attempted" in pages["untouched"]
         if name == "01_convolution":
-            assert "conv2d: not yet correct" in pages["frank_wrong_and_edited_graded_cell"]
-            assert "conv1d_full: your code raised" in pages["dave_raises"]
-            assert "conv_output_size: cannot be checked" in pages["erin_infinite_loop_grace_deleted_graded_cell"]
+            page = pages["dave_raises_loops_deletes_and_edits"]
+            assert "conv2d: not yet correct" in page
+            assert "conv1d_full: your code raised" in page
+            assert "conv_output_size: cannot be checked" in page
         if "train.autograding()" in (ROOT / "instructor" / f"{name}.py").read_text():
             # demonstrations without points are skipped under the autograder (nbgrader sets NBGRADER_EXECUTION)
             assert "Skipped while the autograder runs." in pages["full"]

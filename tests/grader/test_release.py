@@ -21,7 +21,7 @@ import pytest
 
 from course_grader import release as rel
 from course_grader.build import ROOT, repository_url
-from course_grader.release import leaks
+from course_grader.release import leaks, references
 from course_grader.solutions import solution_cells
 
 REPOSITORY = "https://github.com/example-teacher/cnn-2027"
@@ -128,6 +128,23 @@ def test_a_leaking_edition_is_reported_as_not_safe_to_publish(tmp_path, monkeypa
         assert rel.release(tmp_path / "edition", REPOSITORY, out=out) == 1
     assert "NOT SAFE TO PUBLISH" in log.read_text()
     assert f"course_utils/data.py:{number}: {text.strip()}  (from 99_example: solution x)" in log.read_text()
+
+
+def test_every_course_file_the_edition_names_is_in_it(edition):
+    """Does no notebook, README or course file of the edition cite a course file that stayed behind (a benchmark,
+    a test, the instructor's sources)?"""
+    assert references.dangling(edition) == []
+
+
+def test_a_citation_of_a_file_left_behind_stops_the_release(tmp_path):
+    """Is a cited file the edition lacks named, with its line, and does the release refuse to publish?  (URLs and
+    patterns such as notebooks/NN_name/NN_name.ipynb are no citations.)"""
+    (tmp_path / "course_utils").mkdir()
+    (tmp_path / "course_utils" / "data.py").write_text('"""Data."""\n')
+    (tmp_path / "README.md").write_text("See https://example.org/benchmarks/run.py and notebooks/NN_name/NN_name.ipynb\n"
+                                        "and `course_utils/data.py`;\nmeasured by `benchmarks/im2col.py`.\n")
+    assert [str(d) for d in references.dangling(tmp_path)] == [
+        "README.md:3: names benchmarks/im2col.py, which the edition does not hold"]
 
 
 @pytest.mark.parametrize("line", ["return x", ")", "import torch.nn.functional as F", "from torch import nn",
