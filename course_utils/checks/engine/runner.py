@@ -267,15 +267,18 @@ class _Run:
                     self.compare(self.check, self.got[index], cases[index], name=self.name,
                                  general_hint=self.general_hint)
                 except Verdict as verdict:
+                    # every case answered in this one phase: its answers serve the hint too (no rebuild)
+                    whole = cases if compared == 0 and answered == len(self.answers) else None
                     del cases
-                    self.truthful_hint(verdict, index, answered)
+                    self.truthful_hint(verdict, index, answered, whole)
                     raise
             del cases
             compared = answered
             if stopped is not None:
                 raise stopped
 
-    def truthful_hint(self, verdict: Verdict, failed: int, answered: int) -> None:
+    def truthful_hint(self, verdict: Verdict, failed: int, answered: int,
+                      resolved: dict[int, Case] | None = None) -> None:
         """Name a known mistake only when it gives the learner's answer on every failing case run; a mistake
         that is one formula (one answer a case) must also give the right answer wherever the learner's was
         right: with dilation 2, a span of d·k looks like a missing +1 on one case and is right on the others,
@@ -283,13 +286,15 @@ class _Run:
         parameter's gradient", never holds a right answer, so the cases passed say nothing about it.)
         Otherwise the general hint.  The cases not run yet get one more phase first.  The verdict's own
         mistake is preferred when it holds; a diagnosis that names no listed mistake (a dtype, a float, the
-        model's mode observed) is left alone."""
+        model's mode observed) is left alone.  ``resolved``: the answered cases with their answers, when the
+        caller has them all (every case answered)."""
         result = verdict.result
         if result.outcome != INCORRECT or result.hint is None or result.hint == self.general_hint:
             return
         if answered < len(self.answers):   # before any answer exists again
+            resolved = None
             self.gather(answered, whole_limit=False)
-        cases = self.answers.resolved(sorted(self.got))
+        cases = resolved if resolved is not None else self.answers.resolved(sorted(self.got))
         case = cases[failed]
         candidates = [(m, named) for m in _distinct(mistakes_of(case))
                       if (named := self._naming(self.got[failed], case, m)) is not None]
