@@ -7,10 +7,11 @@ built on the ``meta`` device (shapes and parameter counts at no cost).
 
 from __future__ import annotations
 
+import functools
 import time
 
 from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
-                      count_torch_ops, generator, pair, randn, run_cases, shape_of)
+                      count_torch_ops, generator, later, pair, randn, run_cases, shape_of)
 from .messages.convolution import M
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
@@ -176,7 +177,6 @@ def _conv2d_forbidden():
 
 
 def _conv2d_cases(seed, extended):
-    import torch.nn.functional as F
     g = generator(seed)
     specs = _CONV2D_SPECS + (_CONV2D_EXTENDED if extended else [])
     cases = []
@@ -184,38 +184,48 @@ def _conv2d_cases(seed, extended):
         x, weight = randn(g, n, cin, h, w), randn(g, cout, cin, kh, kw)
         bias = randn(g, cout) if has_bias else None
         kw_args = dict(stride=stride, padding=padding, dilation=dilation)
-
-        def ref(x=x, weight=weight, bias=bias, **over):
-            return F.conv2d(x, weight, bias, **{**kw_args, **over})
-
-        expected = ref()
-        n_, c_, ho, wo = expected.shape
-        (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
-        mistakes = [M.mistake("conv2d.flipped", ref(weight=weight.flip(-1, -2)))]
-        if bias is not None:
-            mistakes.append(M.mistake("conv2d.no_bias", ref(bias=None)))
-        if cin > 1:
-            mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
-        mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
-        if (ph, pw) != (0, 0):
-            mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
-        if (sh, sw) != (1, 1):
-            mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
-        if (dh, dw) != (1, 1):
-            mistakes.append(M.mistake("conv2d.dilation_ignored", tuple(ref(dilation=1).shape)))
-        swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
-        if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
-            try:
-                mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
-            except RuntimeError:
-                pass
-        mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
-                     [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
-                      (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]
         label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else 'None'}, "
                  f"stride={stride}, padding={padding}, dilation={dilation}")
-        cases.append(Case(label, (x, weight, bias), kw_args, expected=expected, mistakes=mistakes))
+        # answered later, from the check's copies of the inputs
+        compute = functools.partial(_conv2d_answers, x.clone(), weight.clone(),
+                                    None if bias is None else bias.clone(), kw_args)
+        cases.append(Case(label, (x, weight, bias), kw_args, **later(compute)))
     return cases
+
+
+def _conv2d_answers(x, weight, bias, kw_args):
+    """F.conv2d's answer, and the known mistakes'."""
+    import torch.nn.functional as F
+
+    def ref(x=x, weight=weight, bias=bias, **over):
+        return F.conv2d(x, weight, bias, **{**kw_args, **over})
+
+    expected = ref()
+    n_, c_, ho, wo = expected.shape
+    cin = x.shape[1]
+    (sh, sw), (ph, pw), (dh, dw) = pair(kw_args["stride"]), pair(kw_args["padding"]), pair(kw_args["dilation"])
+    mistakes = [M.mistake("conv2d.flipped", ref(weight=weight.flip(-1, -2)))]
+    if bias is not None:
+        mistakes.append(M.mistake("conv2d.no_bias", ref(bias=None)))
+    if cin > 1:
+        mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
+    mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
+    if (ph, pw) != (0, 0):
+        mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
+    if (sh, sw) != (1, 1):
+        mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
+    if (dh, dw) != (1, 1):
+        mistakes.append(M.mistake("conv2d.dilation_ignored", tuple(ref(dilation=1).shape)))
+    swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
+    if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
+        try:
+            mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
+        except RuntimeError:
+            pass
+    mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
+                 [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
+                  (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]
+    return expected, mistakes
 
 
 def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:

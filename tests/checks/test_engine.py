@@ -288,6 +288,24 @@ def test_a_learner_that_searches_for_the_expected_answer_finds_none(check, thief
         _check(check)(thief, seed=2024, extended=True, strict=True)
 
 
+def conv2d_asker(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Finds the check's case of its arguments (through ``gc``) and calls its answer function (``engine.later``)."""
+    from course_utils.checks.engine import Case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = [c for c in gc.get_objects() if isinstance(c, Case) and callable(c.expected)
+                 and c.args and c.args[0] is x]
+    return cases[0].expected() if cases else torch.zeros(1)
+
+
+def test_a_learner_that_calls_a_cases_answer_function_is_refused():
+    """A case answered later (``engine.later``) holds a function until the learner's code has returned: is a
+    learner that finds that function and calls it refused, as any call into the course's code is?"""
+    from course_utils.checks import check_conv2d
+    result = check_conv2d(conv2d_asker)
+    assert result.outcome == INCORRECT and "course's own code" in result.summary, result.text()
+
+
 # ==========================================================================
 # Hints name a mistake only when it explains every case
 # ==========================================================================

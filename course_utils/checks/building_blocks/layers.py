@@ -7,8 +7,10 @@ code may call none of them.
 
 from __future__ import annotations
 
-from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_parts, compare_tensor, generator, mistakes_of, pair,
-                     randn, run_cases, shape_of)
+import functools
+
+from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_parts, compare_tensor, generator, later,
+                      mistakes_of, pair, randn, run_cases, shape_of)
 from ..messages.building_blocks import M
 
 POOL_OPS = r"^(_|quantized_|mkldnn_)?(max_pool|avg_pool|adaptive_|fractional_max_pool|lp_pool)"
@@ -149,19 +151,27 @@ def _bn_cases(seed, extended):
         weight, bias = randn(g, c), randn(g, c)
         args = (x, running_mean, running_var, weight, bias, training)
         kwargs = dict(momentum=momentum, eps=eps)
-        expected = _bn_reference(*args, momentum, eps)
-
-        keys = _BN_TRAINING_MISTAKES if training else _BN_EVAL_MISTAKES
-        mistakes = [M.mistake(key, _bn_mistake(key, *args, momentum, eps)) for key in keys]
-        for key in _BN_EPS_MISTAKES:   # named only where eps makes a difference, as on a quiet channel
-            y = _bn_mistake(key, *args, momentum, eps)[0]
-            if not torch.allclose(y, expected[0], atol=1e-4, rtol=1e-4):
-                mistakes.append(M.mistake(key, (y, *expected[1:])))
         mode = "training" if training else "eval"
         quiet_note = ", channel 0 with a spread of 1e-3" if quiet else ""
         label = f"x {shape_of(x)}, {mode} mode, momentum={momentum}, eps={eps}{quiet_note}"
-        cases.append(Case(label, args, kwargs, expected=expected, mistakes=mistakes, atol=1e-4, rtol=1e-4))
+        # answered later (thirteen variants), from the check's copies of the inputs
+        compute = functools.partial(_bn_answers, *[a.clone() if isinstance(a, torch.Tensor) else a for a in args],
+                                    momentum=momentum, eps=eps)
+        cases.append(Case(label, args, kwargs, **later(compute), atol=1e-4, rtol=1e-4))
     return cases
+
+
+def _bn_answers(*args, momentum, eps):
+    import torch
+    expected = _bn_reference(*args, momentum, eps)
+    training = args[-1]
+    keys = _BN_TRAINING_MISTAKES if training else _BN_EVAL_MISTAKES
+    mistakes = [M.mistake(key, _bn_mistake(key, *args, momentum, eps)) for key in keys]
+    for key in _BN_EPS_MISTAKES:   # named only where eps makes a difference, as on a quiet channel
+        y = _bn_mistake(key, *args, momentum, eps)[0]
+        if not torch.allclose(y, expected[0], atol=1e-4, rtol=1e-4):
+            mistakes.append(M.mistake(key, (y, *expected[1:])))
+    return expected, mistakes
 
 
 # The known mistakes of each mode, by key; _bn_mistake computes what each one answers.

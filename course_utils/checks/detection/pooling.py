@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
-from ..engine import Case, CheckResult, compare_tensor, generator, run_cases
+from ..engine import Case, CheckResult, compare_tensor, generator, later, run_cases
 from ..messages.detection import M
 
 __all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round",
@@ -90,17 +91,23 @@ def spp_cases(seed, extended):
         x = torch.randn(*shape, generator=g)
         N, C = shape[:2]
         length = C * sum(n * n for n in levels)
-        expected = spp_reference(x, levels)
-        mistakes = [M.mistake(key, wrong) for key in SPP_VARIANTS
-                    for wrong in [spp_reference(x, levels, key)] if wrong is not None]
-        mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
-        ignored = spp_reference(x, (1, 2, 4)) if levels != (1, 2, 4) else None   # on this map: not always 21·C
-        if ignored is not None:
-            mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", ignored))
+        # answered later (the bins sliced out one by one, for each mistake too), from the check's copy of x
         cases.append(Case(f"spatial_pyramid_pool(x of shape {shape}, levels={levels}) -> ({N}, {length})",
-                          (x,), dict(levels=levels), expected=expected, mistakes=unambiguous(mistakes, expected),
+                          (x,), dict(levels=levels), **later(functools.partial(_spp_answers, x.clone(), levels)),
                           atol=1e-6, rtol=1e-6))
     return cases
+
+
+def _spp_answers(x, levels):
+    N, C = x.shape[:2]
+    expected = spp_reference(x, levels)
+    mistakes = [M.mistake(key, wrong) for key in SPP_VARIANTS
+                for wrong in [spp_reference(x, levels, key)] if wrong is not None]
+    mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
+    ignored = spp_reference(x, (1, 2, 4)) if levels != (1, 2, 4) else None   # on this map: not always 21·C
+    if ignored is not None:
+        mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", ignored))
+    return expected, unambiguous(mistakes, expected)
 
 
 def _answer_signature(answer, expected):
@@ -222,7 +229,7 @@ def roi_cases(seed, extended):
     g = generator(seed)
     cases = []
 
-    def add(features, rois, output_size, scale, note):
+    def answers(features, rois, output_size, scale):
         expected = ops.roi_pool(features, rois, output_size, scale)
         mistakes = []
         for key in ROI_VARIANTS:
@@ -232,10 +239,14 @@ def roi_cases(seed, extended):
         ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
         if ph != pw:
             mistakes.append(M.mistake("roi_pool.swapped_size", (rois.shape[0], features.shape[1], pw, ph)))
+        return expected, mistakes
+
+    def add(features, rois, output_size, scale, note):
         label = (f"roi_pool(features {tuple(features.shape)}, {rois.shape[0]} rois, output_size={output_size}, "
                  f"spatial_scale={scale:g}){note}")
-        cases.append(Case(label, (features, rois, output_size, scale), expected=expected, mistakes=mistakes,
-                          atol=1e-6, rtol=1e-6))
+        # answered later (eleven mistakes written out in Python loops), from the check's own copies of the inputs
+        compute = functools.partial(answers, features.clone(), rois.clone(), output_size, scale)
+        cases.append(Case(label, (features, rois, output_size, scale), **later(compute), atol=1e-6, rtol=1e-6))
 
     # 1. image coordinates with a stride-2 map; halves that round differently in C and torch
     f = torch.randn(2, 3, 12, 10, generator=g)

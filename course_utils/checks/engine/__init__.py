@@ -18,7 +18,7 @@ Modules, one concern each:
 * ``models``   — model scenarios: the learner's model against the reference with the same weights.
 """
 
-from .cases import Case, Mistake, generator, pair, randn, shape_of
+from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
 from .guards import (Forbidden, TimeUp, callback, count_torch_ops, forbid, own_random_state, refuse_course_code,
@@ -30,7 +30,7 @@ from .models import (EVAL, TRAIN, WEIGHTS_BY_KEYS, WEIGHTS_BY_STRUCTURE, ModelCa
                      build_learner_model, check_model, randomize_)
 from .runner import call_learner, finish, learner_line, run_cases
 
-__all__ = ["Case", "Mistake", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
+__all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
            "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
            "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
            "compare_tensor", "equal_tensors", "same", "Forbidden", "TimeUp", "callback", "count_torch_ops", "forbid",

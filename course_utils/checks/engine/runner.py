@@ -10,7 +10,7 @@ import traceback
 from typing import Callable
 
 from . import guards
-from .cases import Case, Mistake
+from .cases import Case, Mistake, answering
 from .compare import clone, mistakes_of, same
 from .guards import Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code, time_limit
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
@@ -183,13 +183,14 @@ class _Answers:
                 raise RuntimeError(f"check {self.check!r}: its case builder gave other cases the second time; "
                                    "build them from a seeded local generator")
         out = {}
-        for i in indices:
-            source = self.lazy[i] if self.lazy[i] is not None else rebuilt[i]
-            case = copy.copy(source)   # with what else the builder noted on it, asked of the learner's arguments
-            case.args, case.kwargs = self.public[i].args, self.public[i].kwargs
-            case.expected = source.expected() if callable(source.expected) else source.expected
-            case.mistakes = list(source.mistakes() if callable(source.mistakes) else source.mistakes)
-            out[i] = case
+        with answering():
+            for i in indices:
+                source = self.lazy[i] if self.lazy[i] is not None else rebuilt[i]
+                case = copy.copy(source)   # with what else the builder noted on it, asked of the learner's arguments
+                case.args, case.kwargs = self.public[i].args, self.public[i].kwargs
+                case.expected = source.expected() if callable(source.expected) else source.expected
+                case.mistakes = list(source.mistakes() if callable(source.mistakes) else source.mistakes)
+                out[i] = case
         return out
 
 
