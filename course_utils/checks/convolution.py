@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import time
 
-from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
-                      count_torch_ops, generator, later, pair, randn, run_cases, shape_of)
+from .engine import (DOES_THE_WORK, INCORRECT, REIMPLEMENTED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner,
+                      compare_int, compare_tensor, count_torch_ops, generator, later, pair, randn, run_cases, shape_of)
 from .messages.convolution import M
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
@@ -38,7 +38,13 @@ IM2COL_SPEED_BUDGET = 1.0
 
 # Any torch convolution, however it is reached: F.conv2d, torch.ops.aten.convolution,
 # F.conv3d on an unsqueezed input, a transposed convolution, cudnn/mkldnn variants.
-CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv"
+CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv(?!ert)"   # not the _convert_* operations (sparse formats, int4 packing)
+
+
+def conv_ops():
+    """Every convolution operation of torch, by name: a library function that would do the work (one named like a
+    refused entry, e.g. "conv2d", is refused with that entry's refusal)."""
+    return [(CONV_OPS, DOES_THE_WORK)]
 
 # --------------------------------------------------------------------------
 # conv1d_full — vs numpy.convolve
@@ -72,12 +78,15 @@ def _conv1d_cases(seed, extended):
 
 
 def _conv1d_forbidden():
+    """np.convolve is what the exercise re-implements; correlation of the flipped kernel, polynomial
+    multiplication and torch's 1-D convolution would compute the same full convolution."""
     import numpy as np
     import torch
     import torch.nn.functional as F
-    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate"), (np, "polymul", "np.polymul"),
-            (np.polynomial.polynomial, "polymul", "np.polynomial.polynomial.polymul"),
-            (F, "conv1d", "F.conv1d"), (torch, "conv1d", "torch.conv1d")]
+    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate", DOES_THE_WORK),
+            (np, "polymul", "np.polymul", DOES_THE_WORK),
+            (np.polynomial.polynomial, "polymul", "np.polynomial.polynomial.polymul", DOES_THE_WORK),
+            (F, "conv1d", "F.conv1d", DOES_THE_WORK), (torch, "conv1d", "torch.conv1d", DOES_THE_WORK)]
 
 
 def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -87,7 +96,7 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
     where the kernel is shorter, equal and longer than the signal.
     """
     return run_cases("conv1d_full", conv1d_full, lambda: _conv1d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv1d_forbidden(), op_pattern=CONV_OPS,
+                     strict=strict, forbidden=_conv1d_forbidden(), op_pattern=conv_ops(),
                      general_hint=M("conv1d_full.general"))
 
 
@@ -142,7 +151,7 @@ def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> C
     flipped kernel.
     """
     return run_cases("conv2d_true", conv2d_true, lambda: _conv2d_true_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
+                     strict=strict, forbidden=_conv2d_forbidden(reimplements=()), op_pattern=conv_ops(),
                      general_hint=M("conv2d_true.general"))
 
 
@@ -168,12 +177,16 @@ _CONV2D_EXTENDED = [
 ]
 
 
-def _conv2d_forbidden():
+def _conv2d_forbidden(reimplements=("F.conv2d", "torch.conv2d")):
+    """The convolution functions refused while the learner's code runs: those named in ``reimplements`` are what
+    the exercise re-implements, the others library functions that would do its work."""
     import torch
     import torch.nn.functional as F
-    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
-            (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
-            (F, "conv_transpose2d", "F.conv_transpose2d"), (F, "conv1d", "F.conv1d"), (F, "conv3d", "F.conv3d")]
+    entries = [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
+               (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
+               (F, "conv_transpose2d", "F.conv_transpose2d"), (F, "conv1d", "F.conv1d"), (F, "conv3d", "F.conv3d")]
+    return [(owner, attr, shown, REIMPLEMENTED if shown in reimplements else DOES_THE_WORK)
+            for owner, attr, shown in entries]
 
 
 def _conv2d_cases(seed, extended):
@@ -236,7 +249,7 @@ def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult
     ``torch.nn.functional.conv2d``, which the learner's code may not call.
     """
     return run_cases("conv2d", conv2d, lambda: _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=M("conv2d.general"))
+                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=conv_ops(), general_hint=M("conv2d.general"))
 
 
 # --------------------------------------------------------------------------
@@ -335,8 +348,9 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
     """
     import torch
     import torch.nn.functional as F
-    forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold")]
-    op_pattern = CONV_OPS + r"|^im2col"
+    unfold = M.refusal("conv2d_im2col.refused_unfold", "conv2d_im2col.refused_unfold_hint")
+    forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold", unfold)]
+    op_pattern = conv_ops() + [(r"^im2col", unfold)]
     name = getattr(conv2d_im2col, "__name__", "conv2d_im2col")
     clock = _cpu_clock()
 

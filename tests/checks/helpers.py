@@ -28,6 +28,9 @@ class CheckSpec:
     correct: tuple                    # correct implementations in several styles; the first is the reference learner
     mistake: Callable                 # a known wrong implementation
     forbidden: Callable | None = None  # a learner calling a refused function
+    # the refused functions the exercise re-implements (what the check compares against), by the names its
+    # verdicts show: only these may be called "the very function this exercise re-implements"
+    reimplements: tuple = ()
     main: int | None = None           # index of the compared output when the answer is a tuple
     timed: bool = False               # the verdict contains a measured speed
     hidden_cases: str | None = "more"  # "more", "same" or None: hidden run's case count vs the public one

@@ -507,6 +507,78 @@ def test_reference_is_replaced_only_while_learner_runs(name, reference):
     assert getattr(owner, attr) is ORIGINALS[reference]
 
 
+def refused_by(name):
+    """What ``check_<name>`` refuses while the learner's code runs: (entries, op patterns) as ``forbid`` is
+    given them (``engine.guards.entries`` and ``op_patterns``), over a run on a stub (the first call refuses)."""
+    seen, real = [], engine.runner.forbid
+
+    def spy(targets, op_pattern=None):
+        seen.append((engine.guards.entries(targets), engine.guards.op_patterns(op_pattern)))
+        return real(targets, op_pattern)
+    engine.runner.forbid = spy
+    try:
+        SPECS[name].check(stub)
+    finally:
+        engine.runner.forbid = real
+    entries = list({entry[2]: entry for found, _ in seen for entry in found if hasattr(entry[0], entry[1])}.values())
+    patterns = list({pattern: (pattern, refusal) for _, found in seen for pattern, refusal in found}.values())
+    return entries, patterns
+
+
+def torch_operation(name):
+    """A torch operation called ``name`` as a torch function mode sees one (an aten overload, a C function)."""
+    def operation(*args, **kwargs):
+        tensor = torch.zeros(1)
+        if torch.overrides.has_torch_function((tensor,)):
+            return torch.overrides.handle_torch_function(operation, (tensor,), tensor)
+        raise AssertionError(f"no torch function mode saw {name}")
+    operation.__name__ = name
+    return operation
+
+
+def op_names(pattern):
+    """The names of torch's (and torchvision's) operations that ``pattern`` refuses."""
+    import torchvision
+    names = set(dir(torch)) | set(dir(torch.nn.functional)) | set(dir(torch._C._nn)) | set(dir(torch.Tensor)) \
+        | set(dir(torchvision.ops))
+    return sorted(n for n in names if not n.startswith("__") and re.search(pattern, n))
+
+
+def assert_refused_truthfully(name, learner, called, refusals):
+    """The check's verdict on ``learner``, which calls ``called``: not yet correct, naming ``called`` with the
+    reason of one of ``refusals`` (the refused entry's own), "re-implements" only where the spec says so."""
+    result = SPECS[name].check(learner)
+    assert result.outcome == INCORRECT, (called, result.text())
+    said = [r for r in refusals if result.summary == f"`{learner.__name__}` called `{called}`, "
+            f"{r.why.format(called=called)}." and result.hint == r.hint.format(called=called)]
+    assert said, (called, [r.why for r in refusals], result.text())
+    reimplemented = called in SPECS[name].reimplements
+    assert all((r is engine.REIMPLEMENTED) == reimplemented for r in said), (called, reimplemented, result.text())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_refused_call_is_named_with_its_own_reason(name):
+    """Does a learner calling any function a check refuses (every entry it gives ``forbid``, and every torch
+    operation its patterns match) get a verdict that names that call and gives the entry's own reason: "the very
+    function this exercise re-implements" only for what the check compares against (``CheckSpec.reimplements``),
+    another reason for the rest (F.fold in an overlap count, adaptive pooling in SPP, roi_align for roi_pool)?"""
+    entries, patterns = refused_by(name)
+    assert set(SPECS[name].reimplements) <= {shown for _, _, shown, _ in entries} | \
+        {f"torch.{n}" for pattern, _ in patterns for n in op_names(pattern)}, "a declared reference is not refused"
+    for owner, attr, shown, refusal in entries:
+        def calls_it(*args, owner=owner, attr=attr, **kwargs):
+            return getattr(owner, attr)(*args, **kwargs)
+        assert_refused_truthfully(name, calls_it, shown, [refusal])
+    for op in sorted({op for pattern, _ in patterns for op in op_names(pattern)}):
+        entry = next((e for e in entries if e[2].endswith("." + op)), None)   # refused as that entry, else
+        first = next(refusal for pattern, refusal in patterns if re.search(pattern, op))   # the first match's
+        called, refusals = (entry[2], [entry[3]]) if entry else (f"torch.{op}", [first])
+
+        def calls_op(*args, op=op, **kwargs):
+            return torch_operation(op)(*args, **kwargs)
+        assert_refused_truthfully(name, calls_op, called, refusals)
+
+
 # ==========================================================================
 # 6. Determinism, seeds and the global RNG
 # ==========================================================================

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 
-from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_parts, compare_tensor, generator, later,
-                      mistakes_of, pair, randn, run_cases, shape_of)
+from ..engine import (DOES_THE_WORK, INCORRECT, REIMPLEMENTED, Case, CheckResult, Verdict, compare_parts,
+                      compare_tensor, generator, later, mistakes_of, pair, randn, run_cases, shape_of)
 from ..messages.building_blocks import M
 
 POOL_OPS = r"^(_|quantized_|mkldnn_)?(max_pool|avg_pool|adaptive_|fractional_max_pool|lp_pool)"
@@ -73,12 +73,21 @@ def _pool_cases(kind, seed, extended):
     return cases
 
 
-def _pool_forbidden():
+def _pool_forbidden(kind=None):
+    """The pooling functions refused while the learner's code runs: ``kind``'s own ("max", "avg") are what the
+    exercise re-implements, the others another pooling that would do the work."""
     import torch
     import torch.nn.functional as F
-    return [(F, "max_pool2d", "F.max_pool2d"), (F, "avg_pool2d", "F.avg_pool2d"),
-            (torch, "max_pool2d", "torch.max_pool2d"), (torch, "avg_pool2d", "torch.avg_pool2d"),
-            (F, "max_pool2d_with_indices", "F.max_pool2d_with_indices")]
+    other = M.refusal("pool2d.refused_other_pooling", "pool2d.refused_other_pooling_hint")
+    entries = [("max", F, "max_pool2d", "F.max_pool2d"), ("avg", F, "avg_pool2d", "F.avg_pool2d"),
+               ("max", torch, "max_pool2d", "torch.max_pool2d"), ("avg", torch, "avg_pool2d", "torch.avg_pool2d"),
+               ("max", F, "max_pool2d_with_indices", "F.max_pool2d_with_indices")]
+    return [(owner, attr, shown, REIMPLEMENTED if own == kind else other) for own, owner, attr, shown in entries]
+
+
+def _pool_ops():
+    """Every other pooling operation of torch, however it is reached (adaptive, fractional, 1-D, 3-D, ...)."""
+    return [(POOL_OPS, M.refusal("pool2d.refused_other_pooling", "pool2d.refused_other_pooling_hint"))]
 
 
 def check_max_pool2d(max_pool2d, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -89,7 +98,7 @@ def check_max_pool2d(max_pool2d, *, strict=False, seed=0, extended=False) -> Che
     windows, padding (which must act as -inf) and non-square inputs.
     """
     return run_cases("max_pool2d", max_pool2d, lambda: _pool_cases("max", seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
+                     strict=strict, forbidden=_pool_forbidden("max"), op_pattern=_pool_ops(),
                      general_hint=M("max_pool2d.general"))
 
 
@@ -100,7 +109,7 @@ def check_avg_pool2d(avg_pool2d, *, strict=False, seed=0, extended=False) -> Che
     (PyTorch's default ``count_include_pad=True``).
     """
     return run_cases("avg_pool2d", avg_pool2d, lambda: _pool_cases("avg", seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
+                     strict=strict, forbidden=_pool_forbidden("avg"), op_pattern=_pool_ops(),
                      general_hint=M("avg_pool2d.general"))
 
 
@@ -229,6 +238,13 @@ def _compare_bn(check, got, case, *, name, general_hint=None):
                   return_hint="Return (y, new_running_mean, new_running_var).", general_hint=general_hint)
 
 
+def _bn_ops():
+    """Batch norm (F.batch_norm's name too) is what the exercise re-implements; the operations under it
+    (native_batch_norm, ...) would do the work; instance, group and layer norm are other normalisations."""
+    return [(r"^batch_norm$", REIMPLEMENTED), (r"batch_norm", DOES_THE_WORK),
+            (BATCH_NORM_OPS, M.refusal("batch_norm.refused_other_norm", "batch_norm.refused_other_norm_hint"))]
+
+
 def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5)``.
 
@@ -239,7 +255,7 @@ def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> Che
     in eval mode (running statistics, unchanged).
     """
     return run_cases("batch_norm", batch_norm, lambda: _bn_cases(seed, extended), compare=_compare_bn, strict=strict,
-                     forbidden=[], op_pattern=BATCH_NORM_OPS,
+                     forbidden=[], op_pattern=_bn_ops(),
                      general_hint=M("batch_norm.general"))
 
 
@@ -316,5 +332,5 @@ def check_softmax(softmax, *, strict=False, seed=0, extended=False) -> CheckResu
     No softmax function of torch may be called (the check compares with it).
     """
     return run_cases("softmax", softmax, lambda: _softmax_cases(seed, extended), compare=_compare_softmax,
-                     strict=strict, forbidden=[], op_pattern=SOFTMAX_OPS,
+                     strict=strict, forbidden=[], op_pattern=[(r"^softmax$", REIMPLEMENTED), (SOFTMAX_OPS, DOES_THE_WORK)],
                      general_hint=M("softmax.general"))

@@ -220,9 +220,12 @@ def _deform_cases(seed, extended):
 
 
 def _deform_forbidden():
+    """The convolutions the check compares against (this exercise is about deform_conv2d)."""
     import torch
     import torch.nn.functional as F
-    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"), (torch, "convolution", "torch.convolution")]
+    refused = M.refusal("deform_conv_zero_offset.refused_conv2d", "deform_conv_zero_offset.conv2d_called")
+    return [(F, "conv2d", "F.conv2d", refused), (torch, "conv2d", "torch.conv2d", refused),
+            (torch, "convolution", "torch.convolution", refused)]
 
 
 def _offset_dims(evidence):
@@ -246,11 +249,7 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
     result = run_cases(check, deform_conv_zero_offset, lambda: _deform_cases(seed, extended), compare=compare_tensor,
                        strict=False, forbidden=_deform_forbidden(),
                        general_hint=M("deform_conv_zero_offset.general"))
-    if result.outcome == INCORRECT and "the very function this exercise re-implements" in result.summary:
-        called = result.summary.split("`")[3]
-        result.summary = f"`{result.summary.split('`')[1]}` called `{called}`; this exercise is about deform_conv2d."
-        result.hint = M("deform_conv_zero_offset.conv2d_called", called=called)
-    elif result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
+    if result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
         result.hint = M("deform_conv_zero_offset.offset_shape")
         dims = _offset_dims(result.evidence)
         expected = {case.label: tuple(case.expected.shape[2:])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from ..engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, compare_tensor, generator, later, mistakes_of,
-                      run_cases)
+from ..engine import (DOES_THE_WORK, INCORRECT, REIMPLEMENTED, UNCHECKABLE, Case, CheckResult, Verdict, compare_tensor,
+                      generator, later, mistakes_of, run_cases)
 from ..messages.detection import M
 
 __all__ = ["check_box_iou", "check_nms"]
@@ -23,16 +23,16 @@ def _iou_forbidden():
     import torchvision.ops
     import torchvision.ops.boxes as boxes
     return [(torchvision.ops, "box_iou", "torchvision.ops.box_iou"), (boxes, "box_iou", "torchvision.ops.box_iou"),
-            (torchvision.ops, "generalized_box_iou", "torchvision.ops.generalized_box_iou"),
-            (boxes, "generalized_box_iou", "torchvision.ops.generalized_box_iou")]
+            (torchvision.ops, "generalized_box_iou", "torchvision.ops.generalized_box_iou", DOES_THE_WORK),
+            (boxes, "generalized_box_iou", "torchvision.ops.generalized_box_iou", DOES_THE_WORK)]
 
 
 def _nms_forbidden():
     import torchvision.ops
     import torchvision.ops.boxes as boxes
     return [(torchvision.ops, "nms", "torchvision.ops.nms"), (boxes, "nms", "torchvision.ops.nms"),
-            (torchvision.ops, "batched_nms", "torchvision.ops.batched_nms"),
-            (boxes, "batched_nms", "torchvision.ops.batched_nms")]
+            (torchvision.ops, "batched_nms", "torchvision.ops.batched_nms", DOES_THE_WORK),
+            (boxes, "batched_nms", "torchvision.ops.batched_nms", DOES_THE_WORK)]
 
 
 # --------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def check_box_iou(box_iou, *, strict=False, seed=0, extended=False) -> CheckResu
     zero-area boxes at the same place would give 0 / 0 = NaN in torchvision: no case builds one.
     """
     return run_cases("box_iou", box_iou, lambda: iou_cases(seed, extended), compare=compare_tensor, strict=strict,
-                     forbidden=_iou_forbidden(), op_pattern=r"^(generalized_)?box_iou$",
+                     forbidden=_iou_forbidden(), op_pattern=[(r"^box_iou$", REIMPLEMENTED), (r"^generalized_box_iou$", DOES_THE_WORK)],
                      general_hint=M("box_iou.general"))
 
 
@@ -309,4 +309,4 @@ def check_nms(nms, *, strict=False, seed=0, extended=False) -> CheckResult:
     int64 tensor); hidden: 120 boxes, one box, identical boxes.
     """
     return run_cases("nms", nms, lambda: nms_cases(seed, extended), compare=_compare_indices, strict=strict,
-                     forbidden=_nms_forbidden(), op_pattern=r"^(batched_)?nms$", general_hint=M("nms.general"))
+                     forbidden=_nms_forbidden(), op_pattern=[(r"^nms$", REIMPLEMENTED), (r"^batched_nms$", DOES_THE_WORK)], general_hint=M("nms.general"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
-from ..engine import Case, CheckResult, compare_tensor, generator, later, run_cases
+from ..engine import REIMPLEMENTED, Case, CheckResult, compare_tensor, generator, later, run_cases
 from ..messages.detection import M
 
 __all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round",
@@ -128,13 +128,18 @@ def unambiguous(mistakes, expected):
     return [m for m, sig in zip(mistakes, signatures) if sig != right and signatures.count(sig) == 1]
 
 
+def _adaptive():
+    """Why adaptive pooling is refused: its bins are not the paper's (the reference slices the paper's)."""
+    return M.refusal("spatial_pyramid_pool.refused_adaptive", "spatial_pyramid_pool.refused_adaptive_hint")
+
+
 def _spp_forbidden():
     import torch
     import torch.nn.functional as F
-    return [(F, name, f"F.{name}") for name in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
-                                                 "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d",
-                                                 "adaptive_avg_pool1d")] + \
-           [(torch, name, f"torch.{name}") for name in ("adaptive_max_pool1d", "adaptive_avg_pool1d")]
+    return [(F, name, f"F.{name}", _adaptive()) for name in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
+                                                             "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d",
+                                                             "adaptive_avg_pool1d")] + \
+           [(torch, name, f"torch.{name}", _adaptive()) for name in ("adaptive_max_pool1d", "adaptive_avg_pool1d")]
 
 
 # any adaptive pooling, however it is reached (nn.AdaptiveMaxPool2d calls F.adaptive_max_pool2d; the aten names)
@@ -151,7 +156,7 @@ def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, ex
     bins differ from the paper's.  Hidden: the paper's 13 × 13 map with levels (6, 3, 2, 1), larger maps.
     """
     return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, lambda: spp_cases(seed, extended),
-                     compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=ADAPTIVE_POOL_OPS,
+                     compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=[(ADAPTIVE_POOL_OPS, _adaptive())],
                      general_hint=M("spatial_pyramid_pool.general"))
 
 
@@ -289,8 +294,9 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     outside the map and a malformed roi.
     """
     import torchvision.ops
+    align = M.refusal("roi_pool.refused_align", "roi_pool.refused_align_hint")
     forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),
                  (torchvision.ops, "RoIPool", "torchvision.ops.RoIPool"),
-                 (torchvision.ops, "roi_align", "torchvision.ops.roi_align")]
+                 (torchvision.ops, "roi_align", "torchvision.ops.roi_align", align)]
     return run_cases("roi_pool", roi_pool, lambda: roi_cases(seed, extended), compare=compare_tensor, strict=strict,
-                     forbidden=forbidden, op_pattern=r"^(roi_pool|roi_align)$", general_hint=M("roi_pool.general"))
+                     forbidden=forbidden, op_pattern=[(r"^roi_pool$", REIMPLEMENTED), (r"^roi_align$", align)], general_hint=M("roi_pool.general"))

@@ -21,8 +21,8 @@ Modules, one concern each:
 from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
-from .guards import (Forbidden, TimeUp, callback, count_torch_ops, forbid, own_random_state, refuse_course_code,
-                     time_limit)
+from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, callback, count_torch_ops, forbid,
+                     own_random_state, refuse_course_code, time_limit)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages
@@ -33,7 +33,7 @@ from .runner import call_learner, finish, learner_line, run_cases
 __all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
            "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
            "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
-           "compare_tensor", "equal_tensors", "same", "Forbidden", "TimeUp", "callback", "count_torch_ops", "forbid",
+           "compare_tensor", "equal_tensors", "same", "Forbidden", "Refusal", "REIMPLEMENTED", "DOES_THE_WORK", "TimeUp", "callback", "count_torch_ops", "forbid",
            "own_random_state", "refuse_course_code", "time_limit", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
            "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",
            "call_learner", "finish", "learner_line", "run_cases"]

@@ -12,7 +12,8 @@ import contextlib
 import os
 import signal
 import threading
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
 
 # Seconds one call of the learner's code may take.  Read at call time, so a
 # test may lower it (`engine.guards.TIME_LIMIT = 0.5`); an
@@ -28,14 +29,37 @@ class TimeUp(BaseException):
     """
 
 
-class Forbidden(BaseException):
-    """Raised inside the learner's code when it calls a refused function; ``course`` when that function is
-    the course's own code (``refuse_course_code``), not the one the exercise re-implements."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a check refuses a function while the learner's code runs, as its verdict says it: ``why`` completes
+    "`fn` called `{called}`, ..." and ``hint`` is the verdict's hint (``{called}``: the function called).
 
-    def __init__(self, name: str, course: bool = False):
+    Each refused entry carries its own (``forbid``): the function the exercise re-implements
+    (:data:`REIMPLEMENTED`) is not refused for the reason a neighbour of it is (a library function that would
+    do the work, :data:`DOES_THE_WORK`), nor for an exercise's own reason (adaptive pooling, whose bins are not
+    the paper's).
+    """
+
+    why: str
+    hint: str
+
+
+REIMPLEMENTED = Refusal("the very function this exercise re-implements",
+                        "Build the result from tensor indexing, arithmetic and sums; `{called}` is what the check "
+                        "compares against.")
+DOES_THE_WORK = Refusal("a library function that would do the work this exercise asks you to write",
+                        "Build the result from tensor indexing, arithmetic and sums, without `{called}`.")
+
+
+class Forbidden(BaseException):
+    """Raised inside the learner's code when it calls a refused function, with the ``refusal`` that says why;
+    ``course`` when that function is the course's own code (``refuse_course_code``)."""
+
+    def __init__(self, name: str, course: bool = False, refusal: Refusal | None = None):
         super().__init__(name)
         self.name = name
         self.course = course
+        self.refusal = refusal
 
 
 class _Clock:
@@ -82,48 +106,73 @@ def time_limit(seconds: float | None):
                 continue
 
 
+# What a check refuses: entries (owner, attribute, shown name[, Refusal]), e.g. (torch.nn.functional, "conv2d",
+# "F.conv2d"), whose refusal is REIMPLEMENTED unless given; and torch operations by name, a pattern (a regular
+# expression searched in the operation's name; REIMPLEMENTED) or (pattern, Refusal) pairs, the first that matches
+# deciding.  An operation named like an entry ("conv2d" for "F.conv2d") is refused with that entry's refusal.
+OpPattern = Union[str, Sequence[tuple]]
+
+
+def entries(targets: Sequence[tuple]) -> list[tuple[Any, str, str, Refusal]]:
+    """The refused entries with their refusal: (owner, attribute, shown name, Refusal)."""
+    return [(owner, attr, shown, rest[0] if rest else REIMPLEMENTED) for owner, attr, shown, *rest in targets]
+
+
+def op_patterns(op_pattern: OpPattern | None) -> list[tuple[str, Refusal]]:
+    """The (pattern, Refusal) pairs of an ``op_pattern``."""
+    if op_pattern is None:
+        return []
+    if isinstance(op_pattern, str):
+        return [(op_pattern, REIMPLEMENTED)]
+    return [(pattern, refusal) for pattern, refusal in op_pattern]
+
+
 @contextlib.contextmanager
-def forbid(targets: Sequence[tuple[Any, str, str]], op_pattern: str | None = None):
+def forbid(targets: Sequence[tuple], op_pattern: OpPattern | None = None):
     """Block the functions the learner must not call while the block runs.
 
-    ``targets`` holds ``(owner, attribute, shown_name)`` triples, for example
-    ``(torch.nn.functional, "conv2d", "F.conv2d")``: the attributes are
-    replaced for the duration.  Because a learner may have bound a function
-    earlier (``from torch.nn.functional import conv2d``), a torch function
-    mode also refuses any call of the original objects, and of torch
-    operations whose name matches ``op_pattern`` (e.g. ``aten.convolution``).
+    ``targets`` holds ``(owner, attribute, shown_name)`` entries, optionally with the :class:`Refusal` that says
+    why (else :data:`REIMPLEMENTED`), for example ``(torch.nn.functional, "conv2d", "F.conv2d")``: the
+    attributes are replaced for the duration.  Because a learner may have bound a function earlier (``from
+    torch.nn.functional import conv2d``), a torch function mode also refuses any call of the original objects,
+    and of torch operations whose name matches ``op_pattern`` (e.g. ``aten.convolution``; see ``OpPattern``).
     """
     import re
 
     saved = []
-    for owner, attr, shown in targets:
+    for owner, attr, shown, refusal in entries(targets):
         if not hasattr(owner, attr):
             continue
-        saved.append((owner, attr, getattr(owner, attr), shown))
+        saved.append((owner, attr, getattr(owner, attr), shown, refusal))
 
-    def blocker(shown):
+    def blocker(shown, refusal):
         def blocked(*args, **kwargs):
-            raise Forbidden(shown)
+            raise Forbidden(shown, refusal=refusal)
         return blocked
 
-    for owner, attr, _, shown in saved:
-        setattr(owner, attr, blocker(shown))
+    for owner, attr, _, shown, refusal in saved:
+        setattr(owner, attr, blocker(shown, refusal))
     mode = None
     try:
         import torch  # noqa: F401  (only when torch is in use: the conv checks)
         from torch.overrides import TorchFunctionMode
 
-        originals = {id(original): shown for _, _, original, shown in saved}
-        pattern = re.compile(op_pattern) if op_pattern else None
+        originals = {id(original): (shown, refusal) for _, _, original, shown, refusal in saved}
+        patterns = [(re.compile(pattern), refusal) for pattern, refusal in op_patterns(op_pattern)]
 
         class _Guard(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
-                name = getattr(func, "__name__", "")
                 if id(func) in originals:
-                    raise Forbidden(originals[id(func)])
-                if pattern is not None and pattern.search(name):
-                    op = name.split('.')[0]   # a torch.ops overload ("nms.default"): name the function given
-                    raise Forbidden(next((s for *_, s in saved if s.endswith("." + op)), f"torch.{op}"))
+                    shown, refusal = originals[id(func)]
+                    raise Forbidden(shown, refusal=refusal)
+                if patterns:
+                    name = getattr(func, "__name__", "")
+                    refusal = next((r for pattern, r in patterns if pattern.search(name)), None)
+                    if refusal is not None:
+                        op = name.split('.')[0]   # a torch.ops overload ("nms.default"): name the function given
+                        entry = next((e for e in saved if e[3].endswith("." + op)), None)
+                        raise (Forbidden(entry[3], refusal=entry[4]) if entry is not None
+                               else Forbidden(f"torch.{op}", refusal=refusal))
                 return func(*args, **(kwargs or {}))
 
         mode = _Guard()
@@ -135,7 +184,7 @@ def forbid(targets: Sequence[tuple[Any, str, str]], op_pattern: str | None = Non
     finally:
         if mode is not None:
             mode.__exit__(None, None, None)
-        for owner, attr, original, _ in reversed(saved):
+        for owner, attr, original, _, _ in reversed(saved):
             setattr(owner, attr, original)
 
 

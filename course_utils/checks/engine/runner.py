@@ -12,7 +12,8 @@ from typing import Callable
 from . import guards
 from .cases import Case, Mistake, answering
 from .compare import clone, mistakes_of, same
-from .guards import Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code, time_limit
+from .guards import (REIMPLEMENTED, Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code,
+                     time_limit)
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -115,13 +116,11 @@ def _verdict_of(exc: BaseException, check: str, name: str, case: Case, seconds: 
             hint="While a check runs your code, calls into `course_utils` are refused: the course holds the "
                  "reference answers.  Write the computation yourself.",
             next_step="Rewrite it without that call.", mistake=None))
-    if isinstance(exc, Forbidden):
+    if isinstance(exc, Forbidden):   # why it is refused: the refused entry's own reason
+        refusal = exc.refusal or REIMPLEMENTED
         return Verdict(CheckResult(
-            check, INCORRECT, f"`{name}` called `{exc.name}`, the very function this exercise re-implements.",
-            case=case.label,
-            hint="Build the result from tensor indexing, arithmetic and sums; "
-                 f"`{exc.name}` is what the check compares against.",
-            next_step="Rewrite it without that call."))
+            check, INCORRECT, f"`{name}` called `{exc.name}`, {refusal.why.format(called=exc.name)}.",
+            case=case.label, hint=refusal.hint.format(called=exc.name), next_step="Rewrite it without that call."))
     if isinstance(exc, Exception):  # the learner's code failed: show their line, not ours
         where = learner_line(exc)
         evidence = [f"{type(exc).__name__}: {exc}".strip()]

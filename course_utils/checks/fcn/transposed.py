@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from ..convolution import CONV_OPS, _conv2d_forbidden
+from ..convolution import _conv2d_forbidden, conv_ops
 from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, pair, randn, run_cases,
                       shape_of)
 from ..messages.fcn import M
@@ -122,8 +122,8 @@ def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=F
     function is refused while it runs (build it by overlap-add).
     """
     return run_cases("conv_transpose2d", conv_transpose2d, lambda: _transposed_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
-                     general_hint=M("conv_transpose2d.general"))
+                     strict=strict, forbidden=_conv2d_forbidden(reimplements=("F.conv_transpose2d",)),
+                     op_pattern=conv_ops(), general_hint=M("conv_transpose2d.general"))
 
 
 # --------------------------------------------------------------------------

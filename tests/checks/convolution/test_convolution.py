@@ -672,13 +672,15 @@ def conv_param_count_math_pow(in_channels, out_channels, kernel_size, bias=True)
 SPECS = {
     "conv1d_full": CheckSpec(check=check_conv1d_full, kind="tensor",
                         correct=[conv1d_full_loops, conv1d_full_unfold, conv1d_full_numpy],
-                        mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve),
+                        mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve,
+                        reimplements=("np.convolve",)),
     "conv2d_true": CheckSpec(check=check_conv2d_true, kind="tensor",
                         correct=[conv2d_true_loops, conv2d_true_unfold, conv2d_true_numpy],
                         mistake=conv2d_true_cross_correlation, forbidden=conv2d_true_calls_F_conv2d),
     "conv2d": CheckSpec(check=check_conv2d, kind="tensor",
                    correct=[conv2d_loops, conv2d_unfold, conv2d_numpy],
-                   mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d),
+                   mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d,
+                   reimplements=("F.conv2d", "torch.conv2d")),
     "conv_output_size": CheckSpec(check=check_conv_output_size, kind="int",
                              correct=[conv_output_size_floor_div, conv_output_size_math_floor,
                                       conv_output_size_count_windows],
@@ -689,7 +691,8 @@ SPECS = {
                              mistake=conv_param_count_no_bias, forbidden=None),
     "conv2d_im2col": CheckSpec(check=check_conv2d_im2col, kind="tensor",
                           correct=[conv2d_im2col_strided, conv2d_im2col_unfold, conv2d_im2col_rows],
-                          mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True),
+                          mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True,
+                          reimplements=("F.conv2d", "torch.conv2d")),
 }
 ALL = list(SPECS)
 # Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other

@@ -42,24 +42,30 @@ ARGUMENTS_IGNORABLE: dict = {}
 SPECS = {
     "box_iou": CheckSpec(check=check_box_iou, kind="tensor",
                     correct=[impl.box_iou_broadcast, impl.box_iou_loops, impl.box_iou_unbind],
-                    mistake=impl.box_iou_no_clamp, forbidden=impl.box_iou_calls_torchvision),
+                    mistake=impl.box_iou_no_clamp, forbidden=impl.box_iou_calls_torchvision,
+                    reimplements=("torchvision.ops.box_iou",)),
     # indices compared as a set in score order: the generic tensor tests (float32 dtype) do not apply
     "nms": CheckSpec(check=check_nms, kind="indices",
                 correct=[impl.nms_greedy, impl.nms_shrinking_order, impl.nms_python_lists],
-                mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision),
+                mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision,
+                reimplements=("torchvision.ops.nms",)),
     "spatial_pyramid_pool": CheckSpec(check=check_spatial_pyramid_pool, kind="tensor",
                                  correct=[impl.spp_max_pool, impl.spp_loops, impl.spp_unfold, impl.spp_module],
                                  mistake=impl.spp_average, forbidden=impl.spp_adaptive),
     "roi_pool": CheckSpec(check=check_roi_pool, kind="tensor",
                      correct=[impl.roi_pool_loops, impl.roi_pool_vectorised_bins],
-                     mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision),
+                     mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision,
+                     reimplements=("torchvision.ops.roi_pool", "torchvision.ops.RoIPool")),
     # the first argument is a tuple (feature_size), not a tensor: generic tests only
     "make_anchors": CheckSpec(check=check_make_anchors, kind="anchors",
-                         correct=[impl.anchors_broadcast, impl.anchors_loops], mistake=impl.anchors_swapped),
+                         correct=[impl.anchors_broadcast, impl.anchors_loops], mistake=impl.anchors_swapped,
+                         reimplements=("AnchorGenerator",)),
     "encode_boxes": CheckSpec(check=check_encode_boxes, kind="tensor",
-                         correct=[impl.encode_columns, impl.encode_vectors], mistake=impl.encode_no_log),
+                         correct=[impl.encode_columns, impl.encode_vectors], mistake=impl.encode_no_log,
+                         reimplements=("BoxCoder",)),
     "decode_boxes": CheckSpec(check=check_decode_boxes, kind="tensor",
-                         correct=[impl.decode_columns, impl.decode_vectors], mistake=impl.decode_no_exp),
+                         correct=[impl.decode_columns, impl.decode_vectors], mistake=impl.decode_no_exp,
+                         reimplements=("BoxCoder",)),
 }
 ALL = list(SPECS)
 
