@@ -153,32 +153,9 @@ def forbid(targets: Sequence[tuple], op_pattern: OpPattern | None = None):
     for owner, attr, _, shown, refusal in saved:
         setattr(owner, attr, blocker(shown, refusal))
     mode = None
-    try:
-        import torch  # noqa: F401  (only when torch is in use: the conv checks)
-        from torch.overrides import TorchFunctionMode
-
-        originals = {id(original): (shown, refusal) for _, _, original, shown, refusal in saved}
-        patterns = [(re.compile(pattern), refusal) for pattern, refusal in op_patterns(op_pattern)]
-
-        class _Guard(TorchFunctionMode):
-            def __torch_function__(self, func, types, args=(), kwargs=None):
-                if id(func) in originals:
-                    shown, refusal = originals[id(func)]
-                    raise Forbidden(shown, refusal=refusal)
-                if patterns:
-                    name = getattr(func, "__name__", "")
-                    refusal = next((r for pattern, r in patterns if pattern.search(name)), None)
-                    if refusal is not None:
-                        op = name.split('.')[0]   # a torch.ops overload ("nms.default"): name the function given
-                        entry = next((e for e in saved if e[3].endswith("." + op)), None)
-                        raise (Forbidden(entry[3], refusal=entry[4]) if entry is not None
-                               else Forbidden(f"torch.{op}", refusal=refusal))
-                return func(*args, **(kwargs or {}))
-
-        mode = _Guard()
-        mode.__enter__()
-    except ImportError:  # pragma: no cover - torch is a course requirement
-        mode = None
+    patterns = [(re.compile(pattern), refusal) for pattern, refusal in op_patterns(op_pattern)]
+    if saved or patterns:   # else nothing to refuse (a model check): no mode, which every torch call would pass
+        mode = _refusing_mode(saved, patterns)
     try:
         yield
     finally:
@@ -186,6 +163,37 @@ def forbid(targets: Sequence[tuple], op_pattern: OpPattern | None = None):
             mode.__exit__(None, None, None)
         for owner, attr, original, _, _ in reversed(saved):
             setattr(owner, attr, original)
+
+
+def _refusing_mode(saved, patterns):
+    """The torch function mode of ``forbid``, entered: it refuses the original objects of the refused entries
+    and the torch operations ``patterns`` name; None without torch (a course requirement)."""
+    try:
+        import torch  # noqa: F401  (only when torch is in use: the conv checks)
+        from torch.overrides import TorchFunctionMode
+    except ImportError:  # pragma: no cover
+        return None
+
+    originals = {id(original): (shown, refusal) for _, _, original, shown, refusal in saved}
+
+    class _Guard(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if id(func) in originals:
+                shown, refusal = originals[id(func)]
+                raise Forbidden(shown, refusal=refusal)
+            if patterns:
+                name = getattr(func, "__name__", "")
+                refusal = next((r for pattern, r in patterns if pattern.search(name)), None)
+                if refusal is not None:
+                    op = name.split('.')[0]   # a torch.ops overload ("nms.default"): name the function given
+                    entry = next((e for e in saved if e[3].endswith("." + op)), None)
+                    raise (Forbidden(entry[3], refusal=entry[4]) if entry is not None
+                           else Forbidden(f"torch.{op}", refusal=refusal))
+            return func(*args, **(kwargs or {}))
+
+    mode = _Guard()
+    mode.__enter__()
+    return mode
 
 
 def count_torch_ops(fn, *args, **kwargs) -> int:
@@ -378,13 +386,26 @@ class _CourseGuard:
         self.previous = previous
         self.active = True
         self.refused: str | None = None
-        self.trace = self._trace            # one bound method, compared by identity with sys.gettrace()
+        self.trace = self._trace_function()   # one function, compared by identity with sys.gettrace()
 
-    def _trace(self, frame, event, arg):
-        if self.active and (_KINDS.get(frame.f_code.co_filename) or _kind(frame)) is _COURSE:
-            self._judge(frame)
-        previous = self.previous
-        return previous(frame, event, arg) if previous is not None else None
+    def _trace_function(self):
+        """The trace function, called on every Python call while the learner's code runs (torch's own calls
+        included: a model's forward on the meta device makes hundreds of thousands), so a closure over what it
+        reads, and without a previous trace function to call when there is none.  ``trace.guard`` is this guard."""
+        kind_of_file, kind_of_frame, course, judge, previous, guard = _KINDS.get, _kind, _COURSE, self._judge, \
+            self.previous, self
+
+        if previous is None:
+            def trace(frame, event, arg):
+                if (kind_of_file(frame.f_code.co_filename) or kind_of_frame(frame)) is course and guard.active:
+                    judge(frame)
+        else:
+            def trace(frame, event, arg):
+                if (kind_of_file(frame.f_code.co_filename) or kind_of_frame(frame)) is course and guard.active:
+                    judge(frame)
+                return previous(frame, event, arg)
+        trace.guard = self
+        return trace
 
     def _judge(self, frame) -> None:
         code = frame.f_code
@@ -418,7 +439,7 @@ def refuse_course_code(*handed):
     trace function was still its own (``tampered``).
     """
     import sys
-    outer = getattr(sys.gettrace(), "__self__", None)
+    outer = getattr(sys.gettrace(), "guard", None)
     if isinstance(outer, _CourseGuard) and outer.active:   # nested: the outer guard holds
         hand(*handed)
         yield outer
