@@ -306,6 +306,31 @@ def test_a_learner_that_calls_a_cases_answer_function_is_refused():
     assert result.outcome == INCORRECT and "course's own code" in result.summary, result.text()
 
 
+def test_a_forward_run_with_untraced_operations_still_refuses_the_courses_code():
+    """check_make_densenet counts a DenseNet-121's FLOPs on the meta device with torch's operations untraced
+    (``engine.untraced_dispatch``): is a forward that calls the course's own code still refused there, on that
+    very forward, while the correct model passes?"""
+    from course_utils.checks import check_make_densenet
+    from checks.densenet_and_beyond.test_densenet_and_beyond import SPECS
+
+    correct = SPECS["make_densenet"].correct[0]
+
+    def make_borrowing(*args, **kwargs):
+        model = correct(*args, **kwargs)
+        forward = model.forward
+
+        def borrowing(x):
+            from course_utils.checks.densenet_and_beyond.densenet import _plan
+            _plan(32, (6, 12, 24, 16), 64)
+            return forward(x)
+        model.forward = borrowing
+        return model
+    result = check_make_densenet(make_borrowing)
+    assert result.outcome == INCORRECT and "`course_utils.checks.densenet_and_beyond.densenet._plan`" in result.summary
+    assert "on x of shape (2, 3, 224, 224)" in result.case, result.text()
+    assert check_make_densenet(correct)
+
+
 # ==========================================================================
 # Hints name a mistake only when it explains every case
 # ==========================================================================

@@ -22,7 +22,7 @@ from .cases import Case, Mistake, answered, generator, later, once, pair, randn,
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
 from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, callback, count_torch_ops, forbid,
-                     own_random_state, refuse_course_code, time_limit)
+                     own_random_state, refuse_course_code, time_limit, untraced_dispatch)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages
@@ -34,6 +34,6 @@ __all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching
            "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
            "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
            "compare_tensor", "equal_tensors", "same", "Forbidden", "Refusal", "REIMPLEMENTED", "DOES_THE_WORK", "TimeUp", "callback", "count_torch_ops", "forbid",
-           "own_random_state", "refuse_course_code", "time_limit", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
+           "own_random_state", "refuse_course_code", "time_limit", "untraced_dispatch", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
            "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",
            "call_learner", "finish", "learner_line", "run_cases"]

@@ -254,7 +254,8 @@ def own_random_state():
 #
 # Residual limits, honestly: this is in-process Python.  Code written against these internals (a copy of a
 # course function compiled under another file name, a call through a marked callback, switching the trace
-# function off and on again before returning) can still borrow; it leaves its code in the notebook for an
+# function off and on again before returning, a Python kernel registered for an aten operation that runs
+# inside a check's ``untraced_dispatch``) can still borrow; it leaves its code in the notebook for an
 # instructor to read.
 
 # (module, function): what a notebook gives the learner to call from an exercise's code (notebook 07's given
@@ -426,6 +427,34 @@ class _CourseGuard:
             caller = caller.f_back   # an engine or library frame: whoever called it decides
         self.refused = f"{module}.{code.co_qualname}"
         raise Forbidden(self.refused, course=True)
+
+
+def untraced_dispatch():
+    """A torch dispatch mode for a check to enter, innermost, around a learner's call whose aten operations it
+    already sends through Python (counting FLOPs on the meta device): each operation on plain tensors runs
+    without the trace function of ``refuse_course_code``.  What runs there is torch's (the counting mode, the
+    meta kernels written in Python: a DenseNet-121's forward makes some 300,000 Python calls, which the trace
+    function would double); the learner's own Python code around the operations stays traced, and so does an
+    operation on a tensor subclass (whose ``__torch_dispatch__`` could be the learner's)."""
+    import sys
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    plain = (torch.Tensor, torch.nn.Parameter)
+
+    class _Untraced(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            trace = sys.gettrace()
+            if getattr(trace, "guard", None) is None or any(t not in plain for t in types):
+                return func(*args, **(kwargs or {}))
+            sys.settrace(None)
+            try:
+                return func(*args, **(kwargs or {}))
+            finally:
+                sys.settrace(trace)
+
+    return _Untraced()
 
 
 @contextlib.contextmanager
