@@ -295,17 +295,22 @@ class _Run:
             resolved = None
             self.gather(answered, whole_limit=False)
         cases = resolved if resolved is not None else self.answers.resolved(sorted(self.got))
-        case = cases[failed]
-        candidates = [(m, named) for m in _distinct(mistakes_of(case))
-                      if (named := self._naming(self.got[failed], case, m)) is not None]
-        if not candidates and not any(_names(result, m) for m in mistakes_of(case)):
-            return   # the verdict names no listed mistake: nothing to confirm
-        own = [c for c in candidates if _names(result, c[0])]
-        for mistake, named in own + [c for c in candidates if c not in own]:
+        case, got = cases[failed], self.got[failed]
+        distinct = _distinct(mistakes_of(case))
+        own = [m for m in distinct if _names(result, m)]
+        # the verdict's own mistake first: the others (a comparison each) are asked only when it does not hold
+        named_any = False
+        for mistake in own + [m for m in distinct if not any(m is o for o in own)]:
+            named = self._naming(got, case, mistake)
+            if named is None:
+                continue
+            named_any = True
             if self._supported(mistake, failed, cases):
-                if (mistake, named) not in own:
+                if not any(mistake is o for o in own):
                     result.hint, result.mistake = named.hint, named.mistake
                 return
+        if not named_any and not any(_names(result, m) for m in mistakes_of(case)):
+            return   # the verdict names no listed mistake: nothing to confirm
         result.hint, result.mistake = self.general_hint, None
 
     def _naming(self, got, case: Case, mistake: Mistake) -> CheckResult | None:
