@@ -135,6 +135,27 @@ def guard_line(text: str, nonce: str, word: str) -> list[str] | None:
     return None
 
 
+def release_metadata(nb, source) -> None:
+    """Give every cell of the submission that the source notebook defines (graded, solution, locked or task
+    cells, by grade id) the source's metadata, whatever the student's copy carries: execution tags
+    (``skip-execution``, ``raises-exception``, nbval's), ``editable``/``deletable``, ``jupyter`` settings, a
+    flipped ``grade``/``solution``/``points``.  nbgrader's ``OverwriteCells`` then restores the graded cells'
+    code from the gradebook, and each graded cell runs exactly as the source defines it.  Cells carrying
+    nbgrader metadata for an id the source does not have lose it: they are the student's own cells."""
+    import copy
+    defined = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata for cell in source.cells
+               if cell.metadata.get("nbgrader", {}).get("grade_id")}
+    for cell in nb.cells:
+        role = cell.metadata.get("nbgrader")
+        if role is None:
+            continue
+        gid = role.get("grade_id") if isinstance(role, dict) else None
+        if gid in defined:
+            cell.metadata = copy.deepcopy(defined[gid])
+        else:
+            del cell.metadata["nbgrader"]
+
+
 def grade_notebook(task: dict, options: dict) -> dict:
     """Grade one submission (in a worker).  Returns the executed notebook and what was found.
 
@@ -166,6 +187,7 @@ def grade_notebook(task: dict, options: dict) -> dict:
     resources = {"nbgrader": {"notebook": name, "assignment": name, "student": student,
                               "db_url": options["db_copy"]}, "metadata": {"path": str(fork_server.scratch)}}
     try:
+        release_metadata(nb, nbformat.read(Path(options["source_dir"]) / f"{name}.ipynb", as_version=4))
         for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
             nb, resources = pp(config=config).preprocess(nb, resources)
     except Exception as exc:

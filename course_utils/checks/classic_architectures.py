@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..train import count_parameters
 from .engine import (EVAL, INCORRECT, TRAIN, Case, CheckResult, ModelCase, ModelScenario, Verdict,
-                     build_learner_model, call_learner, check_model, compare_int, compare_parts, run_cases)
+                     build_learner_model, call_learner, callback, check_model, compare_int, compare_parts, run_cases)
 from .engine.weights import layers_in_forward_order, pair_layers
 from .messages.classic_architectures import M
 
@@ -196,7 +196,7 @@ def check_vgg_stack_params(vgg_stack_params, *, strict=False, seed=0, extended=F
     Parameters of three stacked 3×3 convolutions channels → channels, and of
     one 7×7 convolution channels → channels, counted from ``nn.Conv2d``.
     """
-    return run_cases("vgg_stack_params", vgg_stack_params, _vgg_stack_cases(extended), compare=_compare_pair,
+    return run_cases("vgg_stack_params", vgg_stack_params, lambda: _vgg_stack_cases(extended), compare=_compare_pair,
                      strict=strict, general_hint=M("vgg_stack_params.general"))
 
 
@@ -222,7 +222,7 @@ def check_bottleneck_params(bottleneck_params, *, strict=False, seed=0, extended
     reduction c_in → c_mid followed by the k×k convolution c_mid → c_out,
     counted from ``nn.Conv2d``.
     """
-    return run_cases("bottleneck_params", bottleneck_params, _bottleneck_cases(extended), compare=_compare_pair,
+    return run_cases("bottleneck_params", bottleneck_params, lambda: _bottleneck_cases(extended), compare=_compare_pair,
                      strict=strict, general_hint=M("bottleneck_params.general"))
 
 
@@ -328,7 +328,7 @@ def _three_outputs_in_training(model, x, classes, label):
     """Training mode returns (logits, aux1, aux2), each (N, classes); returns them and the first convolution."""
     import torch
     order = []  # convolutions in the order the forward pass runs them: the first is the first layer
-    hooks = [m.register_forward_hook(lambda module, *a: order.append(module))
+    hooks = [m.register_forward_hook(callback(lambda module, *a: order.append(module)))
              for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     try:
         out = _forward(model, x, label, training=True)
@@ -374,7 +374,7 @@ def _logits_alone_in_eval(model, x, classes, label):
     """Eval mode returns the logits alone, equal to the first training output, without running the heads."""
     import torch
     calls = []
-    hooks = [m.register_forward_hook(lambda *a, name=name: calls.append(name))
+    hooks = [m.register_forward_hook(callback(lambda *a, name=name: calls.append(name)))
              for name, m in model.named_modules() if "aux" in name and name.count(".") == 0]
     try:
         with torch.no_grad():

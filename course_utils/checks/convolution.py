@@ -7,10 +7,11 @@ built on the ``meta`` device (shapes and parameter counts at no cost).
 
 from __future__ import annotations
 
+import functools
 import time
 
-from .engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_int, compare_tensor,
-                      count_torch_ops, generator, pair, randn, run_cases, shape_of)
+from .engine import (DOES_THE_WORK, INCORRECT, REIMPLEMENTED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner,
+                      compare_int, compare_tensor, count_torch_ops, generator, later, pair, randn, run_cases, shape_of)
 from .messages.convolution import M
 
 __all__ = ["check_conv1d_full", "check_conv2d_true", "check_conv2d", "check_conv_output_size",
@@ -37,7 +38,13 @@ IM2COL_SPEED_BUDGET = 1.0
 
 # Any torch convolution, however it is reached: F.conv2d, torch.ops.aten.convolution,
 # F.conv3d on an unsqueezed input, a transposed convolution, cudnn/mkldnn variants.
-CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv"
+CONV_OPS = r"^(_|cudnn_|mkldnn_|miopen_)?conv(?!ert)"   # not the _convert_* operations (sparse formats, int4 packing)
+
+
+def conv_ops():
+    """Every convolution operation of torch, by name: a library function that would do the work (one named like a
+    refused entry, e.g. "conv2d", is refused with that entry's refusal)."""
+    return [(CONV_OPS, DOES_THE_WORK)]
 
 # --------------------------------------------------------------------------
 # conv1d_full — vs numpy.convolve
@@ -71,12 +78,15 @@ def _conv1d_cases(seed, extended):
 
 
 def _conv1d_forbidden():
+    """np.convolve is what the exercise re-implements; correlation of the flipped kernel, polynomial
+    multiplication and torch's 1-D convolution would compute the same full convolution."""
     import numpy as np
     import torch
     import torch.nn.functional as F
-    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate"), (np, "polymul", "np.polymul"),
-            (np.polynomial.polynomial, "polymul", "np.polynomial.polynomial.polymul"),
-            (F, "conv1d", "F.conv1d"), (torch, "conv1d", "torch.conv1d")]
+    return [(np, "convolve", "np.convolve"), (np, "correlate", "np.correlate", DOES_THE_WORK),
+            (np, "polymul", "np.polymul", DOES_THE_WORK),
+            (np.polynomial.polynomial, "polymul", "np.polynomial.polynomial.polymul", DOES_THE_WORK),
+            (F, "conv1d", "F.conv1d", DOES_THE_WORK), (torch, "conv1d", "torch.conv1d", DOES_THE_WORK)]
 
 
 def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -85,8 +95,8 @@ def check_conv1d_full(conv1d_full, *, strict=False, seed=0, extended=False) -> C
     Compared with ``numpy.convolve(signal, kernel, mode="full")`` on lengths
     where the kernel is shorter, equal and longer than the signal.
     """
-    return run_cases("conv1d_full", conv1d_full, _conv1d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv1d_forbidden(), op_pattern=CONV_OPS,
+    return run_cases("conv1d_full", conv1d_full, lambda: _conv1d_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv1d_forbidden(), op_pattern=conv_ops(),
                      general_hint=M("conv1d_full.general"))
 
 
@@ -120,6 +130,8 @@ def _conv2d_true_cases(seed, extended):
             mistakes.append(M.mistake("conv2d_true.flip_ud_only", corr(kernel.flip(0))))
         if kh == kw:
             mistakes.append(M.mistake("conv2d_true.transposed", corr(kernel.T)))
+        else:   # a transposed (kw, kh) kernel shows in the output's shape
+            mistakes.append(M.mistake("conv2d_true.transposed", (h - kw + 1, w - kh + 1)))
         mistakes += [M.mistake("conv2d_true.full_size", (h + kh - 1, w + kw - 1)),
                      M.mistake("conv2d_true.same_size", (h, w)),
                      M.mistake("conv2d_true.off_by_one", (h - kh, w - kw)),
@@ -138,8 +150,8 @@ def check_conv2d_true(conv2d_true, *, strict=False, seed=0, extended=False) -> C
     (H - kh + 1, W - kw + 1).  Compared with ``F.conv2d`` applied to the
     flipped kernel.
     """
-    return run_cases("conv2d_true", conv2d_true, _conv2d_true_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
+    return run_cases("conv2d_true", conv2d_true, lambda: _conv2d_true_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv2d_forbidden(reimplements=()), op_pattern=conv_ops(),
                      general_hint=M("conv2d_true.general"))
 
 
@@ -165,16 +177,19 @@ _CONV2D_EXTENDED = [
 ]
 
 
-def _conv2d_forbidden():
+def _conv2d_forbidden(reimplements=("F.conv2d", "torch.conv2d")):
+    """The convolution functions refused while the learner's code runs: those named in ``reimplements`` are what
+    the exercise re-implements, the others library functions that would do its work."""
     import torch
     import torch.nn.functional as F
-    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
-            (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
-            (F, "conv_transpose2d", "F.conv_transpose2d"), (F, "conv1d", "F.conv1d"), (F, "conv3d", "F.conv3d")]
+    entries = [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"),
+               (torch, "convolution", "torch.convolution"), (torch, "_convolution", "torch._convolution"),
+               (F, "conv_transpose2d", "F.conv_transpose2d"), (F, "conv1d", "F.conv1d"), (F, "conv3d", "F.conv3d")]
+    return [(owner, attr, shown, REIMPLEMENTED if shown in reimplements else DOES_THE_WORK)
+            for owner, attr, shown in entries]
 
 
 def _conv2d_cases(seed, extended):
-    import torch.nn.functional as F
     g = generator(seed)
     specs = _CONV2D_SPECS + (_CONV2D_EXTENDED if extended else [])
     cases = []
@@ -182,38 +197,48 @@ def _conv2d_cases(seed, extended):
         x, weight = randn(g, n, cin, h, w), randn(g, cout, cin, kh, kw)
         bias = randn(g, cout) if has_bias else None
         kw_args = dict(stride=stride, padding=padding, dilation=dilation)
-
-        def ref(x=x, weight=weight, bias=bias, **over):
-            return F.conv2d(x, weight, bias, **{**kw_args, **over})
-
-        expected = ref()
-        n_, c_, ho, wo = expected.shape
-        (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
-        mistakes = [M.mistake("conv2d.flipped", ref(weight=weight.flip(-1, -2)))]
-        if bias is not None:
-            mistakes.append(M.mistake("conv2d.no_bias", ref(bias=None)))
-        if cin > 1:
-            mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
-        mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
-        if (ph, pw) != (0, 0):
-            mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
-        if (sh, sw) != (1, 1):
-            mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
-        if (dh, dw) != (1, 1):
-            mistakes.append(M.mistake("conv2d.dilation_ignored", tuple(ref(dilation=1).shape)))
-        swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
-        if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
-            try:
-                mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
-            except RuntimeError:
-                pass
-        mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
-                     [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
-                      (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]
         label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else 'None'}, "
                  f"stride={stride}, padding={padding}, dilation={dilation}")
-        cases.append(Case(label, (x, weight, bias), kw_args, expected=expected, mistakes=mistakes))
+        # answered later, from the check's copies of the inputs
+        compute = functools.partial(_conv2d_answers, x.clone(), weight.clone(),
+                                    None if bias is None else bias.clone(), kw_args)
+        cases.append(Case(label, (x, weight, bias), kw_args, **later(compute)))
     return cases
+
+
+def _conv2d_answers(x, weight, bias, kw_args):
+    """F.conv2d's answer, and the known mistakes'."""
+    import torch.nn.functional as F
+
+    def ref(x=x, weight=weight, bias=bias, **over):
+        return F.conv2d(x, weight, bias, **{**kw_args, **over})
+
+    expected = ref()
+    n_, c_, ho, wo = expected.shape
+    cin = x.shape[1]
+    (sh, sw), (ph, pw), (dh, dw) = pair(kw_args["stride"]), pair(kw_args["padding"]), pair(kw_args["dilation"])
+    mistakes = [M.mistake("conv2d.flipped", ref(weight=weight.flip(-1, -2)))]
+    if bias is not None:
+        mistakes.append(M.mistake("conv2d.no_bias", ref(bias=None)))
+    if cin > 1:
+        mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
+    mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
+    if (ph, pw) != (0, 0):
+        mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
+    if (sh, sw) != (1, 1):
+        mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
+    if (dh, dw) != (1, 1):
+        mistakes.append(M.mistake("conv2d.dilation_ignored", tuple(ref(dilation=1).shape)))
+    swapped = dict(stride=(sw, sh), padding=(pw, ph), dilation=(dw, dh))
+    if any(a != b for a, b in ((sh, sw), (ph, pw), (dh, dw))):
+        try:
+            mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
+        except RuntimeError:
+            pass
+    mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
+                 [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
+                  (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]
+    return expected, mistakes
 
 
 def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -223,8 +248,8 @@ def check_conv2d(conv2d, *, strict=False, seed=0, extended=False) -> CheckResult
     stride, padding, dilation: int or (along H, along W).  Compared with
     ``torch.nn.functional.conv2d``, which the learner's code may not call.
     """
-    return run_cases("conv2d", conv2d, _conv2d_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS, general_hint=M("conv2d.general"))
+    return run_cases("conv2d", conv2d, lambda: _conv2d_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=conv_ops(), general_hint=M("conv2d.general"))
 
 
 # --------------------------------------------------------------------------
@@ -323,8 +348,9 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
     """
     import torch
     import torch.nn.functional as F
-    forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold")]
-    op_pattern = CONV_OPS + r"|^im2col"
+    unfold = M.refusal("conv2d_im2col.refused_unfold", "conv2d_im2col.refused_unfold_hint")
+    forbidden = _conv2d_forbidden() + [(F, "unfold", "F.unfold", unfold)]
+    op_pattern = conv_ops() + [(r"^im2col", unfold)]
     name = getattr(conv2d_im2col, "__name__", "conv2d_im2col")
     clock = _cpu_clock()
 
@@ -388,7 +414,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
             raise too_slow(case, [f"speed: {figures}; the target is within {bar:g}×"])
         return f"Speed on x {shape_of(case.args[0])} with 3×3 filters: {figures}."
 
-    return run_cases("conv2d_im2col", conv2d_im2col, _conv2d_cases(seed, extended), compare=compare_tensor,
+    return run_cases("conv2d_im2col", conv2d_im2col, lambda: _conv2d_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=forbidden, op_pattern=op_pattern, general_hint=M("conv2d.general"),
                      after=vectorised_and_fast)
 
@@ -430,7 +456,7 @@ def check_conv_output_size(conv_output_size, *, strict=False, seed=0, extended=F
     Compared with the size ``F.conv2d`` really produces (run on the ``meta``
     device, so no memory is used), including cases where the floor matters.
     """
-    return run_cases("conv_output_size", conv_output_size, _conv_output_size_cases(extended),
+    return run_cases("conv_output_size", conv_output_size, lambda: _conv_output_size_cases(extended),
                      compare=compare_int, strict=strict,
                      general_hint=M("conv_output_size.general"))
 
@@ -449,8 +475,8 @@ def _conv_param_count_cases(extended):
         kh, kw = pair(k)
         candidates = [("conv_param_count.no_bias", kh * kw * cin * cout),
                       ("conv_param_count.bias_when_false", kh * kw * cin * cout + cout),
-                      ("conv_param_count.no_input_channels", (kh * kw + 1) * cout),
-                      ("conv_param_count.bias_per_pair", (kh * kw + 1) * cin * cout),
+                      ("conv_param_count.no_input_channels", (kh * kw + bias) * cout),
+                      ("conv_param_count.bias_per_pair", (kh * kw + bias) * cin * cout),
                       ("conv_param_count.one_side_only", (kh * cin + bias) * cout),
                       ("conv_param_count.kh_squared", (kh * kh * cin + bias) * cout)]
         mistakes = [M.mistake(key, value) for key, value in candidates if value != expected]
@@ -465,6 +491,6 @@ def check_conv_param_count(conv_param_count, *, strict=False, seed=0, extended=F
     Compared with the number of parameters of the matching ``nn.Conv2d``
     (built on the ``meta`` device); ``kernel_size`` may be an int or (kh, kw).
     """
-    return run_cases("conv_param_count", conv_param_count, _conv_param_count_cases(extended),
+    return run_cases("conv_param_count", conv_param_count, lambda: _conv_param_count_cases(extended),
                      compare=compare_int, strict=strict,
                      general_hint=M("conv_param_count.general"))

@@ -6,6 +6,7 @@ fixtures among a module's attributes).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from typing import Callable
@@ -27,6 +28,9 @@ class CheckSpec:
     correct: tuple                    # correct implementations in several styles; the first is the reference learner
     mistake: Callable                 # a known wrong implementation
     forbidden: Callable | None = None  # a learner calling a refused function
+    # the refused functions the exercise re-implements (what the check compares against), by the names its
+    # verdicts show: only these may be called "the very function this exercise re-implements"
+    reimplements: tuple = ()
     main: int | None = None           # index of the compared output when the answer is a tuple
     timed: bool = False               # the verdict contains a measured speed
     hidden_cases: str | None = "more"  # "more", "same" or None: hidden run's case count vs the public one
@@ -92,6 +96,21 @@ def mistake_case(question, learner, needle, *, field="hint", outcome=INCORRECT, 
     ``CATALOGUE`` (check name -> entries) is made of these; test_contract.py runs them all."""
     marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
     return pytest.param(learner, outcome, field, needle, hidden, id=question, marks=marks)
+
+
+@functools.cache
+def learner_copy(module_name: str):
+    """A learner's own copy of a course module: its source text run as notebook code (another file name and
+    module name), so that its functions are the learner's, not the course's, which a check refuses while it runs
+    a learner's function.  For wrong implementations written as variants of the course's reference."""
+    import importlib
+    import types
+    module = importlib.import_module(module_name)
+    copy = types.ModuleType(f"learner_copy_of_{module_name.replace('.', '_')}")
+    copy.__package__ = module.__package__
+    with open(module.__file__, encoding="utf-8") as handle:
+        exec(compile(handle.read(), f"<learner's copy of {module_name}>", "exec"), vars(copy))
+    return copy
 
 
 def spy(learner):

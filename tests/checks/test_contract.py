@@ -21,9 +21,12 @@ cases) stays in its notebook's folder, ``tests/checks/<module>/``.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 import re
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -35,7 +38,7 @@ from course_utils.checks import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAI
                                  CheckResult, check_conv_param_count)
 from course_utils.checks import engine
 
-from checks.helpers import assert_names_mistake, guards_fixture, one_torch_thread, source_line_of  # noqa: F401
+from checks.helpers import field_text, guards_fixture, one_torch_thread, source_line_of  # noqa: F401
 from checks.registry import (ALL, CATALOGUES, GUARDED, catalogue_module, INTEGER, MODELS, ORIGINALS, PAIRS, REFERENCES, SPECS, STAND_IN_MODELS, TENSOR,
                             correct_of, guarded_now, references_still_work)
 
@@ -235,7 +238,7 @@ def test_wrong_shape_shows_both_shapes(name):
     learner = capturing(on_main_output(name, lambda out: out.unsqueeze(0)), correct_of(name))
     result = SPECS[name].check(learner)
     assert result.outcome == INCORRECT, result.text()
-    got = main_output(name, learner.seen[-1])
+    got = main_output(name, learner.seen[0])   # every answer has the wrong shape: the first case fails
     assert result.evidence == [f"expected shape {tuple(got.shape[1:])}, got {tuple(got.shape)}"]
     assert "shape" in result.summary
 
@@ -504,6 +507,78 @@ def test_reference_is_replaced_only_while_learner_runs(name, reference):
     assert getattr(owner, attr) is ORIGINALS[reference]
 
 
+def refused_by(name):
+    """What ``check_<name>`` refuses while the learner's code runs: (entries, op patterns) as ``forbid`` is
+    given them (``engine.guards.entries`` and ``op_patterns``), over a run on a stub (the first call refuses)."""
+    seen, real = [], engine.runner.forbid
+
+    def spy(targets, op_pattern=None):
+        seen.append((engine.guards.entries(targets), engine.guards.op_patterns(op_pattern)))
+        return real(targets, op_pattern)
+    engine.runner.forbid = spy
+    try:
+        SPECS[name].check(stub)
+    finally:
+        engine.runner.forbid = real
+    entries = list({entry[2]: entry for found, _ in seen for entry in found if hasattr(entry[0], entry[1])}.values())
+    patterns = list({pattern: (pattern, refusal) for _, found in seen for pattern, refusal in found}.values())
+    return entries, patterns
+
+
+def torch_operation(name):
+    """A torch operation called ``name`` as a torch function mode sees one (an aten overload, a C function)."""
+    def operation(*args, **kwargs):
+        tensor = torch.zeros(1)
+        if torch.overrides.has_torch_function((tensor,)):
+            return torch.overrides.handle_torch_function(operation, (tensor,), tensor)
+        raise AssertionError(f"no torch function mode saw {name}")
+    operation.__name__ = name
+    return operation
+
+
+def op_names(pattern):
+    """The names of torch's (and torchvision's) operations that ``pattern`` refuses."""
+    import torchvision
+    names = set(dir(torch)) | set(dir(torch.nn.functional)) | set(dir(torch._C._nn)) | set(dir(torch.Tensor)) \
+        | set(dir(torchvision.ops))
+    return sorted(n for n in names if not n.startswith("__") and re.search(pattern, n))
+
+
+def assert_refused_truthfully(name, learner, called, refusals):
+    """The check's verdict on ``learner``, which calls ``called``: not yet correct, naming ``called`` with the
+    reason of one of ``refusals`` (the refused entry's own), "re-implements" only where the spec says so."""
+    result = SPECS[name].check(learner)
+    assert result.outcome == INCORRECT, (called, result.text())
+    said = [r for r in refusals if result.summary == f"`{learner.__name__}` called `{called}`, "
+            f"{r.why.format(called=called)}." and result.hint == r.hint.format(called=called)]
+    assert said, (called, [r.why for r in refusals], result.text())
+    reimplemented = called in SPECS[name].reimplements
+    assert all((r is engine.REIMPLEMENTED) == reimplemented for r in said), (called, reimplemented, result.text())
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_refused_call_is_named_with_its_own_reason(name):
+    """Does a learner calling any function a check refuses (every entry it gives ``forbid``, and every torch
+    operation its patterns match) get a verdict that names that call and gives the entry's own reason: "the very
+    function this exercise re-implements" only for what the check compares against (``CheckSpec.reimplements``),
+    another reason for the rest (F.fold in an overlap count, adaptive pooling in SPP, roi_align for roi_pool)?"""
+    entries, patterns = refused_by(name)
+    assert set(SPECS[name].reimplements) <= {shown for _, _, shown, _ in entries} | \
+        {f"torch.{n}" for pattern, _ in patterns for n in op_names(pattern)}, "a declared reference is not refused"
+    for owner, attr, shown, refusal in entries:
+        def calls_it(*args, owner=owner, attr=attr, **kwargs):
+            return getattr(owner, attr)(*args, **kwargs)
+        assert_refused_truthfully(name, calls_it, shown, [refusal])
+    for op in sorted({op for pattern, _ in patterns for op in op_names(pattern)}):
+        entry = next((e for e in entries if e[2].endswith("." + op)), None)   # refused as that entry, else
+        first = next(refusal for pattern, refusal in patterns if re.search(pattern, op))   # the first match's
+        called, refusals = (entry[2], [entry[3]]) if entry else (f"torch.{op}", [first])
+
+        def calls_op(*args, op=op, **kwargs):
+            return torch_operation(op)(*args, **kwargs)
+        assert_refused_truthfully(name, calls_op, called, refusals)
+
+
 # ==========================================================================
 # 6. Determinism, seeds and the global RNG
 # ==========================================================================
@@ -576,8 +651,177 @@ CATALOGUE = [pytest.param(name, *entry.values, id=f"{name}: {entry.id}", marks=e
              for entry in entries]
 
 
+def messages_of(name):
+    """The message table of the notebook that ``check_<name>`` belongs to."""
+    notebook = next(nb for nb, names in checks.CHECKS_BY_NOTEBOOK.items() if f"check_{name}" in names)
+    return importlib.import_module(f"course_utils.checks.messages.{checks.registry.NOTEBOOKS[notebook]}").M
+
+
+def written_from(text: str, template: str) -> bool:
+    """Is ``text`` the message ``template`` with its ``{placeholders}`` filled in?"""
+    parts = re.split(r"\{[^{}]*\}", template)
+    return re.fullmatch(".*?".join(re.escape(part) for part in parts), text, flags=re.S) is not None
+
+
+def own_key(name, needle):
+    """The message key a catalogue entry's needle names: the one key of the check's own (``<name>.``) whose
+    text holds it, else the one key of the notebook's table; None when the needle is in no key or several."""
+    texts = messages_of(name).texts
+    for keys in ([k for k, t in texts.items() if k.startswith(name + ".") and needle in t],
+                 [k for k, t in texts.items() if needle in t]):
+        if keys:
+            return keys[0] if len(keys) == 1 else None
+    return None
+
+
 @pytest.mark.parametrize("name, learner, outcome, field, needle, hidden", CATALOGUE)
 def test_catalogue_entry_fails_with_its_own_message(name, learner, outcome, field, needle, hidden):
     """Does the check fail each wrong implementation of its notebook's catalogue (``CATALOGUE`` in
-    ``tests/checks/<module>/test_<module>.py``) with the outcome and message that name its mistake?"""
-    assert_names_mistake(SPECS[name].check, learner, outcome, field, needle, hidden)
+    ``tests/checks/<module>/test_<module>.py``) with the outcome and message that name its mistake, and does a
+    hint that names a known mistake name exactly the entry's own (``CheckResult.mistake``, the key of the one
+    message its needle is part of), in that key's words?"""
+    check = SPECS[name].check
+    result = check(learner, extended=True, seed=7) if hidden else check(learner)
+    assert result.outcome == outcome, result.text()
+    assert needle in field_text(result, field), result.text()
+    assert not result
+    texts = messages_of(name).texts
+    key = own_key(name, needle) if field == "hint" else None
+    if key is not None and outcome == INCORRECT and texts[key] != texts.get(f"{name}.general"):
+        # the entry's own mistake, in its key's words; the verdict carries that key, or none (a diagnosis the
+        # check makes without a key, e.g. from a shape), or the key of the summary that goes with this hint
+        assert result.mistake is None or result.mistake == key or result.mistake == key.removesuffix("_hint"), \
+            (key, result.mistake, result.text())
+        if result.mistake is not None:
+            assert written_from(result.hint, texts[key]), (key, result.text())
+
+
+# ==========================================================================
+# An unknown mistake never gets a known mistake's hint
+# ==========================================================================
+
+def unknown_variant(name, times):
+    """A wrong answer no known mistake gives: the correct answer plus ``times`` a constant (tensors: 0.5 on the
+    compared output; integers and pairs of integers: 17), or a model whose output is shifted by 0.5 ``times``."""
+    correct, kind = correct_of(name), SPECS[name].kind
+    if kind == "model":
+        def make_shifted(*args, **kwargs):
+            model = correct(*args, **kwargs)
+            forward = model.forward
+
+            def shifted(*inputs):
+                out = forward(*inputs)
+                return (tuple(o + 0.5 * times for o in out) if isinstance(out, (tuple, list))
+                        else out + 0.5 * times)
+            model.forward = shifted
+            return model
+        return make_shifted
+    shift = {"tensor": on_main_output(name, lambda out: out + 0.5 * times), "int": lambda out: out + 17 * times,
+             "pair": lambda out: type(out)(v + 17 * times for v in out)}[kind]
+    return lambda *args, **kwargs: shift(correct(*args, **kwargs))
+
+
+@pytest.mark.parametrize("name", TENSOR + INTEGER + PAIRS + MODELS)
+def test_an_unknown_mistake_gets_no_known_mistakes_hint(name):
+    """Does a wrong answer that no known mistake gives (the right one shifted by a constant) fail with no
+    mistake named, and with the hint another unknown mistake (shifted twice as far) gets: a general one, not a
+    diagnosis?  (Checks that compare no values, only a model's behaviour, pass a shifted output: skipped.)"""
+    result = SPECS[name].check(unknown_variant(name, 1))
+    if result.passed:
+        pytest.skip(f"check_{name} compares no values with a reference")
+    assert result.outcome == INCORRECT, result.text()
+    assert result.mistake is None, result.text()
+    other = SPECS[name].check(unknown_variant(name, 2))
+    assert other.mistake is None and other.hint == result.hint, other.text()
+
+
+# ==========================================================================
+# No expected answer exists while the learner's code runs
+# ==========================================================================
+
+def _tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _same_arg(a, b):
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return a is b
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _close(a, b):
+    return (a.shape == b.shape and a.dtype == b.dtype and not a.is_meta and not b.is_meta
+            and a.device == b.device and bool(torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-5)))
+
+
+class Watcher:
+    """The correct implementation, watching for its own answer among what the check made before each of its
+    calls: a tensor equal to the answer it computes (but to none of its inputs or earlier answers), or a case
+    of the check's with these arguments and an expected answer.  What existed before the check started (the
+    test modules' own cases) is not the check's: it is frozen out of ``gc.get_objects()`` (``gc.freeze``),
+    which keeps each look to what the check made."""
+
+    def __init__(self, name):
+        self.name, self.leaks, self.own = name, [], []
+
+    def watch(self, args, compute):
+        with warnings.catch_warnings():   # isinstance() reads deprecated torch objects' __class__
+            warnings.simplefilter("ignore")
+            existing = gc.get_objects()   # what was made since the freeze
+            tensors = [t for t in existing if isinstance(t, torch.Tensor)]
+            # a case answered later (engine.later) holds a function, which the learner's code may not call
+            cases = [c for c in existing if isinstance(c, engine.Case) and c.expected is not None
+                     and not callable(c.expected)
+                     and len(c.args) == len(args) and all(_same_arg(a, b) for a, b in zip(c.args, args))]
+        del existing
+        out = compute()
+        inputs = _tensors(args)
+        with torch._C.DisableTorchFunction():   # unseen by the check's torch function modes (it counts operations)
+            for answer in _tensors(out):
+                if answer.is_meta or any(_close(answer, x) for x in inputs + self.own):
+                    continue
+                self.leaks += [f"a tensor {tuple(t.shape)} equal to the answer" for t in tensors
+                               if t is not answer and _close(t, answer)]
+                self.own.append(answer.detach().clone())
+        self.leaks += [f"the check's case {c.label!r}" for c in cases]
+        return out
+
+    def learner(self):
+        correct = correct_of(self.name)
+        if SPECS[self.name].kind != "model":
+            return lambda *args, **kwargs: self.watch(args, lambda: correct(*args, **kwargs))
+
+        def make(*args, **kwargs):
+            model = correct(*args, **kwargs)
+            forward = model.forward
+            model.forward = lambda *inputs: self.watch(inputs, lambda: forward(*inputs))
+            return model
+        return make
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_expected_answer_exists_while_the_learner_runs(name):
+    """While a check runs the learner's code, is its expected answer nowhere yet (not among the objects the
+    learner's code could reach through ``gc`` or the stack), on the public and the hidden cases?  The correct
+    implementation, run by the check, looks for a tensor equal to the answer it is computing, and for the
+    check's own case of its arguments.  (A model check's hidden run takes its public run's path through
+    ``engine.models`` on larger models, seconds more each: the public run shows that path.)"""
+    watcher = Watcher(name)
+    gc.freeze()   # no collection first: garbage from before is frozen out too (a collection costs 0.2 s)
+    try:
+        for kwargs in ({},) if SPECS[name].kind == "model" else ({}, {"extended": True, "seed": 7}):
+            result = SPECS[name].check(watcher.learner(), **kwargs)
+            # watching takes time: a check that times the learner finds it slow (after every case passed)
+            assert result.passed or (SPECS[name].timed and "too slow" in result.summary), result.text()
+    finally:
+        gc.unfreeze()
+    assert not watcher.leaks, watcher.leaks[:5]

@@ -147,7 +147,70 @@ def _catalogue(course: Path, learner) -> dict:
     students["sybil_helper_module"] = (submission(learner, solutions, replace={
         "conv_param_count": "from my_helpers import conv_param_count\n"}), total, set())
     SHIPPED_FILES["sybil_helper_module"] = {"my_helpers.py": solutions["conv_param_count"]}
+    # The answer borrowed while the check runs: from the check's own cases (course code, refused), and the
+    # expected tensor found on the stack or through gc (it does not exist yet).
+    students["uriel_borrows_the_checks_answers"] = (submission(learner, solutions, replace={
+        "conv_output_size": BORROWS_THE_CASES}), total - worth["conv_output_size_tests"], set())
+    students["vera_steals_the_expected_tensor"] = (submission(learner, solutions, replace={
+        "conv2d": STEALS_THE_EXPECTED}), wrong_conv2d, set())
+    # Cell metadata in the student's copy changes nothing about how graded cells run: execution tags, nbval's,
+    # editable/deletable, a hidden source, nbgrader's own grade/solution/points flipped.
+    for student, edits in METADATA_TAMPERING.items():
+        nb = submission(learner, solutions, replace={"conv2d": flipped})
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in edits:
+                edits[gid](cell.metadata)
+        students[student] = (nb, wrong_conv2d, set())
     return students
+
+
+BORROWS_THE_CASES = """def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    from course_utils.checks.convolution import _conv_output_size_cases
+    for case in _conv_output_size_cases(True):
+        if case.args == (size, kernel_size) and case.kwargs == dict(stride=stride, padding=padding,
+                                                                     dilation=dilation):
+            return case.expected
+    return 0
+"""
+STEALS_THE_EXPECTED = """def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    import gc, sys
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    shape = (x.shape[0], weight.shape[0], (x.shape[2] + 2 * ph - dh * (weight.shape[2] - 1) - 1) // sh + 1,
+             (x.shape[3] + 2 * pw - dw * (weight.shape[3] - 1) - 1) // sw + 1)
+    found = [getattr(o, "expected", None) for o in gc.get_objects() if type(o).__name__ == "Case"
+             and o.args and o.args[0] is x]
+    frame = sys._getframe(1)
+    while frame is not None:
+        found += [v for k, v in frame.f_locals.items() if k == "expected"]
+        found += [getattr(v, "expected", None) for v in frame.f_locals.values() if type(v).__name__ == "Case"]
+        frame = frame.f_back
+    return next((t for t in found if isinstance(t, torch.Tensor) and tuple(t.shape) == shape), None)
+"""
+
+
+def _tags(metadata):
+    metadata["tags"] = ["skip-execution", "raises-exception", "nbval-skip", "nbval-ignore-output",
+                        "nbval-raises-exception"]
+    metadata["editable"], metadata["deletable"] = True, True
+    metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+
+
+def _not_graded(metadata):
+    metadata["nbgrader"].update(grade=False, solution=True, points=0)
+
+
+def _more_points(metadata):
+    metadata["nbgrader"]["points"] = 1000
+
+
+METADATA_TAMPERING = {
+    "tess_tags_the_graded_cell": {"conv2d_tests": _tags},
+    "ursula_ungrades_the_graded_cell": {"conv2d_tests": _not_graded, "conv1d_full_tests": _more_points},
+    "walt_skips_every_graded_cell": {gid: _tags for gid in ("conv1d_full_tests", "conv2d_true_tests",
+                                                            "conv_output_size_tests", "conv_param_count_tests",
+                                                            "conv2d_tests", "conv2d_im2col_tests")},
+}
 
 
 CHEAT = "import torch\ntorch.allclose = lambda *args, **kwargs: True\ntorch.isclose = lambda a, b, **k: a == a\n"

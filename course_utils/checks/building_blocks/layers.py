@@ -7,8 +7,10 @@ code may call none of them.
 
 from __future__ import annotations
 
-from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_parts, compare_tensor, generator, mistakes_of, pair,
-                     randn, run_cases, shape_of)
+import functools
+
+from ..engine import (DOES_THE_WORK, INCORRECT, REIMPLEMENTED, Case, CheckResult, Verdict, compare_parts,
+                      compare_tensor, generator, later, mistakes_of, pair, randn, run_cases, shape_of)
 from ..messages.building_blocks import M
 
 POOL_OPS = r"^(_|quantized_|mkldnn_)?(max_pool|avg_pool|adaptive_|fractional_max_pool|lp_pool)"
@@ -74,12 +76,21 @@ def _pool_cases(kind, seed, extended):
     return cases
 
 
-def _pool_forbidden():
+def _pool_forbidden(kind=None):
+    """The pooling functions refused while the learner's code runs: ``kind``'s own ("max", "avg") are what the
+    exercise re-implements, the others another pooling that would do the work."""
     import torch
     import torch.nn.functional as F
-    return [(F, "max_pool2d", "F.max_pool2d"), (F, "avg_pool2d", "F.avg_pool2d"),
-            (torch, "max_pool2d", "torch.max_pool2d"), (torch, "avg_pool2d", "torch.avg_pool2d"),
-            (F, "max_pool2d_with_indices", "F.max_pool2d_with_indices")]
+    other = M.refusal("pool2d.refused_other_pooling", "pool2d.refused_other_pooling_hint")
+    entries = [("max", F, "max_pool2d", "F.max_pool2d"), ("avg", F, "avg_pool2d", "F.avg_pool2d"),
+               ("max", torch, "max_pool2d", "torch.max_pool2d"), ("avg", torch, "avg_pool2d", "torch.avg_pool2d"),
+               ("max", F, "max_pool2d_with_indices", "F.max_pool2d_with_indices")]
+    return [(owner, attr, shown, REIMPLEMENTED if own == kind else other) for own, owner, attr, shown in entries]
+
+
+def _pool_ops():
+    """Every other pooling operation of torch, however it is reached (adaptive, fractional, 1-D, 3-D, ...)."""
+    return [(POOL_OPS, M.refusal("pool2d.refused_other_pooling", "pool2d.refused_other_pooling_hint"))]
 
 
 def check_max_pool2d(max_pool2d, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -89,8 +100,8 @@ def check_max_pool2d(max_pool2d, *, strict=False, seed=0, extended=False) -> Che
     stride=None means stride = kernel_size.  Cases include overlapping 3×3/2
     windows, padding (which must act as -inf) and non-square inputs.
     """
-    return run_cases("max_pool2d", max_pool2d, _pool_cases("max", seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
+    return run_cases("max_pool2d", max_pool2d, lambda: _pool_cases("max", seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_pool_forbidden("max"), op_pattern=_pool_ops(),
                      general_hint=M("max_pool2d.general"))
 
 
@@ -100,8 +111,8 @@ def check_avg_pool2d(avg_pool2d, *, strict=False, seed=0, extended=False) -> Che
     Same contract as ``max_pool2d``; zero padding counts in the divisor
     (PyTorch's default ``count_include_pad=True``).
     """
-    return run_cases("avg_pool2d", avg_pool2d, _pool_cases("avg", seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_pool_forbidden(), op_pattern=POOL_OPS,
+    return run_cases("avg_pool2d", avg_pool2d, lambda: _pool_cases("avg", seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_pool_forbidden("avg"), op_pattern=_pool_ops(),
                      general_hint=M("avg_pool2d.general"))
 
 
@@ -152,19 +163,27 @@ def _bn_cases(seed, extended):
         weight, bias = randn(g, c), randn(g, c)
         args = (x, running_mean, running_var, weight, bias, training)
         kwargs = dict(momentum=momentum, eps=eps)
-        expected = _bn_reference(*args, momentum, eps)
-
-        keys = _BN_TRAINING_MISTAKES if training else _BN_EVAL_MISTAKES
-        mistakes = [M.mistake(key, _bn_mistake(key, *args, momentum, eps)) for key in keys]
-        for key in _BN_EPS_MISTAKES:   # named only where eps makes a difference, as on a quiet channel
-            y = _bn_mistake(key, *args, momentum, eps)[0]
-            if not torch.allclose(y, expected[0], atol=1e-4, rtol=1e-4):
-                mistakes.append(M.mistake(key, (y, *expected[1:])))
         mode = "training" if training else "eval"
         quiet_note = ", channel 0 with a spread of 1e-3" if quiet else ""
         label = f"x {shape_of(x)}, {mode} mode, momentum={momentum}, eps={eps}{quiet_note}"
-        cases.append(Case(label, args, kwargs, expected=expected, mistakes=mistakes, atol=1e-4, rtol=1e-4))
+        # answered later (thirteen variants), from the check's copies of the inputs
+        compute = functools.partial(_bn_answers, *[a.clone() if isinstance(a, torch.Tensor) else a for a in args],
+                                    momentum=momentum, eps=eps)
+        cases.append(Case(label, args, kwargs, **later(compute), atol=1e-4, rtol=1e-4))
     return cases
+
+
+def _bn_answers(*args, momentum, eps):
+    import torch
+    expected = _bn_reference(*args, momentum, eps)
+    training = args[-1]
+    keys = _BN_TRAINING_MISTAKES if training else _BN_EVAL_MISTAKES
+    mistakes = [M.mistake(key, _bn_mistake(key, *args, momentum, eps)) for key in keys]
+    for key in _BN_EPS_MISTAKES:   # named only where eps makes a difference, as on a quiet channel
+        y = _bn_mistake(key, *args, momentum, eps)[0]
+        if not torch.allclose(y, expected[0], atol=1e-4, rtol=1e-4):
+            mistakes.append(M.mistake(key, (y, *expected[1:])))
+    return expected, mistakes
 
 
 # The known mistakes of each mode, by key; _bn_mistake computes what each one answers.
@@ -222,6 +241,13 @@ def _compare_bn(check, got, case, *, name, general_hint=None):
                   return_hint="Return (y, new_running_mean, new_running_var).", general_hint=general_hint)
 
 
+def _bn_ops():
+    """Batch norm (F.batch_norm's name too) is what the exercise re-implements; the operations under it
+    (native_batch_norm, ...) would do the work; instance, group and layer norm are other normalisations."""
+    return [(r"^batch_norm$", REIMPLEMENTED), (r"batch_norm", DOES_THE_WORK),
+            (BATCH_NORM_OPS, M.refusal("batch_norm.refused_other_norm", "batch_norm.refused_other_norm_hint"))]
+
+
 def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``batch_norm(x, running_mean, running_var, weight, bias, training, momentum=0.1, eps=1e-5)``.
 
@@ -231,8 +257,8 @@ def check_batch_norm(batch_norm, *, strict=False, seed=0, extended=False) -> Che
     running statistics updated with momentum and the unbiased variance) and
     in eval mode (running statistics, unchanged).
     """
-    return run_cases("batch_norm", batch_norm, _bn_cases(seed, extended), compare=_compare_bn, strict=strict,
-                     forbidden=[], op_pattern=BATCH_NORM_OPS,
+    return run_cases("batch_norm", batch_norm, lambda: _bn_cases(seed, extended), compare=_compare_bn, strict=strict,
+                     forbidden=[], op_pattern=_bn_ops(),
                      general_hint=M("batch_norm.general"))
 
 
@@ -257,10 +283,11 @@ def _softmax_cases(seed, extended):
     cases = []
     for label, z, dim in specs:
         expected = torch.softmax(z, dim=dim)
-        other = 0 if dim not in (0,) else -1
         mistakes = [
             M.mistake("softmax.unstable", _naive_softmax(z, dim)),
-            M.mistake("softmax.wrong_dim", torch.softmax(z, dim=other) if z.dim() > 1 else expected),
+            # along each other dimension (a family: none of them is ever the right answer)
+            *[M.mistake("softmax.wrong_dim", torch.softmax(z, dim=other)) for other in range(z.dim())
+              if other != dim % z.dim()],
             M.mistake("softmax.whole_tensor", torch.exp(z - z.max()) / torch.exp(z - z.max()).sum()),
             M.mistake("softmax.log_softmax", torch.log_softmax(z, dim=dim)),
             M.mistake("softmax.global_max", _global_max_softmax(z, dim)),
@@ -307,6 +334,6 @@ def check_softmax(softmax, *, strict=False, seed=0, extended=False) -> CheckResu
 
     No softmax function of torch may be called (the check compares with it).
     """
-    return run_cases("softmax", softmax, _softmax_cases(seed, extended), compare=_compare_softmax,
-                     strict=strict, forbidden=[], op_pattern=SOFTMAX_OPS,
+    return run_cases("softmax", softmax, lambda: _softmax_cases(seed, extended), compare=_compare_softmax,
+                     strict=strict, forbidden=[], op_pattern=[(r"^softmax$", REIMPLEMENTED), (SOFTMAX_OPS, DOES_THE_WORK)],
                      general_hint=M("softmax.general"))

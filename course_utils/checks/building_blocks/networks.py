@@ -89,7 +89,7 @@ def check_receptive_field(receptive_field, *, strict=False, seed=0, extended=Fal
     dilation)`` tuples, first layer first.  The expected value is *measured*:
     which input pixels receive gradient from one output unit of a real stack.
     """
-    return run_cases("receptive_field", receptive_field, _rf_cases(extended), compare=compare_int,
+    return run_cases("receptive_field", receptive_field, lambda: _rf_cases(extended), compare=compare_int,
                      strict=strict,
                      general_hint=M("receptive_field.general"))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 from ..convolution import CONV_OPS
-from ..engine import (INCORRECT, Case, CheckResult, Verdict, compare_tensor, finish, generator, pair, randn,
-                      run_cases, shape_of)
+from ..engine import (INCORRECT, Case, CheckResult, Verdict, callback, compare_tensor, finish, generator, pair,
+                      randn, run_cases, shape_of)
 from ..messages.deeplab import M
 
 __all__ = ["check_atrous_conv2d"]
@@ -60,6 +60,7 @@ def _dense_only(shape, kernel, record):
     def arg(args, kwargs, index, name, default):
         return args[index] if len(args) > index else kwargs.get(name, default)
 
+    @callback
     class DenseOnly(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
@@ -150,7 +151,7 @@ def atrous_cases(seed, extended):
 
         def by_space_to_batch(key):
             return lambda: space_to_batch(x, weight, bias, padding, dilation, key)
-        if dh == dw > 1:
+        if dh > 1 or dw > 1:   # per-axis dilations too: wherever the learner's swapped phases show
             add("atrous_conv2d.swapped_phases", by_space_to_batch("atrous_conv2d.swapped_phases"))
         if (ph, pw) != (0, 0):
             add("atrous_conv2d.pad_after_split", by_space_to_batch("atrous_conv2d.pad_after_split"))
@@ -179,7 +180,8 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
     one is allowed, and must be used (with the k × k kernel) wherever the dilation matters.
     """
     check = "atrous_conv2d"
-    cases = atrous_cases(seed, extended)
+    first = [atrous_cases(seed, extended)]   # run_cases strips its answers; `cases` keeps the questions only
+    cases = [Case(c.label, c.args, c.kwargs) for c in first[0]]
     name = getattr(atrous_conv2d, "__name__", check)
     current = {"case": None}
     dense = {}
@@ -204,7 +206,8 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
         return "Each used an ordinary (dense) convolution with the k × k kernel."
 
     try:
-        return run_cases(check, guarded if callable(atrous_conv2d) else atrous_conv2d, cases,
+        return run_cases(check, guarded if callable(atrous_conv2d) else atrous_conv2d,
+                         lambda: first.pop() if first else atrous_cases(seed, extended),
                          compare=compare_tensor, strict=strict, after=used_dense,
                          general_hint=M("atrous_conv2d.general"))
     except _Refused as refused:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner
+from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, callback, untraced_dispatch
 
 
 def fill_(module, g):
@@ -44,17 +44,18 @@ def leaf_types():
 
 def run_recording(check, model, x, label, counter=None):
     """Run the learner's model on ``x`` (no grad), recording its conv, dense and batch-norm layers in the
-    order they run (and its FLOPs in ``counter``, a FlopCounterMode, if given).  Returns
-    ``(output, layers, case)``."""
+    order they run (and its FLOPs in ``counter``, a FlopCounterMode, if given: its operations then run
+    untraced, ``engine.untraced_dispatch``).  Returns ``(output, layers, case)``."""
     import contextlib
 
     import torch
     order = []
-    hooks = [m.register_forward_hook(lambda module, inputs, output: order.append(module))
+    hooks = [m.register_forward_hook(callback(lambda module, inputs, output: order.append(module)))
              for m in model.modules() if isinstance(m, leaf_types())]
     case = Case(f"{label} on x of shape {tuple(x.shape)}", (x,))
     try:
-        with torch.no_grad(), (counter if counter is not None else contextlib.nullcontext()):
+        with torch.no_grad(), (counter if counter is not None else contextlib.nullcontext()), \
+                (untraced_dispatch() if counter is not None else contextlib.nullcontext()):
             out, _ = call_learner(check, model, case, first=True, name=f"{type(model).__name__}.forward")
     finally:
         for hook in hooks:

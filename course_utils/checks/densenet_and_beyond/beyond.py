@@ -178,7 +178,7 @@ def _compare_scaling(check, got, case, *, name, general_hint=None):
 def check_compound_scaling(compound_scaling, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``compound_scaling(phi, alpha=1.2, beta=1.1, gamma=1.15) -> (depth, width, resolution, flops)``:
     the multipliers α^φ, β^φ, γ^φ and the FLOP factor (α·β²·γ²)^φ of EfficientNet (Tan & Le, 2019)."""
-    return run_cases("compound_scaling", compound_scaling, _scaling_cases(extended), compare=_compare_scaling,
+    return run_cases("compound_scaling", compound_scaling, lambda: _scaling_cases(extended), compare=_compare_scaling,
                      strict=strict, general_hint=M("compound_scaling.general"))
 
 
@@ -223,9 +223,12 @@ def _deform_cases(seed, extended):
 
 
 def _deform_forbidden():
+    """The convolutions the check compares against (this exercise is about deform_conv2d)."""
     import torch
     import torch.nn.functional as F
-    return [(F, "conv2d", "F.conv2d"), (torch, "conv2d", "torch.conv2d"), (torch, "convolution", "torch.convolution")]
+    refused = M.refusal("deform_conv_zero_offset.refused_conv2d", "deform_conv_zero_offset.conv2d_called")
+    return [(F, "conv2d", "F.conv2d", refused), (torch, "conv2d", "torch.conv2d", refused),
+            (torch, "convolution", "torch.convolution", refused)]
 
 
 def _offset_dims(evidence):
@@ -246,18 +249,14 @@ def check_deform_conv_zero_offset(deform_conv_zero_offset, *, strict=False, seed
     dilation, non-square maps and kernels, a 1×1 kernel and one input channel.
     """
     check = "deform_conv_zero_offset"
-    cases = _deform_cases(seed, extended)
-    result = run_cases(check, deform_conv_zero_offset, cases, compare=compare_tensor,
+    result = run_cases(check, deform_conv_zero_offset, lambda: _deform_cases(seed, extended), compare=compare_tensor,
                        strict=False, forbidden=_deform_forbidden(),
                        general_hint=M("deform_conv_zero_offset.general"))
-    if result.outcome == INCORRECT and "the very function this exercise re-implements" in result.summary:
-        called = result.summary.split("`")[3]
-        result.summary = f"`{result.summary.split('`')[1]}` called `{called}`; this exercise is about deform_conv2d."
-        result.hint = M("deform_conv_zero_offset.conv2d_called", called=called)
-    elif result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
+    if result.outcome == RAISED and any("offset" in line.lower() for line in result.evidence):
         result.hint = M("deform_conv_zero_offset.offset_shape")
         dims = _offset_dims(result.evidence)
-        expected = {case.label: tuple(case.expected.shape[2:]) for case in cases}.get(result.case)
+        expected = {case.label: tuple(case.expected.shape[2:])
+                    for case in _deform_cases(seed, extended)}.get(result.case)
         if dims is not None and expected is not None and dims[0] == expected != dims[1]:
             # the offset is right; deform_conv2d was called with its defaults
             result.hint = M("deform_conv_zero_offset.settings_not_passed")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from ..engine import Case, CheckResult, ModelCase, ModelScenario, check_model, compare_int, run_cases
+from ..engine import Case, CheckResult, ModelCase, ModelScenario, check_model, compare_int, later, run_cases
 from ..messages.densenet_and_beyond import M
 from ._shared import describe
 
@@ -194,29 +194,31 @@ def check_make_transition(make_transition, *, strict=False, seed=0, extended=Fal
 # densenet_channels — the linear growth c0 + L·k
 # --------------------------------------------------------------------------
 
-def _densenet_channel_cases(extended):
+def _channel_answers(c0, layers, k):
+    """Counted from torchvision's dense block on the meta device: its input and what each layer adds."""
     import torch
     from torchvision.models.densenet import _DenseBlock
+    with torch.device("meta"):
+        block = _DenseBlock(layers, c0, 4, k, drop_rate=0.0)
+    expected = c0 + sum(layer.conv2.out_channels for layer in block.values())
+    candidates = [("densenet_channels.geometric", c0 * 2 ** layers), ("densenet_channels.no_input", layers * k),
+                  ("densenet_channels.one_layer", c0 + k), ("densenet_channels.off_by_one", c0 + (layers - 1) * k),
+                  ("densenet_channels.product", c0 * layers * k)]
+    return expected, [M.mistake(key, v) for key, v in candidates if v != expected]
+
+
+def _densenet_channel_cases(extended):
     # (in_channels, num_layers, growth_rate): a block of one layer, and of none (its output is its input)
     specs = [(64, 6, 32), (128, 12, 32), (16, 3, 12), (24, 1, 7), (12, 0, 5)]
     if extended:
         specs += [(256, 24, 32), (96, 6, 48), (3, 10, 4), (5, 0, 9)]
-    cases = []
-    for c0, layers, k in specs:
-        # Counted from torchvision's dense block on the meta device: its input and what each layer adds.
-        with torch.device("meta"):
-            block = _DenseBlock(layers, c0, 4, k, drop_rate=0.0)
-        expected = c0 + sum(layer.conv2.out_channels for layer in block.values())
-        candidates = [("densenet_channels.geometric", c0 * 2 ** layers), ("densenet_channels.no_input", layers * k),
-                      ("densenet_channels.one_layer", c0 + k), ("densenet_channels.off_by_one", c0 + (layers - 1) * k),
-                      ("densenet_channels.product", c0 * layers * k)]
-        cases.append(Case(f"densenet_channels({c0}, {layers}, {k})", (c0, layers, k), expected=expected,
-                          mistakes=[M.mistake(key, v) for key, v in candidates if v != expected]))
-    return cases
+    # answered later: the reference builds a dense block, the questions are three numbers
+    return [Case(f"densenet_channels({c0}, {layers}, {k})", (c0, layers, k),
+                 **later(functools.partial(_channel_answers, c0, layers, k))) for c0, layers, k in specs]
 
 
 def check_densenet_channels(densenet_channels, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``densenet_channels(in_channels, num_layers, growth_rate) -> int``: the channels a dense block
     outputs, counted from torchvision's ``_DenseBlock`` on the meta device."""
-    return run_cases("densenet_channels", densenet_channels, _densenet_channel_cases(extended), compare=compare_int,
+    return run_cases("densenet_channels", densenet_channels, lambda: _densenet_channel_cases(extended), compare=compare_int,
                      strict=strict, general_hint=M("densenet_channels.general"))

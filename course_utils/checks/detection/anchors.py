@@ -114,7 +114,7 @@ def check_make_anchors(make_anchors, *, strict=False, seed=0, extended=False) ->
     cell (i, j), row by row; anchor index (i·W + j)·A + a; float32.
     """
     import torchvision.models.detection.anchor_utils as anchor_utils
-    return run_cases("make_anchors", make_anchors, anchor_cases(seed, extended), compare=_compare_anchors,
+    return run_cases("make_anchors", make_anchors, lambda: anchor_cases(seed, extended), compare=_compare_anchors,
                      strict=strict, forbidden=[(anchor_utils, "AnchorGenerator", "AnchorGenerator")],
                      general_hint=M("make_anchors.general"))
 
@@ -204,7 +204,7 @@ def check_encode_boxes(encode_boxes, *, strict=False, seed=0, extended=False) ->
     weights that differ within each pair (wx ≠ wy, ww ≠ wh), on one box and on none.
     """
     import torchvision.models.detection._utils as det_utils
-    return run_cases("encode_boxes", encode_boxes, encode_cases(seed, extended), compare=compare_tensor,
+    return run_cases("encode_boxes", encode_boxes, lambda: encode_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=[(det_utils, "BoxCoder", "BoxCoder")],
                      general_hint=M("encode_boxes.general"))
 
@@ -309,6 +309,6 @@ def check_decode_boxes(decode_boxes, *, strict=False, seed=0, extended=False) ->
     large negative delta, weights that differ within each pair, and no box.
     """
     import torchvision.models.detection._utils as det_utils
-    return run_cases("decode_boxes", decode_boxes, decode_cases(seed, extended), compare=compare_tensor,
+    return run_cases("decode_boxes", decode_boxes, lambda: decode_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=[(det_utils, "BoxCoder", "BoxCoder")],
                      general_hint=M("decode_boxes.general"))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
-from ..engine import Case, CheckResult, compare_tensor, generator, run_cases
+from ..engine import REIMPLEMENTED, Case, CheckResult, compare_tensor, generator, later, run_cases
 from ..messages.detection import M
 
 __all__ = ["check_spatial_pyramid_pool", "check_roi_pool", "spp_reference", "roi_pool_reference", "c_round",
@@ -92,17 +93,23 @@ def spp_cases(seed, extended):
         x = torch.randn(*shape, generator=g)
         N, C = shape[:2]
         length = C * sum(n * n for n in levels)
-        expected = spp_reference(x, levels)
-        mistakes = [M.mistake(key, wrong) for key in SPP_VARIANTS
-                    for wrong in [spp_reference(x, levels, key)] if wrong is not None]
-        mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
-        ignored = spp_reference(x, (1, 2, 4)) if levels != (1, 2, 4) else None   # on this map: not always 21·C
-        if ignored is not None:
-            mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", ignored))
+        # answered later (the bins sliced out one by one, for each mistake too), from the check's copy of x
         cases.append(Case(f"spatial_pyramid_pool(x of shape {shape}, levels={levels}) -> ({N}, {length})",
-                          (x,), dict(levels=levels), expected=expected, mistakes=unambiguous(mistakes, expected),
+                          (x,), dict(levels=levels), **later(functools.partial(_spp_answers, x.clone(), levels)),
                           atol=1e-6, rtol=1e-6))
     return cases
+
+
+def _spp_answers(x, levels):
+    N, C = x.shape[:2]
+    expected = spp_reference(x, levels)
+    mistakes = [M.mistake(key, wrong) for key in SPP_VARIANTS
+                for wrong in [spp_reference(x, levels, key)] if wrong is not None]
+    mistakes.append(M.mistake("spatial_pyramid_pool.not_flattened", (N, C, sum(n * n for n in levels))))
+    ignored = spp_reference(x, (1, 2, 4)) if levels != (1, 2, 4) else None   # on this map: not always 21·C
+    if ignored is not None:
+        mistakes.append(M.mistake("spatial_pyramid_pool.levels_ignored", ignored))
+    return expected, unambiguous(mistakes, expected)
 
 
 def _answer_signature(answer, expected):
@@ -123,13 +130,18 @@ def unambiguous(mistakes, expected):
     return [m for m, sig in zip(mistakes, signatures) if sig != right and signatures.count(sig) == 1]
 
 
+def _adaptive():
+    """Why adaptive pooling is refused: its bins are not the paper's (the reference slices the paper's)."""
+    return M.refusal("spatial_pyramid_pool.refused_adaptive", "spatial_pyramid_pool.refused_adaptive_hint")
+
+
 def _spp_forbidden():
     import torch
     import torch.nn.functional as F
-    return [(F, name, f"F.{name}") for name in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
-                                                 "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d",
-                                                 "adaptive_avg_pool1d")] + \
-           [(torch, name, f"torch.{name}") for name in ("adaptive_max_pool1d", "adaptive_avg_pool1d")]
+    return [(F, name, f"F.{name}", _adaptive()) for name in ("adaptive_max_pool2d", "adaptive_avg_pool2d",
+                                                             "adaptive_max_pool2d_with_indices", "adaptive_max_pool1d",
+                                                             "adaptive_avg_pool1d")] + \
+           [(torch, name, f"torch.{name}", _adaptive()) for name in ("adaptive_max_pool1d", "adaptive_avg_pool1d")]
 
 
 # any adaptive pooling, however it is reached (nn.AdaptiveMaxPool2d calls F.adaptive_max_pool2d; the aten names)
@@ -146,8 +158,8 @@ def check_spatial_pyramid_pool(spatial_pyramid_pool, *, strict=False, seed=0, ex
     bins differ from the paper's; a single level, and a map side equal to a level.  Hidden: the paper's 13 × 13
     map with levels (6, 3, 2, 1), larger maps.
     """
-    return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, spp_cases(seed, extended),
-                     compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=ADAPTIVE_POOL_OPS,
+    return run_cases("spatial_pyramid_pool", spatial_pyramid_pool, lambda: spp_cases(seed, extended),
+                     compare=compare_tensor, strict=strict, forbidden=_spp_forbidden(), op_pattern=[(ADAPTIVE_POOL_OPS, _adaptive())],
                      general_hint=M("spatial_pyramid_pool.general"))
 
 
@@ -225,7 +237,7 @@ def roi_cases(seed, extended):
     g = generator(seed)
     cases = []
 
-    def add(features, rois, output_size, scale, note):
+    def answers(features, rois, output_size, scale):
         expected = ops.roi_pool(features, rois, output_size, scale)
         mistakes = []
         for key in ROI_VARIANTS:
@@ -235,10 +247,14 @@ def roi_cases(seed, extended):
         ph, pw = (output_size, output_size) if isinstance(output_size, int) else output_size
         if ph != pw:
             mistakes.append(M.mistake("roi_pool.swapped_size", (rois.shape[0], features.shape[1], pw, ph)))
+        return expected, mistakes
+
+    def add(features, rois, output_size, scale, note):
         label = (f"roi_pool(features {tuple(features.shape)}, {rois.shape[0]} rois, output_size={output_size}, "
                  f"spatial_scale={scale:g}){note}")
-        cases.append(Case(label, (features, rois, output_size, scale), expected=expected, mistakes=mistakes,
-                          atol=1e-6, rtol=1e-6))
+        # answered later (eleven mistakes written out in Python loops), from the check's own copies of the inputs
+        compute = functools.partial(answers, features.clone(), rois.clone(), output_size, scale)
+        cases.append(Case(label, (features, rois, output_size, scale), **later(compute), atol=1e-6, rtol=1e-6))
 
     # 1. image coordinates with a stride-2 map; halves that round differently in C and torch
     f = torch.randn(2, 3, 12, 10, generator=g)
@@ -287,8 +303,9 @@ def check_roi_pool(roi_pool, *, strict=False, seed=0, extended=False) -> CheckRe
     (x2 < x1), spatial_scale 1/2, 1/4 and 1/16; hidden: more rois, larger maps and output sizes, other seeds.
     """
     import torchvision.ops
+    align = M.refusal("roi_pool.refused_align", "roi_pool.refused_align_hint")
     forbidden = [(torchvision.ops, "roi_pool", "torchvision.ops.roi_pool"),
                  (torchvision.ops, "RoIPool", "torchvision.ops.RoIPool"),
-                 (torchvision.ops, "roi_align", "torchvision.ops.roi_align")]
-    return run_cases("roi_pool", roi_pool, roi_cases(seed, extended), compare=compare_tensor, strict=strict,
-                     forbidden=forbidden, op_pattern=r"^(roi_pool|roi_align)$", general_hint=M("roi_pool.general"))
+                 (torchvision.ops, "roi_align", "torchvision.ops.roi_align", align)]
+    return run_cases("roi_pool", roi_pool, lambda: roi_cases(seed, extended), compare=compare_tensor, strict=strict,
+                     forbidden=forbidden, op_pattern=[(r"^roi_pool$", REIMPLEMENTED), (r"^roi_align$", align)], general_hint=M("roi_pool.general"))

@@ -10,17 +10,19 @@ factory describes a :class:`ModelScenario` instead (see ``models``).
 Modules, one concern each:
 
 * ``results``  — outcomes, :class:`CheckResult`, :class:`CheckFailed`, the verdict line's format and its parser;
-* ``guards``   — time limit, refused functions, own random state, counting torch operations;
+* ``guards``   — time limit, refused functions, the course's own code refused, own random state, counting
+                 torch operations;
 * ``cases``    — :class:`Case` and the seeded helpers case builders share;
 * ``compare``  — NaN-safe comparison of tensors, integers and tuples, naming the mistake an answer matches;
 * ``runner``   — calling the learner under the guards and the case loop;
 * ``models``   — model scenarios: the learner's model against the reference with the same weights.
 """
 
-from .cases import Case, Mistake, generator, pair, randn, shape_of
+from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
-from .guards import Forbidden, TimeUp, count_torch_ops, forbid, own_random_state, time_limit
+from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, callback, count_torch_ops, forbid,
+                     own_random_state, refuse_course_code, time_limit, untraced_dispatch)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages
@@ -28,10 +30,10 @@ from .models import (EVAL, TRAIN, WEIGHTS_BY_KEYS, WEIGHTS_BY_STRUCTURE, ModelCa
                      build_learner_model, check_model, randomize_)
 from .runner import call_learner, finish, learner_line, run_cases
 
-__all__ = ["Case", "Mistake", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
+__all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
            "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
            "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
-           "compare_tensor", "equal_tensors", "same", "Forbidden", "TimeUp", "count_torch_ops", "forbid",
-           "own_random_state", "time_limit", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
+           "compare_tensor", "equal_tensors", "same", "Forbidden", "Refusal", "REIMPLEMENTED", "DOES_THE_WORK", "TimeUp", "callback", "count_torch_ops", "forbid",
+           "own_random_state", "refuse_course_code", "time_limit", "untraced_dispatch", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
            "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",
            "call_learner", "finish", "learner_line", "run_cases"]

@@ -80,8 +80,8 @@ def matching_mistake(got, case: Case, by_shape: bool) -> Mistake | None:
             if by_shape:
                 if tuple(wrong.shape) != tuple(case.expected.shape):
                     return mistake
-            elif torch.allclose(got.double(), wrong.double(), atol=case.atol, rtol=case.rtol):
-                return mistake
+            elif torch.allclose(got.double(), wrong.double(), atol=case.atol, rtol=case.rtol, equal_nan=True):
+                return mistake   # NaN where the mistake gives NaN is that mistake's answer too
         elif not isinstance(wrong, torch.Tensor) and not by_shape and got == wrong:
             return mistake
     return None

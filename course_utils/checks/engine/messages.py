@@ -42,5 +42,11 @@ class Messages:
         from .models import ModelMistake
         return ModelMistake(key, mutate, self(key, **values))
 
+    def refusal(self, why: str, hint: str):
+        """Why a check refuses a function while the learner's code runs (``engine.guards.Refusal``), by the keys
+        of its two texts: the verdict's words after "called `{called}`," and its hint."""
+        from .guards import Refusal
+        return Refusal(self(why), self(hint))
+
     def keys(self) -> list[str]:
         return list(self.texts)

@@ -315,14 +315,14 @@ def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase
     for mode in case.modes:
         seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
         label = f"{case.label}, {'training' if mode == TRAIN else 'eval'} mode, {on_inputs(inputs)}"
-        wrong = [(mistake, _as_tensors(_run(mutant, inputs, mode, seed))) for mistake, mutant in mutants]
         records, hooks = _record_io(pairs)
         try:
+            got = _run(model, inputs, mode, seed, check=check, label=label)   # before any answer exists
             expected = _as_tensors(_run(reference, inputs, mode, seed))
-            got = _run(model, inputs, mode, seed, check=check, label=label)
         finally:
             for hook in hooks:
                 hook.remove()
+        wrong = [(mistake, _as_tensors(_run(mutant, inputs, mode, seed))) for mistake, mutant in mutants]
         try:
             _compare_outputs(scenario, got, expected, wrong, label, pairs, records, forward_name(model))
         except Verdict:

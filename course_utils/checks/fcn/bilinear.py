@@ -65,5 +65,5 @@ def check_bilinear_kernel(bilinear_kernel, *, strict=False, seed=0, extended=Fal
     it equals ``F.interpolate(mode="bilinear", align_corners=False)`` away
     from the border; the test suite proves that of the definition.
     """
-    return run_cases("bilinear_kernel", bilinear_kernel, _bilinear_cases(seed, extended), compare=_compare_kernel,
+    return run_cases("bilinear_kernel", bilinear_kernel, lambda: _bilinear_cases(seed, extended), compare=_compare_kernel,
                      strict=strict, general_hint=M("bilinear_kernel.general"))

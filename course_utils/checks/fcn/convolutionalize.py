@@ -103,8 +103,11 @@ def _forward_case(conv, case: DenseCase, x, name) -> Case:
         if linear.bias is not None and conv.bias.shape == linear.bias.shape:  # the right weights, the learner's bias
             mistakes.append(M.mistake("convolutionalize.bias_not_copied",
                                       _linear_windows(linear.weight, conv.bias.detach().cpu(), x, h, w)))
-    return Case(f"{case.label}, conv(x) on x of shape {tuple(x.shape)} ({name})", (x,), expected=expected,
-                mistakes=mistakes)
+    return Case(_forward_label(case, x, name), (x,), expected=expected, mistakes=mistakes)
+
+
+def _forward_label(case: DenseCase, x, name) -> str:
+    return f"{case.label}, conv(x) on x of shape {tuple(x.shape)} ({name})"
 
 
 def _convolutionalizes_each(convolutionalize, cases) -> str:
@@ -120,9 +123,10 @@ def _convolutionalizes_each(convolutionalize, cases) -> str:
                                       next_step="Fix it and run the check again."))
         _layout(conv, case)
         for x, name in case.inputs:
+            with torch.no_grad():   # before the answers exist
+                got, _ = call_learner(CHECK, conv, Case(_forward_label(case, x, name), (x,)), first=False,
+                                      name="conv.forward")
             forward = _forward_case(conv, case, x, name)
-            with torch.no_grad():
-                got, _ = call_learner(CHECK, conv, forward, first=False, name="conv.forward")
             compare_tensor(CHECK, got, forward, name="conv", general_hint=M("convolutionalize.general"))
     return M("convolutionalize.passed")
 

@@ -14,8 +14,8 @@ that with no mistake it equals the measurement.
 
 from __future__ import annotations
 
-from ..convolution import CONV_OPS, _conv2d_forbidden
-from ..engine import INCORRECT, Case, CheckResult, Verdict, compare_tensor, generator, run_cases
+from ..convolution import _conv2d_forbidden, conv_ops
+from ..engine import DOES_THE_WORK, INCORRECT, Case, CheckResult, Verdict, compare_tensor, generator, run_cases
 from ..messages.fcn import M
 
 # (H, W, kernel_size, stride, padding).  Public: k = 3, s = 2 (uneven), k = 4, s = 2 (even) with padding, stride 1,
@@ -138,11 +138,18 @@ def _compare_counts(check, got, case, *, name, general_hint=None):
 
 
 def _overlap_forbidden():
+    """Every convolution (the check counts with F.conv_transpose2d of ones: any of them would do the work), and
+    F.fold, the overlap-add itself."""
     import torch
     import torch.nn.functional as F
-    return _conv2d_forbidden() + [(F, "conv_transpose1d", "F.conv_transpose1d"),
-                                  (torch, "conv_transpose1d", "torch.conv_transpose1d"),
-                                  (torch, "conv_transpose2d", "torch.conv_transpose2d"), (F, "fold", "F.fold")]
+    return _conv2d_forbidden(reimplements=()) + [
+        (F, "conv_transpose1d", "F.conv_transpose1d", DOES_THE_WORK),
+        (torch, "conv_transpose1d", "torch.conv_transpose1d", DOES_THE_WORK),
+        (torch, "conv_transpose2d", "torch.conv_transpose2d", DOES_THE_WORK), (F, "fold", "F.fold", _fold())]
+
+
+def _fold():
+    return M.refusal("overlap_counts.refused_fold", "overlap_counts.refused_fold_hint")
 
 
 def check_overlap_counts(overlap_counts, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -153,6 +160,6 @@ def check_overlap_counts(overlap_counts, *, strict=False, seed=0, extended=False
     Compared with ``F.conv_transpose2d`` of ones with a kernel of ones; every convolution function and
     ``F.fold`` are refused while the learner's code runs.
     """
-    return run_cases("overlap_counts", overlap_counts, _overlap_cases(seed, extended), compare=_compare_counts,
-                     strict=strict, forbidden=_overlap_forbidden(), op_pattern=CONV_OPS + r"|^col2im",
+    return run_cases("overlap_counts", overlap_counts, lambda: _overlap_cases(seed, extended), compare=_compare_counts,
+                     strict=strict, forbidden=_overlap_forbidden(), op_pattern=conv_ops() + [(r"^col2im", _fold())],
                      general_hint=M("overlap_counts.general"))

@@ -127,7 +127,7 @@ def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=F
     whose target is ``ignore_index`` are left out.  Compared with a count made
     with one boolean mask per (t, p) pair.
     """
-    result = run_cases("confusion_matrix", confusion_matrix, _confusion_cases(seed, extended),
+    result = run_cases("confusion_matrix", confusion_matrix, lambda: _confusion_cases(seed, extended),
                        compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"))
     if result.outcome == RAISED and not result.hint:
         # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1; a bincount without
@@ -285,5 +285,5 @@ def check_segmentation_scores(segmentation_scores, *, strict=False, seed=0, exte
     absent from both truth and prediction; ``mean_iou`` the mean over the
     defined IoUs.  Compared with the definitions, computed class by class.
     """
-    return run_cases("segmentation_scores", segmentation_scores, _scores_cases(seed, extended),
+    return run_cases("segmentation_scores", segmentation_scores, lambda: _scores_cases(seed, extended),
                      compare=_compare_scores, strict=strict)

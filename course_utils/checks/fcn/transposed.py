@@ -8,8 +8,11 @@ switch takes the message keys themselves.
 
 from __future__ import annotations
 
-from ..convolution import CONV_OPS, _conv2d_forbidden
-from ..engine import Case, CheckResult, compare_int, compare_tensor, generator, pair, randn, run_cases, shape_of
+import functools
+
+from ..convolution import _conv2d_forbidden, conv_ops
+from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, pair, randn, run_cases,
+                      shape_of)
 from ..messages.fcn import M
 
 # n, c_in, c_out, h, w, kh, kw, stride, padding, output_padding, bias
@@ -99,12 +102,17 @@ def _transposed_cases(seed, extended):
         x, weight = randn(g, n, cin, h, w), randn(g, cin, cout, kh, kw)
         bias = randn(g, cout) if has_bias else None
         kwargs = dict(stride=stride, padding=padding, output_padding=output_padding)
-        expected = _transposed_reference(x, weight, bias, **kwargs)
         label = (f"x {shape_of(x)}, weight {shape_of(weight)}, bias {shape_of(bias) if bias is not None else None}, "
                  f"stride={stride}, padding={padding}, output_padding={output_padding}")
-        cases.append(Case(label, (x, weight, bias), kwargs, expected=expected,
-                          mistakes=_transposed_mistakes(x, weight, bias, **kwargs), atol=1e-4, rtol=1e-4))
+        # answered later, from the check's copies of the inputs
+        compute = functools.partial(_transposed_answers, *[t if t is None else t.clone() for t in (x, weight, bias)],
+                                    **kwargs)
+        cases.append(Case(label, (x, weight, bias), kwargs, **later(compute), atol=1e-4, rtol=1e-4))
     return cases
+
+
+def _transposed_answers(x, weight, bias, **kwargs):
+    return _transposed_reference(x, weight, bias, **kwargs), _transposed_mistakes(x, weight, bias, **kwargs)
 
 
 def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=False) -> CheckResult:
@@ -114,9 +122,9 @@ def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=F
     ``F.conv_transpose2d``, which it is compared with; every convolution
     function is refused while it runs (build it by overlap-add).
     """
-    return run_cases("conv_transpose2d", conv_transpose2d, _transposed_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(), op_pattern=CONV_OPS,
-                     general_hint=M("conv_transpose2d.general"))
+    return run_cases("conv_transpose2d", conv_transpose2d, lambda: _transposed_cases(seed, extended), compare=compare_tensor,
+                     strict=strict, forbidden=_conv2d_forbidden(reimplements=("F.conv_transpose2d",)),
+                     op_pattern=conv_ops(), general_hint=M("conv_transpose2d.general"))
 
 
 # --------------------------------------------------------------------------
@@ -161,5 +169,5 @@ def check_conv_transpose_output_size(conv_transpose_output_size, *, strict=False
 
     Compared with the output size of ``F.conv_transpose2d`` on the meta device.
     """
-    return run_cases("conv_transpose_output_size", conv_transpose_output_size, _transposed_size_cases(extended),
+    return run_cases("conv_transpose_output_size", conv_transpose_output_size, lambda: _transposed_size_cases(extended),
                      compare=compare_int, strict=strict, general_hint=M("conv_transpose_output_size.general"))

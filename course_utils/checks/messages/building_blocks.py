@@ -16,6 +16,10 @@ M = Messages("02_building_blocks", {
                         "H_out = ⌊(H + 2p − k)/s⌋ + 1.",
     "pool2d.off_by_one": "Off by one in the output size: H_out = ⌊(H + 2p − k)/s⌋ + 1.",
     "pool2d.channels_dropped": "Pooling works on each channel separately; the channel dimension must stay.",
+    # refused while the learner's code runs: the library's other poolings (the exercise's own is the reference)
+    "pool2d.refused_other_pooling": "another of the library's pooling functions, which would slide the window for you",
+    "pool2d.refused_other_pooling_hint": "Take each window yourself by indexing the padded input, and reduce it; "
+                                         "`{called}` pools for you.",
     "max_pool2d.zero_padding": "The padding was filled with zeros, which can win the max: max pooling pads with "
                                "-inf, so padding never changes a result.",
     "avg_pool2d.padding_not_counted": "The padded zeros must count in the divisor (PyTorch's default "
@@ -24,6 +28,10 @@ M = Messages("02_building_blocks", {
 
     # batch_norm: the key of each mistake is also the switch that computes its answer (_bn_mistake)
     "batch_norm.general": "x̂ = (x − mean) / sqrt(var + eps) per channel over (N, H, W); y = γ·x̂ + β.",
+    "batch_norm.refused_other_norm": "another of the library's normalisations, which would compute the statistics "
+                                     "for you",
+    "batch_norm.refused_other_norm_hint": "Compute each channel's mean and variance over (N, H, W) yourself with "
+                                          "`mean` and arithmetic; `{called}` normalises for you.",
     "batch_norm.biased_running_var": "The running variance is updated with the *unbiased* batch variance (divide "
                                      "by m − 1, m = N·H·W), while the normalisation uses the biased one (divide "
                                      "by m).",

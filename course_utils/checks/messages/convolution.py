@@ -54,6 +54,9 @@ M = Messages("01_convolution", {
     # conv2d_im2col: speed and vectorisation
     "conv2d_im2col.loops": "Build the patch matrix for all positions at once with `Tensor.unfold` (or indexing), "
                            "then do a single matrix product with the weights as (C_out, C_in·kh·kw).",
+    "conv2d_im2col.refused_unfold": "the im2col step itself, which this exercise asks you to build",
+    "conv2d_im2col.refused_unfold_hint": "Build the patch matrix yourself (`Tensor.unfold` along H and W, or "
+                                         "indexing), then one matrix product; `{called}` does that step for you.",
     "conv2d_im2col.slow": "Avoid Python loops and per-element work: one `unfold`-style gather, one reshape, one "
                           "matmul.",
 

@@ -165,4 +165,6 @@ M = Messages("05_densenet_and_beyond", {
                                                    "0, dilation 1.",
     "deform_conv_zero_offset.conv2d_called": "Compute it with `torchvision.ops.deform_conv2d(x, offset, weight, bias, "
                                              "...)` and zero offsets: `{called}` is what the check compares against.",
+    "deform_conv_zero_offset.refused_conv2d": "the reference the check compares against: this exercise is about "
+                                              "deform_conv2d",
 })

@@ -57,6 +57,11 @@ M = Messages("09_detection", {
     # spatial_pyramid_pool
     "spatial_pyramid_pool.general": "For each n in `levels`: `F.max_pool2d(x, kernel_size=(ceil(H / n), ceil(W / "
                                     "n)), stride=(H // n, W // n))`, `.flatten(1)`; then `torch.cat(..., dim=1)`.",
+    "spatial_pyramid_pool.refused_adaptive": "adaptive pooling, whose bins are not the paper's (window ⌈a/n⌉, "
+                                             "stride ⌊a/n⌋)",
+    "spatial_pyramid_pool.refused_adaptive_hint": "Max-pool each level with the paper's window and stride "
+                                                  "(`F.max_pool2d`); `{called}` places its bins differently where "
+                                                  "a mod n ≥ 2.",
     "spatial_pyramid_pool.average": "SPPNet max-pools each bin (`F.max_pool2d`), not average-pools.",
     "spatial_pyramid_pool.reversed_levels": "Concatenate the levels in the order given by `levels` (the 1 × 1 level "
                                             "first for (1, 2, 4)).",
@@ -79,6 +84,9 @@ M = Messages("09_detection", {
     "roi_pool.general": "Per roi: scale the corners and round them with `torch.sign(v) * torch.floor(v.abs() + "
                         "0.5)`, h = y2 − y1 + 1 (≥ 1); bin i covers rows y1 + ⌊i·h/ph⌋ … y1 + ⌈(i+1)·h/ph⌉ − 1, "
                         "clipped to [0, H); take the max (0 if empty).",
+    "roi_pool.refused_align": "torchvision's RoI Align, which would do the binning this exercise asks you to write",
+    "roi_pool.refused_align_hint": "Pool each roi yourself: scale and round its corners, split it into bins and "
+                                   "take each bin's max; `{called}` samples bilinearly and averages instead.",
     "roi_pool.no_scale": "Multiply the roi's image coordinates by `spatial_scale` (e.g. 1/16) to get feature-map "
                          "coordinates.",
     "roi_pool.floor": "Round the scaled coordinates to the nearest cell, not down: C's round, halves away from zero,"

@@ -63,6 +63,10 @@ M = Messages("06_fcn", {
     "overlap_counts.general": "Input pixel a with tap i lands on output a·s + i − p: allocate the full (H − 1)·s + k "
                               "by (W − 1)·s + k map, add 1 for every (input pixel, tap) pair in both directions, "
                               "then crop p from each border.",
+    "overlap_counts.refused_fold": "the overlap-add itself (it sums overlapping patches), which this exercise asks "
+                                   "you to count",
+    "overlap_counts.refused_fold_hint": "Count the stamps yourself: input pixel a with tap i lands on output "
+                                        "a·s + i − p; add 1 there for every pair, then crop the padding.",
     "overlap_counts.no_overlap": "Where two stamps overlap, their taps add up: count with `+= 1`, not `= 1` (a pixel "
                                  "covered by two stamps receives two taps).",
     "overlap_counts.added": "The counts along the rows and along the columns multiply, not add: output pixel (o, o') "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
-from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, generator, mistakes_of, run_cases
+from ..engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, generator, later, mistakes_of, once,
+                      run_cases)
 from ..messages.resnet import M
 
 
@@ -58,7 +60,28 @@ def _grad_reference(model, layer_name, images, labels, *, training, reduction="m
     return by_param[id(weight)], grads, weight, loss
 
 
+def _grad_answers(model, layer_name, images, labels, training):
+    """The gradient norm reaching ``layer_name``'s weight, and the known mistakes' answers."""
+    grad, grads, weight, loss = _grad_reference(model, layer_name, images, labels, training=training)
+    other, *_ = _grad_reference(model, layer_name, images, labels, training=not training)
+    summed, *_ = _grad_reference(model, layer_name, images, labels, training=training, reduction="sum")
+    norm = grad.norm().item()
+    mistakes = [M.mistake("first_layer_grad_norm.sum_reduction", summed.norm().item()),
+                M.mistake("first_layer_grad_norm.squared", norm ** 2),
+                M.mistake("first_layer_grad_norm.l1", grad.abs().sum().item()),
+                M.mistake("first_layer_grad_norm.all_parameters", sum(float(t.pow(2).sum()) for t in grads) ** 0.5),
+                M.mistake("first_layer_grad_norm.weight_norm", weight.detach().norm().item()),
+                M.mistake("first_layer_grad_norm.mode_changed", other.norm().item())]
+    # The gradient of another parameter (the last layer, the first parameter, ...): name the one it is.
+    names = [name for name, p in model.named_parameters() if p.requires_grad]
+    mistakes += [M.mistake("first_layer_grad_norm.other_parameter", other_grad.norm().item(), name=name)
+                 for name, other_grad in zip(names, grads) if name != f"{layer_name}.weight"]
+    return norm, mistakes
+
+
 def _grad_cases(seed, extended):
+    import copy
+
     import torch
     g = generator(seed)
     # the first layer of plain and residual nets, in training and eval mode, and a layer inside the network
@@ -72,26 +95,17 @@ def _grad_cases(seed, extended):
         layer = model.get_submodule(layer_name)
         images = torch.rand(batch, 1, 8, 8, generator=g)
         labels = torch.randint(0, classes, (batch,), generator=g)
-        grad, grads, weight, loss = _grad_reference(model, layer_name, images, labels, training=training)
-        other, *_ = _grad_reference(model, layer_name, images, labels, training=not training)
-        summed, *_ = _grad_reference(model, layer_name, images, labels, training=training, reduction="sum")
-        norm = grad.norm().item()
-        mistakes = [M.mistake("first_layer_grad_norm.sum_reduction", summed.norm().item()),
-                    M.mistake("first_layer_grad_norm.squared", norm ** 2),
-                    M.mistake("first_layer_grad_norm.l1", grad.abs().sum().item()),
-                    M.mistake("first_layer_grad_norm.all_parameters", sum(float(t.pow(2).sum()) for t in grads) ** 0.5),
-                    M.mistake("first_layer_grad_norm.weight_norm", weight.detach().norm().item()),
-                    M.mistake("first_layer_grad_norm.mode_changed", other.norm().item())]
-        # The gradient of another parameter (the last layer, the first parameter, ...): name the one it is.
-        names = [name for name, p in model.named_parameters() if p.requires_grad]
-        mistakes += [M.mistake("first_layer_grad_norm.other_parameter", other_grad.norm().item(), name=name)
-                     for name, other_grad in zip(names, grads) if name != f"{layer_name}.weight"]
+        # answered once the learner's code returned (three backward passes), from the check's own copies: the
+        # learner's code is given the model and may train it (its batch-norm statistics) or keep it
+        answers = once(functools.partial(_grad_answers, copy.deepcopy(model), layer_name, images.clone(),
+                                         labels.clone(), training))
         mode = "training" if training else "eval"
-        for call in ("first call", "second call on the same model"):
+        for call, second in (("first call", False), ("second call on the same model", True)):
+            def compute(answers=answers, second=second):
+                norm, mistakes = answers()
+                return norm, mistakes + ([M.mistake("first_layer_grad_norm.no_zero_grad", 2 * norm)] if second else [])
             case = Case(f"{label} ({mode} mode), layer {layer_name}, images {tuple(images.shape)}: {call}",
-                        (model, layer, images, labels), expected=norm,
-                        mistakes=mistakes + ([M.mistake("first_layer_grad_norm.no_zero_grad", 2 * norm)]
-                                             if call.startswith("second") else []))
+                        (model, layer, images, labels), **later(compute))
             case.training = training
             case.snapshot = {k: v.detach().clone() for k, v in model.named_parameters()}
             cases.append(case)
@@ -143,5 +157,5 @@ def check_first_layer_grad_norm(first_layer_grad_norm, *, strict=False, seed=0, 
     them; each model is passed twice, so stale gradients from the first call
     must not add up.
     """
-    return run_cases("first_layer_grad_norm", first_layer_grad_norm, _grad_cases(seed, extended),
+    return run_cases("first_layer_grad_norm", first_layer_grad_norm, lambda: _grad_cases(seed, extended),
                      compare=_compare_norm, strict=strict, general_hint=M("first_layer_grad_norm.general"))

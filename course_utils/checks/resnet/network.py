@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from ..engine import EVAL, INCORRECT, RAISED, TRAIN, WEIGHTS_BY_KEYS, Case, CheckResult, ModelCase, ModelScenario, \
-    Verdict, build_learner_model, call_learner, check_model, finish, own_random_state
+    Verdict, build_learner_model, call_learner, callback, check_model, finish, own_random_state
 from ..messages.resnet import M
 from .block import _rename_hint, _shape_hint, reference_basic_block
 
@@ -37,8 +37,8 @@ def _stage_shapes(model, shape):
     import torch
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     shapes = {}
-    hooks = [getattr(model, name).register_forward_hook(
-        lambda module, args, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
+    hooks = [getattr(model, name).register_forward_hook(callback(
+        lambda module, args, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))))
         for name in STAGES if isinstance(getattr(model, name, None), torch.nn.Module)]
     try:
         with torch.no_grad():

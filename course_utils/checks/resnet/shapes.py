@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
-from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, mistakes_of, run_cases
+from ..engine import INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, later, mistakes_of, run_cases
 from ..messages.resnet import M
 from .network import STAGES, _stage_shapes, _torchvision_resnet18
 
@@ -27,22 +28,26 @@ def _shapes_by_formula(h, w, *, stem_padding=3, pool_padding=1, rounding=None, l
     return shapes
 
 
+def _shape_answers(h, w):
+    """The shapes torchvision's resnet18 produces (a forward on the meta device), and the known mistakes'."""
+    expected, _ = _stage_shapes(_torchvision_resnet18(), (1, 3, h, w))
+    mistakes = [M.mistake("resnet18_shapes.stem_padding", _shapes_by_formula(h, w, stem_padding=1)),
+                M.mistake("resnet18_shapes.pool_padding", _shapes_by_formula(h, w, pool_padding=0)),
+                M.mistake("resnet18_shapes.rounded_up", _shapes_by_formula(h, w, rounding="ceil")),
+                M.mistake("resnet18_shapes.layer1_stride", _shapes_by_formula(h, w, layer1_stride=2)),
+                M.mistake("resnet18_shapes.width_first",
+                          {name: (c, width, height) for name, (c, height, width) in expected.items()}),
+                M.mistake("resnet18_shapes.channels_last",
+                          {name: (height, width, c) for name, (c, height, width) in expected.items()})]
+    return expected, mistakes
+
+
 def _shape_cases(extended):
     # square, wider than high and higher than wide, odd sizes where the floors matter
     sizes = [(224, 224), (256, 320), (97, 131), (131, 45)] + ([(33, 33), (500, 375), (64, 7)] if extended else [])
-    cases = []
-    for h, w in sizes:
-        expected, _ = _stage_shapes(_torchvision_resnet18(), (1, 3, h, w))
-        mistakes = [M.mistake("resnet18_shapes.stem_padding", _shapes_by_formula(h, w, stem_padding=1)),
-                    M.mistake("resnet18_shapes.pool_padding", _shapes_by_formula(h, w, pool_padding=0)),
-                    M.mistake("resnet18_shapes.rounded_up", _shapes_by_formula(h, w, rounding="ceil")),
-                    M.mistake("resnet18_shapes.layer1_stride", _shapes_by_formula(h, w, layer1_stride=2)),
-                    M.mistake("resnet18_shapes.width_first",
-                              {name: (c, width, height) for name, (c, height, width) in expected.items()}),
-                    M.mistake("resnet18_shapes.channels_last",
-                              {name: (height, width, c) for name, (c, height, width) in expected.items()})]
-        cases.append(Case(f"resnet18_shapes({h}, {w})", (h, w), expected=expected, mistakes=mistakes))
-    return cases
+    # answered later: the reference is a forward of resnet18, the questions two numbers
+    return [Case(f"resnet18_shapes({h}, {w})", (h, w), **later(functools.partial(_shape_answers, h, w)))
+            for h, w in sizes]
 
 
 def _as_shape(value):
@@ -102,5 +107,5 @@ def check_resnet18_shapes(resnet18_shapes, *, strict=False, seed=0, extended=Fal
     Compared with the shapes torchvision's resnet18 produces (forward hooks on
     the meta device) for square, non-square and odd image sizes.
     """
-    return run_cases("resnet18_shapes", resnet18_shapes, _shape_cases(extended), compare=_compare_shapes,
+    return run_cases("resnet18_shapes", resnet18_shapes, lambda: _shape_cases(extended), compare=_compare_shapes,
                      strict=strict, general_hint=M("resnet18_shapes.general"))

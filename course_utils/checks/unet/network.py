@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, ModelCase, ModelScenario, Verdict,
-                      build_learner_model, call_learner, check_model, generator, matching_mistake)
+                      build_learner_model, call_learner, callback, check_model, generator, matching_mistake)
 from ..messages.unet import M
 from .match_size import reference_match
 from .reference import reference_unet_class
@@ -144,6 +144,7 @@ def _cat_recorder():
     from torch.overrides import TorchFunctionMode
     names = {"cat", "concat", "concatenate"}
 
+    @callback
     class Recorder(TorchFunctionMode):
         def __init__(self):
             super().__init__()
@@ -183,11 +184,13 @@ def _forward_recording_cats(model, x, label):
     return out, recorder.calls
 
 
-def _output_size_hint(got, want):
+def _output_size_hint(got, want, depth):
     if got[1] != want[1]:
         return M("make_unet.head_3x3")
-    if got[2] < want[2] or got[3] < want[3]:
-        return M("make_unet.lost_rows")
+    if got[2] <= want[2] and got[3] <= want[3] and max(want[2] - got[2], want[3] - got[3]) < 2 ** depth:
+        return M("make_unet.lost_rows")   # what the poolings floored away: fewer than 2^depth rows
+    if got[2] < want[2] or got[3] < want[3]:   # far smaller (a skip kept after pooling halves it): no one cause
+        return M("make_unet.general")
     return M("make_unet.input_size")
 
 
@@ -235,7 +238,7 @@ def odd_sizes_and_skips(scenario, factory, *, forwards, seed):
         if tuple(out.shape) != want:
             raise Verdict(CheckResult(scenario.check, INCORRECT, M("make_unet.wrong_shape"), case=label,
                                       evidence=[f"expected {want}, got {tuple(out.shape)}"],
-                                      hint=_output_size_hint(tuple(out.shape), want),
+                                      hint=_output_size_hint(tuple(out.shape), want, config[2]),
                                       next_step="Fix the network and run the check again."))
         _concatenations(scenario.check, label, shape, config[2], config[3], calls)
 

@@ -38,6 +38,7 @@ from course_utils.checks import (INCORRECT, PASSED, RAISED, UNCHECKABLE, CheckFa
                                  check_softmax)
 from course_utils.checks import engine
 from course_utils.checks.building_blocks import layers, networks
+from course_utils.checks.engine import answered
 from course_utils.checks.building_blocks.networks import measure_receptive_field
 
 from checks.building_blocks import impls as impl
@@ -76,18 +77,21 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 SPECS = {
     "max_pool2d": CheckSpec(check=check_max_pool2d, kind="tensor",
                        correct=[impl.max_pool2d_loops, impl.max_pool2d_unfold, impl.max_pool2d_shifted_maximum],
-                       mistake=impl.max_pool2d_is_avg, forbidden=impl.max_pool2d_calls_F),
+                       mistake=impl.max_pool2d_is_avg, forbidden=impl.max_pool2d_calls_F,
+                       reimplements=("F.max_pool2d", "torch.max_pool2d", "F.max_pool2d_with_indices")),
     "avg_pool2d": CheckSpec(check=check_avg_pool2d, kind="tensor",
                        correct=[impl.avg_pool2d_loops, impl.avg_pool2d_unfold, impl.avg_pool2d_box_filter],
-                       mistake=impl.avg_pool2d_window_sum, forbidden=impl.avg_pool2d_calls_F),
+                       mistake=impl.avg_pool2d_window_sum, forbidden=impl.avg_pool2d_calls_F,
+                       reimplements=("F.avg_pool2d", "torch.avg_pool2d")),
     "batch_norm": CheckSpec(check=check_batch_norm, kind="tensor",
                        correct=[impl.batch_norm_torch_var, impl.batch_norm_explicit_sums,
                                 impl.batch_norm_per_channel_loop],
-                       mistake=impl.batch_norm_swapped_affine, forbidden=impl.batch_norm_calls_F, main=0),
+                       mistake=impl.batch_norm_swapped_affine, forbidden=impl.batch_norm_calls_F, main=0,
+                       reimplements=("torch.batch_norm",)),
     "softmax": CheckSpec(check=check_softmax, kind="tensor",
                     correct=[impl.softmax_max_shift, impl.softmax_logsumexp, impl.softmax_shifted_logsumexp,
                              impl.softmax_moved_dim_loop],
-                    mistake=impl.softmax_log_softmax, forbidden=impl.softmax_calls_torch),
+                    mistake=impl.softmax_log_softmax, forbidden=impl.softmax_calls_torch, reimplements=("torch.softmax",)),
     "receptive_field": CheckSpec(check=check_receptive_field, kind="int",
                             correct=[impl.receptive_field_forward, impl.receptive_field_backward,
                                      impl.receptive_field_closed_form],
@@ -615,7 +619,7 @@ def test_eps_changes_the_answer_on_a_public_case():
     """Does a public batch-norm case have a channel so quiet that eps (its value and its place inside the square
     root) changes y beyond the tolerance, in both modes?"""
     for training in (True, False):
-        quiet = [case for case in layers._bn_cases(0, False) if case.args[5] is training and "spread" in case.label]
+        quiet = [case for case in answered(layers._bn_cases(0, False)) if case.args[5] is training and "spread" in case.label]
         assert quiet, training
         for key in ("batch_norm.eps_outside_sqrt", "batch_norm.no_eps", "batch_norm.fixed_eps"):
             assert any(m.key == key for case in quiet for m in case.mistakes), (training, key)

@@ -672,13 +672,15 @@ def conv_param_count_math_pow(in_channels, out_channels, kernel_size, bias=True)
 SPECS = {
     "conv1d_full": CheckSpec(check=check_conv1d_full, kind="tensor",
                         correct=[conv1d_full_loops, conv1d_full_unfold, conv1d_full_numpy],
-                        mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve),
+                        mistake=conv1d_full_cross_correlation, forbidden=conv1d_full_calls_np_convolve,
+                        reimplements=("np.convolve",)),
     "conv2d_true": CheckSpec(check=check_conv2d_true, kind="tensor",
                         correct=[conv2d_true_loops, conv2d_true_unfold, conv2d_true_numpy],
                         mistake=conv2d_true_cross_correlation, forbidden=conv2d_true_calls_F_conv2d),
     "conv2d": CheckSpec(check=check_conv2d, kind="tensor",
                    correct=[conv2d_loops, conv2d_unfold, conv2d_numpy],
-                   mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d),
+                   mistake=conv2d_flipped_kernel, forbidden=conv2d_calls_F_conv2d,
+                   reimplements=("F.conv2d", "torch.conv2d")),
     "conv_output_size": CheckSpec(check=check_conv_output_size, kind="int",
                              correct=[conv_output_size_floor_div, conv_output_size_math_floor,
                                       conv_output_size_count_windows],
@@ -689,7 +691,8 @@ SPECS = {
                              mistake=conv_param_count_no_bias, forbidden=None),
     "conv2d_im2col": CheckSpec(check=check_conv2d_im2col, kind="tensor",
                           correct=[conv2d_im2col_strided, conv2d_im2col_unfold, conv2d_im2col_rows],
-                          mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True),
+                          mistake=conv2d_im2col_flipped, forbidden=conv2d_im2col_calls_F_unfold, timed=True,
+                          reimplements=("F.conv2d", "torch.conv2d")),
 }
 ALL = list(SPECS)
 # Arguments a learner may ignore and still pass the public check (test_arguments.py proves that every other
@@ -726,7 +729,8 @@ CATALOGUE = {
     "conv1d_full": [
     mistake_case("notices cross-correlation (no flip)", conv1d_full_cross_correlation, "cross-correlation"),
     mistake_case("notices the 'valid' length", conv1d_full_valid_only, "'valid'"),
-    mistake_case("notices the 'same' length", conv1d_full_same_length, "'same' length"),
+    mistake_case("gives the formula, not the 'same' length max(L, K), to a crop as long as the signal (shorter "
+                 "than max(L, K) when the kernel is longer)", conv1d_full_same_length, "out[t] = sum over i"),
     mistake_case("notices an output one sample short", conv1d_full_one_short, "Off by one"),
     mistake_case("notices an output one sample long", conv1d_full_one_long, "Off by one"),
     mistake_case("notices a float64 numpy result", conv1d_full_float64, "input's dtype"),
@@ -770,8 +774,8 @@ CATALOGUE = {
             conv_output_size_pads_once, "both sides"),
     mistake_case("notices rounding up (ceil)", conv_output_size_ceil, "Rounded up"),
     mistake_case("notices rounding to nearest", conv_output_size_round, "Rounded up"),
-    mistake_case("treats the + 1 inside the division as the missing + 1 it amounts to",
-            conv_output_size_plus_one_inside, "Missing the +1"),
+    mistake_case("gives the formula, not 'missing +1', to a + 1 inside the division (right whenever the stride "
+                 "is 1, where a missing + 1 would show)", conv_output_size_plus_one_inside, "size_out = "),
     mistake_case("falls back to the formula for an ignored stride", conv_output_size_ignores_stride,
             "size_out = "),
 ],
@@ -818,7 +822,6 @@ def test_check_conv1d_full_flip_advice_works_in_1d():
 KEYED = [
     (check_conv1d_full, conv1d_full_cross_correlation, "conv1d_full.no_flip"),
     (check_conv1d_full, conv1d_full_valid_only, "conv1d_full.valid_length"),
-    (check_conv1d_full, conv1d_full_same_length, "conv1d_full.same_length"),
     (check_conv1d_full, conv1d_full_one_short, "conv1d_full.off_by_one"),
     (check_conv2d_true, conv2d_true_cross_correlation, "conv2d_true.no_flip"),
     (check_conv2d_true, conv2d_true_flips_columns_only, "conv2d_true.flip_lr_only"),

@@ -29,6 +29,7 @@ from course_utils.checks import (INCORRECT, RAISED, check_box_iou, check_decode_
                                  check_make_anchors, check_nms, check_roi_pool, check_spatial_pyramid_pool)
 from course_utils.checks import detection
 from course_utils.checks.detection import anchors as det_anchors, boxes as det_boxes, pooling as det_pooling
+from course_utils.checks.engine import answered
 from course_utils.checks.messages.detection import M
 
 from checks.detection import impls as impl
@@ -41,24 +42,30 @@ ARGUMENTS_IGNORABLE: dict = {}
 SPECS = {
     "box_iou": CheckSpec(check=check_box_iou, kind="tensor",
                     correct=[impl.box_iou_broadcast, impl.box_iou_loops, impl.box_iou_unbind],
-                    mistake=impl.box_iou_no_clamp, forbidden=impl.box_iou_calls_torchvision),
+                    mistake=impl.box_iou_no_clamp, forbidden=impl.box_iou_calls_torchvision,
+                    reimplements=("torchvision.ops.box_iou",)),
     # indices compared as a set in score order: the generic tensor tests (float32 dtype) do not apply
     "nms": CheckSpec(check=check_nms, kind="indices",
                 correct=[impl.nms_greedy, impl.nms_shrinking_order, impl.nms_python_lists],
-                mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision),
+                mistake=impl.nms_greater_equal, forbidden=impl.nms_calls_torchvision,
+                reimplements=("torchvision.ops.nms",)),
     "spatial_pyramid_pool": CheckSpec(check=check_spatial_pyramid_pool, kind="tensor",
                                  correct=[impl.spp_max_pool, impl.spp_loops, impl.spp_unfold, impl.spp_module],
                                  mistake=impl.spp_average, forbidden=impl.spp_adaptive),
     "roi_pool": CheckSpec(check=check_roi_pool, kind="tensor",
                      correct=[impl.roi_pool_loops, impl.roi_pool_vectorised_bins],
-                     mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision),
+                     mistake=impl.roi_pool_no_scale, forbidden=impl.roi_pool_calls_torchvision,
+                     reimplements=("torchvision.ops.roi_pool", "torchvision.ops.RoIPool")),
     # the first argument is a tuple (feature_size), not a tensor: generic tests only
     "make_anchors": CheckSpec(check=check_make_anchors, kind="anchors",
-                         correct=[impl.anchors_broadcast, impl.anchors_loops], mistake=impl.anchors_swapped),
+                         correct=[impl.anchors_broadcast, impl.anchors_loops], mistake=impl.anchors_swapped,
+                         reimplements=("AnchorGenerator",)),
     "encode_boxes": CheckSpec(check=check_encode_boxes, kind="tensor",
-                         correct=[impl.encode_columns, impl.encode_vectors], mistake=impl.encode_no_log),
+                         correct=[impl.encode_columns, impl.encode_vectors], mistake=impl.encode_no_log,
+                         reimplements=("BoxCoder",)),
     "decode_boxes": CheckSpec(check=check_decode_boxes, kind="tensor",
-                         correct=[impl.decode_columns, impl.decode_vectors], mistake=impl.decode_no_exp),
+                         correct=[impl.decode_columns, impl.decode_vectors], mistake=impl.decode_no_exp,
+                         reimplements=("BoxCoder",)),
 }
 ALL = list(SPECS)
 
@@ -126,7 +133,7 @@ def test_box_iou_public_cases_hold_the_special_pairs():
 def test_nms_public_cases_hold_a_threshold_tie_a_chain_and_an_empty_input():
     """Do the public NMS cases include an IoU exactly at the threshold (where > and >= differ), score ties,
     and an empty input whose answer is an empty int64 tensor?"""
-    cases = det_boxes.nms_cases(0, extended=False)
+    cases = answered(det_boxes.nms_cases(0, extended=False))
     at_threshold = [c for c in cases if len(c.args[0]) and
                     (torchvision.ops.box_iou(c.args[0], c.args[0]) == c.args[2]).any()]
     assert at_threshold
@@ -219,12 +226,12 @@ def test_spp_cases_give_n_bins_and_differ_from_adaptive_pooling_in_public():
     every public case have a size and level where the paper's bins differ from adaptive pooling's (so an adaptive
     answer, written by hand, fails before grading)?"""
     for seed, extended in ((0, False), (0, True), (7, True)):
-        for case in det_pooling.spp_cases(seed, extended):
+        for case in answered(det_pooling.spp_cases(seed, extended)):
             H, W = case.args[0].shape[-2:]
             levels = case.kwargs["levels"]
             assert all(det_pooling.exact_bins(a, n) for a in (H, W) for n in levels), case.label
             assert case.expected.shape == (case.args[0].shape[0], case.args[0].shape[1] * sum(n * n for n in levels))
-    for case in det_pooling.spp_cases(0, extended=False):
+    for case in answered(det_pooling.spp_cases(0, extended=False)):
         x, levels = case.args[0], case.kwargs["levels"]
         assert any(a % n >= 2 for a in x.shape[-2:] for n in levels), case.label
         adaptive = torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in levels], dim=1)
@@ -238,7 +245,7 @@ def test_spp_cases_give_n_bins_and_differ_from_adaptive_pooling_in_public():
 def test_spp_mistakes_are_unambiguous():
     """Does every SPP case name at most one mistake for any wrong answer, and none for the right one?"""
     for seed, extended in ((0, False), (7, True)):
-        for case in det_pooling.spp_cases(seed, extended):
+        for case in answered(det_pooling.spp_cases(seed, extended)):
             signatures = [det_pooling._answer_signature(m.answer, case.expected) for m in case.mistakes]
             assert len(set(signatures)) == len(signatures), case.label
             assert det_pooling._answer_signature(case.expected, case.expected) not in signatures
@@ -264,7 +271,7 @@ def test_spp_predicted_mistakes_are_what_the_wrong_implementations_compute():
     for key, learner in learners.items():
         reachable = False
         for seed, extended in ((0, False), (7, True)):
-            for case in det_pooling.spp_cases(seed, extended):
+            for case in answered(det_pooling.spp_cases(seed, extended)):
                 predicted = [m.answer for m in case.mistakes if m.key == key]
                 if not predicted:
                     continue

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from course_utils.checks import (INCORRECT, PASSED, RAISED, check_make_unet, check_match_size,
                                  check_unet_output_size)
+from course_utils.checks.engine import answered
 from course_utils.checks.messages.unet import M
 from course_utils.checks.unet import match_size as match_module, network, output_size, reference
 
@@ -342,7 +343,7 @@ def test_valid_unet_gives_the_papers_572_to_388():
 def test_output_size_references_equal_the_layer_formula_and_a_cpu_run(extended):
     """Is every expected size of check_unet_output_size the layer-by-layer formula's, and (for small sizes) the
     size a real CPU forward of the reference valid U-Net gives?"""
-    for case in output_size._output_cases(extended):
+    for case in answered(output_size._output_cases(extended)):
         size, depth = case.args[0], case.kwargs["depth"]
         assert case.expected == impl.output_size_layers(size, depth), case.label
         if size <= 200:
