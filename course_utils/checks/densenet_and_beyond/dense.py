@@ -91,7 +91,7 @@ def _structure_diagnosis(tests, *, dense_1x1=False):
 # --------------------------------------------------------------------------
 
 # (in_channels, growth_rate, bn_size, N, H, W): in_channels is not one multiple of growth_rate on both public
-# cases, so a layer that derives one from the other fails in public (tests/checks/test_arguments.py)
+# cases, so a layer that derives one from the other fails in public (the course's argument tests)
 _DENSE_LAYER_SPECS = [(16, 8, 4, 2, 7, 5), (14, 6, 2, 3, 6, 9)]
 _DENSE_LAYER_EXTENDED = [(64, 32, 4, 2, 8, 8), (5, 3, 1, 1, 4, 11)]
 
@@ -204,6 +204,8 @@ def _channel_answers(c0, layers, k):
     candidates = [("densenet_channels.geometric", c0 * 2 ** layers), ("densenet_channels.no_input", layers * k),
                   ("densenet_channels.one_layer", c0 + k), ("densenet_channels.off_by_one", c0 + (layers - 1) * k),
                   ("densenet_channels.product", c0 * layers * k)]
+    if layers == 0:   # the first layer's growth counted before the loop over the others
+        candidates.append(("densenet_channels.empty_block", c0 + k))
     return expected, [M.mistake(key, v) for key, v in candidates if v != expected]
 
 

@@ -80,6 +80,8 @@ M = Messages("05_densenet_and_beyond", {
                                    "geometrically (the lecture notes' claim).",
     "densenet_channels.no_input": "The block's input is part of its output: c0 + L·k, not L·k.",
     "densenet_channels.one_layer": "Every one of the L layers adds growth_rate maps: c0 + L·k.",
+    "densenet_channels.empty_block": "A block of no layer adds nothing: its output is its input, c0 + L·k with "
+                                     "L = 0 (a count that adds the first layer before looking at L adds one too many).",
     "densenet_channels.off_by_one": "Every one of the L layers adds growth_rate maps: c0 + L·k (not L − 1).",
     "densenet_channels.product": "Each layer adds growth_rate maps to the concatenation: c0 + L·k, a sum, not a "
                                  "product.",

@@ -188,7 +188,7 @@ def test_dense_layer_evidence_names_the_first_layer_that_differs():
     (check_make_se_block, impl.se_block_no_sigmoid, "make_se_block.no_sigmoid"),
     (check_make_se_block, impl.se_block_adds, "make_se_block.adds"),
     (check_densenet_channels, impl.densenet_channels_geometric, "densenet_channels.geometric"),
-    (check_densenet_channels, impl.densenet_channels_from_first_layer, "densenet_channels.one_layer"),
+    (check_densenet_channels, impl.densenet_channels_from_first_layer, "densenet_channels.empty_block"),
     (check_compound_scaling, impl.compound_scaling_multiplies, "compound_scaling.linear_phi"),
     (check_deform_conv_zero_offset, impl.deform_ones, "deform_conv_zero_offset.ones"),
     (check_deform_conv_zero_offset, impl.deform_no_bias, "deform_conv_zero_offset.no_bias"),
@@ -281,7 +281,7 @@ CATALOGUE["densenet_channels"] = [
     mistake("notices a product", impl.densenet_channels_product, "a sum, not a product"),
     mistake("notices a float", impl.densenet_channels_float, "whole numbers"),
     mistake("notices a count that starts after the first layer, on a public block of no layer",
-            impl.densenet_channels_from_first_layer, "Every one of the L layers"),
+            impl.densenet_channels_from_first_layer, "A block of no layer adds nothing"),
 ]
 
 
