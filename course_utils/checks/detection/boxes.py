@@ -24,7 +24,11 @@ def _iou_forbidden():
     import torchvision.ops.boxes as boxes
     return [(torchvision.ops, "box_iou", "torchvision.ops.box_iou"), (boxes, "box_iou", "torchvision.ops.box_iou"),
             (torchvision.ops, "generalized_box_iou", "torchvision.ops.generalized_box_iou", DOES_THE_WORK),
-            (boxes, "generalized_box_iou", "torchvision.ops.generalized_box_iou", DOES_THE_WORK)]
+            (boxes, "generalized_box_iou", "torchvision.ops.generalized_box_iou", DOES_THE_WORK)] + [
+        # the other IoUs torchvision computes, and the private helper they share (intersection and union)
+        (owner, name, f"torchvision.ops.{'boxes.' if name.startswith('_') else ''}{name}", DOES_THE_WORK)
+        for name in ("complete_box_iou", "distance_box_iou", "_box_inter_union", "_box_diou_iou")
+        for owner in (torchvision.ops, boxes) if hasattr(owner, name)]
 
 
 def _nms_forbidden():

@@ -374,6 +374,8 @@ CATALOGUE = {
                 "input)?", impl.box_iou_stacks_columns, "an empty second input", field="case", outcome=RAISED),
         mistake("Does it refuse torchvision.ops.box_iou?", impl.box_iou_calls_torchvision, "torchvision.ops.box_iou",
                 field="summary"),
+        mistake("Does it refuse torchvision's private intersection-and-union helper?",
+                impl.box_iou_calls_private_helper, "_box_inter_union", field="summary"),
     ],
     "nms": [
         mistake("Does check_nms notice >= instead of >?", impl.nms_greater_equal, M("nms.greater_equal")),
