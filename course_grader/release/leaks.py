@@ -147,13 +147,18 @@ def _lines(path: Path) -> list[tuple[int | None, int, str]] | None:
     return [(None, n, line) for n, line in enumerate(text.splitlines(), 1)]
 
 
+def edition_files(edition: Path):
+    """(path, path relative to ``edition``) of every file of the edition, in order; not .git or .venv."""
+    for path in sorted(edition.rglob("*")):
+        relative = path.relative_to(edition)
+        if path.is_file() and relative.parts[0] not in (".git", ".venv"):
+            yield path, relative
+
+
 def find_leaks(edition: Path, secrets: dict[str, list[str]]) -> tuple[list[Leak], int]:
     """Every secret line in any text file under ``edition`` (not .git or .venv); and how many files were read."""
     leaks, read = [], 0
-    for path in sorted(edition.rglob("*")):
-        relative = path.relative_to(edition)
-        if not path.is_file() or relative.parts[0] in (".git", ".venv"):
-            continue
+    for path, relative in edition_files(edition):
         lines = _lines(path)
         if lines is None:
             continue

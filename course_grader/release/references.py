@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_grader.release.leaks import edition_files
+
 # the course's top-level folders, as the instructor's repository has them
 FOLDERS = ("assets", "benchmarks", "binder", "course_grader", "course_utils", "data", "instructor", "jupyter-config",
            "notebooks", "source", "tests")
@@ -34,9 +36,8 @@ class Dangling:
 def dangling(edition: Path) -> list[Dangling]:
     """Every citation of a course file in a text file of ``edition`` (not .git or .venv) that is not there."""
     found = []
-    for path in sorted(edition.rglob("*")):
-        relative = path.relative_to(edition)
-        if not path.is_file() or relative.parts[0] in (".git", ".venv") or path.suffix not in _TEXT:
+    for path, relative in edition_files(edition):
+        if path.suffix not in _TEXT:
             continue
         try:
             text = path.read_text()
