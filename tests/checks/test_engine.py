@@ -418,3 +418,18 @@ def test_a_unet_keeping_its_skips_after_pooling_is_not_told_about_padding():
     result = _check("make_unet")(make_unet_skip_after_pooling)
     assert result.outcome == INCORRECT, result.text()
     assert result.hint == messages_of("make_unet")("make_unet.general"), result.text()
+
+
+def test_a_large_weight_repeats_its_random_block_in_no_row():
+    """Does a weight larger than the random period (filled from one block, to save drawing 100 M values) repeat
+    no row, and no stretch within a row (its values as distinct as independent float32 draws: 24 random bits
+    each), with the He bound, and is the period prime?"""
+    from course_utils.checks.engine.models import RANDOM_PERIOD, randomize_
+    assert all(RANDOM_PERIOD % d for d in range(2, int(RANDOM_PERIOD ** 0.5) + 1))
+    layer = torch.nn.Linear(4_096, 600)   # 2.5 M weights: the block and a half of it again
+    randomize_(layer, torch.Generator().manual_seed(0))
+    w = layer.weight.detach()
+    assert w.numel() > 2 * RANDOM_PERIOD
+    assert all(row.unique().numel() > 0.99 * row.numel() for row in w)
+    assert w.unique(dim=0).shape[0] == w.shape[0]
+    assert w.abs().max() <= (6 / 4_096) ** 0.5 and w.std() > 0.9 * (2 / 4_096) ** 0.5
