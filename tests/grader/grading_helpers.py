@@ -94,9 +94,13 @@ def undone_sets(solutions: dict[str, str]) -> list[list[str]]:
     return groups
 
 
-def class_of(name: str, learner, *, wrong: tuple[str, str] | None = None) -> dict:
+def class_of(name: str, learner, *, wrong: tuple[str, str] | None = None, full: bool = True) -> dict:
     """Every notebook's class: the full solution, the untouched learner version, and one submission
     per group of ``undone_sets``, with those exercises left as they were released (their stubs).
+
+    ``full=False`` leaves the full solution out: every exercise is then done in one group's submission
+    and undone in another's, so the class still proves that each earns exactly its points (the groups'
+    scores are the total less each group's points), at about half the grading time.
 
     ``wrong`` is ``(exercise, code)``: that exercise, wrong but running, goes into a submission
     whose group leaves it done, and costs its own points there too (one submission fewer to grade
@@ -105,8 +109,11 @@ def class_of(name: str, learner, *, wrong: tuple[str, str] | None = None) -> dic
     total = sum(worth.values())
     released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
                 if c.metadata.get("nbgrader", {}).get("solution")}
-    students = {"full": (submission(learner, solutions), total), "untouched": (learner, 0)}
-    for undone in undone_sets(solutions):
+    students = {"full": (submission(learner, solutions), total)} if full else {}
+    students["untouched"] = (learner, 0)
+    groups = undone_sets(solutions)
+    assert full or len(groups) > 1, f"{name}: one group; without the full solution no exercise would be done"
+    for undone in groups:
         replace = {exercise: released[exercise] for exercise in undone}
         score = total - sum(worth[f"{exercise}_tests"] for exercise in undone)
         student = "without_" + "_and_".join(undone)
