@@ -162,22 +162,15 @@ def test_exception_shows_type_and_learner_line(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_infinite_loop_is_stopped(name, short_time_limit):
-    """Does every check stop an infinite loop after the time limit and say so?"""
+    """Does every check stop an infinite loop after the time limit and say so, even a loop that catches
+    `except Exception:` inside?  (A plain loop is stopped in test_guards_restore_the_reference_functions.)"""
     start = time.perf_counter()
-    result = SPECS[name].check(spins_forever)
+    result = SPECS[name].check(spins_and_catches)
     elapsed = time.perf_counter() - start
     assert result.outcome == UNCHECKABLE, result.text()
     assert "stopped" in result.summary
     assert f"{short_time_limit:g} s" in result.summary
     assert elapsed < short_time_limit + 5
-
-
-@pytest.mark.parametrize("name", ALL)
-def test_infinite_loop_catching_exception_is_still_stopped(name, short_time_limit):
-    """Does every check still stop an infinite loop that catches `except Exception:` inside?"""
-    result = SPECS[name].check(spins_and_catches)
-    assert result.outcome == UNCHECKABLE, result.text()
-    assert "stopped" in result.summary
 
 
 def test_loop_with_bare_except_is_still_stopped(short_time_limit):
@@ -483,9 +476,11 @@ def test_guards_restore_the_reference_functions(name, short_time_limit):
         # stop run once
         for strict in ((False,) if kind in ("stopped", "passing") else (False, True)):
             try:
-                SPECS[name].check(learner, strict=strict)
+                result = SPECS[name].check(learner, strict=strict)
             except CheckFailed:
-                pass
+                result = None
+            if kind == "stopped":
+                assert result.outcome == UNCHECKABLE and "stopped" in result.summary, result.text()
             assert guarded_now() == ORIGINALS, (kind, strict)
             assert all(guarded_now()[k] is ORIGINALS[k] for k in ORIGINALS), (kind, strict)
             references_still_work()
@@ -591,12 +586,13 @@ def verdict(name, result):
 
 @pytest.mark.parametrize("name", ALL)
 def test_same_seed_gives_same_verdict(name):
-    """Does the same seed give the same verdict text, for a pass and for a failure, on the public and the
-    hidden cases?  (A pass says the same whatever the cases; the failure's evidence shows their values.)
-    These runs also leave torch's global RNG state as it was (see the next-but-one test)."""
+    """Does the same seed give the same verdict text for a failure, on the public and the hidden cases (its
+    evidence shows the cases' values)?  A pass says the same whatever the cases, so a correct implementation
+    runs once, for the next assertion: these runs also leave torch's global RNG state as it was (see the
+    next-but-one test)."""
     check = SPECS[name].check
     before = torch.random.get_rng_state()
-    assert verdict(name, check(correct_of(name), seed=3)) == verdict(name, check(correct_of(name), seed=3))
+    assert check(correct_of(name), seed=3).outcome == PASSED
     for kwargs in ({"seed": 3}, {"seed": 3, "extended": True}):
         assert verdict(name, check(SPECS[name].mistake, **kwargs)) == verdict(name, check(SPECS[name].mistake, **kwargs))
     if not SPECS[name].rng_learners:
