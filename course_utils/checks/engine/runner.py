@@ -12,8 +12,8 @@ from typing import Callable
 from . import guards
 from .cases import Case, Mistake, answering
 from .compare import clone, mistakes_of, same
-from .guards import (REIMPLEMENTED, Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code,
-                     time_limit)
+from .course_code import handing, refuse_course_code
+from .guards import REIMPLEMENTED, Forbidden, TimeUp, forbid, own_random_state, time_limit
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,7 +48,7 @@ def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_patte
     a call stopped at its time limit raises ``TimeUp`` instead of a verdict
     (the runner gives it the full limit later).  Course functions and classes
     among the arguments are handed to the learner's code for the rest of the
-    check's run (``guards.refuse_course_code``).
+    check's run (``course_code.refuse_course_code``).
     """
     name = name or getattr(fn, "__name__", check)
     seconds = guards.TIME_LIMIT if seconds is None else seconds
