@@ -16,6 +16,7 @@ Modules, one concern each:
 * ``cases``    — :class:`Case` and the seeded helpers case builders share;
 * ``compare``  — NaN-safe comparison of tensors, integers and tuples, naming the mistake an answer matches;
 * ``runner``   — calling the learner under the guards and the case loop;
+* ``answers``  — the cases' answers held back until the learner's code returned;
 * ``models``   — model scenarios: the learner's model against the reference with the same weights.
 """
 
@@ -23,8 +24,8 @@ from .cases import Case, Mistake, answered, generator, later, once, pair, randn,
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
 from .course_code import callback, refuse_course_code, untraced_dispatch
-from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, count_torch_ops, forbid, own_random_state,
-                     time_limit)
+from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, count_torch_ops, forbid,
+                     own_random_state, time_limit)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages
