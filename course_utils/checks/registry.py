@@ -1,7 +1,8 @@
 """Which module holds the checks of which notebook: the one list to extend.
 
-A notebook's checks live in ``course_utils/checks/<module>.py``, named after the
-notebook; every ``check_*`` name in that module's ``__all__`` is exported by
+A notebook's checks live in ``course_utils/checks/<module>/``, named after the
+notebook: a package, one file per exercise group, whose ``__init__`` re-exports
+them.  Every ``check_*`` name in that module's ``__all__`` is exported by
 ``course_utils.checks`` (``from course_utils.checks import check_conv2d``),
 snapshotted by the grader's guard, and run through the generic contract tests.
 Adding a check means writing it in its notebook's module and listing it in that

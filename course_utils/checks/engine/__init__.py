@@ -10,19 +10,22 @@ factory describes a :class:`ModelScenario` instead (see ``models``).
 Modules, one concern each:
 
 * ``results``  — outcomes, :class:`CheckResult`, :class:`CheckFailed`, the verdict line's format and its parser;
-* ``guards``   — time limit, refused functions, the course's own code refused, own random state, counting
-                 torch operations;
+* ``guards``   — time limit, refused functions, own random state, counting torch operations;
+* ``course_code`` — the course's own code refused while the learner's code runs (a trace function), what
+                    a check hands the learner, the hooks it marks as its own;
 * ``cases``    — :class:`Case` and the seeded helpers case builders share;
 * ``compare``  — NaN-safe comparison of tensors, integers and tuples, naming the mistake an answer matches;
 * ``runner``   — calling the learner under the guards and the case loop;
+* ``answers``  — the cases' answers held back until the learner's code returned;
 * ``models``   — model scenarios: the learner's model against the reference with the same weights.
 """
 
 from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
-from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, callback, count_torch_ops, forbid,
-                     own_random_state, refuse_course_code, time_limit, untraced_dispatch)
+from .course_code import callback, refuse_course_code, untraced_dispatch
+from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, count_torch_ops, forbid,
+                     own_random_state, time_limit)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages

@@ -10,10 +10,11 @@ import traceback
 from typing import Callable
 
 from . import guards
-from .cases import Case, Mistake, answering
+from .answers import _Answers
+from .cases import Case, Mistake
 from .compare import clone, mistakes_of, same
-from .guards import (REIMPLEMENTED, Forbidden, TimeUp, forbid, handing, own_random_state, refuse_course_code,
-                     time_limit)
+from .course_code import handing, refuse_course_code
+from .guards import REIMPLEMENTED, Forbidden, TimeUp, forbid, own_random_state, time_limit
 from .results import INCORRECT, NOT_ATTEMPTED, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult, Verdict
 
 _HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,7 +49,7 @@ def call_learner(check: str, fn: Callable, case: Case, *, forbidden=(), op_patte
     a call stopped at its time limit raises ``TimeUp`` instead of a verdict
     (the runner gives it the full limit later).  Course functions and classes
     among the arguments are handed to the learner's code for the rest of the
-    check's run (``guards.refuse_course_code``).
+    check's run (``course_code.refuse_course_code``).
     """
     name = name or getattr(fn, "__name__", check)
     seconds = guards.TIME_LIMIT if seconds is None else seconds
@@ -145,81 +146,6 @@ def finish(result: CheckResult, strict: bool) -> CheckResult:
 # The learner's code runs on the public cases in phases of at most PHASE_SECONDS (the first call of a phase has
 # the whole time limit, the others what is left of the phase); the answers are then compared in order.
 PHASE_SECONDS = 1.0
-
-
-class _Answers:
-    """The cases' questions now, their expected answers and known mistakes only once asked for.
-
-    ``cases`` is the function that builds the cases (preferred) or a list.  While the learner's code runs,
-    the check holds public copies only (label, arguments, tolerances): no expected answer exists that the
-    learner's code could find (on the stack, through ``gc``) and return.  A case whose ``expected`` (and
-    ``mistakes``) are functions is answered by calling them; otherwise the builder runs again (it must be
-    deterministic: seeded from a local generator) and the answers asked for are taken from that build.
-    """
-
-    def __init__(self, check: str, cases):
-        self.check = check
-        self.build = cases if callable(cases) else None
-        built = list(cases() if self.build is not None else cases)
-        self.public = [Case(c.label, c.args, dict(c.kwargs), atol=c.atol, rtol=c.rtol) for c in built]
-        self.lazy = [c if _lazy(c) else None for c in built]
-        self.questions = ([(c.label, _fingerprint((c.args, c.kwargs))) for c in built]
-                          if any(c is None for c in self.lazy) else None)
-        if self.build is None and any(c is None for c in self.lazy):
-            raise TypeError(f"check {check!r}: pass the function that builds the cases (e.g. `lambda: "
-                            "_cases(seed, extended)`), not the list, so that the expected answers exist only "
-                            "after the learner's code returned; or give each case its answers as functions")
-
-    def __len__(self) -> int:
-        return len(self.public)
-
-    def resolved(self, indices) -> dict[int, Case]:
-        indices = list(indices)
-        rebuilt = None
-        if any(self.lazy[i] is None for i in indices):
-            rebuilt = list(self.build())
-            if [(c.label, _fingerprint((c.args, c.kwargs))) for c in rebuilt] != self.questions:
-                raise RuntimeError(f"check {self.check!r}: its case builder gave other cases the second time; "
-                                   "build them from a seeded local generator")
-        out = {}
-        with answering():
-            for i in indices:
-                source = self.lazy[i] if self.lazy[i] is not None else rebuilt[i]
-                case = copy.copy(source)   # with what else the builder noted on it, asked of the learner's arguments
-                case.args, case.kwargs = self.public[i].args, self.public[i].kwargs
-                case.expected = source.expected() if callable(source.expected) else source.expected
-                case.mistakes = list(source.mistakes() if callable(source.mistakes) else source.mistakes)
-                out[i] = case
-        return out
-
-
-def _fingerprint(value):
-    """What identifies a case's arguments as they were built, to tell whether a second build asks the same:
-    tensors by shape, dtype and two sums, modules by their state, containers item by item, numbers and strings
-    by value, other objects by type.  Taken before the learner's code runs (it may train a module it is given)."""
-    import torch
-    if isinstance(value, torch.Tensor):
-        if value.is_meta or value.numel() == 0:
-            return ("tensor", tuple(value.shape), str(value.dtype))
-        flat = torch.nan_to_num(value.detach().reshape(-1).double().cpu(), nan=0.5, posinf=1e300, neginf=-1e300)
-        weights = torch.arange(1, flat.numel() + 1, dtype=torch.float64)
-        return ("tensor", tuple(value.shape), str(value.dtype), round(float(flat.sum()), 6),
-                round(float((flat * weights).sum()), 4))
-    if isinstance(value, torch.nn.Module):
-        return (type(value).__qualname__, _fingerprint(dict(value.state_dict())))
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, *[_fingerprint(v) for v in value])
-    if isinstance(value, dict):
-        return ("dict", *[(k, _fingerprint(v)) for k, v in value.items()])
-    if isinstance(value, (int, float, str, bool, type(None))):
-        return value
-    return type(value).__qualname__
-
-
-def _lazy(case: Case) -> bool:
-    """Does the case hold no answer yet (its answers are functions, or it has none)?"""
-    return ((case.expected is None or callable(case.expected))
-            and (callable(case.mistakes) or not case.mistakes))
 
 
 class _Run:
@@ -406,8 +332,8 @@ def run_cases(check: str, fn, cases, *, compare, strict: bool,
     """The loop every check shares: validate ``fn``, run each case, compare.
 
     ``cases`` is the function that builds the cases (``lambda: _cases(seed, extended)``): the expected
-    answers are computed only after the learner's code returned (see ``_Answers``).  A list is taken when
-    its cases hold no answer yet.  A hint names a known mistake only when that mistake explains the
+    answers are computed only after the learner's code returned (see ``answers._Answers``).  A list is
+    taken when its cases hold no answer yet.  A hint names a known mistake only when that mistake explains the
     learner's answers on every case run (``_Run.truthful_hint``).
 
     ``after`` may run extra checks once every case passed (for example a
