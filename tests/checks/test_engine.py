@@ -424,7 +424,7 @@ def test_a_large_weight_repeats_its_random_block_in_no_row():
     """Does a weight larger than the random period (filled from one block, to save drawing 100 M values) repeat
     no row, and no stretch within a row (its values as distinct as independent float32 draws: 24 random bits
     each), with the He bound, and is the period prime?"""
-    from course_utils.checks.engine.models import RANDOM_PERIOD, randomize_
+    from course_utils.checks.engine.building import RANDOM_PERIOD, randomize_
     assert all(RANDOM_PERIOD % d for d in range(2, int(RANDOM_PERIOD ** 0.5) + 1))
     layer = torch.nn.Linear(4_096, 600)   # 2.5 M weights: the block and a half of it again
     randomize_(layer, torch.Generator().manual_seed(0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...train import count_parameters
 from ..engine import EVAL, TRAIN, CheckResult, ModelCase, ModelScenario, build_learner_model, check_model
+from ..engine.building import learner_forward_order
 from ..engine.weights import layers_in_forward_order, pair_layers
 from ..messages.classic_architectures import M
 
@@ -74,12 +75,10 @@ def _other_class_count(factory, shape):
         classes = 10 if case.kwargs["num_classes"] == 1000 else 1000
         label = f"make_alexnet(num_classes={classes}), on the meta device"
         mine = build_learner_model(scenario.check, factory, label, first=False, meta=True, num_classes=classes)
-        device = next((p.device for p in mine.parameters()), torch.device("meta"))   # CPU if it cannot use meta
         with torch.device("meta"):
             theirs = torchvision.models.alexnet(num_classes=classes)
         pair_layers(scenario, label,
-                    layers_in_forward_order(scenario.check, mine, (torch.empty(*shape, device=device),),
-                                            learner=True, label=label),
+                    learner_forward_order(scenario.check, mine, (torch.zeros(*shape),), label),
                     layers_in_forward_order(scenario.check, theirs, (torch.empty(*shape, device="meta"),),
                                             learner=False),
                     model=mine, reference=theirs)

@@ -17,7 +17,8 @@ Modules, one concern each:
 * ``compare``  — NaN-safe comparison of tensors, integers and tuples, naming the mistake an answer matches;
 * ``runner``   — calling the learner under the guards and the case loop;
 * ``answers``  — the cases' answers held back until the learner's code returned;
-* ``models``   — model scenarios: the learner's model against the reference with the same weights.
+* ``models``   — model scenarios: the learner's model against the reference with the same weights;
+* ``building`` — building the learner's model (on the meta device), and the reference's random values.
 """
 
 from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
@@ -29,8 +30,9 @@ from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, c
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
                       Verdict, parse_hint, parse_verdict, verdict_line)
 from .messages import Messages
+from .building import build_learner_model, randomize_
 from .models import (EVAL, TRAIN, WEIGHTS_BY_KEYS, WEIGHTS_BY_STRUCTURE, ModelCase, ModelMistake, ModelScenario,
-                     build_learner_model, check_model, randomize_)
+                     check_model)
 from .runner import call_learner, finish, learner_line, run_cases
 
 __all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",

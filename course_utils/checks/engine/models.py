@@ -31,8 +31,9 @@ from typing import Any, Callable, Sequence
 from .cases import Case, Mistake
 from .compare import compare_tensor
 from .guards import own_random_state
-from .results import INCORRECT, RAISED, UNCHECKABLE, CheckResult, Verdict
+from .results import INCORRECT, RAISED, CheckResult, Verdict
 from .runner import call_learner, run_cases
+from .building import _on_meta, build_learner_model, learner_forward_order, materialise, randomize_
 from .weights import (StructureProblem, _weighted, describe_layer, forward_name, layers_in_forward_order,
                       load_by_keys, load_by_structure, on_inputs, pair_by_name, pair_layers)
 
@@ -137,87 +138,6 @@ def check_model(factory, scenario: ModelScenario, *, strict: bool, seed: int = 0
 
 
 # --------------------------------------------------------------------------
-# Building
-# --------------------------------------------------------------------------
-
-def build_learner_model(check: str, factory, label: str, *args, first: bool = True, meta: bool = False, **kwargs):
-    """The learner's model, built under the guards; a verdict unless it is an ``nn.Module``.
-
-    ``first`` marks the check's first call (a NotImplementedError there is the
-    untouched stub); ``meta`` builds on the meta device where the factory
-    allows it (shapes and parameter counts at no cost).
-    """
-    import torch
-    if isinstance(factory, torch.nn.Module):
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"got a built {type(factory).__name__} model; the check needs "
-                                  "the function that builds it.", hint=f"Pass the function itself: `check_{check}"
-                                  f"({check})`, not `{check}()`.", next_step="Pass the function and run the check again."))
-    case = Case(label, args, kwargs)
-    if meta:
-        def on_meta(*a, **k):
-            # The meta device cannot copy weights out (`.to(device)`, loading a state dict): build on the CPU then.
-            try:
-                with torch.device("meta"):
-                    return factory(*a, **k)
-            except NotImplementedError as exc:
-                if "meta" not in str(exc).lower():
-                    raise
-                return factory(*a, **k)
-        model, _ = call_learner(check, on_meta, case, first=first, name=getattr(factory, "__name__", check))
-    else:
-        model, _ = call_learner(check, factory, case, first=first)
-    if model is None:
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{label}` returned None.",
-                                  hint="Did you forget a `return`? Return the model.",
-                                  next_step="Return the nn.Module and run the check again."))
-    if not isinstance(model, torch.nn.Module):
-        raise Verdict(CheckResult(check, UNCHECKABLE, f"`{label}` returned {type(model).__name__}; expected an "
-                                  "nn.Module.", next_step="Return the model and run the check again."))
-    return model
-
-
-# A prime period, far above any layer's fan-in (VGG's 25,088): a weight tensor larger than this repeats one
-# random block shifted from row to row, so no row repeats another and no row holds a value twice.  Drawing
-# 100 M random values costs 0.4 s, copying a block over them 0.16 s.
-RANDOM_PERIOD = 1_048_573
-
-
-def _uniform_(tensor, bound: float, g) -> None:
-    n = tensor.numel()
-    if n <= RANDOM_PERIOD or not tensor.is_contiguous():
-        tensor.uniform_(-bound, bound, generator=g)
-        return
-    import torch
-    block = torch.empty(RANDOM_PERIOD, dtype=tensor.dtype).uniform_(-bound, bound, generator=g)
-    flat, whole = tensor.view(-1), n // RANDOM_PERIOD
-    flat[:whole * RANDOM_PERIOD].view(whole, RANDOM_PERIOD).copy_(block.expand(whole, RANDOM_PERIOD))
-    flat[whole * RANDOM_PERIOD:].copy_(block[:n - whole * RANDOM_PERIOD])
-
-
-def randomize_(module, g) -> None:
-    """Give every floating-point weight, bias and batch-norm statistic of ``module`` a seeded random value.
-
-    Norm weights and running variances in [0.5, 1.5), biases and running means
-    around 0, other weights He-scaled so that activations neither vanish nor
-    explode through a deep stack (a tensor of more than ``RANDOM_PERIOD``
-    values repeats a random block of that prime length, shifted row to row).
-    """
-    import torch
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith("running_var") or (name.endswith("weight") and tensor.dim() == 1):
-                tensor.copy_(0.5 + torch.rand(tensor.shape, generator=g))
-            elif name.endswith(("running_mean", "bias")):
-                tensor.copy_(0.2 * torch.randn(tensor.shape, generator=g))
-            else:   # He-uniform: variance 2 / fan_in (uniform draws cost a third of normal ones)
-                fan_in = tensor[0].numel() if tensor.dim() > 1 else tensor.numel()
-                bound = (6.0 / max(fan_in, 1)) ** 0.5
-                _uniform_(tensor, bound, g)
-
-
-# --------------------------------------------------------------------------
 # Running both and comparing
 # --------------------------------------------------------------------------
 
@@ -297,7 +217,7 @@ def run_model_case(scenario: ModelScenario, factory, case: ModelCase, g, *, firs
                                   case=case.label, hint="Write the module yourself from its layers.",
                                   next_step="Define your own nn.Module and run the check again."))
     if scenario.reference_wraps_model:
-        _materialise(model)
+        materialise(model)
     with own_random_state():
         reference = case.reference(copy.deepcopy(model)) if scenario.reference_wraps_model else case.reference()
     inputs = tuple(torch.randn(*shape, generator=g) for shape in case.inputs)
@@ -310,7 +230,7 @@ def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase
     import torch
     check = scenario.check
     if scenario.weights == WEIGHTS_BY_KEYS:
-        _materialise(model)
+        materialise(model)
         randomize_(reference, g)
         load_by_keys(scenario, case.label, model, reference, case)
         pairs = pair_by_name(model, reference)
@@ -351,43 +271,18 @@ def _load_run_compare(scenario: ModelScenario, model, reference, case: ModelCase
         # the reference and the learner both updated their running statistics in training mode: still equal
 
 
-def _has_meta(module) -> bool:
-    return any(t.is_meta for t in module.parameters()) or any(t.is_meta for t in module.buffers())
-
-
-def _materialise(module, *, zeros: bool = False) -> None:
-    """Allocate a module built on the meta device on the CPU, in place: the floating-point values unset (they
-    get the reference's), or zeros (for a forward pass before they do); the others (num_batches_tracked)
-    zeroed."""
-    if _has_meta(module):
-        module.to_empty(device="cpu")
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if zeros or not tensor.is_floating_point():
-                tensor.detach().zero_()
-
-
 def _forward_orders(scenario, model, reference, inputs, label):
-    """The reference's and the learner's weighted layers in forward order (``layers_in_forward_order``); both
-    models are on the CPU afterwards.  With ``build_on_meta`` the passes run on the meta device, at no cost
-    for a model of 100 M parameters; a learner's forward that fails there (it needs values, or it fails
-    anyway) runs again on the CPU, which gives the verdict."""
-    import torch
+    """The reference's and the learner's weighted layers in forward order; both models on the CPU afterwards.
+    With ``build_on_meta`` the reference's pass runs on the meta device (the reference is built for
+    ``randomize_`` to give every value), and the learner's where ``learner_forward_order`` can."""
     check = scenario.check
-    mine = None
     if scenario.build_on_meta:
-        on_meta = tuple(torch.empty(x.shape, dtype=x.dtype, device="meta") for x in inputs)
-        theirs = layers_in_forward_order(check, reference.to("meta"), on_meta, learner=False)
-        _materialise(reference)
-        if _has_meta(model):
-            try:
-                mine = layers_in_forward_order(check, model, on_meta, learner=True, label=label)
-            except Verdict:
-                mine = None
+        theirs = layers_in_forward_order(check, reference.to("meta"), _on_meta(inputs), learner=False)
+        materialise(reference)
     else:
         theirs = layers_in_forward_order(check, reference, inputs, learner=False)
-    _materialise(model, zeros=mine is None)   # a forward pass on the CPU: not on values left in memory
-    if mine is None:
-        mine = layers_in_forward_order(check, model, inputs, learner=True, label=label)
+    mine = learner_forward_order(check, model, inputs, label)
+    materialise(model)
     return theirs, mine
 
 
