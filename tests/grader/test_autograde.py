@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, nbgrader, points, submission, without
+from grading_helpers import class_of, grade_command, grade_env, points, released_course, submission, without
 
 from course_grader.build import ROOT
 from course_grader.solutions import solution_cells
@@ -260,11 +259,7 @@ def _env() -> dict:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Release notebook 01, submit the catalogue, grade it, stop the run once with SIGTERM, resume it."""
-    course = tmp_path_factory.mktemp("grade-01")
-    (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
-    shutil.copytree(ROOT / "source" / NAME, course / "source" / NAME)
-    release = nbgrader(course, "generate_assignment", NAME, "--force")
-    assert release.returncode == 0, release.stdout + release.stderr
+    course = released_course(tmp_path_factory, NAME)   # the session's one release (no nbgrader start here)
     learner = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)
     expected = _write(course, _catalogue(course, learner))
 

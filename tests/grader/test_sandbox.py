@@ -15,9 +15,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import class_of, grade_command, grade_env, released_course
+from grading_helpers import grade_command, grade_env, points, released_course, submission
 
 from course_grader.build import ROOT
+from course_grader.solutions import solution_cells
 
 NAME = "01_convolution"
 
@@ -67,7 +68,12 @@ class TestSandboxAndForkServer:
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             gb.update_or_create_assignment(NAME, duedate="2025-01-01 00:00:00 UTC")
         learner = nbformat.read(course / "notebooks" / NAME / f"{NAME}.ipynb", as_version=4)
-        full, total = class_of(NAME, learner)["full"]
+        # one exercise done, the others as released: points to lose, at half a full solution's grading time
+        solutions = solution_cells(NAME)
+        released = {c.metadata["nbgrader"]["grade_id"]: c.source for c in learner.cells
+                    if c.metadata.get("nbgrader", {}).get("solution")}
+        full = submission(learner, solutions, replace={e: released[e] for e in solutions if e != "conv_output_size"})
+        total = points(NAME)["conv_output_size_tests"]
         stamps = {"ontime": "2024-12-31 12:00:00.000000 UTC", "garbled": "yesterday at noon", "vanishes": None}
         for student, stamp in stamps.items():
             folder = course / "submitted" / student / NAME
