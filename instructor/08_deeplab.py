@@ -94,7 +94,8 @@ print("device:", device)
 # several channels, sizes that are and are not multiples of $d$, padding 0 and "same" padding $d(k-1)/2$, an even,
 # a non-square and a 1 × 1 kernel, and padding and dilation that differ along H and W; the graded cell adds other
 # sizes and seeds. While your code runs, any convolution (or `F.unfold`) with a dilation other than 1 is refused,
-# and so is a kernel larger than k × k; a dense `F.conv2d` is allowed, and must be used.
+# and so is a kernel larger than k × k; a dense `F.conv2d` is allowed, and must be used — once per call, on all
+# the sub-images stacked in the batch (one convolution per phase gives the right numbers, and fails).
 
 # %% solution="atrous_conv2d"
 def atrous_conv2d(x, weight, bias=None, padding=0, dilation=1):

@@ -1,7 +1,8 @@
 """Notebook 08, ``atrous_conv2d``: atrous convolution by space-to-batch, against ``F.conv2d(..., dilation=d)``.
 
 While the learner's code runs, a convolution (or ``F.unfold``) with dilation ≠ 1 or a kernel larger than
-k × k is refused, and a dense one with the k × k kernel must be used wherever the dilation matters.
+k × k is refused, and a dense one with the k × k kernel must be used wherever the dilation matters: once per
+call, on every sub-image stacked in the batch (one convolution per phase is not space to batch).
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
     x: (N, C_in, H, W); weight: (C_out, C_in, kh, kw); padding, dilation: int or (along H, along W).  Compared
     with ``F.conv2d(x, weight, bias, padding=padding, dilation=dilation)``.  While the learner's code runs, a
     convolution (or ``F.unfold``) with dilation ≠ 1, or with a kernel larger than k × k, is refused; a dense
-    one is allowed, and must be used (with the k × k kernel) wherever the dilation matters.
+    one is allowed, and must be used (with the k × k kernel) wherever the dilation matters, once per call.
     """
     check = "atrous_conv2d"
     first = [atrous_cases(seed, extended)]   # run_cases strips its answers; `cases` keeps the questions only
@@ -190,20 +191,34 @@ def check_atrous_conv2d(atrous_conv2d, *, strict=False, seed=0, extended=False) 
         index = next(i for i, case in enumerate(cases) if case.args[0] is x)
         current["case"] = cases[index]
         dilation = pair(cases[index].kwargs["dilation"])
-        record = dense.setdefault(index, [])
-        with _dense_only((x.shape[0], *dilation), tuple(weight.shape[-2:]), record):
-            return atrous_conv2d(x, weight, *args, **kwargs)
+        record = []   # this call's dense k × k convolutions
+        try:
+            with _dense_only((x.shape[0], *dilation), tuple(weight.shape[-2:]), record):
+                return atrous_conv2d(x, weight, *args, **kwargs)
+        finally:
+            dense.setdefault(index, []).append(len(record))
     guarded.__name__ = name
 
     def used_dense():
         for index, case in enumerate(cases):
             (kh, kw), (dh, dw) = case.args[1].shape[-2:], pair(case.kwargs["dilation"])
-            if (dh > 1 and kh > 1 or dw > 1 and kw > 1) and not dense.get(index):
+            if not (dh > 1 and kh > 1 or dw > 1 and kw > 1):
+                continue
+            counts = dense.get(index) or [0]
+            if not any(counts):
                 raise Verdict(CheckResult(
                     check, INCORRECT, f"`{name}` gives the right numbers, but without an ordinary convolution.",
                     case=case.label, hint=M("atrous_conv2d.no_dense"), mistake="atrous_conv2d.no_dense",
                     next_step="Rewrite it with one dense F.conv2d on the stacked sub-images."))
-        return "Each used an ordinary (dense) convolution with the k × k kernel."
+            if max(counts) > 1:
+                raise Verdict(CheckResult(
+                    check, INCORRECT, f"`{name}` gives the right numbers, but with {max(counts)} convolutions in one "
+                    "call, not one.", case=case.label,
+                    evidence=[f"{max(counts)} calls of a dense {kh} × {kw} convolution; dilation {(dh, dw)} makes "
+                              f"{dh * dw} sub-images, which space to batch stacks into one batch"],
+                    hint=M("atrous_conv2d.per_phase"), mistake="atrous_conv2d.per_phase",
+                    next_step="Stack the sub-images into the batch, call F.conv2d once, and run this check again."))
+        return "Each used one ordinary (dense) convolution with the k × k kernel."
 
     try:
         return run_cases(check, guarded if callable(atrous_conv2d) else atrous_conv2d,

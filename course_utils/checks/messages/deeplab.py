@@ -50,6 +50,10 @@ M = Messages("08_deeplab", {
     "atrous_conv2d.no_dense": "This exercise builds atrous convolution from an ordinary one: split the padded input "
                               "into d × d sub-images x[..., i::d, j::d] (space to batch), call F.conv2d on them with"
                               " the k × k kernel and dilation=1, and interleave the outputs (batch to space).",
+    "atrous_conv2d.per_phase": "Space to batch runs one convolution for all d × d phases: stack the sub-images "
+                               "into the batch dimension (pad the input to a multiple of d first, so that they all "
+                               "have the same size), call F.conv2d once, and split its output back into the phases. "
+                               "One call over a batch of d² sub-images is what lets the fast dense code do the work.",
 
     # make_separable_conv
     "make_separable_conv.general": "forward = pointwise(depthwise(x)), nothing else in between.",

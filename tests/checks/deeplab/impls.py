@@ -54,8 +54,26 @@ def atrous_space_to_batch(x, weight, bias=None, padding=0, dilation=1):
     return _atrous(x, weight, bias, padding, dilation)
 
 
+def atrous_stack_and_scatter(x, weight, bias=None, padding=0, dilation=1):
+    """torch.stack of the phases' slices into the batch, one F.conv2d, each phase's output written into its
+    rows and columns by a loop over the phases."""
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    n, kh, kw = x.shape[0], *weight.shape[-2:]
+    xp = F.pad(x, [pw, pw, ph, ph])
+    h_out, w_out = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw * (kw - 1)
+    xp = F.pad(xp, [0, (-xp.shape[3]) % dw, 0, (-xp.shape[2]) % dh])
+    phases = [(i, j) for i in range(dh) for j in range(dw)]
+    y = F.conv2d(torch.stack([xp[:, :, i::dh, j::dw] for i, j in phases]).flatten(0, 1), weight, bias)
+    y = y.unflatten(0, (len(phases), n))
+    out = x.new_zeros(n, weight.shape[0], y.shape[-2] * dh, y.shape[-1] * dw)
+    for k, (i, j) in enumerate(phases):
+        out[:, :, i::dh, j::dw] = y[k]
+    return out[:, :, :h_out, :w_out]
+
+
 def atrous_phase_loop(x, weight, bias=None, padding=0, dilation=1):
-    """One F.conv2d per phase on x_p[..., i::d, j::d] (sub-images of unequal sizes), written into its phase."""
+    """Right numbers, but one F.conv2d per phase on x_p[..., i::d, j::d] (sub-images of unequal sizes), written
+    into its phase: d² convolutions, not space to batch's one."""
     (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
     kh, kw = weight.shape[-2:]
     xp = F.pad(x, [pw, pw, ph, ph])

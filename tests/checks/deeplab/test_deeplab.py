@@ -45,7 +45,7 @@ guards_put_everything_back = guards_fixture(GUARDED, references_still_work)
 
 SPECS = {
     "atrous_conv2d": CheckSpec(check=check_atrous_conv2d, kind="tensor",
-                          correct=[impl.atrous_space_to_batch, impl.atrous_phase_loop, impl.atrous_cat_module,
+                          correct=[impl.atrous_space_to_batch, impl.atrous_stack_and_scatter, impl.atrous_cat_module,
                                    impl.atrous_unfold_subimages],
                           mistake=impl.atrous_no_bias, forbidden=impl.atrous_uses_conv2d),
     "make_separable_conv": CheckSpec(check=check_make_separable_conv, kind="model",
@@ -249,6 +249,8 @@ CATALOGUE = {
         mistake("Does it refuse F.unfold with dilation?", impl.atrous_uses_unfold, "F.unfold", field="summary"),
         mistake("Does it fail right numbers computed without an ordinary convolution (kernel taps, or notebook "
                 "01's conv2d pasted)?", impl.atrous_taps, "without an ordinary convolution", field="summary"),
+        mistake("Does it fail right numbers from one convolution per phase (not space to batch's one)?",
+                impl.atrous_phase_loop, "Space to batch runs one convolution"),
     ],
     "make_separable_conv": [
         mistake("Does check_make_separable_conv notice a depthwise convolution without groups?",
@@ -314,7 +316,7 @@ KEYS = {
                       "atrous_conv2d.holes_too_wide", "atrous_conv2d.ignores_dilation",
                       "atrous_conv2d.dilated_on_subimages", "atrous_conv2d.big_kernel", "atrous_conv2d.dilated",
                       "atrous_conv2d.dilated", "atrous_conv2d.dilated", "atrous_conv2d.dilated",
-                      "atrous_conv2d.no_dense"],
+                      "atrous_conv2d.no_dense", "atrous_conv2d.per_phase"],
     "make_separable_conv": ["make_separable_conv.no_groups", "make_separable_conv.pointwise_first",
                             "make_separable_conv.biases", "make_separable_conv.batch_norm",
                             "make_separable_conv.padding_not_scaled", "make_separable_conv.ignores_dilation",
