@@ -453,9 +453,10 @@ else:
 #
 # Same signature, shapes and check cases as `conv2d` (the graded cell adds the same other sizes and
 # seeds), plus two more tests:
-# - **no loop over output positions**: the check counts the torch operations one call runs, on an
-#   8 × 8 and on a 16 × 16 input. A vectorised im2col runs the same few dozen on both; a loop
-#   over pixels runs more on the bigger one. (A loop over the $k_h k_w$ kernel taps is fine.)
+# - **no loop over output positions**: the check counts the torch operations and the lines of your
+#   Python one call runs, on an 8 × 8 and on a 16 × 16 input. A vectorised im2col runs the same
+#   numbers on both; a loop over pixels runs more on the bigger one, in torch or in NumPy. (A loop
+#   over the $k_h k_w$ kernel taps is fine.)
 # - **speed**: its CPU time on a (8, 16, 32, 32) input with 32 filters of 3 × 3 is shown beside
 #   `F.conv2d`'s (one thread, best of up to 7) and must stay within 20× of it. A vectorised im2col
 #   takes 2–9× (the layout below about 6×); one that multiplies without a matrix product, or goes

@@ -231,7 +231,9 @@ plt.show()
 # on cases with stride 1, 2 and 3, windows that overlap and windows with gaps between them (a kernel smaller
 # than its stride), padding, output padding, (height, width) pairs that differ, non-square kernels and
 # inputs, C_in = C_out and C_in ≠ C_out, one channel, an input one pixel high, with a bias and without; the
-# graded cell adds other sizes and seeds.
+# graded cell adds other sizes and seeds. Then it runs your function on a 6 × 6 and a 12 × 12 input with the
+# same 3 × 3 kernel and fails it if it does more work on the bigger one (more torch operations or lines of
+# your Python): a loop over pixels, not over the taps.
 
 # %% solution="conv_transpose2d"
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
@@ -492,7 +494,9 @@ else:
 # `target * num_classes + pred` counts all pairs at once. The check compares with a count made with one
 # boolean mask per (true, predicted) pair, on cases with ignored pixels (labelled 255 or −1), an
 # `ignore_index` that is also a class id, a class on no pixel at all (the matrix is still num_classes ×
-# num_classes), and a single pixel; the graded cell adds other sizes and seeds.
+# num_classes), and a single pixel; the graded cell adds other sizes and seeds. Then it runs your function on
+# 2 × 8 × 8 and on 2 × 16 × 16 pixels and fails it if it does more work on the bigger input: more torch
+# operations, or more lines of your Python (a loop over pixels, their `.tolist()` or a NumPy copy).
 
 # %% solution="confusion_matrix"
 def confusion_matrix(pred, target, num_classes, ignore_index=255):

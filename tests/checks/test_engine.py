@@ -433,3 +433,26 @@ def test_a_large_weight_repeats_its_random_block_in_no_row():
     assert all(row.unique().numel() > 0.99 * row.numel() for row in w)
     assert w.unique(dim=0).shape[0] == w.shape[0]
     assert w.abs().max() <= (6 / 4_096) ** 0.5 and w.std() > 0.9 * (2 / 4_096) ** 0.5
+
+
+def test_counting_a_learners_work_counts_its_lines_and_keeps_the_course_code_refused():
+    """Does count_work count the lines of the learner's own code (more on a bigger input for a Python loop,
+    the same for vectorised code) and torch's operations, while the guard still refuses the course's code?"""
+    from course_utils.checks.engine import Forbidden, count_work, refuse_course_code
+    from course_utils.crf import mean_field_step
+
+    def loops(x):
+        total = 0.0
+        for value in x.tolist():   # a loop over the elements, outside torch
+            total += value
+        return total
+
+    def vectorised(x):
+        return float(x.sum())
+    small, big = torch.ones(4), torch.ones(16)
+    assert count_work(loops, big).grows_beyond(count_work(loops, small))
+    assert count_work(loops, big).ops == count_work(loops, small).ops
+    assert not count_work(vectorised, big).grows_beyond(count_work(vectorised, small))
+    with refuse_course_code():
+        with pytest.raises(Forbidden):
+            count_work(lambda: mean_field_step(None, None, None, None))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from ..engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_tensor, count_torch_ops,
-                      generator, randn, run_cases, shape_of)
+from ..engine import (INCORRECT, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_tensor,
+                      generator, no_more_work_on_more_pixels, randn, run_cases, shape_of)
 from ..messages.convolution import M
 from .direct import _conv2d_cases, _conv2d_forbidden, conv_ops
 
@@ -150,20 +150,12 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
         small, medium, case = (im2col_speed_case(seed, size=8), im2col_speed_case(seed, size=16),
                                im2col_speed_case(seed))
         with torch.no_grad():
-            ops = []
-            for probe in (small, medium):
-                counted = Case(probe.label, (conv2d_im2col, *probe.args), probe.kwargs)
-                got, _ = call_learner("conv2d_im2col", count_torch_ops, counted, forbidden=forbidden,
-                                      op_pattern=op_pattern, name=name, first=False)
-                ops.append(got)
-            if ops[1] > ops[0]:
-                raise Verdict(CheckResult(
-                    "conv2d_im2col", INCORRECT, "correct, but it loops over output positions.",
-                    case=medium.label,
-                    evidence=[f"torch operations per call: {ops[0]} on an 8×8 input, {ops[1]} on 16×16 "
-                              "(a vectorised im2col runs the same number on any size)"],
-                    hint=M("conv2d_im2col.loops"),
-                    next_step="Remove the loop over output pixels and run the check again."))
+            no_more_work_on_more_pixels(
+                "conv2d_im2col", conv2d_im2col, small, medium, sizes=("an 8×8 input", "16×16"),
+                summary="correct, but it loops over output positions.", hint=M("conv2d_im2col.loops"),
+                vectorised="a vectorised im2col runs the same numbers on any size",
+                next_step="Remove the loop over output pixels and run the check again.",
+                forbidden=forbidden, op_pattern=op_pattern, name=name)
 
             def timed(*args, **kwargs):   # the learner's CPU time alone, inside the guards
                 start = clock()

@@ -24,7 +24,7 @@ Modules, one concern each:
 from .cases import Case, Mistake, answered, generator, later, once, pair, randn, shape_of
 from .compare import (clone, compare_int, compare_parts, compare_tensor, equal_tensors, matching_mistake,
                       mistakes_of, same)
-from .course_code import callback, refuse_course_code, untraced_dispatch
+from .course_code import Work, callback, count_work, no_more_work_on_more_pixels, refuse_course_code, untraced_dispatch
 from .guards import (DOES_THE_WORK, REIMPLEMENTED, Forbidden, Refusal, TimeUp, count_torch_ops, forbid,
                      own_random_state, time_limit)
 from .results import (INCORRECT, NOT_ATTEMPTED, OUTCOMES, PASSED, RAISED, UNCHECKABLE, CheckFailed, CheckResult,
@@ -38,7 +38,7 @@ from .runner import call_learner, finish, learner_line, run_cases
 __all__ = ["Case", "Mistake", "answered", "later", "once", "Messages", "matching_mistake", "mistakes_of", "EVAL", "TRAIN", "WEIGHTS_BY_KEYS",
            "WEIGHTS_BY_STRUCTURE", "ModelCase", "ModelMistake", "ModelScenario", "build_learner_model", "check_model",
            "randomize_", "generator", "pair", "randn", "shape_of", "clone", "compare_int", "compare_parts",
-           "compare_tensor", "equal_tensors", "same", "Forbidden", "Refusal", "REIMPLEMENTED", "DOES_THE_WORK", "TimeUp", "callback", "count_torch_ops", "forbid",
+           "compare_tensor", "equal_tensors", "same", "Forbidden", "Refusal", "REIMPLEMENTED", "DOES_THE_WORK", "TimeUp", "callback", "count_torch_ops", "count_work", "Work", "no_more_work_on_more_pixels", "forbid",
            "own_random_state", "refuse_course_code", "time_limit", "untraced_dispatch", "INCORRECT", "NOT_ATTEMPTED", "OUTCOMES", "PASSED", "RAISED",
            "UNCHECKABLE", "CheckFailed", "CheckResult", "Verdict", "parse_hint", "parse_verdict", "verdict_line",
            "call_learner", "finish", "learner_line", "run_cases"]

@@ -2,16 +2,17 @@
 engine's, the course's, a library's and the learner's frames apart (``refuse_course_code``), what a check
 hands the learner (``handing``, ``hand``), hooks it marks as its own (``callback``), and torch dispatch
 left untraced (``untraced_dispatch``).  A refused call raises :class:`~.guards.Forbidden` with ``course``
-set."""
+set.  The same telling apart counts the lines of the learner's own code a call runs (``count_work``)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from .guards import Forbidden
+from .guards import Forbidden, count_torch_ops
 
 
 # --------------------------------------------------------------------------
@@ -272,3 +273,66 @@ def refuse_course_code(*handed):
         guard.active = False
         sys.settrace(previous)
         threading.settrace(previous_threads)
+
+
+# --------------------------------------------------------------------------
+# The work one call does: torch operations and lines of the learner's own code
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Work:
+    """What one call of a learner's function ran: torch functions and tensor methods (``ops``), and lines of
+    the learner's own Python code (``lines``: line events in frames whose code is the learner's)."""
+
+    ops: int
+    lines: int
+
+    def grows_beyond(self, smaller: "Work") -> bool:
+        """Whether this call, on the bigger input, did more of either than ``smaller`` did on the smaller one: a
+        Python loop over pixels (over tensor elements, or over the lists or NumPy arrays they were turned into)
+        runs more lines, or more torch operations, on more pixels; vectorised code runs the same."""
+        return self.ops > smaller.ops or self.lines > smaller.lines
+
+
+def count_work(fn, *args, **kwargs) -> Work:
+    """Call ``fn`` and count its :class:`Work`.  Inside ``refuse_course_code``'s block (``call_learner``), the
+    guard's trace function still judges every call: it is called first, as the previous trace function."""
+    import sys
+    lines = [0]
+    learner, kind = _LEARNER, _kind
+    previous = sys.gettrace()
+
+    def local(frame, event, arg):
+        if event == "line":
+            lines[0] += 1
+        return local
+
+    def trace(frame, event, arg):
+        inner = previous(frame, event, arg) if previous is not None else None
+        return local if kind(frame) is learner else inner
+
+    sys.settrace(trace)
+    try:
+        ops = count_torch_ops(fn, *args, **kwargs)
+    finally:
+        sys.settrace(previous)
+    return Work(ops, lines[0])
+
+
+def no_more_work_on_more_pixels(check: str, fn, small, big, *, sizes: tuple[str, str], summary: str, hint: str,
+                                mistake: str | None = None, vectorised: str = "vectorised code runs the same numbers "
+                                "on any size", next_step: str = "Remove the loop over pixels and run the check again.",
+                                **guards) -> None:
+    """Run ``fn`` on the ``small`` and the ``big`` case (``Case``s of its arguments; ``sizes`` names them) under
+    the guards (``guards``: call_learner's ``forbidden``, ``op_pattern``, ``name``) and raise an INCORRECT
+    ``Verdict`` (``summary``, ``hint``) when it does more work on the bigger one (``Work.grows_beyond``)."""
+    from .cases import Case
+    from .results import INCORRECT, CheckResult, Verdict
+    from .runner import call_learner
+    work = [call_learner(check, count_work, Case(case.label, (fn, *case.args), case.kwargs), first=False,
+                         **guards)[0] for case in (small, big)]
+    if work[1].grows_beyond(work[0]):
+        raise Verdict(CheckResult(
+            check, INCORRECT, summary, case=big.label, hint=hint, mistake=mistake, next_step=next_step,
+            evidence=[f"torch operations per call: {work[0].ops} on {sizes[0]}, {work[1].ops} on {sizes[1]}; lines "
+                      f"of your code run: {work[0].lines} and {work[1].lines} ({vectorised})"]))

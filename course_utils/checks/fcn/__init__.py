@@ -10,6 +10,11 @@
 * ``confusion_matrix`` and ``segmentation_scores`` (``scores.py``): per-class
   boolean masks, IoU from its definition.
 
+``conv_transpose2d`` (a loop over the kernel's taps) and ``confusion_matrix``
+(all pixels counted at once) must then do the same work on a 4 × bigger input:
+as many torch operations and lines of the learner's Python
+(``engine.no_more_work_on_more_pixels``); a loop over pixels does more.
+
 Known mistakes are diagnosed by computing what they would return; every text a
 learner reads is in ``messages/fcn.py``.
 """

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_tensor, finish,
-                      generator, mistakes_of, run_cases)
+from ..engine import (INCORRECT, RAISED, UNCHECKABLE, Case, CheckResult, Verdict, call_learner, compare_tensor,
+                      finish, generator, mistakes_of, no_more_work_on_more_pixels, run_cases)
 from ..messages.fcn import M
 
 # --------------------------------------------------------------------------
@@ -120,15 +120,35 @@ def _raised_hint(confusion_matrix, result: CheckResult, seed, extended) -> str |
     return None
 
 
+def _no_pixel_loop(confusion_matrix, seed):
+    """Once the counts are right: the work one call does (torch operations, lines of the learner's Python) on
+    2 × 8 × 8 and on 2 × 16 × 16 pixels of 3 classes must be the same; a loop over pixels does more on more."""
+    def probe():
+        import torch
+        g = generator(seed + 1)
+        small, big = (Case(f"pred and target of shape (2, {side}, {side}), num_classes=3",
+                           (*(torch.randint(0, 3, (2, side, side), generator=g) for _ in range(2)), 3))
+                      for side in (8, 16))
+        no_more_work_on_more_pixels(
+            "confusion_matrix", confusion_matrix, small, big, sizes=("2 × 8 × 8 pixels", "2 × 16 × 16"),
+            summary="the counts are right, but it loops over pixels.", hint=M("confusion_matrix.loops"),
+            mistake="confusion_matrix.loops", vectorised="counting all pairs at once runs the same numbers on any size",
+            next_step="Count all pixels at once and run the check again.",
+            name=getattr(confusion_matrix, "__name__", "confusion_matrix"))
+    return probe
+
+
 def check_confusion_matrix(confusion_matrix, *, strict=False, seed=0, extended=False) -> CheckResult:
     """Check ``confusion_matrix(pred, target, num_classes, ignore_index=255) -> LongTensor (K, K)``.
 
     ``matrix[t, p]`` counts the pixels of true class t predicted as p; pixels
     whose target is ``ignore_index`` are left out.  Compared with a count made
-    with one boolean mask per (t, p) pair.
+    with one boolean mask per (t, p) pair.  Then, no Python loop over pixels:
+    the same work on 4 × as many pixels (``count_work``).
     """
     result = run_cases("confusion_matrix", confusion_matrix, lambda: _confusion_cases(seed, extended),
-                       compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"))
+                       compare=_compare_counts, strict=False, general_hint=M("confusion_matrix.general"),
+                       after=_no_pixel_loop(confusion_matrix, seed))
     if result.outcome == RAISED and not result.hint:
         # a bincount over unmasked targets: 255 (or -1) makes indices outside 0 … K·K − 1; a bincount without
         # minlength, where the last class is on no pixel, makes fewer than K·K counts (named only when removing

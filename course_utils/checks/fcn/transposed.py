@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 
 from ..convolution import _conv2d_forbidden, conv_ops
-from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, pair, randn, run_cases,
+from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, no_more_work_on_more_pixels, pair,
+                      randn, run_cases,
                       shape_of)
 from ..messages.fcn import M
 
@@ -122,9 +123,26 @@ def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=F
     ``F.conv_transpose2d``, which it is compared with; every convolution
     function is refused while it runs (build it by overlap-add).
     """
+    forbidden = _conv2d_forbidden(reimplements=("F.conv_transpose2d",))
+
+    def no_pixel_loop():
+        """The statement's overlap-add loops over the kernel's taps: the same work on a 6 × 6 and a 12 × 12 input
+        with the same 3 × 3 kernel; a loop over input or output pixels does more on the bigger one."""
+        g = generator(seed + 1)
+        weight = randn(g, 2, 3, 3, 3)
+        small, big = (Case(f"x (1, 2, {side}, {side}), weight (2, 3, 3, 3), stride=2", (randn(g, 1, 2, side, side),
+                                                                                      weight), dict(stride=2))
+                      for side in (6, 12))
+        no_more_work_on_more_pixels(
+            "conv_transpose2d", conv_transpose2d, small, big, sizes=("a 6×6 input", "12×12"),
+            summary="correct, but it loops over pixels, not over the kernel's taps.",
+            hint=M("conv_transpose2d.loops"), mistake="conv_transpose2d.loops",
+            vectorised="a loop over the k × k taps runs the same numbers on any size", forbidden=forbidden,
+            op_pattern=conv_ops(), name=getattr(conv_transpose2d, "__name__", "conv_transpose2d"))
+
     return run_cases("conv_transpose2d", conv_transpose2d, lambda: _transposed_cases(seed, extended), compare=compare_tensor,
-                     strict=strict, forbidden=_conv2d_forbidden(reimplements=("F.conv_transpose2d",)),
-                     op_pattern=conv_ops(), general_hint=M("conv_transpose2d.general"))
+                     strict=strict, forbidden=forbidden, op_pattern=conv_ops(), general_hint=M("conv_transpose2d.general"),
+                     after=no_pixel_loop)
 
 
 # --------------------------------------------------------------------------

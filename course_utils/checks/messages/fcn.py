@@ -28,6 +28,9 @@ M = Messages("06_fcn", {
     "conv_transpose2d.general": "Each input pixel x[n, :, a, b] stamps the kernel into the output at (a·s, b·s) "
                                 "(weighted sum over C_in), windows add up, then padding crops p from each border and "
                                 "output_padding extends the bottom/right.",
+    "conv_transpose2d.loops": "Loop over the kernel's kH × kW taps, not over pixels: tap (i, j) adds "
+                              "`torch.einsum(\"nchw,cd->ndhw\", x, weight[:, :, i, j])` into the strided slice "
+                              "out[:, :, i : i + s·H : s, j : j + s·W : s] — all input pixels at once.",
     "conv_transpose2d.assigns": "Where kernel windows overlap, their contributions add up (overlap-add): use `+=`, "
                                 "not `=`, when writing into the output.",
     "conv_transpose2d.flipped": "The kernel is used as it is in a transposed convolution (each input pixel stamps "
@@ -111,6 +114,9 @@ M = Messages("06_fcn", {
                                         "the largest label present — `torch.bincount(index, minlength=K * K)`, "
                                         "`F.one_hot(labels, num_classes=K)`.",
     "confusion_matrix.wrong_dtype": "the output has the wrong dtype.",
+    "confusion_matrix.loops": "No Python loop over pixels (nor over their .tolist() or NumPy copy): "
+                              "`torch.bincount(target[keep] * K + pred[keep], minlength=K * K)` counts every "
+                              "(true, predicted) pair at once; reshape it to (K, K).",
     "confusion_matrix.float_counts": "Counts are whole numbers: return an integer tensor (`torch.bincount` gives "
                                      "int64; convert a float product with `.long()`).",
 

@@ -528,6 +528,23 @@ def conv2d_im2col_patch_loop(x, weight, bias=None, stride=1, padding=0, dilation
     return out.reshape(n, o, ho, wo)
 
 
+def conv2d_im2col_numpy_loop(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # correct, but fills the patch matrix in NumPy with a loop over output pixels: the same few torch
+    # operations on any size (the loop runs outside torch), many more lines of Python on a bigger image
+    import numpy as np
+    n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
+    xp = F.pad(x, (pw, pw, ph, ph)).numpy()
+    cols = np.empty((n, c * kh * kw, ho * wo), dtype=xp.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+            cols[:, :, i * wo + j] = window.reshape(n, -1)
+    out = weight.reshape(o, -1) @ torch.from_numpy(cols)
+    if bias is not None:
+        out = out + bias[:, None]
+    return out.reshape(n, o, ho, wo)
+
+
 def conv2d_im2col_calls_F_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):
     n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo = settings(x, weight, stride, padding, dilation)
     cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
@@ -762,6 +779,8 @@ CATALOGUE = {
     mistake_case("notices mismatched patch and weight order", conv2d_im2col_patch_order, "x_padded"),
     mistake_case("notices a correct per-pixel loop (op count grows with the image)", conv2d_im2col_patch_loop,
             "loops over output positions", field="summary"),
+    mistake_case("notices a correct per-pixel loop in NumPy (torch ops constant, lines of Python grow)",
+                 conv2d_im2col_numpy_loop, "loops over output positions", field="summary"),
     mistake_case("refuses F.unfold", conv2d_im2col_calls_F_unfold, "F.unfold", field="summary"),
     mistake_case("refuses nn.Unfold", conv2d_im2col_uses_nn_unfold, "F.unfold", field="summary"),
     mistake_case("refuses F.conv2d", conv2d_im2col_calls_F_conv2d, "F.conv2d", field="summary"),

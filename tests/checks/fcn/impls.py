@@ -157,7 +157,8 @@ def conv_transpose2d_taps(x, weight, bias=None, stride=1, padding=0, output_padd
 
 
 def conv_transpose2d_pixels(x, weight, bias=None, stride=1, padding=0, output_padding=0):
-    """Loop over the input pixels: each stamps the whole kernel, weighted by its C_in values."""
+    """Right numbers by a loop over the input pixels, each stamping the whole kernel weighted by its C_in values:
+    not the statement's loop over the kernel's taps (and H·W Python steps instead of kH·kW)."""
     (sh, sw), (ph, pw), (oh, ow) = pair(stride), pair(padding), pair(output_padding)
     n, c_in, h, w = x.shape
     _, c_out, kh, kw = weight.shape
@@ -559,6 +560,15 @@ def confusion_numpy(pred, target, num_classes, ignore_index=255):
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (t[keep], p[keep]), 1)
     return torch.from_numpy(matrix)
+
+
+def confusion_pixel_loop(pred, target, num_classes, ignore_index=255):
+    # right counts, one pixel at a time over Python lists: the same few torch operations on any size
+    matrix = [[0] * num_classes for _ in range(num_classes)]
+    for t, p in zip(target.flatten().tolist(), pred.flatten().tolist()):
+        if t != ignore_index:
+            matrix[t][p] += 1
+    return torch.tensor(matrix)
 
 
 def confusion_transposed(pred, target, num_classes, ignore_index=255):

@@ -92,8 +92,8 @@ SPECS = {
                                       impl.convolutionalize_state_dict],
                              mistake=impl.convolutionalize_hwc_order, hidden_cases=None),
     "conv_transpose2d": CheckSpec(check=check_conv_transpose2d, kind="tensor",
-                             correct=[impl.conv_transpose2d_taps, impl.conv_transpose2d_pixels,
-                                      impl.conv_transpose2d_zero_insertion, impl.conv_transpose2d_fold],
+                             correct=[impl.conv_transpose2d_taps, impl.conv_transpose2d_zero_insertion,
+                                      impl.conv_transpose2d_fold],
                              mistake=impl.conv_transpose2d_assigns, forbidden=impl.conv_transpose2d_calls_F,
                              reimplements=("F.conv_transpose2d",)),
     "conv_transpose_output_size": CheckSpec(check=check_conv_transpose_output_size, kind="int",
@@ -230,6 +230,9 @@ CONVOLUTIONALIZE_MISTAKES = [
      "do not write into the dense layer", "convolutionalize.writes_into_linear"),
 ]
 TRANSPOSE_MISTAKES = [
+    ("Does check_conv_transpose2d fail right numbers from a loop over the input pixels (the statement loops over the "
+     "kernel's taps)?", impl.conv_transpose2d_pixels, "Loop over the kernel's kH × kW taps, not over pixels",
+     "conv_transpose2d.loops"),
     ("Does check_conv_transpose2d notice `=` instead of `+=` (no overlap-add)?", impl.conv_transpose2d_assigns,
      "use `+=`, not `=`", "conv_transpose2d.assigns"),
     ("Does it notice a flipped kernel?", impl.conv_transpose2d_flipped, "do not flip it", "conv_transpose2d.flipped"),
@@ -297,6 +300,8 @@ CONFUSION_MISTAKES = [
     ("Does it notice one-hot rows as wide as the largest label present, on a public case where the last class is on "
      "no pixel?", impl.confusion_one_hot_sized_by_pixels, "size the counts by num_classes",
      "confusion_matrix.sized_by_pixels"),
+    ("Does it notice right counts from a Python loop over the pixels (the statement asks for none)?",
+     impl.confusion_pixel_loop, "No Python loop over pixels", "confusion_matrix.loops"),
 ]
 CONFUSION_RAISES = [
     ("Does it explain the error of a bincount over unmasked targets (255 indexes beyond K·K)?",
@@ -426,13 +431,14 @@ def main_part(name, got):
 
 
 PREDICTED = ([("conv_transpose2d", transposed._transposed_cases, learner, key)
-              for _, learner, _, key in TRANSPOSE_MISTAKES]
+              for _, learner, _, key in TRANSPOSE_MISTAKES if key != "conv_transpose2d.loops"]   # right numbers
              + [("conv_transpose_output_size", lambda seed, extended: transposed._transposed_size_cases(extended),
                  learner, key) for _, learner, _, key in SIZE_MISTAKES]
              + [("overlap_counts", overlap._overlap_cases, learner, key) for _, learner, _, key in OVERLAP_MISTAKES
                 if key != "overlap_counts.float_counts"]   # a dtype, not a predicted answer
              + [("bilinear_kernel", bilinear._bilinear_cases, learner, key) for _, learner, _, key in BILINEAR_MISTAKES]
-             + [("confusion_matrix", scores._confusion_cases, learner, key) for _, learner, _, key in CONFUSION_MISTAKES]
+             + [("confusion_matrix", scores._confusion_cases, learner, key) for _, learner, _, key in CONFUSION_MISTAKES
+                if key != "confusion_matrix.loops"]   # right counts, found by the work a call does
              + [("segmentation_scores", scores._scores_cases, learner, key) for _, learner, _, key in SCORES_MISTAKES])
 
 
