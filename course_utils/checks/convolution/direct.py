@@ -211,6 +211,15 @@ def _conv2d_answers(x, weight, bias, kw_args):
             mistakes.append(M.mistake("conv2d.hw_swapped", tuple(ref(**swapped).shape)))
         except RuntimeError:
             pass
+    # one value of a pair used along both axes (e.g. `d = dilation[0]`): named before "off by one", which the
+    # same shape may also fit
+    for setting, values in (("stride", (sh, sw)), ("padding", (ph, pw)), ("dilation", (dh, dw))):
+        for value in dict.fromkeys(values) if values[0] != values[1] else ():
+            try:
+                out = ref(**{setting: (value, value)})
+            except RuntimeError:   # e.g. a kernel larger than the padded input
+                continue
+            mistakes.append(M.mistake("conv2d.pair_one_value", out if out.shape == expected.shape else tuple(out.shape)))
     mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
                  [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
                   (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]

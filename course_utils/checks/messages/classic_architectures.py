@@ -22,8 +22,9 @@ M = Messages("03_classic_architectures", {
                        "ReLU (with batch_norm: conv, BatchNorm2d, ReLU); 'M' is a 2×2/2 max pool. Then adaptive "
                        "average pool to 7×7 and dense 512·7·7 → 4096 → 4096 → classes.",
     "make_vgg.raised": "The check runs images smaller than 224×224 ({size}): every 3×3 convolution keeps H and W "
-                       "(padding 1), and an adaptive average pool to 7×7 before the dense layers makes their input "
-                       "512·7·7 whatever the image size.",
+                       "(padding 1), every 'M' halves them (a 2×2 max pool with stride 2, no more), and an adaptive "
+                       "average pool to 7×7 before the dense layers makes their input 512·7·7 whatever the image "
+                       "size.",
     "make_vgg.passed": "The outputs equal torchvision's {names} with the same weights (in eval and in training "
                        "mode; the second configuration in eval mode).",
 

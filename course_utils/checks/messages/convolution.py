@@ -49,6 +49,9 @@ M = Messages("01_convolution", {
                                "kernel spans d·(k−1)+1 pixels.",
     "conv2d.hw_swapped": "Height and width settings are swapped: a tuple like stride=(2, 1) means "
                          "(along H, along W).",
+    "conv2d.pair_one_value": "One value of a pair is used along both axes: stride, padding and dilation may each "
+                             "be a pair (along H, along W), e.g. dilation=(1, 2). Unpack each into its H and W "
+                             "values (`dh, dw = pair(dilation)`) and use each along its own axis.",
     "conv2d.off_by_one": "Off by one in the output size: H_out = ⌊(H + 2p − d(k−1) − 1) / s⌋ + 1.",
 
     # conv2d_im2col: speed and vectorisation

@@ -359,6 +359,18 @@ def conv2d_swapped_hw(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return conv2d_unfold(x, weight, bias, pair(stride)[::-1], pair(padding)[::-1], pair(dilation)[::-1])
 
 
+def conv2d_dilation_pair_first_only(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # the first value of the dilation pair along both axes
+    d = pair(dilation)[0]
+    return conv2d_unfold(x, weight, bias, stride, padding, (d, d))
+
+
+def conv2d_padding_pair_last_only(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # the second value of the padding pair along both axes
+    p = pair(padding)[1]
+    return conv2d_unfold(x, weight, bias, stride, (p, p), dilation)
+
+
 def conv2d_calls_F_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
 
@@ -856,6 +868,8 @@ KEYED = [
     (check_conv2d, conv2d_channels_last, "conv2d.channels_last"),
     (check_conv2d, conv2d_first_channel_only, "conv2d.first_channel_only"),
     (check_conv2d, conv2d_swapped_hw, "conv2d.hw_swapped"),
+    (check_conv2d, conv2d_dilation_pair_first_only, "conv2d.pair_one_value"),
+    (check_conv2d, conv2d_padding_pair_last_only, "conv2d.pair_one_value"),
     (check_conv2d_im2col, conv2d_im2col_flipped, "conv2d.flipped"),
     (check_conv_output_size, conv_output_size_missing_plus_one, "conv_output_size.no_plus_one"),
     (check_conv_output_size, conv_output_size_ignores_dilation, "conv_output_size.dilation_ignored"),
