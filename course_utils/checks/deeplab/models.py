@@ -109,6 +109,8 @@ def diagnose_separable(problem):
     got = sum(p.numel() for p in model.parameters())
     if got != separable_param_count(cin, cout, k):
         key = next((v for v in COUNT_VARIANTS if separable_param_count(cin, cout, k, variant=v) == got), None)
+        if key is None and any(type(m).__name__.startswith("BatchNorm") for m in model.modules()):
+            key = "make_separable_conv.batch_norm"   # a norm layer anywhere in the block (e.g. between the steps)
         if key is None:
             key = "make_separable_conv.out_channels" if pw.out_channels != cout else "make_separable_conv.count"
         return M.mistake(key, got)

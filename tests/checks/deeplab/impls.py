@@ -306,6 +306,21 @@ def separable_with_norm(in_channels, out_channels, kernel_size=3, stride=1, dila
     return SeparableWithNorm(in_channels, out_channels, kernel_size, stride, dilation)
 
 
+class SeparableNormBetween(SeparableConv):
+    """Batch norm and ReLU between the depthwise and the pointwise step (Xception's middle flow), inside the block."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation)
+        self.norm = nn.BatchNorm2d(in_channels)
+
+    def forward(self, x):
+        return self.pointwise(torch.relu(self.norm(self.depthwise(x))))
+
+
+def separable_norm_between(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
+    return SeparableNormBetween(in_channels, out_channels, kernel_size, stride, dilation)
+
+
 def separable_with_bias(in_channels, out_channels, kernel_size=3, stride=1, dilation=1):
     return SeparableConv(in_channels, out_channels, kernel_size, stride, dilation, bias=True)
 
