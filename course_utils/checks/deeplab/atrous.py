@@ -160,6 +160,9 @@ def atrous_cases(seed, extended):
             add("atrous_conv2d.no_bias", lambda: F.conv2d(x, weight, None, **kwargs))
             add("atrous_conv2d.bias_twice", lambda: expected + bias[None, :, None, None])
         add("atrous_conv2d.uncropped", by_space_to_batch("atrous_conv2d.uncropped"))
+        if (dh > 1 and kh > 1) or (dw > 1 and kw > 1):   # cropped to the size of a dense k × k convolution
+            add("atrous_conv2d.crop_without_dilation",
+                lambda: by_space_to_batch("atrous_conv2d.uncropped")()[:, :, :h + 2 * ph - kh + 1, :w + 2 * pw - kw + 1])
         add("atrous_conv2d.truncated", by_space_to_batch("atrous_conv2d.truncated"))
         add("atrous_conv2d.holes_too_wide",
             lambda: F.conv2d(x, weight, bias, padding=padding, dilation=(dh + 1, dw + 1)))

@@ -25,6 +25,8 @@ M = Messages("08_deeplab", {
     "atrous_conv2d.uncropped": "Crop the interleaved output to H_out = H + 2p − d(k − 1) rows (and W_out columns): "
                                "the sub-images were padded up to a multiple of d, so the interleaved map is a little"
                                " larger.",
+    "atrous_conv2d.crop_without_dilation": "Crop with the dilated kernel's span: H_out = H + 2p − d(k − 1), not "
+                                           "H + 2p − (k − 1). With holes, the k taps span d(k − 1) + 1 pixels.",
     "atrous_conv2d.truncated": "Pad the input up to a multiple of d (zeros at the bottom and right) instead of "
                                "cutting the last rows off: the outputs near the far edge need them. Then crop to H +"
                                " 2p − d(k − 1).",

@@ -46,6 +46,8 @@ def _atrous(x, weight, bias=None, padding=0, dilation=1, *, variant=None):
         out = out + bias[None, :, None, None]
     if variant in ("uncropped", "truncated"):
         return out
+    if variant == "crop_without_dilation":   # the crop of a dense k × k convolution
+        return out[:, :, :x.shape[2] + 2 * ph - kh + 1, :x.shape[3] + 2 * pw - kw + 1]
     return out[:, :, :h_out, :w_out]
 
 
@@ -151,6 +153,10 @@ def atrous_bias_twice(x, weight, bias=None, padding=0, dilation=1):
 
 def atrous_uncropped(x, weight, bias=None, padding=0, dilation=1):
     return _atrous(x, weight, bias, padding, dilation, variant="uncropped")
+
+
+def atrous_crop_without_dilation(x, weight, bias=None, padding=0, dilation=1):
+    return _atrous(x, weight, bias, padding, dilation, variant="crop_without_dilation")
 
 
 def atrous_truncated(x, weight, bias=None, padding=0, dilation=1):

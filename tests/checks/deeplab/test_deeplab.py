@@ -233,6 +233,8 @@ CATALOGUE = {
         mistake("Does it notice a missing bias?", impl.atrous_no_bias, "bias is missing"),
         mistake("Does it notice the bias added twice?", impl.atrous_bias_twice, "bias is added twice"),
         mistake("Does it notice the interleaved output not cropped?", impl.atrous_uncropped, "Crop the interleaved"),
+        mistake("Does it notice the output cropped to a dense k × k convolution's size (the dilation forgotten)?",
+                impl.atrous_crop_without_dilation, "Crop with the dilated kernel's span"),
         mistake("Does it notice the last rows cut off instead of padded to a multiple of d?", impl.atrous_truncated,
                 "Pad the input up to a multiple of d"),
         mistake("Does it notice taps d + 1 apart?", impl.atrous_holes_too_wide, "Your taps are d + 1 pixels apart"),
@@ -314,7 +316,8 @@ CATALOGUE = {
 # order as their catalogue, an entry without a key (a summary, a refusal by the engine) is None.
 KEYS = {
     "atrous_conv2d": ["atrous_conv2d.swapped_phases", "atrous_conv2d.pad_after_split", "atrous_conv2d.no_bias",
-                      "atrous_conv2d.bias_twice", "atrous_conv2d.uncropped", "atrous_conv2d.truncated",
+                      "atrous_conv2d.bias_twice", "atrous_conv2d.uncropped", "atrous_conv2d.crop_without_dilation",
+                      "atrous_conv2d.truncated",
                       "atrous_conv2d.holes_too_wide", "atrous_conv2d.ignores_dilation",
                       "atrous_conv2d.dilated_on_subimages", "atrous_conv2d.big_kernel", "atrous_conv2d.dilated",
                       "atrous_conv2d.dilated", "atrous_conv2d.dilated", "atrous_conv2d.dilated",
