@@ -367,16 +367,19 @@ def conv_transpose_output_size_minus_p_no_op(n, kernel_size, stride=1, padding=0
 
 
 @pytest.mark.parametrize("check, learner, key", [
-    ("conv_output_size", conv_output_size_d_times_k, None),
-    ("conv_transpose_output_size", conv_transpose_output_size_no_dilation_span, None),
-    ("conv_transpose_output_size", conv_transpose_output_size_op_twice, None),
+    ("conv_output_size", conv_output_size_d_times_k, "conv_output_size.span"),
+    ("conv_transpose_output_size", conv_transpose_output_size_no_dilation_span, "conv_transpose_output_size.span"),
+    ("conv_transpose_output_size", conv_transpose_output_size_op_twice,
+     "conv_transpose_output_size.output_padding_twice"),
     ("conv_transpose_output_size", conv_transpose_output_size_minus_p_no_op, None),
     ("conv_transpose_output_size", conv_transpose_output_size_minus_p, "conv_transpose_output_size.pads_once"),
 ])
 def test_a_hint_names_a_mistake_only_when_it_explains_every_case(check, learner, key):
-    """Is a wrong formula that matches a known mistake on some failing case only (d·k for the dilated span
-    looks like a missing +1 when d = 2; output_padding added twice looks like padding subtracted once where
-    the two are equal) given the general hint, while a known mistake made everywhere is still named?"""
+    """Is a wrong formula that matches a known mistake on some failing case only (two mistakes at once: padding
+    subtracted once and output_padding forgotten) given the general hint, while a known mistake made everywhere
+    is still named, also where another one's prediction coincides with it on some case (d·k for a dilated
+    kernel's span looks like a missing +1 when d = 2; output_padding added twice like padding subtracted once
+    where the two are equal)?"""
     result = _check(check)(learner)
     assert result.outcome == INCORRECT, result.text()
     assert result.mistake == key, result.text()

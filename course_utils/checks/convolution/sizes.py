@@ -31,6 +31,7 @@ def _conv_output_size_cases(extended):
         candidates = [("conv_output_size.not_floored", exact),
                       ("conv_output_size.no_plus_one", expected - 1),
                       ("conv_output_size.dilation_ignored", (size + 2 * p - (k - 1) - 1) // s + 1),
+                      ("conv_output_size.span", (size + 2 * p - d * k) // s + 1),   # the span taken as d·k
                       ("conv_output_size.padding_once", (size + p - d * (k - 1) - 1) // s + 1),
                       ("conv_output_size.rounded_up", -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1)]
         mistakes = [M.mistake(key, value) for key, value in candidates

@@ -173,6 +173,10 @@ def _transposed_size_cases(extended):
                       ("conv_transpose_output_size.stretch", expected + s - 1),
                       ("conv_transpose_output_size.n_times_s", expected + s),
                       ("conv_transpose_output_size.no_dilation", expected - (d - 1) * (k - 1)),
+                      # a dilated kernel's span taken as d·k, not d·(k − 1) + 1
+                      ("conv_transpose_output_size.span", expected + d - 1),
+                      ("conv_transpose_output_size.no_plus_one", expected - 1),
+                      ("conv_transpose_output_size.output_padding_twice", expected + op),
                       ("conv_transpose_output_size.conv_formula", (n + 2 * p - d * (k - 1) - 1) // s + 1)]
         cases.append(Case(f"conv_transpose_output_size({n}, kernel_size={k}, stride={s}, padding={p}, "
                           f"output_padding={op}, dilation={d})", (n,),

@@ -69,6 +69,8 @@ M = Messages("01_convolution", {
                                     "division `(size + 2*padding - dilation*(kernel_size - 1) - 1) // stride + 1`.",
     "conv_output_size.no_plus_one": "Missing the +1: the first window position counts too.",
     "conv_output_size.dilation_ignored": "Dilation is ignored: a dilated kernel spans dilation·(k−1)+1 pixels.",
+    "conv_output_size.span": "A kernel of k taps dilation pixels apart spans dilation·(k − 1) + 1 pixels, not "
+                             "dilation·k.",
     "conv_output_size.padding_once": "Padding is added on both sides: use 2·padding.",
     "conv_output_size.rounded_up": "Rounded up: a window that sticks out past the (padded) edge does not count; "
                                    "use floor.",

@@ -59,6 +59,12 @@ M = Messages("06_fcn", {
     "conv_transpose_output_size.stretch": "The input grid is stretched to (n − 1)·s + 1 positions, not n·s.",
     "conv_transpose_output_size.n_times_s": "The last input pixel's stamp starts at (n − 1)·s, not n·s.",
     "conv_transpose_output_size.no_dilation": "A dilated kernel spans d·(k − 1) + 1 pixels.",
+    "conv_transpose_output_size.span": "A kernel of k taps d pixels apart spans d·(k − 1) + 1 pixels, not d·k: out = "
+                                       "(n − 1)·s − 2p + d·(k − 1) + output_padding + 1.",
+    "conv_transpose_output_size.no_plus_one": "Missing the + 1: the last stamp starts at (n − 1)·s and covers "
+                                              "d·(k − 1) + 1 pixels, its first one included.",
+    "conv_transpose_output_size.output_padding_twice": "output_padding is added once, at one side (the bottom or "
+                                                       "the right), not twice.",
     "conv_transpose_output_size.conv_formula": "That inverts the convolution formula the wrong way round: the "
                                                "transposed size is (n − 1)·s − 2p + d·(k − 1) + output_padding + 1.",
 

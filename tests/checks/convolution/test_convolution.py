@@ -359,6 +359,11 @@ def conv2d_swapped_hw(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return conv2d_unfold(x, weight, bias, pair(stride)[::-1], pair(padding)[::-1], pair(dilation)[::-1])
 
 
+def conv_output_size_span_d_times_k(size, kernel_size, stride=1, padding=0, dilation=1):
+    # the dilated kernel's span taken as d·k, not d·(k − 1) + 1
+    return (size + 2 * padding - dilation * kernel_size) // stride + 1
+
+
 def conv2d_dilation_pair_first_only(x, weight, bias=None, stride=1, padding=0, dilation=1):
     # the first value of the dilation pair along both axes
     d = pair(dilation)[0]
@@ -875,6 +880,7 @@ KEYED = [
     (check_conv_output_size, conv_output_size_ignores_dilation, "conv_output_size.dilation_ignored"),
     (check_conv_output_size, conv_output_size_pads_once, "conv_output_size.padding_once"),
     (check_conv_output_size, conv_output_size_ceil, "conv_output_size.rounded_up"),
+    (check_conv_output_size, conv_output_size_span_d_times_k, "conv_output_size.span"),
     (check_conv_param_count, conv_param_count_no_bias, "conv_param_count.no_bias"),
     (check_conv_param_count, conv_param_count_always_bias, "conv_param_count.bias_when_false"),
     (check_conv_param_count, conv_param_count_no_in_channels, "conv_param_count.no_input_channels"),

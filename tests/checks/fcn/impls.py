@@ -317,6 +317,19 @@ def transpose_size_ignores_dilation(n, kernel_size, stride=1, padding=0, output_
     return (n - 1) * stride - 2 * padding + kernel_size + output_padding
 
 
+def transpose_size_span_d_times_k(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    # a dilated kernel's span taken as d·k
+    return (n - 1) * stride - 2 * padding + dilation * kernel_size + output_padding
+
+
+def transpose_size_no_plus_one(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding
+
+
+def transpose_size_output_padding_twice(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + 2 * output_padding + 1
+
+
 # ==========================================================================
 # overlap_counts(in_size, kernel_size, stride, padding=0) -> LongTensor (H_out, W_out)
 # ==========================================================================

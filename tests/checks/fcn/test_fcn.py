@@ -262,6 +262,12 @@ SIZE_MISTAKES = [
      "conv_transpose_output_size.n_times_s"),
     ("Does it notice dilation ignored?", impl.transpose_size_ignores_dilation, "A dilated kernel spans",
      "conv_transpose_output_size.no_dilation"),
+    ("Does it notice a dilated kernel's span taken as d·k?", impl.transpose_size_span_d_times_k, "not d·k",
+     "conv_transpose_output_size.span"),
+    ("Does it notice the + 1 forgotten?", impl.transpose_size_no_plus_one, "Missing the + 1",
+     "conv_transpose_output_size.no_plus_one"),
+    ("Does it notice output_padding added twice?", impl.transpose_size_output_padding_twice, "added once",
+     "conv_transpose_output_size.output_padding_twice"),
 ]
 OVERLAP_MISTAKES = [
     ("Does check_overlap_counts notice `= 1` instead of `+= 1` (overlaps counted once)?", impl.overlap_counts_assigns,
