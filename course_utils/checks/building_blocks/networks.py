@@ -125,9 +125,13 @@ def _digits_scores(model, batches, seed) -> None:
             out, _ = call_learner("make_digits_cnn", model, case, first=True, name=f"{type(model).__name__}.forward")
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (batch, 10):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            # a batch of one that lost its batch dimension: squeeze() drops every size-1 dimension
+            lost_batch = batch == 1 and shape == (10,)
             raise Verdict(CheckResult("make_digits_cnn", INCORRECT, "the model's output has the wrong shape.",
                                       case=case.label, evidence=[f"expected ({batch}, 10), got {shape}"],
-                                      hint=M("make_digits_cnn.head"), next_step="Fix the head and run the check again."))
+                                      hint=M("make_digits_cnn.lost_batch" if lost_batch else "make_digits_cnn.head"),
+                                      mistake="make_digits_cnn.lost_batch" if lost_batch else None,
+                                      next_step="Fix the head and run the check again."))
         # by value: scores are logits; rows of probabilities (non-negative, summing to 1) mean a softmax at the end
         if batch > 1 and bool((out >= 0).all()) and torch.allclose(out.sum(dim=1), torch.ones_like(out[:, 0]),
                                                                     atol=1e-4):

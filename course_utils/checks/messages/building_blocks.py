@@ -81,6 +81,9 @@ M = Messages("02_building_blocks", {
     "make_digits_cnn.too_big": "Use fewer channels or a smaller dense layer (pooling shrinks what the dense layer "
                                "sees).",
     "make_digits_cnn.head": "End with nn.Flatten() and nn.Linear(features, 10): one score per digit.",
+    "make_digits_cnn.lost_batch": "A batch of one image lost its batch dimension: `squeeze()` (or a reshape to "
+                                  "(-1,)) drops every size-1 dimension. Keep it with nn.Flatten() or x.flatten(1), "
+                                  "so that the scores are (N, 10) for any N, 1 included.",
     "make_digits_cnn.softmax": "Return logits, not probabilities: leave out the final softmax (F.cross_entropy "
                                "applies log-softmax itself).",
     "make_digits_cnn.trained_argument": "Pass the model you trained (e.g. `trained=digits_model`), not the history "

@@ -251,6 +251,7 @@ CATALOGUE = {
                 "leave out the final softmax"),
         mistake("notices a squeeze that breaks batches of one", impl.digits_cnn_squeezes,
                 "(1, 1, 8, 8)", field="case"),
+        mistake("says why a squeeze breaks batches of one", impl.digits_cnn_squeezes, "lost its batch dimension"),
         mistake("reports a head sized for 28x28 images as raised", impl.digits_cnn_for_28x28, "mat1 and mat2",
                 field="evidence", outcome=RAISED),
     ],
