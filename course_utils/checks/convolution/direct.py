@@ -201,6 +201,13 @@ def _conv2d_answers(x, weight, bias, kw_args):
     mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
     if (ph, pw) != (0, 0):
         mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
+        for one_side in ((pw, 0, ph, 0), (0, pw, 0, ph)):   # padded at the top and left only, or bottom and right
+            try:
+                out = ref(x=F.pad(x, one_side), padding=0)
+            except RuntimeError:
+                continue
+            mistakes.append(M.mistake("conv2d.padding_one_side", out if out.shape == expected.shape
+                                      else tuple(out.shape)))
     if (sh, sw) != (1, 1):
         mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
     if (dh, dw) != (1, 1):

@@ -49,6 +49,8 @@ M = Messages("01_convolution", {
                                "kernel spans d·(k−1)+1 pixels.",
     "conv2d.hw_swapped": "Height and width settings are swapped: a tuple like stride=(2, 1) means "
                          "(along H, along W).",
+    "conv2d.padding_one_side": "Pad both sides: p rows of zeros at the top and p at the bottom, p columns left and p "
+                               "right (`F.pad(x, (pw, pw, ph, ph))`), not one side only.",
     "conv2d.pair_one_value": "One value of a pair is used along both axes: stride, padding and dilation may each "
                              "be a pair (along H, along W), e.g. dilation=(1, 2). Unpack each into its H and W "
                              "values (`dh, dw = pair(dilation)`) and use each along its own axis.",

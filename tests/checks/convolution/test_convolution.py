@@ -359,6 +359,12 @@ def conv2d_swapped_hw(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return conv2d_unfold(x, weight, bias, pair(stride)[::-1], pair(padding)[::-1], pair(dilation)[::-1])
 
 
+def conv2d_pads_one_side(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    # zeros at the top and left only
+    ph, pw = pair(padding)
+    return conv2d_unfold(F.pad(x, (pw, 0, ph, 0)), weight, bias, stride, 0, dilation)
+
+
 def conv_output_size_span_d_times_k(size, kernel_size, stride=1, padding=0, dilation=1):
     # the dilated kernel's span taken as d·k, not d·(k − 1) + 1
     return (size + 2 * padding - dilation * kernel_size) // stride + 1
@@ -874,6 +880,7 @@ KEYED = [
     (check_conv2d, conv2d_first_channel_only, "conv2d.first_channel_only"),
     (check_conv2d, conv2d_swapped_hw, "conv2d.hw_swapped"),
     (check_conv2d, conv2d_dilation_pair_first_only, "conv2d.pair_one_value"),
+    (check_conv2d, conv2d_pads_one_side, "conv2d.padding_one_side"),
     (check_conv2d, conv2d_padding_pair_last_only, "conv2d.pair_one_value"),
     (check_conv2d_im2col, conv2d_im2col_flipped, "conv2d.flipped"),
     (check_conv_output_size, conv_output_size_missing_plus_one, "conv_output_size.no_plus_one"),
