@@ -199,15 +199,19 @@ def _conv2d_answers(x, weight, bias, kw_args):
     if cin > 1:
         mistakes.append(M.mistake("conv2d.first_channel_only", ref(x=x[:, :1], weight=weight[:, :1])))
     mistakes.append(M.mistake("conv2d.channels_last", (n_, ho, wo, c_)))
+
+    def predict(key, **over):
+        """The mistake that F.conv2d with ``over`` makes: its output, or its shape where that differs."""
+        try:
+            out = ref(**over)
+        except RuntimeError:   # it cannot even run here, e.g. a kernel larger than the padded input
+            return
+        mistakes.append(M.mistake(key, out if out.shape == expected.shape else tuple(out.shape)))
+
     if (ph, pw) != (0, 0):
         mistakes.append(M.mistake("conv2d.padding_ignored", tuple(ref(padding=0).shape)))
         for one_side in ((pw, 0, ph, 0), (0, pw, 0, ph)):   # padded at the top and left only, or bottom and right
-            try:
-                out = ref(x=F.pad(x, one_side), padding=0)
-            except RuntimeError:
-                continue
-            mistakes.append(M.mistake("conv2d.padding_one_side", out if out.shape == expected.shape
-                                      else tuple(out.shape)))
+            predict("conv2d.padding_one_side", x=F.pad(x, one_side), padding=0)
     if (sh, sw) != (1, 1):
         mistakes.append(M.mistake("conv2d.stride_ignored", tuple(ref(stride=1).shape)))
     if (dh, dw) != (1, 1):
@@ -220,13 +224,10 @@ def _conv2d_answers(x, weight, bias, kw_args):
             pass
     # one value of a pair used along both axes (e.g. `d = dilation[0]`): named before "off by one", which the
     # same shape may also fit
-    for setting, values in (("stride", (sh, sw)), ("padding", (ph, pw)), ("dilation", (dh, dw))):
-        for value in dict.fromkeys(values) if values[0] != values[1] else ():
-            try:
-                out = ref(**{setting: (value, value)})
-            except RuntimeError:   # e.g. a kernel larger than the padded input
-                continue
-            mistakes.append(M.mistake("conv2d.pair_one_value", out if out.shape == expected.shape else tuple(out.shape)))
+    for setting, (a, b) in (("stride", (sh, sw)), ("padding", (ph, pw)), ("dilation", (dh, dw))):
+        if a != b:
+            for value in (a, b):
+                predict("conv2d.pair_one_value", **{setting: (value, value)})
     mistakes += [M.mistake("conv2d.off_by_one", shape) for shape in
                  [(n_, c_, ho - 1, wo - 1), (n_, c_, ho + 1, wo + 1), (n_, c_, ho - 1, wo), (n_, c_, ho, wo - 1),
                   (n_, c_, ho + 1, wo), (n_, c_, ho, wo + 1)]]

@@ -155,7 +155,7 @@ def check_conv2d_im2col(conv2d_im2col, *, strict=False, seed=0, extended=False,
                 summary="correct, but it loops over output positions.", hint=M("conv2d_im2col.loops"),
                 vectorised="a vectorised im2col runs the same numbers on any size",
                 next_step="Remove the loop over output pixels and run the check again.",
-                forbidden=forbidden, op_pattern=op_pattern, name=name)
+                forbidden=forbidden, op_pattern=op_pattern)
 
             def timed(*args, **kwargs):   # the learner's CPU time alone, inside the guards
                 start = clock()

@@ -324,11 +324,13 @@ def no_more_work_on_more_pixels(check: str, fn, small, big, *, sizes: tuple[str,
                                 "on any size", next_step: str = "Remove the loop over pixels and run the check again.",
                                 **guards) -> None:
     """Run ``fn`` on the ``small`` and the ``big`` case (``Case``s of its arguments; ``sizes`` names them) under
-    the guards (``guards``: call_learner's ``forbidden``, ``op_pattern``, ``name``) and raise an INCORRECT
-    ``Verdict`` (``summary``, ``hint``) when it does more work on the bigger one (``Work.grows_beyond``)."""
+    the guards (``guards``: call_learner's ``forbidden``, ``op_pattern``; a verdict names ``fn`` by its
+    ``__name__``) and raise an INCORRECT ``Verdict`` (``summary``, ``hint``) when it does more work on the bigger
+    one (``Work.grows_beyond``)."""
     from .cases import Case
     from .results import INCORRECT, CheckResult, Verdict
     from .runner import call_learner
+    guards.setdefault("name", getattr(fn, "__name__", check))   # not count_work's, which call_learner calls
     work = [call_learner(check, count_work, Case(case.label, (fn, *case.args), case.kwargs), first=False,
                          **guards)[0] for case in (small, big)]
     if work[1].grows_beyond(work[0]):

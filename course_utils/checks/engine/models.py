@@ -28,12 +28,12 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .building import _on_meta, build_learner_model, learner_forward_order, materialise, randomize_
 from .cases import Case, Mistake
 from .compare import compare_tensor
 from .guards import own_random_state
 from .results import INCORRECT, RAISED, CheckResult, Verdict
 from .runner import call_learner, run_cases
-from .building import _on_meta, build_learner_model, learner_forward_order, materialise, randomize_
 from .weights import (StructureProblem, _weighted, describe_layer, forward_name, layers_in_forward_order,
                       load_by_keys, load_by_structure, on_inputs, pair_by_name, pair_layers)
 

@@ -133,8 +133,7 @@ def _no_pixel_loop(confusion_matrix, seed):
             "confusion_matrix", confusion_matrix, small, big, sizes=("2 × 8 × 8 pixels", "2 × 16 × 16"),
             summary="the counts are right, but it loops over pixels.", hint=M("confusion_matrix.loops"),
             mistake="confusion_matrix.loops", vectorised="counting all pairs at once runs the same numbers on any size",
-            next_step="Count all pixels at once and run the check again.",
-            name=getattr(confusion_matrix, "__name__", "confusion_matrix"))
+            next_step="Count all pixels at once and run the check again.")
     return probe
 
 

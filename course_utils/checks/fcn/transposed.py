@@ -11,9 +11,8 @@ from __future__ import annotations
 import functools
 
 from ..convolution import _conv2d_forbidden, conv_ops
-from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, no_more_work_on_more_pixels, pair,
-                      randn, run_cases,
-                      shape_of)
+from ..engine import (Case, CheckResult, compare_int, compare_tensor, generator, later, no_more_work_on_more_pixels,
+                      pair, randn, run_cases, shape_of)
 from ..messages.fcn import M
 
 # n, c_in, c_out, h, w, kh, kw, stride, padding, output_padding, bias
@@ -138,7 +137,7 @@ def check_conv_transpose2d(conv_transpose2d, *, strict=False, seed=0, extended=F
             summary="correct, but it loops over pixels, not over the kernel's taps.",
             hint=M("conv_transpose2d.loops"), mistake="conv_transpose2d.loops",
             vectorised="a loop over the k × k taps runs the same numbers on any size", forbidden=forbidden,
-            op_pattern=conv_ops(), name=getattr(conv_transpose2d, "__name__", "conv_transpose2d"))
+            op_pattern=conv_ops())
 
     return run_cases("conv_transpose2d", conv_transpose2d, lambda: _transposed_cases(seed, extended), compare=compare_tensor,
                      strict=strict, forbidden=forbidden, op_pattern=conv_ops(), general_hint=M("conv_transpose2d.general"),
