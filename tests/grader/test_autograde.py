@@ -57,8 +57,9 @@ def _catalogue(course: Path, learner) -> dict:
     def flipped_with(patch: str):
         return submission(learner, solutions, replace={"conv2d": flipped + "\n" + patch})
 
-    honest = {"full": class_of(NAME, learner)["full"], "untouched": (learner, 0),
-              "without_conv2d": without(class_of(NAME, learner), "conv2d"),
+    standard = class_of(NAME, learner)
+    honest = {"full": standard["full"], "untouched": (learner, 0),
+              "without_conv2d": without(standard, "conv2d"),
               "carol_partly_wrong": (submission(learner, solutions, replace={"conv2d": flipped}), wrong_conv2d)}
     students = {key: (nb, score, set()) for key, (nb, score) in honest.items()}
     loops = solutions["conv_output_size"].replace('"""\n', '"""\n    while True:\n        pass\n', 1)
@@ -77,7 +78,7 @@ def _catalogue(course: Path, learner) -> dict:
         "ken_huge_output": (with_code("conv1d_full", "print('x' * 30_000_000)\n"), total, {"huge_output"}),
         "leo_invalid_json": (b'{"cells": [ this is not json', 0, {"invalid_notebook"}),
         "mallory_missing_notebook": (None, 0, {"missing_notebook"}),
-        "nina_renamed": (class_of(NAME, learner)["full"][0], total, {"renamed"}),
+        "nina_renamed": (standard["full"][0], total, {"renamed"}),
         "frank_edited_graded_cell": (submission(learner, solutions, replace={"conv2d": flipped},
                                                 graded={"conv2d_tests": "pass"}), wrong_conv2d, set()),
         "grace_deleted_graded_cell": (submission(learner, solutions, graded={"conv1d_full_tests": None}),
